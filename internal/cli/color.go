@@ -1,0 +1,25 @@
+package cli
+
+import (
+	"io"
+	"os"
+)
+
+// colorize marks a warning in red when stderr is a terminal and colors are
+// not turned off (--no-color or NO_COLOR). Colors never reach files, pipes
+// or JSON.
+func colorize(g *globals, s string) string {
+	if !g.color {
+		return s
+	}
+	return "\x1b[1;31m" + s + "\x1b[0m"
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	info, err := f.Stat()
+	return err == nil && info.Mode()&os.ModeCharDevice != 0
+}

@@ -1,0 +1,207 @@
+package cli
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/viper"
+
+	"github.com/runnerctl/runnerctl/internal/config"
+	"github.com/runnerctl/runnerctl/internal/gitops"
+	"github.com/runnerctl/runnerctl/internal/profile"
+	"github.com/runnerctl/runnerctl/internal/render"
+)
+
+type renderOptions struct {
+	check, stdout, force, dryRun bool
+	outDir                       string
+}
+
+func newRenderCmd(e env, g *globals, v *viper.Viper) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "render",
+		Short: "Generate the Applications, ExternalSecrets and Helm values from runnerctl.yaml",
+		Long: `render regenerates every file runnerctl manages from runnerctl.yaml, offline
+and byte for byte deterministic. Files of runners removed from the spec are
+deleted. A file that runnerctl did not generate is never overwritten unless
+--force is given.
+
+Exit codes: 0 success (with --check: up to date), 1 failure (with --check:
+drift, and a unified diff is printed), 2 invalid configuration or usage.`,
+		Example: `  runnerctl render
+  runnerctl render --check        # in CI: fail when committed files drifted
+  runnerctl render --stdout | less
+  runnerctl render --out /tmp/preview`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o := renderOptions{
+				check: v.GetBool("check"), stdout: v.GetBool("stdout"),
+				force: v.GetBool("force"), dryRun: v.GetBool("dry-run"),
+				outDir: v.GetString("out"),
+			}
+			if o.check && (o.stdout || o.dryRun) {
+				return usageError{errors.New("--check cannot be combined with --stdout or --dry-run")}
+			}
+			return runRender(e, g, o)
+		},
+	}
+	f := cmd.Flags()
+	f.Bool("check", false, "do not write; exit 1 and print a diff when files are out of date")
+	f.Bool("stdout", false, "print the generated files instead of writing them")
+	f.String("out", "", "write into this directory instead of the repository root")
+	f.Bool("force", false, "overwrite files that runnerctl did not generate")
+	f.Bool("dry-run", false, "show what would change without writing")
+	return cmd
+}
+
+// loaded is a configuration with its repository and profiles.
+type loaded struct {
+	cfg      *config.Config
+	root     string // directory of the configuration file
+	profiles *profile.Set
+}
+
+// load reads the configuration and the profiles it refers to. A broken
+// profile file is invalid input like a broken runnerctl.yaml: exit 2.
+func load(g *globals) (*loaded, error) {
+	l := &loaded{root: filepath.Dir(g.configPath)}
+	var perr error
+	checkProfiles := func(cfg *config.Config) []config.FieldError {
+		l.profiles, perr = profile.Load(filepath.Join(l.root, filepath.FromSlash(cfg.ProfilesDir)))
+		if perr != nil {
+			return []config.FieldError{{Path: "profilesDir", Msg: perr.Error()}}
+		}
+		return render.Check(cfg, l.profiles)
+	}
+	cfg, err := config.Load(g.configPath, checkProfiles)
+	if err != nil {
+		return nil, err
+	}
+	l.cfg = cfg
+	return l, nil
+}
+
+type renderReport struct {
+	Files    []fileReport `json:"files"`
+	Warnings []string     `json:"warnings"`
+	Drift    bool         `json:"drift,omitempty"`
+	Diff     string       `json:"diff,omitempty"`
+}
+
+type fileReport struct {
+	Path   string `json:"path"`
+	Action string `json:"action"`
+}
+
+func runRender(e env, g *globals, o renderOptions) error {
+	l, err := load(g)
+	if err != nil {
+		return err
+	}
+	res, err := render.Render(l.cfg, l.profiles)
+	if err != nil {
+		return err
+	}
+	for _, w := range res.Warnings {
+		if !g.quiet || o.check {
+			fmt.Fprintln(e.stderr, colorize(g, "WARNING: ")+w)
+		}
+	}
+	if o.stdout {
+		return printFiles(e.stdout, res.Files)
+	}
+
+	dest := l.root
+	if o.outDir != "" {
+		dest = o.outDir
+	}
+	p := l.cfg.GitOps.Paths
+	// --check compares regardless of who wrote a file: a hand-edited or
+	// foreign file is drift too.
+	plan, err := gitops.NewPlan(dest, res.Files, []string{p.Applications, p.Manifests, p.Values}, o.force || o.check)
+	if err != nil {
+		return err
+	}
+	pending := plan.Pending()
+	rep := renderReport{Warnings: res.Warnings}
+	if rep.Warnings == nil {
+		rep.Warnings = []string{}
+	}
+	for _, c := range plan.Changes {
+		rep.Files = append(rep.Files, fileReport{Path: c.Path, Action: string(c.Action)})
+	}
+
+	switch {
+	case o.check:
+		rep.Drift = len(pending) > 0
+		if rep.Drift {
+			rep.Diff = string(plan.Diff())
+		}
+		if g.output == "json" {
+			if err := writeJSON(e.stdout, rep); err != nil {
+				return err
+			}
+		} else if rep.Drift {
+			io.WriteString(e.stdout, rep.Diff)
+		}
+		if rep.Drift {
+			return &exitError{code: ExitFailure, msg: fmt.Sprintf("%d generated file(s) out of date with %s; run `runnerctl render` and commit the result", len(pending), g.configPath)}
+		}
+		if !g.quiet && g.output == "text" {
+			fmt.Fprintf(e.stderr, "up to date: %d file(s) match %s\n", len(plan.Changes), g.configPath)
+		}
+		return nil
+	case o.dryRun:
+		if g.output == "json" {
+			return writeJSON(e.stdout, rep)
+		}
+		io.WriteString(e.stdout, string(plan.Diff()))
+		printSummary(e.stderr, g, plan, "would ")
+		return nil
+	}
+	if err := plan.Apply(); err != nil {
+		return err
+	}
+	if g.output == "json" {
+		return writeJSON(e.stdout, rep)
+	}
+	printSummary(e.stdout, g, plan, "")
+	return nil
+}
+
+func printSummary(w io.Writer, g *globals, plan *gitops.Plan, prefix string) {
+	if g.quiet {
+		return
+	}
+	pending := plan.Pending()
+	for _, c := range pending {
+		fmt.Fprintf(w, "%s%s %s\n", prefix, c.Action, c.Path)
+	}
+	if len(pending) == 0 {
+		fmt.Fprintf(w, "up to date: %d file(s)\n", len(plan.Changes))
+	}
+}
+
+func printFiles(w io.Writer, files []render.File) error {
+	for i, f := range files {
+		if i > 0 {
+			if _, err := io.WriteString(w, "---\n"); err != nil {
+				return err
+			}
+		}
+		if _, err := fmt.Fprintf(w, "# Source: %s\n%s", f.Path, f.Content); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

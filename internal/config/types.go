@@ -1,0 +1,254 @@
+// Package config defines runnerctl.yaml: its types, defaults, strict loading
+// and validation. The file is the single source of truth for rendering; it
+// records each runner's GitLab ID once created, never a token.
+package config
+
+// APIVersion and Kind identify a runnerctl.yaml document.
+const (
+	APIVersion = "runnerctl.dev/v1alpha1"
+	Kind       = "Config"
+)
+
+// Config is the whole of runnerctl.yaml.
+type Config struct {
+	// APIVersion must be runnerctl.dev/v1alpha1.
+	APIVersion string `yaml:"apiVersion" doc:"Schema version of this file. Must be runnerctl.dev/v1alpha1."`
+	// Kind must be Config.
+	Kind string `yaml:"kind" doc:"Must be Config."`
+	// GitLab is the GitLab instance the runners register with.
+	GitLab GitLab `yaml:"gitlab" doc:"The GitLab instance the runners belong to."`
+	// GitOps describes the repository ArgoCD reads and where files go in it.
+	GitOps GitOps `yaml:"gitops" doc:"The GitOps repository that ArgoCD syncs, and where generated files are written inside it."`
+	// ArgoCD holds the Application settings shared by every runner.
+	ArgoCD ArgoCD `yaml:"argocd" doc:"Settings of the generated ArgoCD Applications."`
+	// Chart pins the gitlab-runner Helm chart.
+	Chart Chart `yaml:"chart" doc:"The gitlab-runner Helm chart that every Application deploys."`
+	// Secrets says where runner tokens live and how ESO reads them.
+	Secrets Secrets `yaml:"secrets" doc:"Where runner tokens are stored and how External Secrets Operator reads them back."`
+	// ProfilesDir holds the repository's own hardening profiles.
+	ProfilesDir string `yaml:"profilesDir,omitempty" doc:"Directory (relative to this file) with the repository's own hardening profiles; each *.yaml there may extend a built-in one." default:"runnerctl-profiles"`
+	// Runners is the fleet; one set of generated files per entry.
+	Runners []Runner `yaml:"runners" doc:"The runners. Each one gets its own Application, ExternalSecret and Helm values file."`
+}
+
+// GitLab identifies the GitLab instance.
+type GitLab struct {
+	URL string `yaml:"url" doc:"Base URL of GitLab, with scheme; a path prefix is kept (https://host/gitlab/). Becomes the chart's gitlabUrl."`
+}
+
+// GitOps is the repository ArgoCD reads.
+type GitOps struct {
+	RepoURL  string `yaml:"repoURL" doc:"Clone URL of this repository as ArgoCD knows it."`
+	Revision string `yaml:"revision,omitempty" doc:"Branch, tag or commit ArgoCD tracks." default:"HEAD"`
+	Paths    Paths  `yaml:"paths,omitempty" doc:"Where the generated files go, relative to the repository root."`
+}
+
+// Paths are the output directories, relative to the repository root.
+type Paths struct {
+	Applications string `yaml:"applications,omitempty" doc:"Directory for ArgoCD Applications." default:"argocd-apps"`
+	Manifests    string `yaml:"manifests,omitempty" doc:"Directory for ExternalSecrets and other plain manifests." default:"manifests"`
+	Values       string `yaml:"values,omitempty" doc:"Directory for Helm values files." default:"values"`
+}
+
+// ArgoCD holds Application-wide settings.
+type ArgoCD struct {
+	Namespace   string      `yaml:"namespace,omitempty" doc:"Namespace the Application objects live in." default:"argocd"`
+	Project     string      `yaml:"project,omitempty" doc:"ArgoCD project of the Applications." default:"default"`
+	Destination Destination `yaml:"destination,omitempty" doc:"Cluster the runners are deployed to."`
+	SyncPolicy  *SyncPolicy `yaml:"syncPolicy,omitempty" doc:"Sync policy of the Applications. When omitted, the seed's policy is used: automated prune and selfHeal, CreateNamespace, PrunePropagationPolicy=foreground, PruneLast, retry 5 times from 5s doubling up to 3m."`
+}
+
+// Destination is an ArgoCD destination cluster: server URL or name, not both.
+type Destination struct {
+	Server string `yaml:"server,omitempty" doc:"API server URL of the destination cluster. Defaults to https://kubernetes.default.svc unless name is set."`
+	Name   string `yaml:"name,omitempty" doc:"Name of the destination cluster as registered in ArgoCD (instead of server)."`
+}
+
+// SyncPolicy mirrors the ArgoCD Application syncPolicy fields runnerctl sets.
+type SyncPolicy struct {
+	Automated   *Automated `yaml:"automated,omitempty" doc:"Automated sync; omit for manual sync."`
+	SyncOptions []string   `yaml:"syncOptions,omitempty" doc:"ArgoCD sync options, such as CreateNamespace=true."`
+	Retry       *Retry     `yaml:"retry,omitempty" doc:"Retry of failed syncs."`
+}
+
+// Automated is ArgoCD's automated sync.
+type Automated struct {
+	Prune    bool `yaml:"prune" doc:"Delete resources that are no longer in Git."`
+	SelfHeal bool `yaml:"selfHeal" doc:"Revert changes made in the cluster."`
+}
+
+// Retry is ArgoCD's sync retry policy.
+type Retry struct {
+	Limit   int      `yaml:"limit" doc:"Maximum number of attempts."`
+	Backoff *Backoff `yaml:"backoff,omitempty" doc:"Backoff between attempts."`
+}
+
+// Backoff is ArgoCD's retry backoff.
+type Backoff struct {
+	Duration    string `yaml:"duration,omitempty" doc:"First wait, a Go duration such as 5s."`
+	Factor      int    `yaml:"factor,omitempty" doc:"Multiplier applied after each attempt."`
+	MaxDuration string `yaml:"maxDuration,omitempty" doc:"Longest wait, a Go duration such as 3m."`
+}
+
+// Chart pins the Helm chart.
+type Chart struct {
+	RepoURL string `yaml:"repoURL,omitempty" doc:"Helm repository of the chart (https:// or oci://)." default:"https://charts.gitlab.io"`
+	Name    string `yaml:"name,omitempty" doc:"Chart name." default:"gitlab-runner"`
+	Version string `yaml:"version,omitempty" doc:"Exact chart version. The default is the newest version runnerctl was verified against." default:"0.86.0"`
+}
+
+// Secrets configures the token store and the ESO objects that read it.
+type Secrets struct {
+	Backend         string     `yaml:"backend" doc:"Secrets manager holding the runner tokens: infisical, vault, aws or gcp."`
+	Store           StoreRef   `yaml:"store" doc:"The ESO SecretStore or ClusterSecretStore that reads this backend."`
+	ESOAPIVersion   string     `yaml:"esoAPIVersion,omitempty" doc:"API version of the generated ExternalSecrets: v1 (ESO 0.17 and later) or v1beta1 (older ESO)." default:"v1"`
+	RefreshInterval string     `yaml:"refreshInterval,omitempty" doc:"How often ESO re-reads the token, a Go duration." default:"15m"`
+	Infisical       *Infisical `yaml:"infisical,omitempty" doc:"Layout in Infisical (backend: infisical)."`
+	Vault           *Vault     `yaml:"vault,omitempty" doc:"Layout in Vault KV version 2 (backend: vault)."`
+	AWS             *AWS       `yaml:"aws,omitempty" doc:"Layout in AWS Secrets Manager (backend: aws)."`
+	GCP             *GCP       `yaml:"gcp,omitempty" doc:"Layout in GCP Secret Manager (backend: gcp)."`
+}
+
+// StoreRef names an ESO store.
+type StoreRef struct {
+	Kind string `yaml:"kind,omitempty" doc:"ClusterSecretStore or SecretStore." default:"ClusterSecretStore"`
+	Name string `yaml:"name" doc:"Name of the store."`
+}
+
+// Infisical lays tokens out as secrets in folders. {runner} in a value is
+// replaced by the runner's name.
+type Infisical struct {
+	ProjectSlug string `yaml:"projectSlug,omitempty" doc:"Infisical project slug (needed by init and rotate-token to write the token)."`
+	Environment string `yaml:"environment,omitempty" doc:"Infisical environment slug, such as prod." default:"prod"`
+	Path        string `yaml:"path,omitempty" doc:"Folder of each runner's token; {runner} is replaced by the runner name." default:"/gitlab/runners/{runner}"`
+	SecretName  string `yaml:"secretName,omitempty" doc:"Secret name inside the folder." default:"RUNNER_TOKEN"`
+}
+
+// Vault lays tokens out in a KV v2 engine.
+type Vault struct {
+	Mount    string `yaml:"mount,omitempty" doc:"Mount path of the KV v2 engine; it must match the store's spec.provider.vault.path." default:"secret"`
+	Path     string `yaml:"path,omitempty" doc:"Secret path inside the mount; {runner} is replaced by the runner name." default:"gitlab/runners/{runner}"`
+	Property string `yaml:"property,omitempty" doc:"Key inside the secret's data holding the token." default:"runner-token"`
+}
+
+// AWS lays tokens out in Secrets Manager.
+type AWS struct {
+	Region   string `yaml:"region,omitempty" doc:"AWS region (used by init; ESO takes it from the store)."`
+	Name     string `yaml:"name,omitempty" doc:"Secret name; {runner} is replaced by the runner name." default:"gitlab/runners/{runner}"`
+	Property string `yaml:"property,omitempty" doc:"JSON key inside the secret value holding the token; empty (the default) stores the token as the plain secret value."`
+}
+
+// GCP lays tokens out in Secret Manager.
+type GCP struct {
+	Project string `yaml:"project,omitempty" doc:"GCP project ID (used by init; ESO takes it from the store)."`
+	Name    string `yaml:"name,omitempty" doc:"Secret ID; {runner} is replaced by the runner name." default:"gitlab-runner-{runner}-token"`
+}
+
+// Runner is one gitlab-runner deployment.
+type Runner struct {
+	Name              string         `yaml:"name" doc:"Runner name: a DNS label of at most 39 characters. Names the Application (gitlab-runner-NAME), the Helm release and the generated files."`
+	Namespace         string         `yaml:"namespace,omitempty" doc:"Namespace of the runner and of its job pods." default:"gitlab-runner"`
+	Profile           string         `yaml:"profile,omitempty" doc:"Hardening profile (runnerctl profiles list)." default:"restricted"`
+	RunnerID          int64          `yaml:"runnerID,omitempty" doc:"GitLab's ID of the runner, written by runnerctl init. Never a token."`
+	Concurrent        int            `yaml:"concurrent,omitempty" doc:"Jobs this runner runs at once (the chart's concurrent)." default:"2"`
+	CheckInterval     int            `yaml:"checkInterval,omitempty" doc:"Seconds between polls for new jobs (the chart's checkInterval)." default:"30"`
+	Image             string         `yaml:"image,omitempty" doc:"Default job image, used when a job names none." default:"ubuntu:22.04"`
+	HelperImage       string         `yaml:"helperImage,omitempty" doc:"Helper image of job pods; empty lets the runner pick the one matching its version (recommended)."`
+	PullPolicy        []string       `yaml:"pullPolicy,omitempty" doc:"Job image pull policies in order of preference: always, if-not-present, never." default:"[if-not-present]"`
+	ServiceAccount    string         `yaml:"serviceAccount,omitempty" doc:"Service account of the runner pod, created by the chart and bound to the profile's RBAC rules." default:"gitlab-runner-NAME"`
+	JobServiceAccount string         `yaml:"jobServiceAccount,omitempty" doc:"Service account of job pods; empty uses the namespace's default. Giving jobs the runner's own account hands them its RBAC rights."`
+	RunnerImage       *ImageRef      `yaml:"runnerImage,omitempty" doc:"Override of the runner image (the chart's image); empty uses the chart's default."`
+	Resources         *Resources     `yaml:"resources,omitempty" doc:"CPU and memory of the runner pod." default:"requests 100m/128Mi, limits 200m/256Mi"`
+	JobResources      *Resources     `yaml:"jobResources,omitempty" doc:"CPU and memory of each job's build container." default:"requests 100m/128Mi, limits 1000m/2Gi"`
+	Registration      *Registration  `yaml:"registration,omitempty" doc:"Runner settings kept on the GitLab server (used by init; the chart ignores them for glrt- tokens)."`
+	TokenSecret       *RemoteRef     `yaml:"tokenSecret,omitempty" doc:"Override of where this runner's token is read from; defaults to the backend layout."`
+	Cache             *Cache         `yaml:"cache,omitempty" doc:"Distributed cache in S3-compatible storage (MinIO, AWS S3)."`
+	Autoscaling       *Autoscaling   `yaml:"autoscaling,omitempty" doc:"Horizontal scaling of runner pods (the chart's hpa)."`
+	NetworkPolicy     *NetworkPolicy `yaml:"networkPolicy,omitempty" doc:"Egress restriction of runner and job pods, rendered as an extra manifest."`
+	Metrics           bool           `yaml:"metrics,omitempty" doc:"Expose the runner's Prometheus metrics (the chart's metrics.enabled)."`
+}
+
+// ImageRef overrides the chart's runner image.
+type ImageRef struct {
+	Registry string `yaml:"registry,omitempty" doc:"Registry host, such as registry.gitlab.com."`
+	Image    string `yaml:"image,omitempty" doc:"Repository, such as gitlab-org/gitlab-runner."`
+	Tag      string `yaml:"tag,omitempty" doc:"Tag, such as ubuntu-v18.9.0."`
+}
+
+// Resources are Kubernetes requests and limits.
+type Resources struct {
+	Requests ResourceList `yaml:"requests,omitempty" doc:"Guaranteed amounts."`
+	Limits   ResourceList `yaml:"limits,omitempty" doc:"Maximum amounts."`
+}
+
+// ResourceList holds Kubernetes quantities.
+type ResourceList struct {
+	CPU              string `yaml:"cpu,omitempty" doc:"CPU quantity, such as 100m."`
+	Memory           string `yaml:"memory,omitempty" doc:"Memory quantity, such as 128Mi."`
+	EphemeralStorage string `yaml:"ephemeralStorage,omitempty" doc:"Ephemeral storage quantity, such as 1Gi."`
+}
+
+// Registration holds the settings GitLab stores for the runner.
+type Registration struct {
+	Scope           Scope    `yaml:"scope,omitempty" doc:"Who may use the runner."`
+	Description     string   `yaml:"description,omitempty" doc:"Description shown in GitLab."`
+	Tags            []string `yaml:"tags,omitempty" doc:"Job tags the runner picks up."`
+	RunUntagged     *bool    `yaml:"runUntagged,omitempty" doc:"Also run jobs without tags." default:"true when no tags are set"`
+	Locked          bool     `yaml:"locked,omitempty" doc:"Project runners only: lock to the current projects."`
+	AccessLevel     string   `yaml:"accessLevel,omitempty" doc:"not_protected or ref_protected (protected branches and tags only)." default:"not_protected"`
+	MaximumTimeout  int      `yaml:"maximumTimeout,omitempty" doc:"Maximum job timeout in seconds (at least 600); 0 means none."`
+	Paused          bool     `yaml:"paused,omitempty" doc:"Create the runner paused."`
+	MaintenanceNote string   `yaml:"maintenanceNote,omitempty" doc:"Free-form maintenance note (at most 1024 characters)."`
+}
+
+// Scope is the runner type and, for group and project runners, the path.
+type Scope struct {
+	Type string `yaml:"type,omitempty" doc:"instance, group or project." default:"instance"`
+	Path string `yaml:"path,omitempty" doc:"Full path of the group or project, such as my-org/my-app."`
+}
+
+// RemoteRef points at one value in the secrets backend.
+type RemoteRef struct {
+	Key      string `yaml:"key" doc:"Remote key as ESO's remoteRef.key understands it for the backend."`
+	Property string `yaml:"property,omitempty" doc:"Property inside the remote secret, where the backend has them."`
+}
+
+// Cache configures the runner's distributed cache.
+type Cache struct {
+	Type   string   `yaml:"type,omitempty" doc:"Cache type; only s3 (any S3-compatible service) is supported." default:"s3"`
+	Shared bool     `yaml:"shared,omitempty" doc:"Share the cache between runners."`
+	S3     *S3Cache `yaml:"s3" doc:"The S3 bucket."`
+}
+
+// S3Cache is the bucket and the credentials' location.
+type S3Cache struct {
+	ServerAddress      string         `yaml:"serverAddress" doc:"host[:port] of the S3 endpoint, such as minio.minio.svc:9000 or s3.amazonaws.com."`
+	BucketName         string         `yaml:"bucketName" doc:"Bucket name."`
+	BucketLocation     string         `yaml:"bucketLocation,omitempty" doc:"Bucket region."`
+	Insecure           bool           `yaml:"insecure,omitempty" doc:"Use plain HTTP (in-cluster MinIO without TLS)."`
+	AuthenticationType string         `yaml:"authenticationType,omitempty" doc:"access-key (credentials from the secrets backend) or iam (the pod's role)." default:"access-key"`
+	Credentials        *S3Credentials `yaml:"credentials,omitempty" doc:"Where the access key pair lives in the secrets backend (authenticationType access-key)."`
+}
+
+// S3Credentials locate the access key pair in the secrets backend.
+type S3Credentials struct {
+	AccessKey RemoteRef `yaml:"accessKey" doc:"The access key ID."`
+	SecretKey RemoteRef `yaml:"secretKey" doc:"The secret access key."`
+}
+
+// Autoscaling maps to the chart's hpa values.
+type Autoscaling struct {
+	MinReplicas       int    `yaml:"minReplicas,omitempty" doc:"Fewest runner pods." default:"1"`
+	MaxReplicas       int    `yaml:"maxReplicas" doc:"Most runner pods."`
+	TargetAverageJobs string `yaml:"targetAverageJobs,omitempty" doc:"Target average of the gitlab_runner_jobs metric per pod, a quantity (needs a custom metrics adapter)." default:"400m"`
+}
+
+// NetworkPolicy restricts egress of the runner namespace's pods.
+type NetworkPolicy struct {
+	Flavor         string   `yaml:"flavor,omitempty" doc:"kubernetes (NetworkPolicy, CIDRs only) or cilium (CiliumNetworkPolicy, CIDRs and DNS names)." default:"kubernetes"`
+	GitLabCIDRs    []string `yaml:"gitlabCIDRs,omitempty" doc:"Address ranges of GitLab (HTTPS and SSH)."`
+	RegistryCIDRs  []string `yaml:"registryCIDRs,omitempty" doc:"Address ranges of container registries and other HTTPS endpoints jobs need."`
+	FQDNs          []string `yaml:"fqdns,omitempty" doc:"DNS names allowed on HTTPS (cilium only); the GitLab host is added automatically."`
+	APIServerCIDRs []string `yaml:"apiServerCIDRs,omitempty" doc:"Address ranges of the Kubernetes API server, which the runner calls to start job pods (kubernetes flavor; cilium uses the kube-apiserver entity)."`
+	ExtraPorts     []int    `yaml:"extraPorts,omitempty" doc:"More TCP ports allowed to the listed ranges besides 443 (and 22 to GitLab)."`
+}

@@ -1,0 +1,474 @@
+package config
+
+import (
+	"fmt"
+	"net/netip"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Secrets backends.
+const (
+	BackendInfisical = "infisical"
+	BackendVault     = "vault"
+	BackendAWS       = "aws"
+	BackendGCP       = "gcp"
+)
+
+// Backends lists the supported backends in the order they are documented.
+var Backends = []string{BackendInfisical, BackendVault, BackendAWS, BackendGCP}
+
+// Runner scopes.
+const (
+	ScopeInstance = "instance"
+	ScopeGroup    = "group"
+	ScopeProject  = "project"
+)
+
+// MaxRunnerNameLen keeps "gitlab-runner-NAME" within Helm's 53-character
+// release name limit.
+const MaxRunnerNameLen = 53 - len("gitlab-runner-")
+
+var (
+	dnsLabelRE     = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+	dnsSubdomainRE = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
+	// Kubernetes' own quantity grammar (resource.Quantity), without the
+	// weight of importing apimachinery into every start-up.
+	quantityRE    = regexp.MustCompile(`^([0-9]+(\.[0-9]*)?|\.[0-9]+)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei|[eE][-+]?[0-9]+)?$`)
+	semverRE      = regexp.MustCompile(`^v?[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$`)
+	imageRE       = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9._/:@+-]*$`)
+	syncOptionRE  = regexp.MustCompile(`^[A-Za-z]+=[A-Za-z0-9.-]+$`)
+	scpLikeRE     = regexp.MustCompile(`^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[A-Za-z0-9._/~-]+$`)
+	projectPathRE = regexp.MustCompile(`^[A-Za-z0-9_.][A-Za-z0-9_.-]*(/[A-Za-z0-9_.][A-Za-z0-9_.-]*)*$`)
+	hostPortRE    = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?$`)
+	bucketRE      = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
+	regionRE      = regexp.MustCompile(`^[a-z0-9-]*$`)
+	fqdnRE        = regexp.MustCompile(`^(\*\.)?([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)*[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+	// Remote keys: what the four backends accept in names and paths.
+	remoteKeyRE     = regexp.MustCompile(`^[A-Za-z0-9/_+=.@{}-]+$`)
+	infisicalNameRE = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
+	gcpNameRE       = regexp.MustCompile(`^[A-Za-z0-9_{}-]+$`)
+	propertyRE      = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
+	profileNameRE   = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
+	imageTagRE      = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
+)
+
+// validator accumulates every problem instead of stopping at the first.
+type validator struct{ errs []FieldError }
+
+func (v *validator) add(path, format string, args ...any) {
+	v.errs = append(v.errs, FieldError{Path: path, Msg: fmt.Sprintf(format, args...)})
+}
+
+// text rejects what no field may hold: invalid UTF-8 and control characters,
+// which would make generated YAML or TOML ambiguous to read or to review.
+func (v *validator) text(path, s string) bool {
+	if !utf8.ValidString(s) {
+		v.add(path, "is not valid UTF-8")
+		return false
+	}
+	if i := strings.IndexFunc(s, unicode.IsControl); i >= 0 {
+		v.add(path, "contains a control character at byte %d; remove it", i)
+		return false
+	}
+	return true
+}
+
+func (v *validator) required(path, s string) bool {
+	if strings.TrimSpace(s) == "" {
+		v.add(path, "is required")
+		return false
+	}
+	return v.text(path, s)
+}
+
+func (v *validator) match(path, s string, re *regexp.Regexp, what string) {
+	if v.required(path, s) && !re.MatchString(s) {
+		v.add(path, "%q is not %s", s, what)
+	}
+}
+
+func (v *validator) oneOf(path, s string, allowed ...string) {
+	if !slices.Contains(allowed, s) {
+		v.add(path, "%q is not one of %s", s, strings.Join(allowed, ", "))
+	}
+}
+
+func (v *validator) dnsLabel(path, s string, max int) {
+	v.match(path, s, dnsLabelRE, "a DNS label (lower-case letters, digits and '-', starting and ending with a letter or digit)")
+	if len(s) > max {
+		v.add(path, "%q is longer than %d characters", s, max)
+	}
+}
+
+func (v *validator) dnsSubdomain(path, s string) {
+	v.match(path, s, dnsSubdomainRE, "a valid Kubernetes name (lower-case letters, digits, '-' and '.')")
+	if len(s) > 253 {
+		v.add(path, "is longer than 253 characters")
+	}
+}
+
+func (v *validator) duration(path, s string) {
+	if !v.required(path, s) {
+		return
+	}
+	if d, err := time.ParseDuration(s); err != nil || d < 0 {
+		v.add(path, "%q is not a duration such as 30s, 15m or 1h", s)
+	}
+}
+
+func (v *validator) quantity(path, s string) {
+	if s != "" && (!v.text(path, s) || !quantityRE.MatchString(s)) {
+		v.add(path, "%q is not a Kubernetes quantity such as 500m, 1, 256Mi or 2Gi", s)
+	}
+}
+
+// relPath accepts a path inside the repository: relative, no "..", and
+// written with forward slashes so the same file works on every OS.
+func (v *validator) relPath(path, s string) {
+	if !v.required(path, s) {
+		return
+	}
+	if strings.Contains(s, `\`) || !filepath.IsLocal(s) || filepath.ToSlash(filepath.Clean(s)) != s {
+		v.add(path, "%q must be a clean relative path inside the repository (no '..', no leading '/', forward slashes)", s)
+	}
+}
+
+// httpURL accepts absolute http(s) URLs without credentials, query or fragment.
+func (v *validator) httpURL(path, s string, schemes ...string) {
+	if !v.required(path, s) {
+		return
+	}
+	u, err := url.Parse(s)
+	switch {
+	case err != nil:
+		v.add(path, "%q is not a URL: %v", s, err)
+	case !slices.Contains(schemes, u.Scheme):
+		v.add(path, "%q must start with %s://", s, strings.Join(schemes, ":// or "))
+	case u.Host == "" || strings.ContainsAny(u.Host, " \"'<>"):
+		v.add(path, "%q has no valid host", s)
+	case u.User != nil:
+		v.add(path, "must not contain credentials; runnerctl reads secrets from the environment, never from files in Git")
+	case u.RawQuery != "" || u.Fragment != "" || strings.ContainsAny(s, "?# "):
+		v.add(path, "%q must not contain a query, fragment or spaces", s)
+	}
+}
+
+// Validate checks the defaulted configuration and returns every problem.
+func (c *Config) Validate() []FieldError {
+	v := &validator{}
+	if c.APIVersion != APIVersion {
+		v.add("apiVersion", "%q is not supported; use %s", c.APIVersion, APIVersion)
+	}
+	if c.Kind != Kind {
+		v.add("kind", "%q is not supported; use %s", c.Kind, Kind)
+	}
+	v.httpURL("gitlab.url", c.GitLab.URL, "https", "http")
+	c.validateGitOps(v)
+	c.validateArgoCD(v)
+	v.httpURL("chart.repoURL", c.Chart.RepoURL, "https", "http", "oci")
+	v.dnsLabel("chart.name", c.Chart.Name, 63)
+	v.match("chart.version", c.Chart.Version, semverRE, "an exact chart version such as 0.86.0 (ranges are not reproducible)")
+	v.relPath("profilesDir", c.ProfilesDir)
+	c.validateSecrets(v)
+
+	seen := map[string]int{}
+	accounts := map[string]int{}
+	keys := map[string]int{}
+	for i := range c.Runners {
+		r := &c.Runners[i]
+		p := fmt.Sprintf("runners[%d]", i)
+		r.validate(v, p)
+		if j, dup := seen[r.Name]; dup && r.Name != "" {
+			v.add(p+".name", "%q is already used by runners[%d]; names must be unique", r.Name, j)
+		}
+		seen[r.Name] = i
+		sa := r.Namespace + "/" + r.ServiceAccount
+		if j, dup := accounts[sa]; dup {
+			v.add(p+".serviceAccount", "%q in namespace %q is already used by runners[%d]; each Helm release creates its own service account", r.ServiceAccount, r.Namespace, j)
+		}
+		accounts[sa] = i
+		if ref, err := c.TokenRef(r); err == nil {
+			k := ref.Key + "#" + ref.Property
+			if j, dup := keys[k]; dup {
+				v.add(p+".tokenSecret", "token location %q is already used by runners[%d]; put %s in the backend layout or set tokenSecret", ref.Key, j, RunnerPlaceholder)
+			}
+			keys[k] = i
+		}
+	}
+	return v.errs
+}
+
+func (c *Config) validateGitOps(v *validator) {
+	g := c.GitOps
+	if v.required("gitops.repoURL", g.RepoURL) && !scpLikeRE.MatchString(g.RepoURL) {
+		v.httpURL("gitops.repoURL", g.RepoURL, "https", "http", "ssh", "git")
+	}
+	if v.required("gitops.revision", g.Revision) && strings.ContainsAny(g.Revision, " \t~^:?*[\\") {
+		v.add("gitops.revision", "%q is not a valid Git revision", g.Revision)
+	}
+	v.relPath("gitops.paths.applications", g.Paths.Applications)
+	v.relPath("gitops.paths.manifests", g.Paths.Manifests)
+	v.relPath("gitops.paths.values", g.Paths.Values)
+	if g.Paths.Applications == g.Paths.Values {
+		v.add("gitops.paths.values", "must differ from gitops.paths.applications: both hold gitlab-runner-NAME.yaml")
+	}
+}
+
+func (c *Config) validateArgoCD(v *validator) {
+	a := c.ArgoCD
+	v.dnsLabel("argocd.namespace", a.Namespace, 63)
+	v.dnsSubdomain("argocd.project", a.Project)
+	switch d := a.Destination; {
+	case d.Server != "" && d.Name != "":
+		v.add("argocd.destination", "set server or name, not both")
+	case d.Name != "":
+		v.dnsSubdomain("argocd.destination.name", d.Name)
+	default:
+		v.httpURL("argocd.destination.server", d.Server, "https", "http")
+	}
+	sp := a.SyncPolicy
+	for i, o := range sp.SyncOptions {
+		v.match(fmt.Sprintf("argocd.syncPolicy.syncOptions[%d]", i), o, syncOptionRE, "an ArgoCD sync option such as CreateNamespace=true")
+	}
+	if r := sp.Retry; r != nil {
+		if r.Limit < 0 {
+			v.add("argocd.syncPolicy.retry.limit", "must be 0 or more")
+		}
+		if b := r.Backoff; b != nil {
+			v.duration("argocd.syncPolicy.retry.backoff.duration", b.Duration)
+			v.duration("argocd.syncPolicy.retry.backoff.maxDuration", b.MaxDuration)
+			if b.Factor < 1 {
+				v.add("argocd.syncPolicy.retry.backoff.factor", "must be 1 or more")
+			}
+		}
+	}
+}
+
+func (c *Config) validateSecrets(v *validator) {
+	s := c.Secrets
+	v.oneOf("secrets.backend", s.Backend, Backends...)
+	v.oneOf("secrets.store.kind", s.Store.Kind, "ClusterSecretStore", "SecretStore")
+	v.dnsSubdomain("secrets.store.name", s.Store.Name)
+	v.oneOf("secrets.esoAPIVersion", s.ESOAPIVersion, "v1", "v1beta1")
+	v.duration("secrets.refreshInterval", s.RefreshInterval)
+	blocks := map[string]bool{
+		BackendInfisical: s.Infisical != nil, BackendVault: s.Vault != nil,
+		BackendAWS: s.AWS != nil, BackendGCP: s.GCP != nil,
+	}
+	for _, b := range Backends {
+		if blocks[b] && b != s.Backend {
+			v.add("secrets."+b, "is set but secrets.backend is %q; remove it or change the backend", s.Backend)
+		}
+	}
+	switch s.Backend {
+	case BackendInfisical:
+		i := s.Infisical
+		if i.ProjectSlug != "" {
+			v.match("secrets.infisical.projectSlug", i.ProjectSlug, dnsLabelRE, "an Infisical project slug")
+		}
+		v.match("secrets.infisical.environment", i.Environment, dnsLabelRE, "an Infisical environment slug")
+		v.match("secrets.infisical.path", i.Path, remoteKeyRE, "a folder path such as /gitlab/runners/{runner}")
+		if !strings.HasPrefix(i.Path, "/") {
+			v.add("secrets.infisical.path", "%q must start with /", i.Path)
+		}
+		v.match("secrets.infisical.secretName", i.SecretName, infisicalNameRE, "an Infisical secret name (letters, digits, '_', '.', '-')")
+	case BackendVault:
+		t := s.Vault
+		v.match("secrets.vault.mount", t.Mount, remoteKeyRE, "a Vault mount path")
+		v.match("secrets.vault.path", t.Path, remoteKeyRE, "a Vault secret path")
+		if strings.HasPrefix(t.Path, "/") || strings.HasSuffix(t.Path, "/") {
+			v.add("secrets.vault.path", "%q must not start or end with /", t.Path)
+		}
+		v.match("secrets.vault.property", t.Property, propertyRE, "a key name")
+	case BackendAWS:
+		a := s.AWS
+		if a.Region != "" {
+			v.match("secrets.aws.region", a.Region, regionRE, "an AWS region such as eu-west-1")
+		}
+		v.match("secrets.aws.name", a.Name, remoteKeyRE, "an AWS secret name (letters, digits and /_+=.@-)")
+		if a.Property != "" {
+			v.match("secrets.aws.property", a.Property, propertyRE, "a JSON key")
+		}
+	case BackendGCP:
+		g := s.GCP
+		if g.Project != "" {
+			v.match("secrets.gcp.project", g.Project, dnsLabelRE, "a GCP project ID")
+		}
+		v.match("secrets.gcp.name", g.Name, gcpNameRE, "a Secret Manager secret ID (letters, digits, '_' and '-')")
+	}
+}
+
+func (r *Runner) validate(v *validator, p string) {
+	v.dnsLabel(p+".name", r.Name, MaxRunnerNameLen)
+	v.dnsLabel(p+".namespace", r.Namespace, 63)
+	v.match(p+".profile", r.Profile, profileNameRE, "a profile name (see runnerctl profiles list)")
+	if r.RunnerID < 0 {
+		v.add(p+".runnerID", "must not be negative")
+	}
+	if r.Concurrent < 1 {
+		v.add(p+".concurrent", "must be 1 or more")
+	}
+	if r.CheckInterval < 1 || r.CheckInterval > 3600 {
+		v.add(p+".checkInterval", "must be between 1 and 3600 seconds")
+	}
+	v.match(p+".image", r.Image, imageRE, "an image reference such as ubuntu:22.04")
+	if r.HelperImage != "" {
+		v.match(p+".helperImage", r.HelperImage, imageRE, "an image reference")
+	}
+	for i, pp := range r.PullPolicy {
+		v.oneOf(fmt.Sprintf("%s.pullPolicy[%d]", p, i), pp, "always", "if-not-present", "never")
+		if slices.Index(r.PullPolicy, pp) != i {
+			v.add(fmt.Sprintf("%s.pullPolicy[%d]", p, i), "%q is listed twice", pp)
+		}
+	}
+	v.dnsSubdomain(p+".serviceAccount", r.ServiceAccount)
+	if r.JobServiceAccount != "" {
+		v.dnsSubdomain(p+".jobServiceAccount", r.JobServiceAccount)
+	}
+	if im := r.RunnerImage; im != nil {
+		if im.Registry != "" {
+			v.match(p+".runnerImage.registry", im.Registry, hostPortRE, "a registry host")
+		}
+		if im.Image != "" {
+			v.match(p+".runnerImage.image", im.Image, imageRE, "an image repository")
+		}
+		if im.Tag != "" {
+			v.match(p+".runnerImage.tag", im.Tag, imageTagRE, "an image tag")
+		}
+	}
+	validateResources(v, p+".resources", r.Resources)
+	validateResources(v, p+".jobResources", r.JobResources)
+	if reg := r.Registration; reg != nil {
+		reg.validate(v, p+".registration")
+	}
+	if r.TokenSecret != nil {
+		v.match(p+".tokenSecret.key", r.TokenSecret.Key, remoteKeyRE, "a remote key")
+		if r.TokenSecret.Property != "" {
+			v.match(p+".tokenSecret.property", r.TokenSecret.Property, propertyRE, "a property name")
+		}
+	}
+	if c := r.Cache; c != nil {
+		c.validate(v, p+".cache")
+	}
+	if a := r.Autoscaling; a != nil {
+		if a.MinReplicas < 1 {
+			v.add(p+".autoscaling.minReplicas", "must be 1 or more")
+		}
+		if a.MaxReplicas < a.MinReplicas {
+			v.add(p+".autoscaling.maxReplicas", "must be at least minReplicas (%d)", a.MinReplicas)
+		}
+		v.quantity(p+".autoscaling.targetAverageJobs", a.TargetAverageJobs)
+	}
+	if n := r.NetworkPolicy; n != nil {
+		n.validate(v, p+".networkPolicy")
+	}
+}
+
+func validateResources(v *validator, p string, r *Resources) {
+	for _, l := range []struct {
+		name string
+		rl   ResourceList
+	}{{"requests", r.Requests}, {"limits", r.Limits}} {
+		v.quantity(p+"."+l.name+".cpu", l.rl.CPU)
+		v.quantity(p+"."+l.name+".memory", l.rl.Memory)
+		v.quantity(p+"."+l.name+".ephemeralStorage", l.rl.EphemeralStorage)
+	}
+}
+
+func (reg *Registration) validate(v *validator, p string) {
+	v.oneOf(p+".scope.type", reg.Scope.Type, ScopeInstance, ScopeGroup, ScopeProject)
+	switch {
+	case reg.Scope.Type == ScopeInstance && reg.Scope.Path != "":
+		v.add(p+".scope.path", "must be empty for an instance runner")
+	case reg.Scope.Type != ScopeInstance:
+		v.match(p+".scope.path", reg.Scope.Path, projectPathRE, "a full group or project path such as my-org/my-app")
+	}
+	v.text(p+".description", reg.Description)
+	for i, t := range reg.Tags {
+		tp := fmt.Sprintf("%s.tags[%d]", p, i)
+		if v.required(tp, t) && (strings.Contains(t, ",") || strings.TrimSpace(t) != t || len(t) > 255) {
+			v.add(tp, "%q must have no commas or surrounding spaces and at most 255 characters", t)
+		}
+	}
+	if !*reg.RunUntagged && len(reg.Tags) == 0 {
+		v.add(p+".runUntagged", "is false but no tags are set: the runner would never get a job")
+	}
+	v.oneOf(p+".accessLevel", reg.AccessLevel, "not_protected", "ref_protected")
+	if reg.MaximumTimeout != 0 && reg.MaximumTimeout < 600 {
+		v.add(p+".maximumTimeout", "must be 0 (none) or at least 600 seconds")
+	}
+	if v.text(p+".maintenanceNote", reg.MaintenanceNote) && len(reg.MaintenanceNote) > 1024 {
+		v.add(p+".maintenanceNote", "is longer than 1024 characters")
+	}
+	if reg.Locked && reg.Scope.Type != ScopeProject {
+		v.add(p+".locked", "applies to project runners only")
+	}
+}
+
+func (c *Cache) validate(v *validator, p string) {
+	v.oneOf(p+".type", c.Type, "s3")
+	if c.S3 == nil {
+		v.add(p+".s3", "is required")
+		return
+	}
+	s := c.S3
+	v.match(p+".s3.serverAddress", s.ServerAddress, hostPortRE, "host or host:port without a scheme")
+	v.match(p+".s3.bucketName", s.BucketName, bucketRE, "an S3 bucket name")
+	if s.BucketLocation != "" {
+		v.match(p+".s3.bucketLocation", s.BucketLocation, regionRE, "a region name")
+	}
+	v.oneOf(p+".s3.authenticationType", s.AuthenticationType, "access-key", "iam")
+	switch {
+	case s.AuthenticationType == "access-key" && s.Credentials == nil:
+		v.add(p+".s3.credentials", "is required with authenticationType access-key")
+	case s.AuthenticationType == "iam" && s.Credentials != nil:
+		v.add(p+".s3.credentials", "must be empty with authenticationType iam")
+	case s.Credentials != nil:
+		for name, ref := range map[string]RemoteRef{"accessKey": s.Credentials.AccessKey, "secretKey": s.Credentials.SecretKey} {
+			v.match(p+".s3.credentials."+name+".key", ref.Key, remoteKeyRE, "a remote key")
+			if ref.Property != "" {
+				v.match(p+".s3.credentials."+name+".property", ref.Property, propertyRE, "a property name")
+			}
+		}
+	}
+}
+
+func (n *NetworkPolicy) validate(v *validator, p string) {
+	v.oneOf(p+".flavor", n.Flavor, "kubernetes", "cilium")
+	cidrs := func(field string, list []string) {
+		for i, c := range list {
+			if _, err := netip.ParsePrefix(c); err != nil {
+				v.add(fmt.Sprintf("%s.%s[%d]", p, field, i), "%q is not a CIDR such as 10.0.0.0/8", c)
+			}
+		}
+	}
+	cidrs("gitlabCIDRs", n.GitLabCIDRs)
+	cidrs("registryCIDRs", n.RegistryCIDRs)
+	cidrs("apiServerCIDRs", n.APIServerCIDRs)
+	for i, f := range n.FQDNs {
+		v.match(fmt.Sprintf("%s.fqdns[%d]", p, i), f, fqdnRE, "a lower-case DNS name, optionally starting with *.")
+	}
+	for i, port := range n.ExtraPorts {
+		if port < 1 || port > 65535 {
+			v.add(fmt.Sprintf("%s.extraPorts[%d]", p, i), "%d is not a TCP port", port)
+		}
+	}
+	if n.Flavor == "kubernetes" {
+		if len(n.FQDNs) > 0 {
+			v.add(p+".fqdns", "needs flavor cilium: Kubernetes NetworkPolicy matches addresses only")
+		}
+		if len(n.GitLabCIDRs) == 0 {
+			v.add(p+".gitlabCIDRs", "is required with flavor kubernetes: the runner must reach GitLab")
+		}
+		if len(n.APIServerCIDRs) == 0 {
+			v.add(p+".apiServerCIDRs", "is required with flavor kubernetes: the runner starts job pods through the API server")
+		}
+	}
+}

@@ -1,0 +1,310 @@
+// Package profile loads hardening profiles: YAML data that says how the
+// runner pod, its RBAC, its job pods and its namespace are locked down.
+// Built-in profiles are embedded; a repository may add its own, each
+// extending another (built-in or its own) profile.
+package profile
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"slices"
+	"strings"
+
+	"dario.cat/mergo"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/runnerctl/runnerctl/profiles"
+)
+
+// Profile is one hardening profile. Pointer and slice fields left unset
+// inherit from the profile named in Extends.
+type Profile struct {
+	Name        string    `yaml:"name"`
+	Description string    `yaml:"description"`
+	Extends     string    `yaml:"extends,omitempty"`
+	Warning     string    `yaml:"warning,omitempty"`
+	RunnerPod   RunnerPod `yaml:"runnerPod"`
+	RBAC        RBAC      `yaml:"rbac"`
+	Jobs        Jobs      `yaml:"jobs"`
+	Namespace   Namespace `yaml:"namespace,omitempty"`
+
+	// Source says where the profile came from, for messages.
+	Source string `yaml:"-"`
+}
+
+// RunnerPod hardens the runner manager's own pod (chart values).
+type RunnerPod struct {
+	SecurityContext    *SecurityContext    `yaml:"securityContext,omitempty"`
+	PodSecurityContext *PodSecurityContext `yaml:"podSecurityContext,omitempty"`
+	// UnregisterRunners false keeps the runner manager registered when a pod
+	// stops; true (the chart default) deletes it.
+	UnregisterRunners *bool `yaml:"unregisterRunners,omitempty"`
+}
+
+// SecurityContext is the subset of a Kubernetes container securityContext
+// that profiles set, with Kubernetes' field names.
+type SecurityContext struct {
+	AllowPrivilegeEscalation *bool           `yaml:"allowPrivilegeEscalation,omitempty" json:"allowPrivilegeEscalation,omitempty"`
+	Privileged               *bool           `yaml:"privileged,omitempty" json:"privileged,omitempty"`
+	ReadOnlyRootFilesystem   *bool           `yaml:"readOnlyRootFilesystem,omitempty" json:"readOnlyRootFilesystem,omitempty"`
+	RunAsNonRoot             *bool           `yaml:"runAsNonRoot,omitempty" json:"runAsNonRoot,omitempty"`
+	RunAsUser                *int64          `yaml:"runAsUser,omitempty" json:"runAsUser,omitempty"`
+	RunAsGroup               *int64          `yaml:"runAsGroup,omitempty" json:"runAsGroup,omitempty"`
+	Capabilities             *Capabilities   `yaml:"capabilities,omitempty" json:"capabilities,omitempty"`
+	SeccompProfile           *SeccompProfile `yaml:"seccompProfile,omitempty" json:"seccompProfile,omitempty"`
+}
+
+// PodSecurityContext is the subset of a Kubernetes pod securityContext
+// that profiles set.
+type PodSecurityContext struct {
+	RunAsNonRoot   *bool           `yaml:"runAsNonRoot,omitempty" json:"runAsNonRoot,omitempty"`
+	RunAsUser      *int64          `yaml:"runAsUser,omitempty" json:"runAsUser,omitempty"`
+	RunAsGroup     *int64          `yaml:"runAsGroup,omitempty" json:"runAsGroup,omitempty"`
+	FSGroup        *int64          `yaml:"fsGroup,omitempty" json:"fsGroup,omitempty"`
+	SeccompProfile *SeccompProfile `yaml:"seccompProfile,omitempty" json:"seccompProfile,omitempty"`
+}
+
+// Capabilities adds and drops Linux capabilities.
+type Capabilities struct {
+	Add  []string `yaml:"add,omitempty" json:"add,omitempty"`
+	Drop []string `yaml:"drop,omitempty" json:"drop,omitempty"`
+}
+
+// SeccompProfile selects a seccomp profile.
+type SeccompProfile struct {
+	Type string `yaml:"type" json:"type"`
+}
+
+// RBAC is the namespaced Role the chart creates for the runner.
+type RBAC struct {
+	Rules []PolicyRule `yaml:"rules"`
+}
+
+// PolicyRule is a Kubernetes RBAC rule.
+type PolicyRule struct {
+	APIGroups []string `yaml:"apiGroups" json:"apiGroups"`
+	Resources []string `yaml:"resources" json:"resources"`
+	Verbs     []string `yaml:"verbs" json:"verbs"`
+}
+
+// Jobs hardens the pods the Kubernetes executor starts for each job
+// (runners.config TOML).
+type Jobs struct {
+	Privileged               *bool                        `yaml:"privileged,omitempty"`
+	AllowPrivilegeEscalation *bool                        `yaml:"allowPrivilegeEscalation,omitempty"`
+	PodSecurityContext       *JobPodSecurityContext       `yaml:"podSecurityContext,omitempty"`
+	ContainerSecurityContext *JobContainerSecurityContext `yaml:"containerSecurityContext,omitempty"`
+	// AutomountServiceAccountToken false keeps the Kubernetes API token out
+	// of job pods.
+	AutomountServiceAccountToken *bool `yaml:"automountServiceAccountToken,omitempty"`
+	// SeccompProfile (RuntimeDefault) is applied to the whole job pod. The
+	// runner has no native key for it, so it becomes a pod_spec patch with
+	// the FF_USE_ADVANCED_POD_SPEC_CONFIGURATION feature flag.
+	SeccompProfile string     `yaml:"seccompProfile,omitempty"`
+	EmptyDirs      []EmptyDir `yaml:"emptyDirs,omitempty"`
+}
+
+// JobPodSecurityContext becomes [runners.kubernetes.pod_security_context].
+type JobPodSecurityContext struct {
+	RunAsNonRoot *bool  `yaml:"runAsNonRoot,omitempty"`
+	RunAsUser    *int64 `yaml:"runAsUser,omitempty"`
+	RunAsGroup   *int64 `yaml:"runAsGroup,omitempty"`
+	FSGroup      *int64 `yaml:"fsGroup,omitempty"`
+}
+
+// JobContainerSecurityContext is applied to every container of a job pod:
+// build, helper, services and the init-permissions container.
+type JobContainerSecurityContext struct {
+	DropCapabilities []string `yaml:"dropCapabilities,omitempty"`
+	AddCapabilities  []string `yaml:"addCapabilities,omitempty"`
+	RunAsNonRoot     *bool    `yaml:"runAsNonRoot,omitempty"`
+}
+
+// EmptyDir is a [[runners.kubernetes.volumes.empty_dir]] volume.
+type EmptyDir struct {
+	Name      string `yaml:"name"`
+	MountPath string `yaml:"mountPath"`
+	Medium    string `yaml:"medium,omitempty"`
+}
+
+// Namespace holds labels ArgoCD puts on the runner namespace through
+// managedNamespaceMetadata, such as Pod Security Admission levels.
+type Namespace struct {
+	Labels map[string]string `yaml:"labels,omitempty"`
+}
+
+// Set is every profile known for one repository, resolved.
+type Set struct {
+	byName map[string]*Profile
+}
+
+// Load reads the built-in profiles and, when dir exists, the repository's
+// own (*.yaml in dir, relative to the current directory or absolute), and
+// resolves every extends chain.
+func Load(dir string) (*Set, error) {
+	raw := map[string]*Profile{}
+	if err := readProfiles(profiles.FS, ".", "built-in", raw); err != nil {
+		return nil, err
+	}
+	builtin := make(map[string]bool, len(raw))
+	for n := range raw {
+		builtin[n] = true
+	}
+	if dir != "" {
+		err := readProfiles(os.DirFS(dir), ".", dir, raw)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+	}
+	set := &Set{byName: map[string]*Profile{}}
+	for name := range raw {
+		p, err := resolve(name, raw, nil)
+		if err != nil {
+			return nil, err
+		}
+		if err := p.check(); err != nil {
+			return nil, fmt.Errorf("profile %q (%s): %w", name, p.Source, err)
+		}
+		set.byName[name] = p
+	}
+	return set, nil
+}
+
+// readProfiles decodes every *.yaml file of dir in fsys into raw, strictly.
+func readProfiles(fsys fs.FS, dir, origin string, raw map[string]*Profile) error {
+	entries, err := fs.ReadDir(fsys, dir)
+	if err != nil {
+		return fmt.Errorf("read profiles %q: %w", origin, err)
+	}
+	for _, e := range entries {
+		if e.IsDir() || path.Ext(e.Name()) != ".yaml" {
+			continue
+		}
+		data, err := fs.ReadFile(fsys, path.Join(dir, e.Name()))
+		if err != nil {
+			return fmt.Errorf("read profile %q: %w", e.Name(), err)
+		}
+		src := origin + "/" + e.Name()
+		var p Profile
+		dec := yaml.NewDecoder(bytes.NewReader(data))
+		dec.KnownFields(true)
+		if err := dec.Decode(&p); err != nil {
+			return fmt.Errorf("profile file %q: %w", src, err)
+		}
+		want := strings.TrimSuffix(e.Name(), ".yaml")
+		if p.Name != want {
+			return fmt.Errorf("profile file %q: name %q must match the file name (%q)", src, p.Name, want)
+		}
+		if old, dup := raw[p.Name]; dup {
+			return fmt.Errorf("profile file %q: profile %q is already defined by %s; choose another name and extend it instead", src, p.Name, old.Source)
+		}
+		p.Source = src
+		raw[p.Name] = &p
+	}
+	return nil
+}
+
+// resolve merges a profile over the profiles it extends, child first.
+func resolve(name string, raw map[string]*Profile, chain []string) (*Profile, error) {
+	p, ok := raw[name]
+	if !ok {
+		return nil, fmt.Errorf("profile %q extends unknown profile %q", chain[len(chain)-1], name)
+	}
+	if slices.Contains(chain, name) {
+		return nil, fmt.Errorf("profiles extend each other in a loop: %s -> %s", strings.Join(chain, " -> "), name)
+	}
+	out := *p
+	if p.Extends == "" {
+		return &out, nil
+	}
+	parent, err := resolve(p.Extends, raw, append(chain, name))
+	if err != nil {
+		return nil, err
+	}
+	// Fill what the child leaves unset from its parent; maps merge key by
+	// key, lists replace. The parent is deep-copied first so that the
+	// child never shares pointers with it.
+	parentCopy, err := deepCopy(parent)
+	if err != nil {
+		return nil, err
+	}
+	if err := mergo.Merge(&out, parentCopy); err != nil {
+		return nil, fmt.Errorf("profile %q: merge over %q: %w", name, p.Extends, err)
+	}
+	out.Name, out.Description, out.Extends, out.Source = p.Name, p.Description, p.Extends, p.Source
+	if p.Warning == "" {
+		out.Warning = parent.Warning
+	}
+	return &out, nil
+}
+
+func deepCopy(p *Profile) (*Profile, error) {
+	data, err := yaml.Marshal(p)
+	if err != nil {
+		return nil, err
+	}
+	var c Profile
+	if err := yaml.Unmarshal(data, &c); err != nil {
+		return nil, err
+	}
+	c.Source = p.Source
+	return &c, nil
+}
+
+// check enforces what no profile may do, whatever it extends.
+func (p *Profile) check() error {
+	if strings.TrimSpace(p.Description) == "" {
+		return errors.New("description is required: profiles list shows it")
+	}
+	// An empty rules list makes the chart create a wildcard Role.
+	if len(p.RBAC.Rules) == 0 {
+		return errors.New("rbac.rules is empty; the chart turns that into a Role allowing everything, so list the rules explicitly")
+	}
+	for i, r := range p.RBAC.Rules {
+		if len(r.Resources) == 0 || len(r.Verbs) == 0 || len(r.APIGroups) == 0 {
+			return fmt.Errorf("rbac.rules[%d] must list apiGroups, resources and verbs; the chart fills missing ones with *", i)
+		}
+		for _, s := range slices.Concat(r.APIGroups, r.Resources, r.Verbs) {
+			if strings.Contains(s, "*") {
+				return fmt.Errorf("rbac.rules[%d] contains a wildcard %q; list what the runner needs", i, s)
+			}
+		}
+	}
+	if sp := p.Jobs.SeccompProfile; sp != "" && sp != "RuntimeDefault" && sp != "Unconfined" {
+		return fmt.Errorf("jobs.seccompProfile %q must be RuntimeDefault or Unconfined", sp)
+	}
+	for i, d := range p.Jobs.EmptyDirs {
+		if d.Name == "" || !strings.HasPrefix(d.MountPath, "/") {
+			return fmt.Errorf("jobs.emptyDirs[%d] needs a name and an absolute mountPath", i)
+		}
+	}
+	return nil
+}
+
+// Get returns the resolved profile name.
+func (s *Set) Get(name string) (*Profile, error) {
+	p, ok := s.byName[name]
+	if !ok {
+		return nil, fmt.Errorf("unknown profile %q; known profiles: %s", name, strings.Join(s.Names(), ", "))
+	}
+	return p, nil
+}
+
+// Names lists every profile, sorted.
+func (s *Set) Names() []string {
+	names := make([]string, 0, len(s.byName))
+	for n := range s.byName {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// Privileged says whether job pods may run privileged.
+func (p *Profile) Privileged() bool {
+	return p.Jobs.Privileged != nil && *p.Jobs.Privileged
+}

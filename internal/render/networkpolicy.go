@@ -1,0 +1,173 @@
+package render
+
+import (
+	"net/url"
+	"slices"
+	"strconv"
+
+	"github.com/runnerctl/runnerctl/internal/config"
+)
+
+// The egress policy allows DNS to kube-dns, the API server (the runner
+// starts job pods through it), GitLab on HTTPS and SSH, and registries on
+// HTTPS; everything else leaving the namespace is dropped. It selects every
+// pod of the namespace, runner and job pods alike.
+
+type k8sNetworkPolicy struct {
+	APIVersion string     `json:"apiVersion"`
+	Kind       string     `json:"kind"`
+	Metadata   objectMeta `json:"metadata"`
+	Spec       struct {
+		PodSelector struct{}     `json:"podSelector"`
+		PolicyTypes []string     `json:"policyTypes"`
+		Egress      []egressRule `json:"egress"`
+	} `json:"spec"`
+}
+
+type egressRule struct {
+	To    []peer       `json:"to"`
+	Ports []policyPort `json:"ports"`
+}
+
+type peer struct {
+	IPBlock           *ipBlock       `json:"ipBlock,omitempty"`
+	NamespaceSelector *labelSelector `json:"namespaceSelector,omitempty"`
+	PodSelector       *labelSelector `json:"podSelector,omitempty"`
+}
+
+type ipBlock struct {
+	CIDR string `json:"cidr"`
+}
+
+type labelSelector struct {
+	MatchLabels map[string]string `json:"matchLabels"`
+}
+
+type policyPort struct {
+	Protocol string `json:"protocol"`
+	Port     int    `json:"port"`
+}
+
+func kubernetesNetworkPolicy(r *config.Runner, name string) k8sNetworkPolicy {
+	n := r.NetworkPolicy
+	var np k8sNetworkPolicy
+	np.APIVersion, np.Kind = "networking.k8s.io/v1", "NetworkPolicy"
+	np.Metadata = objectMeta{Name: name, Namespace: r.Namespace, Labels: labels(r)}
+	np.Spec.PolicyTypes = []string{"Egress"}
+	dns := egressRule{
+		To: []peer{{
+			NamespaceSelector: &labelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": "kube-system"}},
+			PodSelector:       &labelSelector{MatchLabels: map[string]string{"k8s-app": "kube-dns"}},
+		}},
+		Ports: []policyPort{{Protocol: "UDP", Port: 53}, {Protocol: "TCP", Port: 53}},
+	}
+	np.Spec.Egress = append(np.Spec.Egress, dns)
+	add := func(cidrs []string, ports ...int) {
+		if len(cidrs) == 0 {
+			return
+		}
+		rule := egressRule{}
+		for _, c := range cidrs {
+			rule.To = append(rule.To, peer{IPBlock: &ipBlock{CIDR: c}})
+		}
+		for _, p := range ports {
+			rule.Ports = append(rule.Ports, policyPort{Protocol: "TCP", Port: p})
+		}
+		np.Spec.Egress = append(np.Spec.Egress, rule)
+	}
+	add(n.APIServerCIDRs, 443, 6443)
+	add(n.GitLabCIDRs, withExtra([]int{22, 443}, n.ExtraPorts)...)
+	add(n.RegistryCIDRs, withExtra([]int{443}, n.ExtraPorts)...)
+	return np
+}
+
+type ciliumNetworkPolicy struct {
+	APIVersion string     `json:"apiVersion"`
+	Kind       string     `json:"kind"`
+	Metadata   objectMeta `json:"metadata"`
+	Spec       struct {
+		EndpointSelector struct{}           `json:"endpointSelector"`
+		Egress           []ciliumEgressRule `json:"egress"`
+	} `json:"spec"`
+}
+
+type ciliumEgressRule struct {
+	ToEndpoints []labelSelector `json:"toEndpoints,omitempty"`
+	ToEntities  []string        `json:"toEntities,omitempty"`
+	ToFQDNs     []fqdnSelector  `json:"toFQDNs,omitempty"`
+	ToCIDR      []string        `json:"toCIDR,omitempty"`
+	ToPorts     []ciliumPorts   `json:"toPorts,omitempty"`
+}
+
+type fqdnSelector struct {
+	MatchName    string `json:"matchName,omitempty"`
+	MatchPattern string `json:"matchPattern,omitempty"`
+}
+
+type ciliumPorts struct {
+	Ports []ciliumPort `json:"ports"`
+	Rules *struct {
+		DNS []fqdnSelector `json:"dns"`
+	} `json:"rules,omitempty"`
+}
+
+type ciliumPort struct {
+	Port     string `json:"port"`
+	Protocol string `json:"protocol"`
+}
+
+func ciliumPolicy(cfg *config.Config, r *config.Runner, name string) ciliumNetworkPolicy {
+	n := r.NetworkPolicy
+	var np ciliumNetworkPolicy
+	np.APIVersion, np.Kind = "cilium.io/v2", "CiliumNetworkPolicy"
+	np.Metadata = objectMeta{Name: name, Namespace: r.Namespace, Labels: labels(r)}
+
+	// DNS goes through Cilium's DNS proxy so that toFQDNs can learn the
+	// addresses of the allowed names.
+	dns := ciliumEgressRule{
+		ToEndpoints: []labelSelector{{MatchLabels: map[string]string{
+			"k8s:io.kubernetes.pod.namespace": "kube-system", "k8s-app": "kube-dns",
+		}}},
+		ToPorts: []ciliumPorts{{Ports: []ciliumPort{{Port: "53", Protocol: "ANY"}}}},
+	}
+	dns.ToPorts[0].Rules = &struct {
+		DNS []fqdnSelector `json:"dns"`
+	}{DNS: []fqdnSelector{{MatchPattern: "*"}}}
+	np.Spec.Egress = append(np.Spec.Egress, dns, ciliumEgressRule{ToEntities: []string{"kube-apiserver"}})
+
+	ports := func(list ...int) []ciliumPorts {
+		var ps []ciliumPort
+		for _, p := range list {
+			ps = append(ps, ciliumPort{Port: strconv.Itoa(p), Protocol: "TCP"})
+		}
+		return []ciliumPorts{{Ports: ps}}
+	}
+	gitlabHost := ""
+	if u, err := url.Parse(cfg.GitLab.URL); err == nil {
+		gitlabHost = u.Hostname()
+	}
+	fqdns := []fqdnSelector{{MatchName: gitlabHost}}
+	for _, f := range n.FQDNs {
+		if len(f) > 2 && f[:2] == "*." {
+			fqdns = append(fqdns, fqdnSelector{MatchPattern: f})
+		} else if f != gitlabHost {
+			fqdns = append(fqdns, fqdnSelector{MatchName: f})
+		}
+	}
+	np.Spec.Egress = append(np.Spec.Egress, ciliumEgressRule{ToFQDNs: fqdns, ToPorts: ports(withExtra([]int{22, 443}, n.ExtraPorts)...)})
+	if cidrs := slices.Concat(n.GitLabCIDRs, n.RegistryCIDRs, n.APIServerCIDRs); len(cidrs) > 0 {
+		np.Spec.Egress = append(np.Spec.Egress, ciliumEgressRule{ToCIDR: cidrs, ToPorts: ports(withExtra([]int{22, 443, 6443}, n.ExtraPorts)...)})
+	}
+	return np
+}
+
+// withExtra appends the extra ports not already listed, keeping order.
+func withExtra(base, extra []int) []int {
+	out := slices.Clone(base)
+	for _, p := range extra {
+		if !slices.Contains(out, p) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
