@@ -71,6 +71,9 @@ func load(g *globals) (*loaded, error) {
 	l := &loaded{root: filepath.Dir(g.configPath)}
 	var perr error
 	checkProfiles := func(cfg *config.Config) []config.FieldError {
+		if !filepath.IsLocal(cfg.ProfilesDir) {
+			return nil // reported by validation; never read outside the repository
+		}
 		l.profiles, perr = profile.Load(filepath.Join(l.root, filepath.FromSlash(cfg.ProfilesDir)))
 		if perr != nil {
 			return []config.FieldError{{Path: "profilesDir", Msg: perr.Error()}}

@@ -18,7 +18,8 @@ const DefaultFile = "runnerctl.yaml"
 
 // Check is a further validation that needs more than the file itself (the
 // hardening profiles, for example). Its errors get line numbers like the
-// built-in ones.
+// built-in ones. Checks run even when validation found problems, so that
+// every problem is reported at once; they must cope with invalid fields.
 type Check func(*Config) []FieldError
 
 // Load reads, strictly decodes, defaults and validates a configuration file.
@@ -67,10 +68,8 @@ func Parse(name string, data []byte, checks ...Check) (*Config, error) {
 
 	cfg.ApplyDefaults()
 	errs := cfg.Validate()
-	if len(errs) == 0 {
-		for _, check := range checks {
-			errs = append(errs, check(&cfg)...)
-		}
+	for _, check := range checks {
+		errs = append(errs, check(&cfg)...)
 	}
 	if len(errs) > 0 {
 		for i := range errs {
@@ -95,11 +94,11 @@ func syntaxError(err error) FieldError {
 // nodeIndex maps field paths to lines and back.
 type nodeIndex struct {
 	lines map[string]int
-	paths map[int]string // line -> deepest path whose key starts there
+	paths map[int][]string // line -> paths whose key starts there, outermost first
 }
 
 func indexNode(doc *yaml.Node) *nodeIndex {
-	idx := &nodeIndex{lines: map[string]int{}, paths: map[int]string{}}
+	idx := &nodeIndex{lines: map[string]int{}, paths: map[int][]string{}}
 	if doc.Kind == yaml.DocumentNode && len(doc.Content) > 0 {
 		idx.walk("", doc.Content[0])
 	}
@@ -129,10 +128,22 @@ func (idx *nodeIndex) walk(path string, n *yaml.Node) {
 
 func (idx *nodeIndex) record(path string, line int) {
 	idx.lines[path] = line
-	// Deeper paths on the same line (- name: x) win: they are more precise.
-	if old, ok := idx.paths[line]; !ok || len(path) > len(old) {
-		idx.paths[line] = path
+	idx.paths[line] = append(idx.paths[line], path)
+}
+
+// pathAt names the field at line: the one called key when given (a line
+// such as `stor: {name: x}` holds several), else the innermost.
+func (idx *nodeIndex) pathAt(line int, key string) string {
+	paths := idx.paths[line]
+	for _, p := range paths {
+		if key != "" && (p == key || strings.HasSuffix(p, "."+key)) {
+			return p
+		}
 	}
+	if len(paths) == 0 {
+		return ""
+	}
+	return paths[len(paths)-1]
 }
 
 // line finds the line of path or of its nearest ancestor present in the file
@@ -166,8 +177,9 @@ func (idx *nodeIndex) typeError(msg string) FieldError {
 		return FieldError{Msg: msg}
 	}
 	line, _ := strconv.Atoi(m[1])
-	fe := FieldError{Line: line, Path: idx.paths[line], Msg: m[2]}
+	fe := FieldError{Line: line, Path: idx.pathAt(line, ""), Msg: m[2]}
 	if u := unknownFieldRE.FindStringSubmatch(m[2]); u != nil {
+		fe.Path = idx.pathAt(line, u[1])
 		fe.Msg = fmt.Sprintf("unknown field %q; check its spelling against docs/config.md", u[1])
 	} else if c := cannotRE.FindStringSubmatch(m[2]); c != nil {
 		fe.Msg = fmt.Sprintf("wrong type: %s %q where %s is expected", yamlTagName(c[1]), c[2], goTypeName(c[3]))
@@ -205,4 +217,19 @@ func goTypeName(t string) string {
 		return "a mapping"
 	}
 	return t
+}
+
+// Marshal encodes cfg as runnerctl.yaml. Parse(Marshal(cfg)) gives cfg back
+// (defaults applied), which init relies on when it records runner IDs.
+func Marshal(cfg *Config) ([]byte, error) {
+	var b bytes.Buffer
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if err := enc.Encode(cfg); err != nil {
+		return nil, fmt.Errorf("encode config: %w", err)
+	}
+	if err := enc.Close(); err != nil {
+		return nil, fmt.Errorf("encode config: %w", err)
+	}
+	return b.Bytes(), nil
 }

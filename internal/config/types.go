@@ -20,9 +20,9 @@ type Config struct {
 	// GitOps describes the repository ArgoCD reads and where files go in it.
 	GitOps GitOps `yaml:"gitops" doc:"The GitOps repository that ArgoCD syncs, and where generated files are written inside it."`
 	// ArgoCD holds the Application settings shared by every runner.
-	ArgoCD ArgoCD `yaml:"argocd" doc:"Settings of the generated ArgoCD Applications."`
+	ArgoCD ArgoCD `yaml:"argocd,omitempty" doc:"Settings of the generated ArgoCD Applications."`
 	// Chart pins the gitlab-runner Helm chart.
-	Chart Chart `yaml:"chart" doc:"The gitlab-runner Helm chart that every Application deploys."`
+	Chart Chart `yaml:"chart,omitempty" doc:"The gitlab-runner Helm chart that every Application deploys."`
 	// Secrets says where runner tokens live and how ESO reads them.
 	Secrets Secrets `yaml:"secrets" doc:"Where runner tokens are stored and how External Secrets Operator reads them back."`
 	// ProfilesDir holds the repository's own hardening profiles.

@@ -328,7 +328,11 @@ func (r *Runner) validate(v *validator, p string) {
 			v.add(fmt.Sprintf("%s.pullPolicy[%d]", p, i), "%q is listed twice", pp)
 		}
 	}
-	v.dnsSubdomain(p+".serviceAccount", r.ServiceAccount)
+	// The default service account derives from the name; an invalid name
+	// is reported once, not twice.
+	if r.ServiceAccount != "gitlab-runner-"+r.Name || dnsLabelRE.MatchString(r.Name) {
+		v.dnsSubdomain(p+".serviceAccount", r.ServiceAccount)
+	}
 	if r.JobServiceAccount != "" {
 		v.dnsSubdomain(p+".jobServiceAccount", r.JobServiceAccount)
 	}

@@ -58,13 +58,20 @@ func (e *ConflictError) Error() string {
 // the output directories: any generated file there that is not wanted any
 // more is pruned. Nothing is written.
 func NewPlan(root string, files []render.File, managedDirs []string, force bool) (*Plan, error) {
+	p := &Plan{root: root}
 	r, err := os.OpenRoot(root)
+	if errors.Is(err, fs.ErrNotExist) {
+		// A new output directory (render --out): everything is created.
+		for _, f := range files {
+			p.Changes = append(p.Changes, Change{Path: f.Path, Action: Create, New: f.Content})
+		}
+		return p, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open repository %q: %w", root, err)
 	}
 	defer r.Close()
 
-	p := &Plan{root: root}
 	var conflicts []string
 	wanted := map[string]bool{}
 	for _, f := range files {
@@ -161,6 +168,9 @@ func (p *Plan) Pending() []Change {
 // sees the old or the new content, never a mix); directories are created
 // through os.Root, which refuses any path that escapes the repository.
 func (p *Plan) Apply() error {
+	if err := os.MkdirAll(p.root, 0o755); err != nil {
+		return fmt.Errorf("create output directory %q: %w", p.root, err)
+	}
 	r, err := os.OpenRoot(p.root)
 	if err != nil {
 		return fmt.Errorf("open repository %q: %w", p.root, err)

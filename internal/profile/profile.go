@@ -14,7 +14,6 @@ import (
 	"slices"
 	"strings"
 
-	"dario.cat/mergo"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/runnerctl/runnerctl/profiles"
@@ -34,6 +33,8 @@ type Profile struct {
 
 	// Source says where the profile came from, for messages.
 	Source string `yaml:"-"`
+	// tree is the file as written, before extends is resolved.
+	tree map[string]any
 }
 
 // RunnerPod hardens the runner manager's own pod (chart values).
@@ -195,6 +196,9 @@ func readProfiles(fsys fs.FS, dir, origin string, raw map[string]*Profile) error
 		if err := dec.Decode(&p); err != nil {
 			return fmt.Errorf("profile file %q: %w", src, err)
 		}
+		if err := yaml.Unmarshal(data, &p.tree); err != nil {
+			return fmt.Errorf("profile file %q: %w", src, err)
+		}
 		want := strings.TrimSuffix(e.Name(), ".yaml")
 		if p.Name != want {
 			return fmt.Errorf("profile file %q: name %q must match the file name (%q)", src, p.Name, want)
@@ -210,6 +214,20 @@ func readProfiles(fsys fs.FS, dir, origin string, raw map[string]*Profile) error
 
 // resolve merges a profile over the profiles it extends, child first.
 func resolve(name string, raw map[string]*Profile, chain []string) (*Profile, error) {
+	tree, err := resolveTree(name, raw, chain)
+	if err != nil {
+		return nil, err
+	}
+	p := raw[name]
+	out, err := decodeTree(tree)
+	if err != nil {
+		return nil, fmt.Errorf("profile %q (%s): %w", name, p.Source, err)
+	}
+	out.Name, out.Description, out.Extends, out.Source = p.Name, p.Description, p.Extends, p.Source
+	return out, nil
+}
+
+func resolveTree(name string, raw map[string]*Profile, chain []string) (map[string]any, error) {
 	p, ok := raw[name]
 	if !ok {
 		return nil, fmt.Errorf("profile %q extends unknown profile %q", chain[len(chain)-1], name)
@@ -217,42 +235,49 @@ func resolve(name string, raw map[string]*Profile, chain []string) (*Profile, er
 	if slices.Contains(chain, name) {
 		return nil, fmt.Errorf("profiles extend each other in a loop: %s -> %s", strings.Join(chain, " -> "), name)
 	}
-	out := *p
 	if p.Extends == "" {
-		return &out, nil
+		return p.tree, nil
 	}
-	parent, err := resolve(p.Extends, raw, append(chain, name))
+	parent, err := resolveTree(p.Extends, raw, append(chain, name))
 	if err != nil {
 		return nil, err
 	}
-	// Fill what the child leaves unset from its parent; maps merge key by
-	// key, lists replace. The parent is deep-copied first so that the
-	// child never shares pointers with it.
-	parentCopy, err := deepCopy(parent)
-	if err != nil {
-		return nil, err
-	}
-	if err := mergo.Merge(&out, parentCopy); err != nil {
-		return nil, fmt.Errorf("profile %q: merge over %q: %w", name, p.Extends, err)
-	}
-	out.Name, out.Description, out.Extends, out.Source = p.Name, p.Description, p.Extends, p.Source
-	if p.Warning == "" {
-		out.Warning = parent.Warning
-	}
-	return &out, nil
+	return merge(parent, p.tree), nil
 }
 
-func deepCopy(p *Profile) (*Profile, error) {
-	data, err := yaml.Marshal(p)
+// merge returns base overlaid with over: mappings merge key by key, any
+// other value (lists included) in over replaces the one in base, and an
+// explicit false or 0 in over wins. (mergo was tried: its notion of
+// "empty" lets a parent's true overwrite a child's explicit false.)
+func merge(base, over map[string]any) map[string]any {
+	out := make(map[string]any, len(base)+len(over))
+	for k, v := range base {
+		out[k] = v
+	}
+	for k, v := range over {
+		bm, bok := out[k].(map[string]any)
+		om, ook := v.(map[string]any)
+		if bok && ook {
+			out[k] = merge(bm, om)
+		} else {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+func decodeTree(tree map[string]any) (*Profile, error) {
+	data, err := yaml.Marshal(tree)
 	if err != nil {
 		return nil, err
 	}
-	var c Profile
-	if err := yaml.Unmarshal(data, &c); err != nil {
+	var p Profile
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&p); err != nil {
 		return nil, err
 	}
-	c.Source = p.Source
-	return &c, nil
+	return &p, nil
 }
 
 // check enforces what no profile may do, whatever it extends.

@@ -14,38 +14,38 @@ import (
 // pod of the namespace, runner and job pods alike.
 
 type k8sNetworkPolicy struct {
-	APIVersion string     `json:"apiVersion"`
-	Kind       string     `json:"kind"`
-	Metadata   objectMeta `json:"metadata"`
+	APIVersion string     `yaml:"apiVersion"`
+	Kind       string     `yaml:"kind"`
+	Metadata   objectMeta `yaml:"metadata"`
 	Spec       struct {
-		PodSelector struct{}     `json:"podSelector"`
-		PolicyTypes []string     `json:"policyTypes"`
-		Egress      []egressRule `json:"egress"`
-	} `json:"spec"`
+		PodSelector struct{}     `yaml:"podSelector"`
+		PolicyTypes []string     `yaml:"policyTypes"`
+		Egress      []egressRule `yaml:"egress"`
+	} `yaml:"spec"`
 }
 
 type egressRule struct {
-	To    []peer       `json:"to"`
-	Ports []policyPort `json:"ports"`
+	To    []peer       `yaml:"to"`
+	Ports []policyPort `yaml:"ports"`
 }
 
 type peer struct {
-	IPBlock           *ipBlock       `json:"ipBlock,omitempty"`
-	NamespaceSelector *labelSelector `json:"namespaceSelector,omitempty"`
-	PodSelector       *labelSelector `json:"podSelector,omitempty"`
+	IPBlock           *ipBlock       `yaml:"ipBlock,omitempty"`
+	NamespaceSelector *labelSelector `yaml:"namespaceSelector,omitempty"`
+	PodSelector       *labelSelector `yaml:"podSelector,omitempty"`
 }
 
 type ipBlock struct {
-	CIDR string `json:"cidr"`
+	CIDR string `yaml:"cidr"`
 }
 
 type labelSelector struct {
-	MatchLabels map[string]string `json:"matchLabels"`
+	MatchLabels map[string]string `yaml:"matchLabels"`
 }
 
 type policyPort struct {
-	Protocol string `json:"protocol"`
-	Port     int    `json:"port"`
+	Protocol string `yaml:"protocol"`
+	Port     int    `yaml:"port"`
 }
 
 func kubernetesNetworkPolicy(r *config.Runner, name string) k8sNetworkPolicy {
@@ -82,38 +82,38 @@ func kubernetesNetworkPolicy(r *config.Runner, name string) k8sNetworkPolicy {
 }
 
 type ciliumNetworkPolicy struct {
-	APIVersion string     `json:"apiVersion"`
-	Kind       string     `json:"kind"`
-	Metadata   objectMeta `json:"metadata"`
+	APIVersion string     `yaml:"apiVersion"`
+	Kind       string     `yaml:"kind"`
+	Metadata   objectMeta `yaml:"metadata"`
 	Spec       struct {
-		EndpointSelector struct{}           `json:"endpointSelector"`
-		Egress           []ciliumEgressRule `json:"egress"`
-	} `json:"spec"`
+		EndpointSelector struct{}           `yaml:"endpointSelector"`
+		Egress           []ciliumEgressRule `yaml:"egress"`
+	} `yaml:"spec"`
 }
 
 type ciliumEgressRule struct {
-	ToEndpoints []labelSelector `json:"toEndpoints,omitempty"`
-	ToEntities  []string        `json:"toEntities,omitempty"`
-	ToFQDNs     []fqdnSelector  `json:"toFQDNs,omitempty"`
-	ToCIDR      []string        `json:"toCIDR,omitempty"`
-	ToPorts     []ciliumPorts   `json:"toPorts,omitempty"`
+	ToEndpoints []labelSelector `yaml:"toEndpoints,omitempty"`
+	ToEntities  []string        `yaml:"toEntities,omitempty"`
+	ToFQDNs     []fqdnSelector  `yaml:"toFQDNs,omitempty"`
+	ToCIDR      []string        `yaml:"toCIDR,omitempty"`
+	ToPorts     []ciliumPorts   `yaml:"toPorts,omitempty"`
 }
 
 type fqdnSelector struct {
-	MatchName    string `json:"matchName,omitempty"`
-	MatchPattern string `json:"matchPattern,omitempty"`
+	MatchName    string `yaml:"matchName,omitempty"`
+	MatchPattern string `yaml:"matchPattern,omitempty"`
 }
 
 type ciliumPorts struct {
-	Ports []ciliumPort `json:"ports"`
+	Ports []ciliumPort `yaml:"ports"`
 	Rules *struct {
-		DNS []fqdnSelector `json:"dns"`
-	} `json:"rules,omitempty"`
+		DNS []fqdnSelector `yaml:"dns"`
+	} `yaml:"rules,omitempty"`
 }
 
 type ciliumPort struct {
-	Port     string `json:"port"`
-	Protocol string `json:"protocol"`
+	Port     string `yaml:"port"`
+	Protocol string `yaml:"protocol"`
 }
 
 func ciliumPolicy(cfg *config.Config, r *config.Runner, name string) ciliumNetworkPolicy {
@@ -131,7 +131,7 @@ func ciliumPolicy(cfg *config.Config, r *config.Runner, name string) ciliumNetwo
 		ToPorts: []ciliumPorts{{Ports: []ciliumPort{{Port: "53", Protocol: "ANY"}}}},
 	}
 	dns.ToPorts[0].Rules = &struct {
-		DNS []fqdnSelector `json:"dns"`
+		DNS []fqdnSelector `yaml:"dns"`
 	}{DNS: []fqdnSelector{{MatchPattern: "*"}}}
 	np.Spec.Egress = append(np.Spec.Egress, dns, ciliumEgressRule{ToEntities: []string{"kube-apiserver"}})
 

@@ -8,189 +8,196 @@ import "github.com/runnerctl/runnerctl/internal/profile"
 // injection are impossible by construction, and FuzzRender checks it).
 
 type objectMeta struct {
-	Name       string            `json:"name"`
-	Namespace  string            `json:"namespace,omitempty"`
-	Labels     map[string]string `json:"labels,omitempty"`
-	Finalizers []string          `json:"finalizers,omitempty"`
+	Name       string            `yaml:"name"`
+	Namespace  string            `yaml:"namespace,omitempty"`
+	Labels     map[string]string `yaml:"labels,omitempty"`
+	Finalizers []string          `yaml:"finalizers,omitempty"`
 }
 
 // ArgoCD Application (argoproj.io/v1alpha1), the fields runnerctl sets.
 type application struct {
-	APIVersion string     `json:"apiVersion"`
-	Kind       string     `json:"kind"`
-	Metadata   objectMeta `json:"metadata"`
-	Spec       appSpec    `json:"spec"`
+	APIVersion string     `yaml:"apiVersion"`
+	Kind       string     `yaml:"kind"`
+	Metadata   objectMeta `yaml:"metadata"`
+	Spec       appSpec    `yaml:"spec"`
 }
 
 type appSpec struct {
-	Project     string         `json:"project"`
-	Destination appDestination `json:"destination"`
-	Sources     []appSource    `json:"sources"`
-	SyncPolicy  *appSyncPolicy `json:"syncPolicy,omitempty"`
+	Project     string         `yaml:"project"`
+	Destination appDestination `yaml:"destination"`
+	Sources     []appSource    `yaml:"sources"`
+	SyncPolicy  *appSyncPolicy `yaml:"syncPolicy,omitempty"`
 }
 
 type appDestination struct {
-	Server    string `json:"server,omitempty"`
-	Name      string `json:"name,omitempty"`
-	Namespace string `json:"namespace"`
+	Server    string `yaml:"server,omitempty"`
+	Name      string `yaml:"name,omitempty"`
+	Namespace string `yaml:"namespace"`
 }
 
 type appSource struct {
-	RepoURL        string        `json:"repoURL"`
-	Chart          string        `json:"chart,omitempty"`
-	TargetRevision string        `json:"targetRevision"`
-	Path           string        `json:"path,omitempty"`
-	Ref            string        `json:"ref,omitempty"`
-	Helm           *appHelm      `json:"helm,omitempty"`
-	Directory      *appDirectory `json:"directory,omitempty"`
+	RepoURL        string        `yaml:"repoURL"`
+	Chart          string        `yaml:"chart,omitempty"`
+	TargetRevision string        `yaml:"targetRevision"`
+	Path           string        `yaml:"path,omitempty"`
+	Ref            string        `yaml:"ref,omitempty"`
+	Helm           *appHelm      `yaml:"helm,omitempty"`
+	Directory      *appDirectory `yaml:"directory,omitempty"`
 }
 
 type appHelm struct {
-	ReleaseName string   `json:"releaseName"`
-	ValueFiles  []string `json:"valueFiles"`
+	ReleaseName string   `yaml:"releaseName"`
+	ValueFiles  []string `yaml:"valueFiles"`
 }
 
 type appDirectory struct {
-	Include string `json:"include"`
+	Include string `yaml:"include"`
 }
 
 type appSyncPolicy struct {
-	Automated                *appAutomated      `json:"automated,omitempty"`
-	SyncOptions              []string           `json:"syncOptions,omitempty"`
-	Retry                    *appRetry          `json:"retry,omitempty"`
-	ManagedNamespaceMetadata *namespaceMetadata `json:"managedNamespaceMetadata,omitempty"`
+	Automated                *appAutomated      `yaml:"automated,omitempty"`
+	SyncOptions              []string           `yaml:"syncOptions,omitempty"`
+	Retry                    *appRetry          `yaml:"retry,omitempty"`
+	ManagedNamespaceMetadata *namespaceMetadata `yaml:"managedNamespaceMetadata,omitempty"`
 }
 
 type appAutomated struct {
-	Prune    bool `json:"prune"`
-	SelfHeal bool `json:"selfHeal"`
+	Prune    bool `yaml:"prune"`
+	SelfHeal bool `yaml:"selfHeal"`
 }
 
 type appRetry struct {
-	Limit   int         `json:"limit"`
-	Backoff *appBackoff `json:"backoff,omitempty"`
+	Limit   int         `yaml:"limit"`
+	Backoff *appBackoff `yaml:"backoff,omitempty"`
 }
 
 type appBackoff struct {
-	Duration    string `json:"duration,omitempty"`
-	Factor      int    `json:"factor,omitempty"`
-	MaxDuration string `json:"maxDuration,omitempty"`
+	Duration    string `yaml:"duration,omitempty"`
+	Factor      int    `yaml:"factor,omitempty"`
+	MaxDuration string `yaml:"maxDuration,omitempty"`
 }
 
 type namespaceMetadata struct {
-	Labels map[string]string `json:"labels,omitempty"`
+	Labels map[string]string `yaml:"labels,omitempty"`
 }
 
 // ESO ExternalSecret (external-secrets.io/v1 or v1beta1).
 type externalSecret struct {
-	APIVersion string     `json:"apiVersion"`
-	Kind       string     `json:"kind"`
-	Metadata   objectMeta `json:"metadata"`
-	Spec       esSpec     `json:"spec"`
+	APIVersion string     `yaml:"apiVersion"`
+	Kind       string     `yaml:"kind"`
+	Metadata   objectMeta `yaml:"metadata"`
+	Spec       esSpec     `yaml:"spec"`
 }
 
 type esSpec struct {
-	RefreshInterval string     `json:"refreshInterval"`
-	SecretStoreRef  esStoreRef `json:"secretStoreRef"`
-	Target          esTarget   `json:"target"`
-	Data            []esData   `json:"data"`
+	RefreshInterval string     `yaml:"refreshInterval"`
+	SecretStoreRef  esStoreRef `yaml:"secretStoreRef"`
+	Target          esTarget   `yaml:"target"`
+	Data            []esData   `yaml:"data"`
 }
 
 type esStoreRef struct {
-	Name string `json:"name"`
-	Kind string `json:"kind"`
+	Name string `yaml:"name"`
+	Kind string `yaml:"kind"`
 }
 
 type esTarget struct {
-	Name           string      `json:"name"`
-	CreationPolicy string      `json:"creationPolicy"`
-	Template       *esTemplate `json:"template,omitempty"`
+	Name           string      `yaml:"name"`
+	CreationPolicy string      `yaml:"creationPolicy"`
+	Template       *esTemplate `yaml:"template,omitempty"`
 }
 
 type esTemplate struct {
-	Type string            `json:"type"`
-	Data map[string]string `json:"data"`
+	Type string            `yaml:"type"`
+	Data map[string]string `yaml:"data"`
 }
 
 type esData struct {
-	SecretKey string      `json:"secretKey"`
-	RemoteRef esRemoteRef `json:"remoteRef"`
+	SecretKey string      `yaml:"secretKey"`
+	RemoteRef esRemoteRef `yaml:"remoteRef"`
 }
 
 type esRemoteRef struct {
-	Key      string `json:"key"`
-	Property string `json:"property,omitempty"`
+	Key      string `yaml:"key"`
+	Property string `yaml:"property,omitempty"`
 }
 
 // Helm values of the gitlab-runner chart: only keys the chart reads (checked
-// against its values.yaml for the default chart version).
-type values struct {
-	GitLabURL          string              `json:"gitlabUrl"`
-	Concurrent         int                 `json:"concurrent"`
-	CheckInterval      int                 `json:"checkInterval"`
-	UnregisterRunners  *bool               `json:"unregisterRunners,omitempty"`
-	Image              *imageValues        `json:"image,omitempty"`
-	RBAC               rbacValues          `json:"rbac"`
-	ServiceAccount     serviceAccountValue `json:"serviceAccount"`
-	Runners            runnersValues       `json:"runners"`
-	SecurityContext    any                 `json:"securityContext,omitempty"`
-	PodSecurityContext any                 `json:"podSecurityContext,omitempty"`
-	Resources          *resourceValues     `json:"resources,omitempty"`
-	HPA                *hpaValues          `json:"hpa,omitempty"`
-	Metrics            *metricsValues      `json:"metrics,omitempty"`
+// against its values.yaml for the default chart version). A values file is
+// the runner's part followed by its profile's part; both are top-level
+// mappings, so their YAML texts concatenate into one valid mapping, and the
+// profile's part, the same for every runner using it, is encoded once.
+type runnerValues struct {
+	GitLabURL      string              `yaml:"gitlabUrl"`
+	Concurrent     int                 `yaml:"concurrent"`
+	CheckInterval  int                 `yaml:"checkInterval"`
+	Image          *imageValues        `yaml:"image,omitempty"`
+	ServiceAccount serviceAccountValue `yaml:"serviceAccount"`
+	Runners        runnersValues       `yaml:"runners"`
+	Resources      *resourceValues     `yaml:"resources,omitempty"`
+	HPA            *hpaValues          `yaml:"hpa,omitempty"`
+	Metrics        *metricsValues      `yaml:"metrics,omitempty"`
+}
+
+// profileValues are the values a hardening profile decides.
+type profileValues struct {
+	UnregisterRunners  *bool                       `yaml:"unregisterRunners,omitempty"`
+	RBAC               rbacValues                  `yaml:"rbac"`
+	SecurityContext    *profile.SecurityContext    `yaml:"securityContext,omitempty"`
+	PodSecurityContext *profile.PodSecurityContext `yaml:"podSecurityContext,omitempty"`
 }
 
 type imageValues struct {
-	Registry string `json:"registry,omitempty"`
-	Image    string `json:"image,omitempty"`
-	Tag      string `json:"tag,omitempty"`
+	Registry string `yaml:"registry,omitempty"`
+	Image    string `yaml:"image,omitempty"`
+	Tag      string `yaml:"tag,omitempty"`
 }
 
 type rbacValues struct {
-	Create bool                 `json:"create"`
-	Rules  []profile.PolicyRule `json:"rules"`
+	Create bool                 `yaml:"create"`
+	Rules  []profile.PolicyRule `yaml:"rules"`
 }
 
 type serviceAccountValue struct {
-	Create bool   `json:"create"`
-	Name   string `json:"name"`
+	Create bool   `yaml:"create"`
+	Name   string `yaml:"name"`
 }
 
 type runnersValues struct {
-	Secret string       `json:"secret"`
-	Config string       `json:"config"`
-	Cache  *cacheValues `json:"cache,omitempty"`
+	Secret string       `yaml:"secret"`
+	Config string       `yaml:"config"`
+	Cache  *cacheValues `yaml:"cache,omitempty"`
 }
 
 type cacheValues struct {
-	SecretName string `json:"secretName"`
+	SecretName string `yaml:"secretName"`
 }
 
 type resourceValues struct {
-	Requests map[string]string `json:"requests,omitempty"`
-	Limits   map[string]string `json:"limits,omitempty"`
+	Requests map[string]string `yaml:"requests,omitempty"`
+	Limits   map[string]string `yaml:"limits,omitempty"`
 }
 
 type hpaValues struct {
-	MinReplicas int         `json:"minReplicas"`
-	MaxReplicas int         `json:"maxReplicas"`
-	Metrics     []hpaMetric `json:"metrics"`
+	MinReplicas int         `yaml:"minReplicas"`
+	MaxReplicas int         `yaml:"maxReplicas"`
+	Metrics     []hpaMetric `yaml:"metrics"`
 }
 
 // hpaMetric is an autoscaling/v2 MetricSpec of type Pods.
 type hpaMetric struct {
-	Type string `json:"type"`
+	Type string `yaml:"type"`
 	Pods struct {
 		Metric struct {
-			Name string `json:"name"`
-		} `json:"metric"`
+			Name string `yaml:"name"`
+		} `yaml:"metric"`
 		Target struct {
-			Type         string `json:"type"`
-			AverageValue string `json:"averageValue"`
-		} `json:"target"`
-	} `json:"pods"`
+			Type         string `yaml:"type"`
+			AverageValue string `yaml:"averageValue"`
+		} `yaml:"target"`
+	} `yaml:"pods"`
 }
 
 type metricsValues struct {
-	Enabled bool `json:"enabled"`
+	Enabled bool `yaml:"enabled"`
 }

@@ -1,0 +1,57 @@
+package cli
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"strconv"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+// TestMain lets testscript run runnerctl as a real process (the test binary
+// re-executing itself), so scripts see exactly what users see: exit codes,
+// stdout, stderr and files.
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"runnerctl": func() { os.Exit(Main()) },
+	})
+}
+
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir: "../../testdata/script",
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"exitcode": cmdExitCode,
+		},
+		RequireExplicitExec: true,
+	})
+}
+
+// cmdExitCode runs a command and checks its exact exit status:
+//
+//	exitcode 2 exec runnerctl render
+//
+// testscript's own "! exec" only knows zero from non-zero, and runnerctl's
+// contract distinguishes 1 (failure, drift) from 2 (invalid input).
+func cmdExitCode(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 3 || args[1] != "exec" {
+		ts.Fatalf("usage: exitcode CODE exec PROGRAM [ARGS...]")
+	}
+	want, err := strconv.Atoi(args[0])
+	if err != nil {
+		ts.Fatalf("exit code %q: %v", args[0], err)
+	}
+	got := 0
+	if err := ts.Exec(args[2], args[3:]...); err != nil {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			ts.Fatalf("run %s: %v", args[2], err)
+		}
+		got = ee.ExitCode()
+	}
+	if got != want {
+		ts.Fatalf("%s exited with %d, want %d", args[2], got, want)
+	}
+}

@@ -1,0 +1,127 @@
+package profile
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func writeProfiles(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, body := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func TestBuiltinsResolve(t *testing.T) {
+	set, err := Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(set.Names(), ","); got != "baseline,privileged-dind,restricted" {
+		t.Fatalf("built-in profiles = %s", got)
+	}
+	r, _ := set.Get("restricted")
+	// Inherited from baseline, untouched by restricted.
+	if r.RunnerPod.SecurityContext.RunAsUser == nil || *r.RunnerPod.SecurityContext.RunAsUser != 999 {
+		t.Error("restricted lost baseline's runAsUser")
+	}
+	// Overridden: restricted's explicit false must beat baseline's true.
+	if u := r.RunnerPod.UnregisterRunners; u == nil || *u {
+		t.Error("restricted's unregisterRunners: false was overwritten by baseline's true")
+	}
+	// Lists replace: restricted has its own RBAC rules, not baseline's plus more.
+	for _, rule := range r.RBAC.Rules {
+		for _, res := range rule.Resources {
+			if res == "configmaps" {
+				t.Error("restricted inherited baseline's configmaps rule: lists must replace")
+			}
+		}
+	}
+	// Maps merge key by key; baseline's emptyDir list is inherited.
+	if len(r.Jobs.EmptyDirs) != 1 || r.Jobs.EmptyDirs[0].Name != "docker-certs" {
+		t.Errorf("restricted job volumes = %+v", r.Jobs.EmptyDirs)
+	}
+	b, _ := set.Get("baseline")
+	if b.Warning != "" || b.Privileged() {
+		t.Error("baseline must be unprivileged and silent")
+	}
+	d, _ := set.Get("privileged-dind")
+	if !d.Privileged() || d.Warning == "" {
+		t.Error("privileged-dind must be privileged and warn")
+	}
+}
+
+func TestUserProfiles(t *testing.T) {
+	dir := writeProfiles(t, map[string]string{
+		"team.yaml": `name: team
+extends: restricted
+description: Team profile.
+namespace:
+  labels:
+    team: ci
+    pod-security.kubernetes.io/warn: baseline
+`,
+		"notes.txt": "not a profile",
+	})
+	set, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := set.Get("team")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := p.Namespace.Labels
+	if l["team"] != "ci" || l["pod-security.kubernetes.io/warn"] != "baseline" || l["pod-security.kubernetes.io/enforce"] != "restricted" {
+		t.Errorf("labels did not merge key by key: %v", l)
+	}
+	if p.Source != filepath.Join(dir)+"/team.yaml" || p.Extends != "restricted" {
+		t.Errorf("source %q extends %q", p.Source, p.Extends)
+	}
+	if _, err := Load(filepath.Join(dir, "missing")); err != nil {
+		t.Errorf("a missing profiles directory is not an error: %v", err)
+	}
+}
+
+func TestProfileErrors(t *testing.T) {
+	cases := map[string]struct {
+		files map[string]string
+		want  string
+	}{
+		"loop": {map[string]string{
+			"a.yaml": "name: a\nextends: b\ndescription: x\n",
+			"b.yaml": "name: b\nextends: a\ndescription: x\n",
+		}, "loop"},
+		"unknown parent": {map[string]string{"a.yaml": "name: a\nextends: nope\ndescription: x\n"}, `profile "a" extends unknown profile "nope"`},
+		"name mismatch":  {map[string]string{"a.yaml": "name: b\ndescription: x\n"}, `name "b" must match the file name`},
+		"shadows builtin": {map[string]string{"baseline.yaml": "name: baseline\ndescription: x\n"}, `profile "baseline" is already defined by built-in/baseline.yaml`},
+		"unknown field":   {map[string]string{"a.yaml": "name: a\nextends: baseline\ndescription: x\njobs: {privilegd: true}\n"}, "field privilegd not found"},
+		"no rules":        {map[string]string{"a.yaml": "name: a\ndescription: x\n"}, "rbac.rules is empty"},
+		"wildcard verb": {map[string]string{"a.yaml": `name: a
+extends: baseline
+description: x
+rbac: {rules: [{apiGroups: [""], resources: [pods], verbs: ["*"]}]}
+`}, `wildcard "*"`},
+		"missing resources": {map[string]string{"a.yaml": `name: a
+extends: baseline
+description: x
+rbac: {rules: [{apiGroups: [""], verbs: [get]}]}
+`}, "must list apiGroups, resources and verbs"},
+		"no description": {map[string]string{"a.yaml": "name: a\nextends: baseline\n"}, "description is required"},
+		"bad seccomp":    {map[string]string{"a.yaml": "name: a\nextends: baseline\ndescription: x\njobs: {seccompProfile: Strict}\n"}, "jobs.seccompProfile"},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			_, err := Load(writeProfiles(t, c.files))
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("error %v, want it to contain %q", err, c.want)
+			}
+		})
+	}
+}

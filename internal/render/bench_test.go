@@ -1,0 +1,58 @@
+package render_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/runnerctl/runnerctl/internal/config"
+	"github.com/runnerctl/runnerctl/internal/render"
+)
+
+// fleetSpec is a spec with n runners, every one with a cache, autoscaling
+// and a network policy, so the benchmark covers every generated file.
+func fleetSpec(n int) string {
+	var b strings.Builder
+	b.WriteString(`apiVersion: runnerctl.dev/v1alpha1
+kind: Config
+gitlab: {url: "https://gitlab.example.com/"}
+gitops: {repoURL: "https://gitlab.example.com/platform/gitops.git"}
+secrets: {backend: vault, store: {name: vault}}
+runners:
+`)
+	for i := range n {
+		fmt.Fprintf(&b, `  - name: r%d
+    registration: {tags: [t%d]}
+    cache: {s3: {serverAddress: "minio:9000", bucketName: cache, credentials: {accessKey: {key: cache, property: a}, secretKey: {key: cache, property: s}}}}
+    autoscaling: {maxReplicas: 4}
+    networkPolicy: {gitlabCIDRs: [203.0.113.0/24], apiServerCIDRs: [10.0.0.1/32]}
+`, i, i)
+	}
+	return b.String()
+}
+
+// BenchmarkRender measures load + validate + render, what `runnerctl
+// render` does besides I/O. Compare the per-op time of runners=200 with
+// runners=1: the target is at most 10x.
+func BenchmarkRender(b *testing.B) {
+	ps := mustProfiles(b)
+	for _, n := range []int{1, 200} {
+		spec := []byte(fleetSpec(n))
+		b.Run(fmt.Sprintf("runners=%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				cfg, err := config.Parse("runnerctl.yaml", spec)
+				if err != nil {
+					b.Fatal(err)
+				}
+				res, err := render.Render(cfg, ps)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(res.Files) != 4*n {
+					b.Fatalf("%d files for %d runners", len(res.Files), n)
+				}
+			}
+		})
+	}
+}
