@@ -84,7 +84,7 @@ func NewPlan(root string, files []render.File, managedDirs []string, force bool)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
 		case err != nil:
-			return nil, fmt.Errorf("inspect %q: %w", f.Path, err)
+			return nil, fmt.Errorf("%s: cannot be written inside the repository (a directory on the way may be a symlink leading outside): %w", f.Path, err)
 		case info.Mode()&fs.ModeSymlink != 0:
 			if !force {
 				conflicts = append(conflicts, fmt.Sprintf("%s: is a symlink; runnerctl does not write through links", f.Path))
