@@ -1,9 +1,6 @@
 package cli
 
-import (
-	"io"
-	"os"
-)
+import "os"
 
 // colorize marks a warning in red when stderr is a terminal and colors are
 // not turned off (--no-color or NO_COLOR). Colors never reach files, pipes
@@ -15,8 +12,10 @@ func colorize(g *globals, s string) string {
 	return "\x1b[1;31m" + s + "\x1b[0m"
 }
 
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
+// isTerminal reports whether a stream (stdin, stdout or stderr) is a
+// terminal; anything that is not an *os.File is not.
+func isTerminal(stream any) bool {
+	f, ok := stream.(*os.File)
 	if !ok {
 		return false
 	}

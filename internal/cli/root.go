@@ -143,6 +143,7 @@ ExternalSecret for the runner token, and hardened Helm values.`,
 	pf.Bool("no-color", false, "disable colors (also NO_COLOR)")
 
 	root.AddCommand(
+		newInitCmd(e, g, v),
 		newRenderCmd(e, g, v),
 		newProfilesCmd(e, g),
 		newVersionCmd(e, g),

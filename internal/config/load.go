@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"regexp"
+
 	"strconv"
 	"strings"
 
@@ -80,7 +80,7 @@ func Parse(name string, data []byte, checks ...Check) (*Config, error) {
 	return &cfg, nil
 }
 
-var lineRE = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
+var lineRE = newLazyRE(`^(?:yaml: )?line (\d+): (.*)$`)
 
 func syntaxError(err error) FieldError {
 	msg := err.Error()
@@ -165,8 +165,8 @@ func parentPath(p string) string {
 }
 
 var (
-	unknownFieldRE = regexp.MustCompile(`^field (\S+) not found in type \S+$`)
-	cannotRE       = regexp.MustCompile("^cannot unmarshal !!(\\w+) `(.*)` into (\\S+)$")
+	unknownFieldRE = newLazyRE(`^field (\S+) not found in type \S+$`)
+	cannotRE       = newLazyRE("^cannot unmarshal !!(\\w+) `(.*)` into (\\S+)$")
 )
 
 // typeError turns one of yaml's "line N: ..." messages into a FieldError

@@ -5,7 +5,7 @@ import (
 	"net/netip"
 	"net/url"
 	"path/filepath"
-	"regexp"
+
 	"slices"
 	"strings"
 	"time"
@@ -36,27 +36,27 @@ const (
 const MaxRunnerNameLen = 53 - len("gitlab-runner-")
 
 var (
-	dnsLabelRE     = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
-	dnsSubdomainRE = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
+	dnsLabelRE     = newLazyRE(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+	dnsSubdomainRE = newLazyRE(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
 	// Kubernetes' own quantity grammar (resource.Quantity), without the
 	// weight of importing apimachinery into every start-up.
-	quantityRE    = regexp.MustCompile(`^([0-9]+(\.[0-9]*)?|\.[0-9]+)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei|[eE][-+]?[0-9]+)?$`)
-	semverRE      = regexp.MustCompile(`^v?[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$`)
-	imageRE       = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9._/:@+-]*$`)
-	syncOptionRE  = regexp.MustCompile(`^[A-Za-z]+=[A-Za-z0-9.-]+$`)
-	scpLikeRE     = regexp.MustCompile(`^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[A-Za-z0-9._/~-]+$`)
-	projectPathRE = regexp.MustCompile(`^[A-Za-z0-9_.][A-Za-z0-9_.-]*(/[A-Za-z0-9_.][A-Za-z0-9_.-]*)*$`)
-	hostPortRE    = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?$`)
-	bucketRE      = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
-	regionRE      = regexp.MustCompile(`^[a-z0-9-]*$`)
-	fqdnRE        = regexp.MustCompile(`^(\*\.)?([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)*[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+	quantityRE    = newLazyRE(`^([0-9]+(\.[0-9]*)?|\.[0-9]+)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei|[eE][-+]?[0-9]+)?$`)
+	semverRE      = newLazyRE(`^v?[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$`)
+	imageRE       = newLazyRE(`^[a-zA-Z0-9][a-zA-Z0-9._/:@+-]*$`)
+	syncOptionRE  = newLazyRE(`^[A-Za-z]+=[A-Za-z0-9.-]+$`)
+	scpLikeRE     = newLazyRE(`^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[A-Za-z0-9._/~-]+$`)
+	projectPathRE = newLazyRE(`^[A-Za-z0-9_.][A-Za-z0-9_.-]*(/[A-Za-z0-9_.][A-Za-z0-9_.-]*)*$`)
+	hostPortRE    = newLazyRE(`^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?$`)
+	bucketRE      = newLazyRE(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
+	regionRE      = newLazyRE(`^[a-z0-9-]*$`)
+	fqdnRE        = newLazyRE(`^(\*\.)?([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)*[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 	// Remote keys: what the four backends accept in names and paths.
-	remoteKeyRE     = regexp.MustCompile(`^[A-Za-z0-9/_+=.@{}-]+$`)
-	infisicalNameRE = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
-	gcpNameRE       = regexp.MustCompile(`^[A-Za-z0-9_{}-]+$`)
-	propertyRE      = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
-	profileNameRE   = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
-	imageTagRE      = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
+	remoteKeyRE     = newLazyRE(`^[A-Za-z0-9/_+=.@{}-]+$`)
+	infisicalNameRE = newLazyRE(`^[A-Za-z0-9_.-]+$`)
+	gcpNameRE       = newLazyRE(`^[A-Za-z0-9_{}-]+$`)
+	propertyRE      = newLazyRE(`^[A-Za-z0-9_.-]+$`)
+	profileNameRE   = newLazyRE(`^[a-z0-9][a-z0-9-]*$`)
+	imageTagRE      = newLazyRE(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
 )
 
 // validator accumulates every problem instead of stopping at the first.
@@ -88,7 +88,7 @@ func (v *validator) required(path, s string) bool {
 	return v.text(path, s)
 }
 
-func (v *validator) match(path, s string, re *regexp.Regexp, what string) {
+func (v *validator) match(path, s string, re *lazyRE, what string) {
 	if v.required(path, s) && !re.MatchString(s) {
 		v.add(path, "%q is not %s", s, what)
 	}

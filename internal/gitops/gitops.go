@@ -184,18 +184,36 @@ func (p *Plan) Apply() error {
 				return fmt.Errorf("prune %q: %w", c.Path, err)
 			}
 		case Create, Update:
-			if err := r.MkdirAll(filepath.Dir(rel), 0o755); err != nil {
-				return fmt.Errorf("create directory for %q: %w", c.Path, err)
-			}
-			// Check the parent again through the root: it must still resolve
-			// inside the repository when renameio writes next to the file.
-			if _, err := r.Stat(filepath.Dir(rel)); err != nil {
-				return fmt.Errorf("write %q: %w", c.Path, err)
-			}
-			if err := renameio.WriteFile(filepath.Join(p.root, rel), c.New, 0o644); err != nil {
-				return fmt.Errorf("write %q: %w", c.Path, err)
+			if err := writeIn(r, p.root, rel, c.New); err != nil {
+				return err
 			}
 		}
+	}
+	return nil
+}
+
+// WriteFile atomically writes rel (relative to root), refusing to leave root.
+func WriteFile(root, rel string, content []byte) error {
+	r, err := os.OpenRoot(root)
+	if err != nil {
+		return fmt.Errorf("open repository %q: %w", root, err)
+	}
+	defer r.Close()
+	return writeIn(r, root, rel, content)
+}
+
+// writeIn creates rel's directories through the os.Root (which refuses any
+// path escaping it, through ".." or symlinks), then replaces the file
+// atomically with renameio: readers see the old or the new content.
+func writeIn(r *os.Root, root, rel string, content []byte) error {
+	if err := r.MkdirAll(filepath.Dir(rel), 0o755); err != nil {
+		return fmt.Errorf("create directory for %q: %w", rel, err)
+	}
+	if _, err := r.Stat(filepath.Dir(rel)); err != nil {
+		return fmt.Errorf("write %q: %w", rel, err)
+	}
+	if err := renameio.WriteFile(filepath.Join(root, rel), content, 0o644); err != nil {
+		return fmt.Errorf("write %q: %w", rel, err)
 	}
 	return nil
 }

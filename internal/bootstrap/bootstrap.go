@@ -1,0 +1,236 @@
+// Package bootstrap sequences the side effects of `runnerctl init`: check
+// every credential, create the runner, store its token, and only then write
+// files. A runner token exists once; after it is created, every path out of
+// Run either stores it, deletes the runner again, or leaves the token in a
+// 0600 recovery file with instructions.
+package bootstrap
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/cenkalti/backoff/v5"
+
+	"github.com/runnerctl/runnerctl/internal/config"
+	"github.com/runnerctl/runnerctl/internal/gitlab"
+	"github.com/runnerctl/runnerctl/internal/secrets"
+)
+
+// GitLab is what Run needs of GitLab.
+type GitLab interface {
+	CheckToken(ctx context.Context) error
+	Resolve(ctx context.Context, s config.Scope) (gitlab.Target, error)
+	CreateRunner(ctx context.Context, spec gitlab.RunnerSpec, marker string) (*gitlab.Created, error)
+	GetRunner(ctx context.Context, id int64) (*gitlab.RunnerInfo, error)
+	DeleteRunner(ctx context.Context, id int64) error
+}
+
+// Files writes runnerctl.yaml and the rendered files; it runs last.
+type Files interface {
+	Write() error
+}
+
+// Request is one runner to make sure of.
+type Request struct {
+	GitLabURL string
+	Runner    *config.Runner // RunnerID 0: create one
+	Location  secrets.Location
+	// Recreate allows a new runner when the recorded one no longer exists.
+	Recreate bool
+}
+
+// Steps reports progress, one line per step (stderr in the CLI).
+type Steps interface {
+	Step(msg string)
+}
+
+// Deps are the side effects, behind interfaces so tests fake them.
+type Deps struct {
+	GitLab   GitLab
+	Store    secrets.Store
+	Files    Files
+	Recovery Recovery
+	Steps    Steps
+	// StoreTries bounds the attempts to store a token (default 5).
+	StoreTries uint
+	// RetryWait is the first wait between store attempts (default 1s).
+	RetryWait time.Duration
+}
+
+// Outcome says what Run did.
+type Outcome struct {
+	RunnerID     int64
+	Created      bool
+	RecoveryFile string // set when a token was left for the user to store
+}
+
+// FailureError is a failure after which the user must act; its message
+// says exactly what to do.
+type FailureError struct {
+	Msg string
+	Err error
+}
+
+func (e *FailureError) Error() string { return e.Msg + ": " + e.Err.Error() }
+func (e *FailureError) Unwrap() error { return e.Err }
+
+// Run makes sure the runner exists and its token is stored, then writes the
+// files. ctx cancellation (Ctrl-C) is honoured before the runner is
+// created; after that, the steps that secure the token run to completion.
+func Run(ctx context.Context, d Deps, req Request) (Outcome, error) {
+	r := req.Runner
+	out := Outcome{RunnerID: r.RunnerID}
+
+	d.Steps.Step("checking the GitLab personal access token")
+	if err := d.GitLab.CheckToken(ctx); err != nil {
+		return out, err
+	}
+	if r.RunnerID != 0 {
+		_, err := d.GitLab.GetRunner(ctx, r.RunnerID)
+		switch {
+		case err == nil:
+			d.Steps.Step(fmt.Sprintf("runner %q exists in GitLab (id %d); no new runner", r.Name, r.RunnerID))
+			return out, d.Files.Write()
+		case !errors.Is(err, gitlab.ErrNotFound):
+			return out, err
+		case !req.Recreate:
+			return out, fmt.Errorf("runner %q: runnerctl.yaml records runner id %d, which no longer exists in GitLab; run again with --recreate to create a new one", r.Name, r.RunnerID)
+		}
+		d.Steps.Step(fmt.Sprintf("runner id %d is gone from GitLab; creating a new runner", r.RunnerID))
+	}
+
+	d.Steps.Step(fmt.Sprintf("checking %s access to %q", d.Store.Backend(), req.Location))
+	if err := d.Store.Check(ctx, req.Location); err != nil {
+		return out, fmt.Errorf("secrets backend %s: %w (nothing was created)", d.Store.Backend(), err)
+	}
+	reg := r.Registration
+	if reg == nil {
+		reg = &config.Registration{Scope: config.Scope{Type: config.ScopeInstance}, AccessLevel: "not_protected"}
+		untagged := true
+		reg.RunUntagged = &untagged
+	}
+	target, err := d.GitLab.Resolve(ctx, reg.Scope)
+	if err != nil {
+		return out, err
+	}
+	if err := ctx.Err(); err != nil {
+		return out, fmt.Errorf("interrupted before creating the runner; nothing was created: %w", err)
+	}
+
+	d.Steps.Step(fmt.Sprintf("creating runner %q in GitLab", r.Name))
+	// From here on the token must be secured whatever happens: later steps
+	// ignore cancellation and run with their own deadline.
+	safe, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Minute)
+	defer cancel()
+	created, err := d.GitLab.CreateRunner(safe, gitlab.RunnerSpec{
+		Target:          target,
+		Description:     reg.Description,
+		Tags:            reg.Tags,
+		RunUntagged:     *reg.RunUntagged,
+		Locked:          reg.Locked,
+		AccessLevel:     reg.AccessLevel,
+		MaximumTimeout:  reg.MaximumTimeout,
+		Paused:          reg.Paused,
+		MaintenanceNote: reg.MaintenanceNote,
+	}, gitlab.NewMarker())
+	if err != nil {
+		return out, err
+	}
+	out.RunnerID, out.Created = created.ID, true
+	r.RunnerID = created.ID
+
+	// Write-ahead: the token is on disk (0600, outside the repository)
+	// before any attempt to store it.
+	recFile, recErr := d.Recovery.Save(req.GitLabURL, r.Name, created.ID, d.Store.Backend(), req.Location, created.Token)
+	if recErr != nil {
+		d.Steps.Step(fmt.Sprintf("warning: could not write the recovery file: %v", recErr))
+	}
+
+	d.Steps.Step(fmt.Sprintf("storing the token in %s at %q", d.Store.Backend(), req.Location))
+	if err := storeToken(safe, d, req.Location, created.Token); err != nil {
+		return out, rollback(safe, d, r, created.ID, recFile, err)
+	}
+	if recFile != "" {
+		if err := removeFile(recFile); err != nil {
+			d.Steps.Step(fmt.Sprintf("warning: the token is stored but the recovery file %s could not be removed: %v; delete it", recFile, err))
+		}
+	}
+	d.Steps.Step("writing runnerctl.yaml and the generated files")
+	if err := d.Files.Write(); err != nil {
+		return out, &FailureError{
+			Msg: fmt.Sprintf("runner %q (id %d) is created and its token stored, but the files could not be written; set runnerID: %d for it in runnerctl.yaml and run `runnerctl render`", r.Name, created.ID, created.ID),
+			Err: err,
+		}
+	}
+	return out, nil
+}
+
+// storeToken writes and reads back, retrying what is worth retrying.
+func storeToken(ctx context.Context, d Deps, loc secrets.Location, tok secrets.Token) error {
+	tries := d.StoreTries
+	if tries == 0 {
+		tries = 5
+	}
+	b := backoff.NewExponentialBackOff()
+	if d.RetryWait > 0 {
+		b.InitialInterval = d.RetryWait
+	}
+	_, err := backoff.Retry(ctx, func() (struct{}, error) {
+		err := d.Store.Put(ctx, loc, tok)
+		if err == nil {
+			err = secrets.VerifyStored(ctx, d.Store, loc, tok)
+		}
+		if err != nil && !errors.Is(err, secrets.ErrTransient) {
+			return struct{}{}, backoff.Permanent(err)
+		}
+		return struct{}{}, err
+	}, backoff.WithBackOff(b), backoff.WithMaxTries(tries),
+		backoff.WithNotify(func(err error, wait time.Duration) {
+			d.Steps.Step(fmt.Sprintf("storing failed (%v); retrying in %s", err, wait.Round(time.Millisecond)))
+		}))
+	return err
+}
+
+// rollback deletes the runner whose token could not be stored. If that
+// fails too, the token stays in the recovery file and the error says how to
+// finish by hand.
+func rollback(ctx context.Context, d Deps, r *config.Runner, id int64, recFile string, storeErr error) error {
+	d.Steps.Step(fmt.Sprintf("storing the token failed; deleting runner %d again", id))
+	delErr := d.GitLab.DeleteRunner(ctx, id)
+	if delErr == nil {
+		r.RunnerID = 0
+		if recFile != "" {
+			_ = removeFile(recFile) // the token belongs to a deleted runner
+		}
+		return &FailureError{Msg: fmt.Sprintf("could not store the token of runner %q, so the runner was deleted again; nothing is left behind, fix the secrets backend and run again", r.Name), Err: storeErr}
+	}
+	if recFile == "" {
+		return &FailureError{
+			Msg: fmt.Sprintf("could not store the token of runner %q (id %d), could not delete the runner (%v), and could not write a recovery file: the token is lost; delete runner %d in GitLab and run again", r.Name, id, delErr, id),
+			Err: storeErr,
+		}
+	}
+	return &FailureError{
+		Msg: fmt.Sprintf("could not store the token of runner %q (id %d) and could not delete the runner (%v). The token is saved in %s (mode 0600): store it by hand as that file says, set runnerID: %d in runnerctl.yaml, run `runnerctl render`, then delete the file", r.Name, id, delErr, recFile, id),
+		Err: storeErr,
+	}
+}
+
+// Writer adapts a function to Files.
+type Writer func() error
+
+// Write calls w.
+func (w Writer) Write() error { return w() }
+
+// LineSteps prints each step on its own line.
+type LineSteps struct{ W io.Writer }
+
+// Step prints msg.
+func (s LineSteps) Step(msg string) {
+	if s.W != nil {
+		fmt.Fprintln(s.W, "• "+msg)
+	}
+}

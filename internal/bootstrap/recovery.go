@@ -1,0 +1,106 @@
+package bootstrap
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/runnerctl/runnerctl/internal/secrets"
+)
+
+// Recovery keeps a token in a 0600 file outside the repository while it is
+// not yet safely stored: written right after GitLab hands the token out,
+// removed once the secrets manager holds it (or the runner is deleted).
+// Whatever kills runnerctl in between, the token is not lost.
+type Recovery struct {
+	// Dir holds recovery files; it is created 0700.
+	Dir string
+	// RepoRoot must not contain Dir: a token file must never be committed.
+	RepoRoot string
+}
+
+// record is the file's content. Token is the revealed value on purpose:
+// this file is the one place a token may be written to disk.
+type record struct {
+	Note        string `json:"note"`
+	GitLabURL   string `json:"gitlab_url"`
+	RunnerName  string `json:"runner_name"`
+	RunnerID    int64  `json:"runner_id"`
+	Backend     string `json:"backend"`
+	Location    string `json:"location"`
+	Token       string `json:"token"`
+	CreatedAt   string `json:"created_at"`
+	Instruction string `json:"instruction"`
+}
+
+// Save writes the token and returns the file's path.
+func (r Recovery) Save(gitlabURL, runner string, id int64, backend string, loc secrets.Location, tok secrets.Token) (string, error) {
+	dir, err := filepath.Abs(r.Dir)
+	if err != nil {
+		return "", fmt.Errorf("recovery directory %q: %w", r.Dir, err)
+	}
+	if root, err := filepath.Abs(r.RepoRoot); err == nil {
+		if rel, err := filepath.Rel(root, dir); err == nil && filepath.IsLocal(rel) || dir == root {
+			return "", fmt.Errorf("recovery directory %q is inside the repository %q; choose one outside it (--recovery-dir)", dir, root)
+		}
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("create recovery directory %q: %w", dir, err)
+	}
+	path := filepath.Join(dir, fmt.Sprintf("runnerctl-recovery-%s-%d.json", runner, id))
+	rec := record{
+		Note:       "runnerctl keeps this runner token here until it is stored; delete this file once the token is in your secrets manager",
+		GitLabURL:  gitlabURL,
+		RunnerName: runner,
+		RunnerID:   id,
+		Backend:    backend,
+		Location:   loc.String(),
+		Token:      tok.Reveal(),
+		CreatedAt:  time.Now().UTC().Format(time.RFC3339),
+		Instruction: fmt.Sprintf("store the token at %q in %s (the location the ExternalSecret reads), set runnerID: %d for runner %q in runnerctl.yaml, run `runnerctl render`, then delete this file",
+			loc.String(), backend, id, runner),
+	}
+	data, err := json.MarshalIndent(rec, "", "  ")
+	if err != nil {
+		return "", err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return "", fmt.Errorf("write recovery file %q: %w", path, err)
+	}
+	// O_CREATE keeps an existing file's mode; make sure it is 0600.
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
+		return "", fmt.Errorf("write recovery file %q: %w", path, err)
+	}
+	if _, err := f.Write(append(data, '\n')); err != nil {
+		f.Close()
+		return "", fmt.Errorf("write recovery file %q: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return "", fmt.Errorf("write recovery file %q: %w", path, err)
+	}
+	return path, f.Close()
+}
+
+// DefaultRecoveryDir is $XDG_STATE_HOME/runnerctl, else ~/.local/state/runnerctl.
+func DefaultRecoveryDir(getenv func(string) string) string {
+	if d := getenv("XDG_STATE_HOME"); d != "" && filepath.IsAbs(d) {
+		return filepath.Join(d, "runnerctl")
+	}
+	if h, err := os.UserHomeDir(); err == nil && !strings.HasPrefix(h, ".") {
+		return filepath.Join(h, ".local", "state", "runnerctl")
+	}
+	return filepath.Join(os.TempDir(), "runnerctl")
+}
+
+func removeFile(path string) error {
+	if err := os.Remove(path); err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	return nil
+}

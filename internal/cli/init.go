@@ -1,0 +1,570 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"github.com/spf13/viper"
+
+	"github.com/runnerctl/runnerctl/internal/bootstrap"
+	"github.com/runnerctl/runnerctl/internal/config"
+	"github.com/runnerctl/runnerctl/internal/gitlab"
+	"github.com/runnerctl/runnerctl/internal/gitops"
+	"github.com/runnerctl/runnerctl/internal/profile"
+	"github.com/runnerctl/runnerctl/internal/prompt"
+	"github.com/runnerctl/runnerctl/internal/render"
+	"github.com/runnerctl/runnerctl/internal/secrets"
+)
+
+// question is one input of init: a flag (and so an env var), where its
+// value lives in runnerctl.yaml, and how to ask for it. One table drives
+// flags, prompts, defaults from an existing file, and the list of what is
+// missing in non-interactive mode.
+type question struct {
+	flag     string
+	title    string
+	help     string
+	kind     string // text, bool, select, list, int
+	options  func(s *initState) []prompt.Option
+	def      func(s *initState) string // default when nothing else gives a value
+	get      func(s *initState) string // value in the existing runnerctl.yaml ("" if none)
+	set      func(s *initState, v string) error
+	required func(s *initState) bool
+	when     func(s *initState) bool // asked only when true
+}
+
+// initState is the configuration init is building.
+type initState struct {
+	raw      *config.Config
+	runner   *config.Runner
+	profiles *profile.Set
+}
+
+func (s *initState) reg() *config.Registration {
+	if s.runner.Registration == nil {
+		s.runner.Registration = &config.Registration{}
+	}
+	return s.runner.Registration
+}
+
+func always(*initState) bool { return true }
+
+func strField(get func(s *initState) *string) (func(*initState) string, func(*initState, string) error) {
+	return func(s *initState) string { return *get(s) },
+		func(s *initState, v string) error { *get(s) = v; return nil }
+}
+
+func questions() []question {
+	var qs []question
+	add := func(q question) {
+		if q.kind == "" {
+			q.kind = "text"
+		}
+		if q.required == nil {
+			q.required = func(*initState) bool { return false }
+		}
+		if q.when == nil {
+			q.when = always
+		}
+		if q.def == nil {
+			q.def = func(*initState) string { return "" }
+		}
+		qs = append(qs, q)
+	}
+	text := func(flag, title, help string, required bool, field func(s *initState) *string, def string) {
+		get, set := strField(field)
+		add(question{flag: flag, title: title, help: help, get: get, set: set,
+			required: func(*initState) bool { return required },
+			def:      func(*initState) string { return def }})
+	}
+	text("gitlab-url", "GitLab URL", "Base URL of your GitLab, for example https://gitlab.example.com/ (a path prefix such as /gitlab/ is fine).", true,
+		func(s *initState) *string { return &s.raw.GitLab.URL }, "")
+	text("repo-url", "GitOps repository URL", "Clone URL of this repository as ArgoCD reaches it.", true,
+		func(s *initState) *string { return &s.raw.GitOps.RepoURL }, "")
+	text("name", "Runner name", "A DNS label: names the Application gitlab-runner-NAME and the generated files.", true,
+		func(s *initState) *string { return &s.runner.Name }, "")
+	add(question{flag: "scope", title: "Runner scope", help: "Who may use the runner.", kind: "select",
+		options: func(*initState) []prompt.Option {
+			return []prompt.Option{{Value: "instance", Label: "instance: every project (needs an administrator's token)"},
+				{Value: "group", Label: "group: the projects of one group"}, {Value: "project", Label: "project: one project"}}
+		},
+		def: func(*initState) string { return config.ScopeInstance },
+		get: func(s *initState) string { return s.reg().Scope.Type },
+		set: func(s *initState, v string) error { s.reg().Scope.Type = v; return nil }})
+	add(question{flag: "scope-path", title: "Group or project path", help: "Full path, for example my-org or my-org/my-app.",
+		when: func(s *initState) bool {
+			return s.reg().Scope.Type == config.ScopeGroup || s.reg().Scope.Type == config.ScopeProject
+		},
+		required: func(s *initState) bool { return true },
+		get:      func(s *initState) string { return s.reg().Scope.Path },
+		set:      func(s *initState, v string) error { s.reg().Scope.Path = v; return nil }})
+	add(question{flag: "description", title: "Description", help: "Shown in GitLab's runner list.",
+		def: func(s *initState) string { return "runnerctl " + s.runner.Name },
+		get: func(s *initState) string { return s.reg().Description },
+		set: func(s *initState, v string) error { s.reg().Description = v; return nil }})
+	add(question{flag: "tags", title: "Tags", help: "Comma-separated job tags this runner picks up (empty for none).", kind: "list",
+		get: func(s *initState) string { return strings.Join(s.reg().Tags, ",") },
+		set: func(s *initState, v string) error { s.reg().Tags = splitList(v); return nil }})
+	boolQ := func(flag, title, help string, def func(*initState) bool, field func(*initState) *bool, when func(*initState) bool) {
+		add(question{flag: flag, title: title, help: help, kind: "bool", when: when,
+			def: func(s *initState) string { return strconv.FormatBool(def(s)) },
+			get: func(s *initState) string {
+				if p := field(s); p != nil && *p {
+					return "true"
+				}
+				return ""
+			},
+			set: func(s *initState, v string) error {
+				b, err := strconv.ParseBool(v)
+				if err != nil {
+					return fmt.Errorf("%q is not true or false", v)
+				}
+				*field(s) = b
+				return nil
+			}})
+	}
+	boolQ("run-untagged", "Run untagged jobs?", "Also pick up jobs without tags.",
+		func(s *initState) bool { return len(s.reg().Tags) == 0 },
+		func(s *initState) *bool {
+			if s.reg().RunUntagged == nil {
+				s.reg().RunUntagged = new(bool)
+			}
+			return s.reg().RunUntagged
+		}, always)
+	boolQ("locked", "Lock to the current project?", "Project runners only.", func(*initState) bool { return false },
+		func(s *initState) *bool { return &s.reg().Locked },
+		func(s *initState) bool { return s.reg().Scope.Type == config.ScopeProject })
+	add(question{flag: "protected", title: "Protected branches and tags only?", help: "Run jobs of protected refs only (access level ref_protected).", kind: "bool",
+		def: func(*initState) string { return "false" },
+		get: func(s *initState) string {
+			if s.reg().AccessLevel == "ref_protected" {
+				return "true"
+			}
+			return ""
+		},
+		set: func(s *initState, v string) error {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return fmt.Errorf("%q is not true or false", v)
+			}
+			s.reg().AccessLevel = map[bool]string{true: "ref_protected", false: "not_protected"}[b]
+			return nil
+		}})
+	add(question{flag: "maximum-timeout", title: "Maximum job timeout (seconds)", help: "0 for none, else at least 600.", kind: "int",
+		def: func(*initState) string { return "0" },
+		get: func(s *initState) string {
+			if s.reg().MaximumTimeout == 0 {
+				return ""
+			}
+			return strconv.Itoa(s.reg().MaximumTimeout)
+		},
+		set: func(s *initState, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return fmt.Errorf("%q is not a number of seconds", v)
+			}
+			s.reg().MaximumTimeout = n
+			return nil
+		}})
+	boolQ("paused", "Create the runner paused?", "A paused runner takes no jobs until resumed.", func(*initState) bool { return false },
+		func(s *initState) *bool { return &s.reg().Paused }, always)
+	add(question{flag: "maintenance-note", title: "Maintenance note", help: "Free text for administrators (optional).",
+		get: func(s *initState) string { return s.reg().MaintenanceNote },
+		set: func(s *initState, v string) error { s.reg().MaintenanceNote = v; return nil }})
+	add(question{flag: "backend", title: "Secrets backend", help: "Where the runner token is stored; External Secrets Operator reads it from there.", kind: "select",
+		options: func(*initState) []prompt.Option {
+			return []prompt.Option{{Value: "infisical", Label: "infisical: Infisical (universal auth)"}, {Value: "vault", Label: "vault: HashiCorp Vault KV v2"},
+				{Value: "aws", Label: "aws: AWS Secrets Manager"}, {Value: "gcp", Label: "gcp: GCP Secret Manager"}}
+		},
+		required: func(*initState) bool { return true },
+		get:      func(s *initState) string { return s.raw.Secrets.Backend },
+		set:      func(s *initState, v string) error { s.raw.Secrets.Backend = v; return nil }})
+	text("store-name", "ESO store name", "Name of the ClusterSecretStore (or SecretStore) that reads this backend.", true,
+		func(s *initState) *string { return &s.raw.Secrets.Store.Name }, "")
+	backendQ := func(flag, backend, title, help string, required bool, field func(s *initState) *string) {
+		get, set := strField(field)
+		add(question{flag: flag, title: title, help: help, get: get, set: set,
+			when:     func(s *initState) bool { return s.raw.Secrets.Backend == backend },
+			required: func(*initState) bool { return required }})
+	}
+	backendQ("infisical-project", "infisical", "Infisical project slug", "The project holding the runner tokens.", true,
+		func(s *initState) *string { return &ensure(&s.raw.Secrets.Infisical).ProjectSlug })
+	backendQ("infisical-env", "infisical", "Infisical environment", "Environment slug, such as prod (default prod).", false,
+		func(s *initState) *string { return &ensure(&s.raw.Secrets.Infisical).Environment })
+	backendQ("vault-mount", "vault", "Vault KV v2 mount", "Mount path of the KV version 2 engine (default secret).", false,
+		func(s *initState) *string { return &ensure(&s.raw.Secrets.Vault).Mount })
+	backendQ("aws-region", "aws", "AWS region", "Region of Secrets Manager (empty: the SDK's default).", false,
+		func(s *initState) *string { return &ensure(&s.raw.Secrets.AWS).Region })
+	backendQ("gcp-project", "gcp", "GCP project ID", "Project of Secret Manager.", true,
+		func(s *initState) *string { return &ensure(&s.raw.Secrets.GCP).Project })
+	add(question{flag: "profile", title: "Hardening profile", help: "How the runner and its job pods are locked down (runnerctl profiles show NAME).", kind: "select",
+		options: func(s *initState) []prompt.Option {
+			var opts []prompt.Option
+			for _, n := range s.profiles.Names() {
+				p, _ := s.profiles.Get(n)
+				opts = append(opts, prompt.Option{Value: n, Label: n + ": " + firstSentence(p.Description)})
+			}
+			return opts
+		},
+		def: func(*initState) string { return config.DefaultProfile },
+		get: func(s *initState) string { return s.runner.Profile },
+		set: func(s *initState, v string) error { s.runner.Profile = v; return nil }})
+	text("namespace", "Namespace", "Kubernetes namespace of the runner and its job pods.", false,
+		func(s *initState) *string { return &s.runner.Namespace }, config.DefaultNamespace)
+	text("chart-version", "Chart version", "Version of the gitlab-runner Helm chart.", false,
+		func(s *initState) *string { return &s.raw.Chart.Version }, config.DefaultChartVersion)
+	return qs
+}
+
+// ensure allocates *p when nil and returns it.
+func ensure[T any](p **T) *T {
+	if *p == nil {
+		*p = new(T)
+	}
+	return *p
+}
+
+func splitList(v string) []string {
+	var out []string
+	for _, t := range strings.Split(v, ",") {
+		if t = strings.TrimSpace(t); t != "" {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+type initOptions struct {
+	nonInteractive, accessible, dryRun, recreate bool
+	tokenFile, caFile, recoveryDir               string
+}
+
+func newInitCmd(e env, g *globals, v *viper.Viper) *cobra.Command {
+	qs := questions()
+	cmd := &cobra.Command{
+		Use:   "init",
+		Short: "Create a runner in GitLab, store its token, and write the GitOps files",
+		Long: `init asks for what it needs (or takes it from flags, RUNNERCTL_* variables and
+an existing runnerctl.yaml), checks the GitLab token and the secrets backend,
+creates the runner in GitLab, stores its token in the secrets manager, and
+only then writes runnerctl.yaml and the rendered files.
+
+The GitLab personal access token comes from GITLAB_TOKEN, --gitlab-token-file
+or a masked prompt; it needs the create_runner (or api) scope. Backend
+credentials come from their usual variables: VAULT_ADDR/VAULT_TOKEN (or
+VAULT_ROLE_ID/VAULT_SECRET_ID), INFISICAL_UNIVERSAL_AUTH_CLIENT_ID/_SECRET,
+and the AWS and GCP SDKs' default chains. No secret is taken from a flag.
+
+Without a terminal on stdin, or with --non-interactive, init never prompts
+and lists every missing input. Re-running with the same inputs creates no
+second runner and changes no file.`,
+		Example: `  runnerctl init
+  GITLAB_TOKEN=... runnerctl init --non-interactive --gitlab-url https://gitlab.example.com/ \
+    --repo-url https://gitlab.example.com/ops/gitops.git --name ci --backend vault --store-name vault`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o := initOptions{
+				nonInteractive: v.GetBool("non-interactive"), accessible: v.GetBool("accessible"),
+				dryRun: v.GetBool("dry-run"), recreate: v.GetBool("recreate"),
+				tokenFile: v.GetString("gitlab-token-file"), caFile: v.GetString("ca-file"),
+				recoveryDir: v.GetString("recovery-dir"),
+			}
+			return runInit(cmd.Context(), e, g, o, qs, cmd.Flags())
+		},
+	}
+	f := cmd.Flags()
+	for _, q := range qs {
+		f.String(q.flag, "", q.title+": "+q.help)
+	}
+	f.Bool("non-interactive", false, "never prompt; fail listing every missing input")
+	f.Bool("accessible", false, "plain line-by-line prompts (screen readers, answers piped on stdin)")
+	f.Bool("dry-run", false, "change nothing anywhere; print the plan")
+	f.Bool("recreate", false, "create a new runner when the recorded runner ID no longer exists in GitLab")
+	f.String("gitlab-token-file", "", "read the GitLab personal access token from this file (instead of GITLAB_TOKEN)")
+	f.String("ca-file", "", "PEM file of a CA to trust for GitLab (self-managed GitLab with a private CA)")
+	f.String("recovery-dir", "", "where a token is kept (0600) if it cannot be stored (default $XDG_STATE_HOME/runnerctl)")
+	return cmd
+}
+
+func runInit(ctx context.Context, e env, g *globals, o initOptions, qs []question, flags *pflag.FlagSet) error {
+	root := filepath.Dir(g.configPath)
+	existing, err := os.ReadFile(g.configPath)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("read config %q: %w", g.configPath, err)
+	}
+	raw, err := config.Decode(existing)
+	if err != nil {
+		return &exitError{code: ExitUsage, msg: fmt.Sprintf("%s: %v; fix it or start from a new file", g.configPath, err)}
+	}
+	if raw.APIVersion == "" {
+		raw.APIVersion, raw.Kind = config.APIVersion, config.Kind
+	}
+	pdir := config.DefaultProfilesDir
+	if raw.ProfilesDir != "" {
+		pdir = raw.ProfilesDir
+	}
+	profiles, err := profile.Load(filepath.Join(root, filepath.FromSlash(pdir)))
+	if err != nil {
+		return &exitError{code: ExitUsage, msg: err.Error()}
+	}
+
+	// Which runner: --name, else the only one in the file.
+	name := flagValue(flags, "name")
+	if name == "" && len(raw.Runners) == 1 {
+		name = raw.Runners[0].Name
+	}
+	idx := slices.IndexFunc(raw.Runners, func(r config.Runner) bool { return r.Name == name && name != "" })
+	if idx < 0 {
+		raw.Runners = append(raw.Runners, config.Runner{Name: name})
+		idx = len(raw.Runners) - 1
+	}
+	st := &initState{raw: raw, runner: &raw.Runners[idx], profiles: profiles}
+
+	interactive := !o.nonInteractive && (o.accessible || isTerminal(e.stdin))
+	var asker prompt.Asker
+	if interactive {
+		asker = prompt.Huh{In: e.stdin, Out: e.stderr, Accessible: o.accessible}
+	}
+	if err := ask(ctx, st, qs, flags, asker); err != nil {
+		return err
+	}
+
+	// Validate the whole result, with profiles, before touching anything.
+	newYAML, err := config.Update(existing, raw)
+	if err != nil {
+		return err
+	}
+	var checkErrs []config.FieldError
+	cfg, err := config.Parse(g.configPath, newYAML, func(c *config.Config) []config.FieldError {
+		checkErrs = render.Check(c, profiles)
+		return checkErrs
+	})
+	if err != nil {
+		return err
+	}
+	runner := &cfg.Runners[idx]
+	loc, err := cfg.TokenRef(runner)
+	if err != nil {
+		return err
+	}
+	res, err := render.Render(cfg, profiles)
+	if err != nil {
+		return err
+	}
+	p := cfg.GitOps.Paths
+	plan, err := gitops.NewPlan(root, res.Files, []string{p.Applications, p.Manifests, p.Values}, false)
+	if err != nil {
+		return err
+	}
+	for _, w := range res.Warnings {
+		fmt.Fprintln(e.stderr, colorize(g, "WARNING: ")+w)
+	}
+
+	if o.dryRun {
+		return printInitPlan(e, g, cfg, runner, loc, plan, newYAML, existing)
+	}
+
+	pat, err := gitlabToken(ctx, e, o, asker)
+	if err != nil {
+		return err
+	}
+	gl, err := gitlab.New(gitlab.Options{URL: cfg.GitLab.URL, Token: pat, CAFile: o.caFile})
+	if err != nil {
+		return &exitError{code: ExitUsage, msg: err.Error()}
+	}
+	store, err := newStore(ctx, cfg, e.getenv)
+	if err != nil {
+		return err
+	}
+	recDir := o.recoveryDir
+	if recDir == "" {
+		recDir = bootstrap.DefaultRecoveryDir(e.getenv)
+	}
+
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var steps bootstrap.Steps = bootstrap.LineSteps{W: e.stderr}
+	if g.quiet || g.output == "json" {
+		steps = bootstrap.LineSteps{}
+	}
+	out, err := bootstrap.Run(ctx, bootstrap.Deps{
+		GitLab: gl, Store: store, Steps: steps,
+		Recovery: bootstrap.Recovery{Dir: recDir, RepoRoot: root},
+		Files: bootstrap.Writer(func() error {
+			// The runner ID is known now: record it, then write.
+			raw.Runners[idx].RunnerID = runner.RunnerID
+			final, err := config.Update(existing, raw)
+			if err != nil {
+				return err
+			}
+			if err := writeConfig(g.configPath, existing, final); err != nil {
+				return err
+			}
+			return plan.Apply()
+		}),
+	}, bootstrap.Request{GitLabURL: cfg.GitLab.URL, Runner: runner, Location: secrets.Location(loc), Recreate: o.recreate})
+	if err != nil {
+		return err
+	}
+	return reportInit(e, g, runner, out, plan, existing, raw)
+}
+
+// flagValue is a flag's value once RUNNERCTL_* variables are applied.
+func flagValue(flags *pflag.FlagSet, name string) string {
+	f := flags.Lookup(name)
+	if f == nil {
+		return ""
+	}
+	return f.Value.String()
+}
+
+// ask fills every question: flag (or env) first, else the existing file's
+// value, else a prompt, else the default. Without a prompt, every required
+// question left empty is reported at once.
+func ask(ctx context.Context, st *initState, qs []question, flags *pflag.FlagSet, asker prompt.Asker) error {
+	var missing, bad []string
+	for _, q := range qs {
+		if !q.when(st) {
+			continue
+		}
+		v := flagValue(flags, q.flag)
+		if v == "" {
+			def := q.get(st)
+			if def == "" {
+				def = q.def(st)
+			}
+			v = def
+			if asker != nil {
+				var err error
+				if v, err = askOne(ctx, asker, st, q, def); err != nil {
+					return fmt.Errorf("prompt %q: %w", q.title, err)
+				}
+			}
+		}
+		if v == "" {
+			if q.required(st) {
+				missing = append(missing, fmt.Sprintf("--%s (RUNNERCTL_%s): %s", q.flag, envName(q.flag), q.title))
+			}
+			continue
+		}
+		if err := q.set(st, v); err != nil {
+			bad = append(bad, fmt.Sprintf("--%s: %v", q.flag, err))
+		}
+	}
+	if len(missing)+len(bad) == 0 {
+		return nil
+	}
+	var b strings.Builder
+	if len(missing) > 0 {
+		b.WriteString("missing inputs (give them as flags or environment variables, or run in a terminal to be asked):\n  " + strings.Join(missing, "\n  "))
+	}
+	if len(bad) > 0 {
+		if b.Len() > 0 {
+			b.WriteString("\n")
+		}
+		b.WriteString("invalid inputs:\n  " + strings.Join(bad, "\n  "))
+	}
+	return &exitError{code: ExitUsage, msg: b.String()}
+}
+
+func askOne(ctx context.Context, a prompt.Asker, st *initState, q question, def string) (string, error) {
+	switch q.kind {
+	case "bool":
+		b, err := a.Confirm(ctx, q.title, q.help, def == "true")
+		return strconv.FormatBool(b), err
+	case "select":
+		return a.Select(ctx, q.title, q.help, q.options(st), def)
+	}
+	return a.Input(ctx, q.title, q.help, def, nil)
+}
+
+func envName(flag string) string {
+	return strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+}
+
+// gitlabToken reads the PAT from GITLAB_TOKEN, --gitlab-token-file or a
+// masked prompt; never from a flag value.
+func gitlabToken(ctx context.Context, e env, o initOptions, asker prompt.Asker) (secrets.Token, error) {
+	if o.tokenFile != "" {
+		data, err := os.ReadFile(o.tokenFile)
+		if err != nil {
+			return secrets.Token{}, &exitError{code: ExitUsage, msg: fmt.Sprintf("--gitlab-token-file: %v", err)}
+		}
+		if t := strings.TrimSpace(string(data)); t != "" {
+			return secrets.NewToken(t), nil
+		}
+		return secrets.Token{}, &exitError{code: ExitUsage, msg: fmt.Sprintf("--gitlab-token-file %q is empty", o.tokenFile)}
+	}
+	if t := strings.TrimSpace(e.getenv("GITLAB_TOKEN")); t != "" {
+		return secrets.NewToken(t), nil
+	}
+	if asker != nil {
+		t, err := asker.Secret(ctx, "GitLab personal access token", "Needs the create_runner (or api) scope; it is not stored anywhere.")
+		if err == nil && strings.TrimSpace(t) != "" {
+			return secrets.NewToken(strings.TrimSpace(t)), nil
+		}
+	}
+	return secrets.Token{}, &exitError{code: ExitUsage, msg: "no GitLab personal access token: set GITLAB_TOKEN or use --gitlab-token-file"}
+}
+
+// writeConfig replaces runnerctl.yaml atomically when its content changed.
+func writeConfig(path string, old, content []byte) error {
+	if string(old) == string(content) {
+		return nil
+	}
+	return gitops.WriteFile(filepath.Dir(path), filepath.Base(path), content)
+}
+
+func printInitPlan(e env, g *globals, cfg *config.Config, r *config.Runner, loc config.RemoteRef, plan *gitops.Plan, newYAML, existing []byte) error {
+	w := e.stdout
+	action := fmt.Sprintf("create runner %q in GitLab %s", r.Name, cfg.GitLab.URL)
+	if r.RunnerID != 0 {
+		action = fmt.Sprintf("use runner %q (id %d) if it still exists in GitLab", r.Name, r.RunnerID)
+	}
+	if g.output == "json" {
+		files := []fileReport{}
+		for _, c := range plan.Changes {
+			files = append(files, fileReport{Path: c.Path, Action: string(c.Action)})
+		}
+		return writeJSON(w, map[string]any{"dryRun": true, "gitlab": action, "tokenLocation": secrets.Location(loc).String(),
+			"backend": cfg.Secrets.Backend, "configChanged": string(newYAML) != string(existing), "files": files})
+	}
+	fmt.Fprintf(w, "dry run: nothing is changed.\n\nwould %s\nwould store its token in %s at %q\n", action, cfg.Secrets.Backend, secrets.Location(loc).String())
+	if string(newYAML) != string(existing) {
+		fmt.Fprintf(w, "would write %s\n", g.configPath)
+	}
+	for _, c := range plan.Pending() {
+		fmt.Fprintf(w, "would %s %s\n", c.Action, c.Path)
+	}
+	return nil
+}
+
+func reportInit(e env, g *globals, r *config.Runner, out bootstrap.Outcome, plan *gitops.Plan, existing []byte, raw *config.Config) error {
+	final, _ := config.Update(existing, raw)
+	changed := len(plan.Pending()) > 0 || string(final) != string(existing)
+	if g.output == "json" {
+		return writeJSON(e.stdout, map[string]any{"runner": r.Name, "runnerID": out.RunnerID, "created": out.Created, "changed": changed})
+	}
+	if g.quiet {
+		return nil
+	}
+	switch {
+	case out.Created:
+		fmt.Fprintf(e.stdout, "runner %q created (id %d), token stored; files written. Review with `git diff`, then commit.\n", r.Name, out.RunnerID)
+	case changed:
+		fmt.Fprintf(e.stdout, "runner %q (id %d) exists; files updated.\n", r.Name, out.RunnerID)
+	default:
+		fmt.Fprintf(e.stdout, "up to date: runner %q (id %d) exists and no file changed.\n", r.Name, out.RunnerID)
+	}
+	return nil
+}

@@ -1,0 +1,357 @@
+// Package gitlab holds the GitLab operations runnerctl needs, over the
+// official client library: check the personal access token, resolve a
+// group or project, create, inspect, reset and delete runners.
+//
+// Creating a runner is the one step that must never be repeated blindly: a
+// retried POST can leave two runners, and a lost answer loses the only copy
+// of the token. So creates are never retried on 5xx, every create carries a
+// unique marker in its maintenance note, and when an answer is lost the
+// runner is looked up by that marker instead of guessed at.
+package gitlab
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	gl "gitlab.com/gitlab-org/api/client-go/v2"
+
+	"github.com/runnerctl/runnerctl/internal/config"
+	"github.com/runnerctl/runnerctl/internal/secrets"
+)
+
+// Options configure a Client.
+type Options struct {
+	// URL is GitLab's base URL, with any path prefix (https://host/gitlab/).
+	URL string
+	// Token is a personal access token. It is a secrets.Token so that it
+	// never prints.
+	Token secrets.Token
+	// CAFile is a PEM bundle trusted in addition to the system roots, for
+	// self-managed GitLab with a private CA.
+	CAFile string
+	// HTTPClient replaces the default transport (tests).
+	HTTPClient *http.Client
+	// Timeout bounds each request; 0 means 30s.
+	Timeout time.Duration
+}
+
+// Client talks to one GitLab instance.
+type Client struct {
+	api *gl.Client
+	url string
+}
+
+// New builds a client. Reads are retried on 5xx and 429; writes only on
+// 429, which GitLab answers before doing anything (see CreateRunner).
+func New(o Options) (*Client, error) {
+	hc := o.HTTPClient
+	if hc == nil {
+		hc = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+	}
+	if o.Timeout == 0 {
+		o.Timeout = 30 * time.Second
+	}
+	hc.Timeout = o.Timeout
+	if o.CAFile != "" {
+		pem, err := os.ReadFile(o.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("read CA file %q: %w", o.CAFile, err)
+		}
+		pool, err := x509.SystemCertPool()
+		if err != nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("CA file %q holds no PEM certificate", o.CAFile)
+		}
+		tr, ok := hc.Transport.(*http.Transport)
+		if !ok {
+			return nil, errors.New("a custom CA needs an *http.Transport")
+		}
+		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	}
+	api, err := gl.NewClient(o.Token.Reveal(),
+		gl.WithBaseURL(o.URL),
+		gl.WithHTTPClient(hc),
+		gl.WithOnlyIdempotentRetries(),
+		gl.WithCustomRetryMax(4),
+		gl.WithCustomRetryWaitMinMax(500*time.Millisecond, 30*time.Second),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("gitlab %q: %w", o.URL, err)
+	}
+	return &Client{api: api, url: o.URL}, nil
+}
+
+// Errors callers act on.
+var (
+	// ErrUnauthorized: the token is missing, wrong, expired or revoked.
+	ErrUnauthorized = errors.New("GitLab rejected the personal access token (401): it is wrong, expired or revoked")
+	// ErrNotFound: the runner, group or project does not exist (or is not visible).
+	ErrNotFound = errors.New("not found")
+)
+
+// ScopeError says which scope the token lacks.
+type ScopeError struct {
+	Have []string
+	Need []string
+}
+
+func (e *ScopeError) Error() string {
+	return fmt.Sprintf("the personal access token has scopes [%s] but needs one of [%s]; create a token with the create_runner scope (or api)",
+		strings.Join(e.Have, ", "), strings.Join(e.Need, ", "))
+}
+
+// CheckToken verifies the token and that it may create runners.
+func (c *Client) CheckToken(ctx context.Context) error {
+	pat, _, err := c.api.PersonalAccessTokens.GetSinglePersonalAccessToken(gl.WithContext(ctx))
+	if err != nil {
+		return c.wrap("check personal access token", err)
+	}
+	if !pat.Active || pat.Revoked {
+		return ErrUnauthorized
+	}
+	need := []string{"create_runner", "api"}
+	for _, s := range pat.Scopes {
+		if slices.Contains(need, s) {
+			return nil
+		}
+	}
+	return &ScopeError{Have: pat.Scopes, Need: need}
+}
+
+// Target is where a runner is created.
+type Target struct {
+	Type      string // instance_type, group_type or project_type
+	GroupID   int64
+	ProjectID int64
+	Path      string
+}
+
+// Resolve turns a configured scope into a Target, looking up the group or
+// project by its full path.
+func (c *Client) Resolve(ctx context.Context, s config.Scope) (Target, error) {
+	switch s.Type {
+	case config.ScopeGroup:
+		g, _, err := c.api.Groups.GetGroup(s.Path, nil, gl.WithContext(ctx))
+		if err != nil {
+			return Target{}, c.wrap(fmt.Sprintf("group %q", s.Path), err)
+		}
+		return Target{Type: "group_type", GroupID: g.ID, Path: s.Path}, nil
+	case config.ScopeProject:
+		p, _, err := c.api.Projects.GetProject(s.Path, nil, gl.WithContext(ctx))
+		if err != nil {
+			return Target{}, c.wrap(fmt.Sprintf("project %q", s.Path), err)
+		}
+		return Target{Type: "project_type", ProjectID: p.ID, Path: s.Path}, nil
+	}
+	return Target{Type: "instance_type"}, nil
+}
+
+// RunnerSpec is what GitLab stores about a runner.
+type RunnerSpec struct {
+	Target          Target
+	Description     string
+	Tags            []string
+	RunUntagged     bool
+	Locked          bool
+	AccessLevel     string
+	MaximumTimeout  int
+	Paused          bool
+	MaintenanceNote string
+}
+
+// Created is a runner GitLab just made, with its only copy of the token.
+type Created struct {
+	ID        int64
+	Token     secrets.Token
+	ExpiresAt *time.Time
+	// Recovered is set when the create's answer was lost and the runner
+	// was found by its marker; its token was then reset to obtain one.
+	Recovered bool
+}
+
+// NewMarker returns a unique marker for one create.
+func NewMarker() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return "runnerctl-create-" + hex.EncodeToString(b)
+}
+
+// CreateRunner creates the runner. marker (NewMarker) is appended to the
+// maintenance note. When the answer is lost (a timeout, a 5xx or a broken
+// connection after GitLab may have acted), the runner is looked for by its
+// marker: if it exists, its token is reset (the first one was never seen)
+// and returned; if not, the create failed and nothing exists.
+func (c *Client) CreateRunner(ctx context.Context, spec RunnerSpec, marker string) (*Created, error) {
+	note := strings.TrimSpace(spec.MaintenanceNote + "\n" + marker)
+	opts := &gl.CreateUserRunnerOptions{
+		RunnerType:      &spec.Target.Type,
+		Description:     &spec.Description,
+		Paused:          &spec.Paused,
+		RunUntagged:     &spec.RunUntagged,
+		MaintenanceNote: &note,
+	}
+	if spec.Target.GroupID != 0 {
+		opts.GroupID = &spec.Target.GroupID
+	}
+	if spec.Target.ProjectID != 0 {
+		opts.ProjectID = &spec.Target.ProjectID
+		opts.Locked = &spec.Locked
+	}
+	if len(spec.Tags) > 0 {
+		opts.TagList = &spec.Tags
+	}
+	if spec.AccessLevel != "" {
+		opts.AccessLevel = &spec.AccessLevel
+	}
+	if spec.MaximumTimeout > 0 {
+		t := int64(spec.MaximumTimeout)
+		opts.MaximumTimeout = &t
+	}
+	r, _, err := c.api.Users.CreateUserRunner(opts, gl.WithContext(ctx))
+	if err == nil {
+		return &Created{ID: r.ID, Token: secrets.NewToken(r.Token), ExpiresAt: r.TokenExpiresAt}, nil
+	}
+	if !ambiguous(err) {
+		return nil, c.wrap("create runner", err)
+	}
+	// GitLab may have created it. Look, with a fresh context: the caller's
+	// may be the one that timed out.
+	lookCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+	defer cancel()
+	id, findErr := c.FindByMarker(lookCtx, spec.Target, marker)
+	switch {
+	case findErr != nil:
+		return nil, fmt.Errorf("create runner: the answer was lost (%v) and looking for the runner failed too: %w; check GitLab for a runner whose maintenance note contains %q", err, findErr, marker)
+	case id == 0:
+		return nil, c.wrap("create runner (no runner was created)", err)
+	}
+	reset, rerr := c.ResetToken(lookCtx, id)
+	if rerr != nil {
+		return nil, fmt.Errorf("create runner: the answer was lost, runner %d exists, and resetting its token failed: %w; delete runner %d in GitLab and run again", id, rerr, id)
+	}
+	reset.Recovered = true
+	return reset, nil
+}
+
+// ambiguous reports whether a failed write may still have taken effect.
+func ambiguous(err error) bool {
+	var er *gl.ErrorResponse
+	if errors.As(err, &er) {
+		return er.StatusCode >= 500
+	}
+	// No HTTP answer at all: timeout, reset connection, cancelled context.
+	return true
+}
+
+// FindByMarker returns the ID of the runner in target whose maintenance
+// note holds marker, or 0.
+func (c *Client) FindByMarker(ctx context.Context, t Target, marker string) (int64, error) {
+	var candidates []*gl.Runner
+	page := int64(1)
+	for {
+		var (
+			rs   []*gl.Runner
+			resp *gl.Response
+			err  error
+		)
+		lo := gl.ListOptions{Page: page, PerPage: 100}
+		switch t.Type {
+		case "group_type":
+			rs, resp, err = c.api.Runners.ListGroupsRunners(t.GroupID, &gl.ListGroupsRunnersOptions{ListOptions: lo, Type: &t.Type}, gl.WithContext(ctx))
+		case "project_type":
+			rs, resp, err = c.api.Runners.ListProjectRunners(t.ProjectID, &gl.ListProjectRunnersOptions{ListOptions: lo, Type: &t.Type}, gl.WithContext(ctx))
+		default:
+			rs, resp, err = c.api.Runners.ListRunners(&gl.ListRunnersOptions{ListOptions: lo, Type: &t.Type}, gl.WithContext(ctx))
+		}
+		if err != nil {
+			return 0, c.wrap("list runners", err)
+		}
+		candidates = append(candidates, rs...)
+		if resp == nil || resp.NextPage == 0 {
+			break
+		}
+		page = resp.NextPage
+	}
+	// Newest first: a lost create is the most recent runner.
+	slices.SortFunc(candidates, func(a, b *gl.Runner) int { return int(b.ID - a.ID) })
+	for _, r := range candidates {
+		d, _, err := c.api.Runners.GetRunnerDetails(r.ID, gl.WithContext(ctx))
+		if err != nil {
+			return 0, c.wrap(fmt.Sprintf("runner %d", r.ID), err)
+		}
+		if strings.Contains(d.MaintenanceNote, marker) {
+			return d.ID, nil
+		}
+	}
+	return 0, nil
+}
+
+// RunnerInfo is what runnerctl reads about an existing runner.
+type RunnerInfo struct {
+	ID          int64
+	Description string
+	Status      string
+	Paused      bool
+	ContactedAt *time.Time
+}
+
+// GetRunner returns runner id, or ErrNotFound.
+func (c *Client) GetRunner(ctx context.Context, id int64) (*RunnerInfo, error) {
+	d, _, err := c.api.Runners.GetRunnerDetails(id, gl.WithContext(ctx))
+	if err != nil {
+		return nil, c.wrap(fmt.Sprintf("runner %d", id), err)
+	}
+	return &RunnerInfo{ID: d.ID, Description: d.Description, Status: d.Status, Paused: d.Paused, ContactedAt: d.ContactedAt}, nil
+}
+
+// ResetToken gives runner id a new token; the old one stops working at once.
+func (c *Client) ResetToken(ctx context.Context, id int64) (*Created, error) {
+	t, _, err := c.api.Runners.ResetRunnerAuthenticationToken(id, gl.WithContext(ctx))
+	if err != nil {
+		return nil, c.wrap(fmt.Sprintf("reset token of runner %d", id), err)
+	}
+	if t.Token == nil || *t.Token == "" {
+		return nil, fmt.Errorf("reset token of runner %d: GitLab returned no token", id)
+	}
+	return &Created{ID: id, Token: secrets.NewToken(*t.Token), ExpiresAt: t.TokenExpiresAt}, nil
+}
+
+// DeleteRunner removes runner id (the rollback when its token cannot be
+// stored).
+func (c *Client) DeleteRunner(ctx context.Context, id int64) error {
+	_, err := c.api.Runners.RemoveRunner(id, gl.WithContext(ctx))
+	if err != nil {
+		return c.wrap(fmt.Sprintf("delete runner %d", id), err)
+	}
+	return nil
+}
+
+// wrap maps the library's errors to runnerctl's, keeping GitLab's message:
+// it says what was wrong with a parameter.
+func (c *Client) wrap(what string, err error) error {
+	var er *gl.ErrorResponse
+	if errors.As(err, &er) {
+		switch er.StatusCode {
+		case http.StatusUnauthorized:
+			return fmt.Errorf("%s: %w", what, ErrUnauthorized)
+		case http.StatusNotFound:
+			return fmt.Errorf("%s: %w (GitLab %s)", what, ErrNotFound, c.url)
+		case http.StatusForbidden:
+			return fmt.Errorf("%s: forbidden by GitLab (403): %s", what, strings.TrimSpace(string(er.Body)))
+		}
+		return fmt.Errorf("%s: GitLab answered %d: %s", what, er.StatusCode, strings.TrimSpace(string(er.Body)))
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}

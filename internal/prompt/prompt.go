@@ -1,0 +1,88 @@
+// Package prompt asks the init wizard's questions. Commands see only the
+// Asker interface, so the wizard is tested with scripted answers, and the
+// huh-based implementation is one of several.
+package prompt
+
+import (
+	"context"
+	"io"
+	"strconv"
+
+	"github.com/charmbracelet/huh"
+)
+
+// Option is one choice of a Select, with a line explaining it.
+type Option struct {
+	Value string
+	Label string
+}
+
+// Asker asks one question at a time.
+type Asker interface {
+	Input(ctx context.Context, title, help, def string, validate func(string) error) (string, error)
+	Confirm(ctx context.Context, title, help string, def bool) (bool, error)
+	Select(ctx context.Context, title, help string, options []Option, def string) (string, error)
+	// Secret reads a value without echoing it.
+	Secret(ctx context.Context, title, help string) (string, error)
+}
+
+// Huh asks through charmbracelet/huh. Accessible mode reads plain lines
+// (screen readers, piped answers); otherwise it needs a terminal.
+type Huh struct {
+	In         io.Reader
+	Out        io.Writer
+	Accessible bool
+}
+
+func (h Huh) run(ctx context.Context, f huh.Field) error {
+	return huh.NewForm(huh.NewGroup(f)).
+		WithAccessible(h.Accessible).
+		WithInput(h.In).
+		WithOutput(h.Out).
+		WithShowHelp(!h.Accessible).
+		RunWithContext(ctx)
+}
+
+// Input asks for a line of text.
+func (h Huh) Input(ctx context.Context, title, help, def string, validate func(string) error) (string, error) {
+	v := def
+	in := huh.NewInput().Title(title).Description(help).Value(&v)
+	if def != "" {
+		in = in.Placeholder(def)
+	}
+	if validate != nil {
+		in = in.Validate(validate)
+	}
+	if err := h.run(ctx, in); err != nil {
+		return "", err
+	}
+	if v == "" {
+		v = def
+	}
+	return v, nil
+}
+
+// Confirm asks a yes/no question.
+func (h Huh) Confirm(ctx context.Context, title, help string, def bool) (bool, error) {
+	v := def
+	err := h.run(ctx, huh.NewConfirm().Title(title).Description(help+" (default "+strconv.FormatBool(def)+")").Value(&v))
+	return v, err
+}
+
+// Select asks to choose one option.
+func (h Huh) Select(ctx context.Context, title, help string, options []Option, def string) (string, error) {
+	v := def
+	opts := make([]huh.Option[string], len(options))
+	for i, o := range options {
+		opts[i] = huh.NewOption(o.Label, o.Value)
+	}
+	err := h.run(ctx, huh.NewSelect[string]().Title(title).Description(help).Options(opts...).Value(&v))
+	return v, err
+}
+
+// Secret reads a masked value.
+func (h Huh) Secret(ctx context.Context, title, help string) (string, error) {
+	var v string
+	err := h.run(ctx, huh.NewInput().Title(title).Description(help).EchoMode(huh.EchoModePassword).Value(&v))
+	return v, err
+}
