@@ -355,3 +355,20 @@ func (c *Client) wrap(what string, err error) error {
 	}
 	return fmt.Errorf("%s: %w", what, err)
 }
+
+// CreateMergeRequest opens a merge request in project (a full path) from
+// source into target and returns its web URL.
+func (c *Client) CreateMergeRequest(ctx context.Context, project, source, target, title, description string) (string, error) {
+	remove := true
+	mr, _, err := c.api.MergeRequests.CreateMergeRequest(project, &gl.CreateMergeRequestOptions{
+		SourceBranch:       &source,
+		TargetBranch:       &target,
+		Title:              &title,
+		Description:        &description,
+		RemoveSourceBranch: &remove,
+	}, gl.WithContext(ctx))
+	if err != nil {
+		return "", c.wrap(fmt.Sprintf("create merge request in project %q", project), err)
+	}
+	return mr.WebURL, nil
+}

@@ -1,0 +1,61 @@
+package gitops
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os/exec"
+	"strings"
+)
+
+// Git runs the user's own git in the repository, so that their
+// configuration, hooks and commit signing apply as to any other commit.
+type Git struct {
+	Dir string
+}
+
+func (g Git) run(ctx context.Context, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, "git", args...)
+	cmd.Dir = g.Dir
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("git %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(errb.String()))
+	}
+	return strings.TrimSpace(out.String()), nil
+}
+
+// Commit records exactly paths (created, changed or deleted) in one commit;
+// anything else the user has staged or changed stays as it was.
+func (g Git) Commit(ctx context.Context, paths []string, message string) error {
+	if len(paths) == 0 {
+		return nil
+	}
+	if _, err := g.run(ctx, append([]string{"add", "--all", "--"}, paths...)...); err != nil {
+		return err
+	}
+	_, err := g.run(ctx, append([]string{"commit", "--message", message, "--only", "--"}, paths...)...)
+	return err
+}
+
+// CurrentBranch names the checked-out branch.
+func (g Git) CurrentBranch(ctx context.Context) (string, error) {
+	return g.run(ctx, "rev-parse", "--abbrev-ref", "HEAD")
+}
+
+// SwitchNew creates branch at HEAD and checks it out.
+func (g Git) SwitchNew(ctx context.Context, branch string) error {
+	_, err := g.run(ctx, "switch", "--create", branch)
+	return err
+}
+
+// Push pushes the current branch to remote under the same name.
+func (g Git) Push(ctx context.Context, remote, branch string) error {
+	_, err := g.run(ctx, "push", "--set-upstream", remote, "HEAD:refs/heads/"+branch)
+	return err
+}
+
+// RemoteURL is the fetch URL of remote.
+func (g Git) RemoteURL(ctx context.Context, remote string) (string, error) {
+	return g.run(ctx, "remote", "get-url", remote)
+}
