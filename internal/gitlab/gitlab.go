@@ -15,6 +15,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -273,7 +274,9 @@ func (c *Client) FindByMarker(ctx context.Context, t Target, marker string) (int
 		case "project_type":
 			rs, resp, err = c.api.Runners.ListProjectRunners(t.ProjectID, &gl.ListProjectRunnersOptions{ListOptions: lo, Type: &t.Type}, gl.WithContext(ctx))
 		default:
-			rs, resp, err = c.api.Runners.ListRunners(&gl.ListRunnersOptions{ListOptions: lo, Type: &t.Type}, gl.WithContext(ctx))
+			// GET /runners never lists instance runners; /runners/all does
+			// (administrators only, as creating one needs anyway).
+			rs, resp, err = c.api.Runners.ListAllRunners(&gl.ListRunnersOptions{ListOptions: lo, Type: &t.Type}, gl.WithContext(ctx))
 		}
 		if err != nil {
 			return 0, c.wrap("list runners", err)
@@ -350,6 +353,10 @@ func (c *Client) wrap(what string, err error) error {
 			return fmt.Errorf("%s: %w (GitLab %s)", what, ErrNotFound, c.url)
 		case http.StatusForbidden:
 			return fmt.Errorf("%s: forbidden by GitLab (403): %s", what, strings.TrimSpace(string(er.Body)))
+		}
+		if er.StatusCode >= 500 || !json.Valid(er.Body) {
+			// Proxies answer 5xx with HTML pages; the status says enough.
+			return fmt.Errorf("%s: GitLab answered %d %s", what, er.StatusCode, http.StatusText(er.StatusCode))
 		}
 		return fmt.Errorf("%s: GitLab answered %d: %s", what, er.StatusCode, strings.TrimSpace(string(er.Body)))
 	}

@@ -1,0 +1,420 @@
+package gitlab
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+// Environment variables that Setup and "fake-gitlab start" set in a script.
+const (
+	EnvURL    = "FAKE_GITLAB_URL"     // URL(), with prefix and trailing slash
+	EnvCAFile = "FAKE_GITLAB_CA_FILE" // PEM file of the server's certificate (TLS only)
+)
+
+type serverKey struct{}
+
+var (
+	scriptMu      sync.Mutex
+	scriptServers = map[*testscript.TestScript]*Server{}
+)
+
+// Setup returns a testscript Setup function that starts one fake GitLab per
+// script, sets $FAKE_GITLAB_URL (and, with TLS, writes the certificate to a
+// file named by $FAKE_GITLAB_CA_FILE), and closes it when the script ends.
+// The fake-gitlab command (Cmd) then drives that server. Scripts that need
+// other options leave Setup out and run "fake-gitlab start".
+func Setup(opts Options) func(*testscript.Env) error {
+	return func(env *testscript.Env) error {
+		s, err := Start(opts)
+		if err != nil {
+			return err
+		}
+		env.Defer(s.Close)
+		env.Values[serverKey{}] = s
+		env.Setenv(EnvURL, s.URL())
+		if opts.TLS {
+			file, err := s.writeCA()
+			if err != nil {
+				return err
+			}
+			env.Defer(func() { _ = os.RemoveAll(filepath.Dir(file)) })
+			env.Setenv(EnvCAFile, file)
+		}
+		return nil
+	}
+}
+
+// writeCA writes the certificate to a file in a new temporary directory,
+// outside the script's $WORK so that it cannot show up in files the script
+// checks.
+func (s *Server) writeCA() (string, error) {
+	dir, err := os.MkdirTemp("", "fake-gitlab-ca-")
+	if err != nil {
+		return "", err
+	}
+	file := filepath.Join(dir, "gitlab-ca.pem")
+	if err := os.WriteFile(file, s.CACertPEM(), 0o600); err != nil {
+		return "", err
+	}
+	return file, nil
+}
+
+func scriptServer(ts *testscript.TestScript) *Server {
+	scriptMu.Lock()
+	s := scriptServers[ts]
+	scriptMu.Unlock()
+	if s != nil {
+		return s
+	}
+	if s, ok := ts.Value(serverKey{}).(*Server); ok {
+		return s
+	}
+	ts.Fatalf("fake-gitlab: no server: run \"fake-gitlab start\" first, or use gitlab.Setup")
+	return nil
+}
+
+// CmdUsage documents the fake-gitlab testscript command.
+const CmdUsage = `usage: fake-gitlab SUBCOMMAND [ARGS]
+
+  start [-prefix /gitlab] [-tls] [-token-prefix CANARY] [-token-expires-in 720h]
+        start a server for this script; sets $FAKE_GITLAB_URL, and with -tls
+        $FAKE_GITLAB_CA_FILE (a PEM file outside $WORK)
+  token [-user] [-group ID]... [-project ID]... [-revoked] [-expires YYYY-MM-DD] VALUE [SCOPE...]
+        add a personal access token; an administrator's unless -user, whose
+        user then owns the -group groups and maintains the -project projects
+  revoke VALUE              revoke a personal access token
+  group ID FULL_PATH        add a group
+  project ID FULL_PATH      add a project
+  fail OP STATUS [N]        the next N (1) requests of OP fail with STATUS
+  lose OP [N] [STATUS]      the next N (1) requests of OP act, then answer STATUS (502; 0 aborts)
+  drop OP [N]               the next N (1) requests of OP act, then the connection is closed
+  ratelimit OP [N] [SECS]   the next N (1) requests of OP get 429 with Retry-After SECS (1)
+  delay OP DURATION         hold every answer of OP for DURATION (0 removes)
+  clear                     remove every fault and delay
+  url                       print the base URL
+  ca FILE                   write the server's certificate (PEM) to FILE
+  runners                   print the runners as JSON (without their tokens)
+  runner-token ID           print runner ID's current token
+  requests                  print the requests answered, one a line
+  creates N                 assert that N runners were created (! negates)
+  token-valid TOKEN         assert that TOKEN is a live runner token (! negates)
+  runner ID [FIELD=VALUE...] assert that runner ID exists and is not deleted, with
+                            these fields (as in "runners" output; ! negates)
+
+OP is one of: ` + "token_self, get_group, get_project, create_runner, get_runner, delete_runner, reset_token, list_runners, verify_runner"
+
+// Cmd is the fake-gitlab testscript command; register it with
+//
+//	testscript.Params{Cmds: map[string]func(*testscript.TestScript, bool, []string){"fake-gitlab": gitlab.Cmd}}
+//
+// See CmdUsage for its subcommands.
+func Cmd(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) == 0 {
+		ts.Fatalf("%s", CmdUsage)
+	}
+	sub, args := args[0], args[1:]
+	negatable := map[string]bool{"creates": true, "token-valid": true, "runner": true}
+	if neg && !negatable[sub] {
+		ts.Fatalf("fake-gitlab %s does not support !", sub)
+	}
+	switch sub {
+	case "start":
+		cmdStart(ts, args)
+	case "token":
+		cmdToken(ts, args)
+	case "revoke":
+		needArgs(ts, sub, args, 1, 1)
+		scriptServer(ts).RevokeToken(args[0])
+	case "group", "project":
+		needArgs(ts, sub, args, 2, 2)
+		id := atoi64(ts, args[0])
+		if sub == "group" {
+			scriptServer(ts).AddGroup(id, args[1])
+		} else {
+			scriptServer(ts).AddProject(id, args[1])
+		}
+	case "fail":
+		needArgs(ts, sub, args, 2, 3)
+		op := checkOp(ts, args[0])
+		scriptServer(ts).FailNext(op, atoi(ts, args[1]), optInt(ts, args, 2, 1))
+	case "lose":
+		needArgs(ts, sub, args, 1, 3)
+		op := checkOp(ts, args[0])
+		scriptServer(ts).LoseResponseWith(op, optInt(ts, args, 2, 502), optInt(ts, args, 1, 1))
+	case "drop":
+		needArgs(ts, sub, args, 1, 2)
+		op := checkOp(ts, args[0])
+		scriptServer(ts).LoseConnection(op, optInt(ts, args, 1, 1))
+	case "ratelimit":
+		needArgs(ts, sub, args, 1, 3)
+		op := checkOp(ts, args[0])
+		scriptServer(ts).RateLimit(op, optInt(ts, args, 1, 1), optInt(ts, args, 2, 1))
+	case "delay":
+		needArgs(ts, sub, args, 2, 2)
+		op := checkOp(ts, args[0])
+		d, err := time.ParseDuration(args[1])
+		ts.Check(err)
+		scriptServer(ts).Delay(op, d)
+	case "clear":
+		scriptServer(ts).ClearFaults()
+	case "url":
+		fmt.Fprintln(ts.Stdout(), scriptServer(ts).URL())
+	case "ca":
+		needArgs(ts, sub, args, 1, 1)
+		pem := scriptServer(ts).CACertPEM()
+		if pem == nil {
+			ts.Fatalf("fake-gitlab ca: the server does not use TLS")
+		}
+		ts.Check(os.WriteFile(ts.MkAbs(args[0]), pem, 0o600))
+	case "runners":
+		writeRunnersJSON(ts.Stdout(), scriptServer(ts).Runners())
+	case "runner-token":
+		needArgs(ts, sub, args, 1, 1)
+		r, ok := scriptServer(ts).Runner(atoi64(ts, args[0]))
+		if !ok {
+			ts.Fatalf("fake-gitlab: no runner %s", args[0])
+		}
+		fmt.Fprintln(ts.Stdout(), r.Token)
+	case "requests":
+		for _, l := range scriptServer(ts).Requests() {
+			fmt.Fprintln(ts.Stdout(), l)
+		}
+	case "creates":
+		needArgs(ts, sub, args, 1, 1)
+		want, got := atoi(ts, args[0]), scriptServer(ts).CreateCount()
+		if (got == want) == neg {
+			if neg {
+				ts.Fatalf("fake-gitlab: %d runners were created, want any other number", got)
+			}
+			ts.Fatalf("fake-gitlab: %d runners were created, want %d", got, want)
+		}
+	case "token-valid":
+		needArgs(ts, sub, args, 1, 1)
+		if scriptServer(ts).TokenValid(args[0]) == neg {
+			if neg {
+				ts.Fatalf("fake-gitlab: the runner token is still valid")
+			}
+			ts.Fatalf("fake-gitlab: the runner token is not valid")
+		}
+	case "runner":
+		needArgs(ts, sub, args, 1, 100)
+		ok, why := checkRunner(scriptServer(ts), atoi64(ts, args[0]), args[1:])
+		if ok == neg {
+			if neg {
+				ts.Fatalf("fake-gitlab: runner %s matches", args[0])
+			}
+			ts.Fatalf("fake-gitlab: runner %s: %s", args[0], why)
+		}
+	default:
+		ts.Fatalf("fake-gitlab: unknown subcommand %q\n%s", sub, CmdUsage)
+	}
+}
+
+func cmdStart(ts *testscript.TestScript, args []string) {
+	fs := flag.NewFlagSet("fake-gitlab start", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	var o Options
+	fs.StringVar(&o.PathPrefix, "prefix", "", "")
+	fs.BoolVar(&o.TLS, "tls", false, "")
+	fs.StringVar(&o.TokenPrefix, "token-prefix", "", "")
+	fs.DurationVar(&o.RunnerTokenExpiresIn, "token-expires-in", 0, "")
+	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
+		ts.Fatalf("fake-gitlab start: bad arguments %q\n%s", args, CmdUsage)
+	}
+	scriptMu.Lock()
+	_, dup := scriptServers[ts]
+	scriptMu.Unlock()
+	if _, ok := ts.Value(serverKey{}).(*Server); ok || dup {
+		ts.Fatalf("fake-gitlab start: a server is already running in this script")
+	}
+	s, err := Start(o)
+	ts.Check(err)
+	scriptMu.Lock()
+	scriptServers[ts] = s
+	scriptMu.Unlock()
+	ts.Defer(func() {
+		scriptMu.Lock()
+		delete(scriptServers, ts)
+		scriptMu.Unlock()
+		s.Close()
+	})
+	ts.Setenv(EnvURL, s.URL())
+	if o.TLS {
+		file, err := s.writeCA()
+		ts.Check(err)
+		ts.Defer(func() { _ = os.RemoveAll(filepath.Dir(file)) })
+		ts.Setenv(EnvCAFile, file)
+	}
+}
+
+type int64List []int64
+
+func (l *int64List) String() string { return fmt.Sprint([]int64(*l)) }
+func (l *int64List) Set(v string) error {
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return err
+	}
+	*l = append(*l, n)
+	return nil
+}
+
+func cmdToken(ts *testscript.TestScript, args []string) {
+	fs := flag.NewFlagSet("fake-gitlab token", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	user := fs.Bool("user", false, "")
+	revoked := fs.Bool("revoked", false, "")
+	expires := fs.String("expires", "", "")
+	var groups, projects int64List
+	fs.Var(&groups, "group", "")
+	fs.Var(&projects, "project", "")
+	if err := fs.Parse(args); err != nil || fs.NArg() < 1 {
+		ts.Fatalf("fake-gitlab token: bad arguments %q\n%s", args, CmdUsage)
+	}
+	o := TokenOptions{
+		Scopes:             fs.Args()[1:],
+		Admin:              !*user,
+		OwnedGroups:        groups,
+		MaintainedProjects: projects,
+		Revoked:            *revoked,
+	}
+	if *expires != "" {
+		t, err := time.Parse("2006-01-02", *expires)
+		ts.Check(err)
+		o.ExpiresAt = &t
+	}
+	scriptServer(ts).AddTokenWith(fs.Arg(0), o)
+}
+
+// runnerView is a runner as "fake-gitlab runners" prints it: no tokens.
+type runnerView struct {
+	ID              int64    `json:"id"`
+	RunnerType      string   `json:"runner_type"`
+	GroupID         int64    `json:"group_id"`
+	ProjectID       int64    `json:"project_id"`
+	Description     string   `json:"description"`
+	Paused          bool     `json:"paused"`
+	Locked          bool     `json:"locked"`
+	RunUntagged     bool     `json:"run_untagged"`
+	TagList         []string `json:"tag_list"`
+	AccessLevel     string   `json:"access_level"`
+	MaximumTimeout  int64    `json:"maximum_timeout"`
+	MaintenanceNote string   `json:"maintenance_note"`
+	TokenExpiresAt  *string  `json:"token_expires_at"`
+	TokenResets     int      `json:"token_resets"`
+	Deleted         bool     `json:"deleted"`
+}
+
+func viewOf(r Runner) runnerView {
+	tags := r.TagList
+	if tags == nil {
+		tags = []string{}
+	}
+	return runnerView{
+		ID: r.ID, RunnerType: r.RunnerType, GroupID: r.GroupID, ProjectID: r.ProjectID,
+		Description: r.Description, Paused: r.Paused, Locked: r.Locked, RunUntagged: r.RunUntagged,
+		TagList: tags, AccessLevel: r.AccessLevel, MaximumTimeout: r.MaximumTimeout,
+		MaintenanceNote: r.MaintenanceNote, TokenExpiresAt: tsPtr(r.TokenExpiresAt),
+		TokenResets: len(r.OldTokens), Deleted: r.Deleted,
+	}
+}
+
+func writeRunnersJSON(w io.Writer, rs []Runner) {
+	views := make([]runnerView, 0, len(rs))
+	for _, r := range rs {
+		views = append(views, viewOf(r))
+	}
+	b, _ := json.MarshalIndent(views, "", "  ")
+	fmt.Fprintf(w, "%s\n", b)
+}
+
+// checkRunner compares runner id's fields, as JSON values of runnerView
+// (tag_list as a comma-separated list), with FIELD=VALUE pairs.
+func checkRunner(s *Server, id int64, pairs []string) (bool, string) {
+	r, ok := s.Runner(id)
+	if !ok {
+		return false, "no such runner"
+	}
+	if r.Deleted {
+		return false, "deleted"
+	}
+	b, _ := json.Marshal(viewOf(r))
+	var fields map[string]any
+	_ = json.Unmarshal(b, &fields)
+	for _, p := range pairs {
+		k, want, ok := strings.Cut(p, "=")
+		if !ok {
+			return false, fmt.Sprintf("bad FIELD=VALUE %q", p)
+		}
+		v, known := fields[k]
+		if !known {
+			return false, fmt.Sprintf("unknown field %q", k)
+		}
+		var got string
+		switch v := v.(type) {
+		case nil:
+			got = "null"
+		case string:
+			got = v
+		case []any:
+			parts := make([]string, len(v))
+			for i, e := range v {
+				parts[i] = fmt.Sprint(e)
+			}
+			got = strings.Join(parts, ",")
+		case float64:
+			got = strconv.FormatFloat(v, 'f', -1, 64)
+		default:
+			got = fmt.Sprint(v)
+		}
+		if got != want {
+			return false, fmt.Sprintf("%s is %q, want %q", k, got, want)
+		}
+	}
+	return true, ""
+}
+
+func needArgs(ts *testscript.TestScript, sub string, args []string, lo, hi int) {
+	if len(args) < lo || len(args) > hi {
+		ts.Fatalf("fake-gitlab %s: wrong number of arguments\n%s", sub, CmdUsage)
+	}
+}
+
+func checkOp(ts *testscript.TestScript, op string) string {
+	for _, o := range allOps {
+		if o == op {
+			return op
+		}
+	}
+	ts.Fatalf("fake-gitlab: unknown operation %q", op)
+	return ""
+}
+
+func atoi(ts *testscript.TestScript, s string) int {
+	n, err := strconv.Atoi(s)
+	ts.Check(err)
+	return n
+}
+
+func atoi64(ts *testscript.TestScript, s string) int64 {
+	n, err := strconv.ParseInt(s, 10, 64)
+	ts.Check(err)
+	return n
+}
+
+func optInt(ts *testscript.TestScript, args []string, i, def int) int {
+	if i < len(args) {
+		return atoi(ts, args[i])
+	}
+	return def
+}
