@@ -106,11 +106,9 @@ func Run(ctx context.Context, d Deps, req Request) (Outcome, error) {
 	if err := d.Store.Check(ctx, req.Location); err != nil {
 		return out, fmt.Errorf("secrets backend %s: %w (nothing was created)", d.Store.Backend(), err)
 	}
-	reg := r.Registration
-	if reg == nil {
-		reg = &config.Registration{Scope: config.Scope{Type: config.ScopeInstance}, AccessLevel: "not_protected"}
-		untagged := true
-		reg.RunUntagged = &untagged
+	reg := r.Registration // defaulted by config.ApplyDefaults
+	if reg == nil || reg.RunUntagged == nil {
+		return out, fmt.Errorf("runner %q: registration settings missing (configuration not defaulted)", r.Name)
 	}
 	target, err := d.GitLab.Resolve(ctx, reg.Scope)
 	if err != nil {

@@ -139,7 +139,13 @@ func (h *harness) noCanary(t *testing.T, err error) {
 	}
 }
 
-func runner() *config.Runner { return &config.Runner{Name: "ci"} }
+func runner() *config.Runner { return withReg(&config.Runner{Name: "ci"}) }
+
+func withReg(r *config.Runner) *config.Runner {
+	untagged := true
+	r.Registration = &config.Registration{Scope: config.Scope{Type: config.ScopeInstance}, RunUntagged: &untagged}
+	return r
+}
 
 func TestCreateStoreWrite(t *testing.T) {
 	h := newHarness(t)
@@ -262,13 +268,13 @@ func TestCancelledAfterCreateStillStores(t *testing.T) {
 func TestExistingRunner(t *testing.T) {
 	h := newHarness(t)
 	h.gl.existing[7] = true
-	r := &config.Runner{Name: "ci", RunnerID: 7}
+	r := withReg(&config.Runner{Name: "ci", RunnerID: 7})
 	out, err := h.run(context.Background(), r, false)
 	if err != nil || out.Created || len(h.gl.created) != 0 || h.written != 1 {
 		t.Fatalf("err %v out %+v created %v written %d", err, out, h.gl.created, h.written)
 	}
 
-	gone := &config.Runner{Name: "ci", RunnerID: 8}
+	gone := withReg(&config.Runner{Name: "ci", RunnerID: 8})
 	if _, err := h.run(context.Background(), gone, false); err == nil || !strings.Contains(err.Error(), "--recreate") {
 		t.Fatalf("missing runner without --recreate: %v", err)
 	}

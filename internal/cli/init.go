@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -41,6 +42,9 @@ type question struct {
 	set      func(s *initState, v string) error
 	required func(s *initState) bool
 	when     func(s *initState) bool // asked only when true
+	// implicit: the default is runnerctl.yaml's own default, so an answer
+	// equal to it is not written into the file.
+	implicit bool
 }
 
 // initState is the configuration init is building.
@@ -83,7 +87,7 @@ func questions() []question {
 	}
 	text := func(flag, title, help string, required bool, field func(s *initState) *string, def string) {
 		get, set := strField(field)
-		add(question{flag: flag, title: title, help: help, get: get, set: set,
+		add(question{flag: flag, title: title, help: help, get: get, set: set, implicit: def != "",
 			required: func(*initState) bool { return required },
 			def:      func(*initState) string { return def }})
 	}
@@ -93,7 +97,7 @@ func questions() []question {
 		func(s *initState) *string { return &s.raw.GitOps.RepoURL }, "")
 	text("name", "Runner name", "A DNS label: names the Application gitlab-runner-NAME and the generated files.", true,
 		func(s *initState) *string { return &s.runner.Name }, "")
-	add(question{flag: "scope", title: "Runner scope", help: "Who may use the runner.", kind: "select",
+	add(question{flag: "scope", implicit: true, title: "Runner scope", help: "Who may use the runner.", kind: "select",
 		options: func(*initState) []prompt.Option {
 			return []prompt.Option{{Value: "instance", Label: "instance: every project (needs an administrator's token)"},
 				{Value: "group", Label: "group: the projects of one group"}, {Value: "project", Label: "project: one project"}}
@@ -108,18 +112,20 @@ func questions() []question {
 		required: func(s *initState) bool { return true },
 		get:      func(s *initState) string { return s.reg().Scope.Path },
 		set:      func(s *initState, v string) error { s.reg().Scope.Path = v; return nil }})
-	add(question{flag: "description", title: "Description", help: "Shown in GitLab's runner list.",
+	add(question{flag: "description", implicit: true, title: "Description", help: "Shown in GitLab's runner list.",
 		def: func(s *initState) string { return "runnerctl " + s.runner.Name },
 		get: func(s *initState) string { return s.reg().Description },
 		set: func(s *initState, v string) error { s.reg().Description = v; return nil }})
 	add(question{flag: "tags", title: "Tags", help: "Comma-separated job tags this runner picks up (empty for none).", kind: "list",
 		get: func(s *initState) string { return strings.Join(s.reg().Tags, ",") },
 		set: func(s *initState, v string) error { s.reg().Tags = splitList(v); return nil }})
-	boolQ := func(flag, title, help string, def func(*initState) bool, field func(*initState) *bool, when func(*initState) bool) {
-		add(question{flag: flag, title: title, help: help, kind: "bool", when: when,
+	// boolQ asks a yes/no question; get reports the file's value ("" when
+	// unset, so that the default applies), set stores the answer.
+	boolQ := func(flag, title, help string, def func(*initState) bool, get func(*initState) *bool, set func(*initState, bool), when func(*initState) bool) {
+		add(question{flag: flag, title: title, help: help, kind: "bool", when: when, implicit: true,
 			def: func(s *initState) string { return strconv.FormatBool(def(s)) },
 			get: func(s *initState) string {
-				if p := field(s); p != nil && *p {
+				if p := get(s); p != nil && *p {
 					return "true"
 				}
 				return ""
@@ -129,22 +135,19 @@ func questions() []question {
 				if err != nil {
 					return fmt.Errorf("%q is not true or false", v)
 				}
-				*field(s) = b
+				set(s, b)
 				return nil
 			}})
 	}
 	boolQ("run-untagged", "Run untagged jobs?", "Also pick up jobs without tags.",
 		func(s *initState) bool { return len(s.reg().Tags) == 0 },
-		func(s *initState) *bool {
-			if s.reg().RunUntagged == nil {
-				s.reg().RunUntagged = new(bool)
-			}
-			return s.reg().RunUntagged
-		}, always)
+		func(s *initState) *bool { return s.reg().RunUntagged },
+		func(s *initState, b bool) { s.reg().RunUntagged = &b }, always)
 	boolQ("locked", "Lock to the current project?", "Project runners only.", func(*initState) bool { return false },
 		func(s *initState) *bool { return &s.reg().Locked },
+		func(s *initState, b bool) { s.reg().Locked = b },
 		func(s *initState) bool { return s.reg().Scope.Type == config.ScopeProject })
-	add(question{flag: "protected", title: "Protected branches and tags only?", help: "Run jobs of protected refs only (access level ref_protected).", kind: "bool",
+	add(question{flag: "protected", implicit: true, title: "Protected branches and tags only?", help: "Run jobs of protected refs only (access level ref_protected).", kind: "bool",
 		def: func(*initState) string { return "false" },
 		get: func(s *initState) string {
 			if s.reg().AccessLevel == "ref_protected" {
@@ -160,7 +163,7 @@ func questions() []question {
 			s.reg().AccessLevel = map[bool]string{true: "ref_protected", false: "not_protected"}[b]
 			return nil
 		}})
-	add(question{flag: "maximum-timeout", title: "Maximum job timeout (seconds)", help: "0 for none, else at least 600.", kind: "int",
+	add(question{flag: "maximum-timeout", implicit: true, title: "Maximum job timeout (seconds)", help: "0 for none, else at least 600.", kind: "int",
 		def: func(*initState) string { return "0" },
 		get: func(s *initState) string {
 			if s.reg().MaximumTimeout == 0 {
@@ -177,8 +180,9 @@ func questions() []question {
 			return nil
 		}})
 	boolQ("paused", "Create the runner paused?", "A paused runner takes no jobs until resumed.", func(*initState) bool { return false },
-		func(s *initState) *bool { return &s.reg().Paused }, always)
-	add(question{flag: "maintenance-note", title: "Maintenance note", help: "Free text for administrators (optional).",
+		func(s *initState) *bool { return &s.reg().Paused },
+		func(s *initState, b bool) { s.reg().Paused = b }, always)
+	add(question{flag: "maintenance-note", implicit: true, title: "Maintenance note", help: "Free text for administrators (optional).",
 		get: func(s *initState) string { return s.reg().MaintenanceNote },
 		set: func(s *initState, v string) error { s.reg().MaintenanceNote = v; return nil }})
 	add(question{flag: "backend", title: "Secrets backend", help: "Where the runner token is stored; External Secrets Operator reads it from there.", kind: "select",
@@ -193,7 +197,7 @@ func questions() []question {
 		func(s *initState) *string { return &s.raw.Secrets.Store.Name }, "")
 	backendQ := func(flag, backend, title, help string, required bool, field func(s *initState) *string) {
 		get, set := strField(field)
-		add(question{flag: flag, title: title, help: help, get: get, set: set,
+		add(question{flag: flag, title: title, help: help, get: get, set: set, implicit: !required,
 			when:     func(s *initState) bool { return s.raw.Secrets.Backend == backend },
 			required: func(*initState) bool { return required }})
 	}
@@ -207,7 +211,7 @@ func questions() []question {
 		func(s *initState) *string { return &ensure(&s.raw.Secrets.AWS).Region })
 	backendQ("gcp-project", "gcp", "GCP project ID", "Project of Secret Manager.", true,
 		func(s *initState) *string { return &ensure(&s.raw.Secrets.GCP).Project })
-	add(question{flag: "profile", title: "Hardening profile", help: "How the runner and its job pods are locked down (runnerctl profiles show NAME).", kind: "select",
+	add(question{flag: "profile", implicit: true, title: "Hardening profile", help: "How the runner and its job pods are locked down (runnerctl profiles show NAME).", kind: "select",
 		options: func(s *initState) []prompt.Option {
 			var opts []prompt.Option
 			for _, n := range s.profiles.Names() {
@@ -347,6 +351,9 @@ func runInit(ctx context.Context, e env, g *globals, o initOptions, qs []questio
 	}
 	if err := ask(ctx, st, qs, flags, asker); err != nil {
 		return err
+	}
+	if reg := st.runner.Registration; reg != nil && reflect.ValueOf(*reg).IsZero() {
+		st.runner.Registration = nil // all defaults: nothing to write
 	}
 
 	// Validate the whole result, with profiles, before touching anything.
@@ -533,6 +540,9 @@ func ask(ctx context.Context, st *initState, qs []question, flags *pflag.FlagSet
 					return fmt.Errorf("prompt %q: %w", q.title, err)
 				}
 			}
+		}
+		if q.implicit && q.get(st) == "" && v == q.def(st) {
+			continue // the default applies without being written down
 		}
 		if v == "" {
 			if q.required(st) {

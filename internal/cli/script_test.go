@@ -2,12 +2,17 @@ package cli
 
 import (
 	"errors"
+	"io/fs"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	fakegitlab "github.com/runnerctl/runnerctl/internal/fake/gitlab"
 )
 
 // TestMain lets testscript run runnerctl as a real process (the test binary
@@ -23,7 +28,9 @@ func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir: "../../testdata/script",
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"exitcode": cmdExitCode,
+			"exitcode":    cmdExitCode,
+			"fake-gitlab": fakegitlab.Cmd,
+			"no-canary":   cmdNoCanary,
 		},
 		RequireExplicitExec: true,
 	})
@@ -53,5 +60,39 @@ func cmdExitCode(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	if got != want {
 		ts.Fatalf("%s exited with %d, want %d", args[2], got, want)
+	}
+}
+
+// cmdNoCanary fails when the planted canary (the fakes put it in every
+// runner token they issue) appears in any file under $WORK, in the last
+// command's stdout or stderr, or in any extra file named:
+//
+//	no-canary CANARY [FILE...]
+func cmdNoCanary(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 1 {
+		ts.Fatalf("usage: no-canary CANARY [FILE...]")
+	}
+	canary := args[0]
+	for _, stream := range []string{"stdout", "stderr"} {
+		if strings.Contains(ts.ReadFile(stream), canary) {
+			ts.Fatalf("the canary %q appears in %s", canary, stream)
+		}
+	}
+	roots := append([]string{ts.Getenv("WORK")}, args[1:]...)
+	for _, root := range roots {
+		err := filepath.WalkDir(ts.MkAbs(root), func(path string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			data, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			if strings.Contains(string(data), canary) {
+				ts.Fatalf("the canary %q appears in %s", canary, path)
+			}
+			return nil
+		})
+		ts.Check(err)
 	}
 }

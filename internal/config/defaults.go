@@ -114,7 +114,11 @@ func (r *Runner) applyDefaults() {
 			Limits:   ResourceList{CPU: "1000m", Memory: "2Gi"},
 		}
 	}
+	if r.Registration == nil {
+		r.Registration = &Registration{}
+	}
 	if reg := r.Registration; reg != nil {
+		setDefault(&reg.Description, "runnerctl "+r.Name)
 		setDefault(&reg.Scope.Type, ScopeInstance)
 		setDefault(&reg.AccessLevel, "not_protected")
 		if reg.RunUntagged == nil {

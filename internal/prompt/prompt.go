@@ -35,9 +35,15 @@ type Huh struct {
 }
 
 func (h Huh) run(ctx context.Context, f huh.Field) error {
+	in := h.In
+	if h.Accessible {
+		// Accessible mode starts a new line scanner for every question; fed
+		// a byte at a time, none of them reads ahead into the next answer.
+		in = byteReader{h.In}
+	}
 	return huh.NewForm(huh.NewGroup(f)).
 		WithAccessible(h.Accessible).
-		WithInput(h.In).
+		WithInput(in).
 		WithOutput(h.Out).
 		WithShowHelp(!h.Accessible).
 		RunWithContext(ctx)
@@ -85,4 +91,14 @@ func (h Huh) Secret(ctx context.Context, title, help string) (string, error) {
 	var v string
 	err := h.run(ctx, huh.NewInput().Title(title).Description(help).EchoMode(huh.EchoModePassword).Value(&v))
 	return v, err
+}
+
+// byteReader reads at most one byte per call.
+type byteReader struct{ r io.Reader }
+
+func (b byteReader) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	return b.r.Read(p[:1])
 }
