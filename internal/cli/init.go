@@ -266,7 +266,9 @@ creates the runner in GitLab, stores its token in the secrets manager, and
 only then writes runnerctl.yaml and the rendered files.
 
 The GitLab personal access token comes from GITLAB_TOKEN, --gitlab-token-file
-or a masked prompt; it needs the create_runner (or api) scope. Backend
+or a masked prompt; it needs the api scope, or create_runner, manage_runner
+and read_api (to delete the runner again if its token cannot be stored, to
+find it if GitLab's answer is lost, and to see it on a re-run). Backend
 credentials come from their usual variables: VAULT_ADDR/VAULT_TOKEN (or
 VAULT_ROLE_ID/VAULT_SECRET_ID), INFISICAL_UNIVERSAL_AUTH_CLIENT_ID/_SECRET,
 and the AWS and GCP SDKs' default chains. No secret is taken from a flag.
@@ -399,10 +401,11 @@ func runInit(ctx context.Context, e env, g *globals, o initOptions, qs []questio
 	if err != nil {
 		return &exitError{code: ExitUsage, msg: err.Error()}
 	}
-	store, err := newStore(ctx, cfg, e.getenv)
+	store, err := newStore(ctx, cfg, e.stderr)
 	if err != nil {
 		return err
 	}
+	defer store.Close()
 	recDir := o.recoveryDir
 	if recDir == "" {
 		recDir = bootstrap.DefaultRecoveryDir(e.getenv)
@@ -602,7 +605,7 @@ func gitlabToken(ctx context.Context, e env, o initOptions, asker prompt.Asker) 
 		return secrets.NewToken(t), nil
 	}
 	if asker != nil {
-		t, err := asker.Secret(ctx, "GitLab personal access token", "Needs the create_runner (or api) scope; it is not stored anywhere.")
+		t, err := asker.Secret(ctx, "GitLab personal access token", "Needs the api scope, or create_runner, manage_runner and read_api; it is not stored anywhere.")
 		if err == nil && strings.TrimSpace(t) != "" {
 			return secrets.NewToken(strings.TrimSpace(t)), nil
 		}

@@ -2,14 +2,52 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 
 	"github.com/runnerctl/runnerctl/internal/config"
 	"github.com/runnerctl/runnerctl/internal/secrets"
+	"github.com/runnerctl/runnerctl/internal/secrets/remote"
 )
 
-// newStore builds the secrets backend of cfg, with credentials from the
-// environment only.
-func newStore(ctx context.Context, cfg *config.Config, getenv func(string) string) (secrets.Store, error) {
-	return nil, fmt.Errorf("secrets backend %q: not wired yet", cfg.Secrets.Backend)
+// store is a secrets backend that holds a helper process until closed.
+type store interface {
+	secrets.Store
+	io.Closer
+}
+
+// newStore opens the secrets backend of cfg in the runnerctl-secrets helper
+// (package remote says why it is a separate process). Credentials come from
+// the environment the helper inherits (each backend's usual variables, or
+// the AWS and GCP SDKs' default chains), never from runnerctl.yaml or flags:
+// they are secrets too. A backend that cannot even be configured is the
+// user's input to fix (exit 2), reported before any runner exists.
+func newStore(ctx context.Context, cfg *config.Config, stderr io.Writer) (store, error) {
+	s := cfg.Secrets
+	spec := remote.Spec{Backend: s.Backend}
+	switch {
+	case s.Backend == config.BackendVault && s.Vault != nil:
+		spec.Mount = s.Vault.Mount
+	case s.Backend == config.BackendInfisical && s.Infisical != nil:
+		spec.Project, spec.Environment = s.Infisical.ProjectSlug, s.Infisical.Environment
+	case s.Backend == config.BackendAWS && s.AWS != nil:
+		spec.Region = s.AWS.Region
+	case s.Backend == config.BackendGCP && s.GCP != nil:
+		spec.Project = s.GCP.Project
+	default:
+		return nil, &exitError{code: ExitUsage, msg: fmt.Sprintf("secrets.backend: %q has no settings in runnerctl.yaml", s.Backend)}
+	}
+	helper, err := remote.Find()
+	if err != nil {
+		return nil, err
+	}
+	c, err := remote.Start(ctx, helper, spec, stderr)
+	if err != nil {
+		if errors.Is(err, remote.ErrConfig) {
+			return nil, &exitError{code: ExitUsage, msg: fmt.Sprintf("secrets backend %q: %v", s.Backend, err)}
+		}
+		return nil, fmt.Errorf("secrets backend %q: %w", s.Backend, err)
+	}
+	return c, nil
 }
