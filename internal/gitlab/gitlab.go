@@ -18,9 +18,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	mrand "math/rand/v2"
 	"net/http"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -86,12 +88,45 @@ func New(o Options) (*Client, error) {
 		gl.WithHTTPClient(hc),
 		gl.WithOnlyIdempotentRetries(),
 		gl.WithCustomRetryMax(4),
-		gl.WithCustomRetryWaitMinMax(500*time.Millisecond, 30*time.Second),
+		gl.WithCustomBackoff(retryWait),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("gitlab %q: %w", o.URL, err)
 	}
 	return &Client{api: api, url: o.URL}, nil
+}
+
+// Waits between retries (see retryWait).
+const (
+	minRateLimitWait = 500 * time.Millisecond
+	maxRateLimitWait = time.Minute
+	retryJitter      = 250 * time.Millisecond
+)
+
+// retryWait is how long the client waits before retrying. After a 429 it
+// waits as long as GitLab asks, by Retry-After (seconds or a date) or
+// RateLimit-Reset (Unix time), whichever is later, up to a minute, plus a
+// little jitter. The library's own rate-limit backoff reads only
+// RateLimit-Reset, to the second, so it could retry before Retry-After, and
+// adds a jitter of up to RetryWaitMax-RetryWaitMin. Other retries (reads
+// after a 5xx or a network error) wait 0.7 to 0.9 seconds times the attempt
+// number, as the library does.
+func retryWait(_, _ time.Duration, attempt int, resp *http.Response) time.Duration {
+	if resp == nil || resp.StatusCode != http.StatusTooManyRequests {
+		return (700*time.Millisecond + time.Duration(mrand.Int64N(int64(200*time.Millisecond)))) * time.Duration(attempt+1)
+	}
+	wait := minRateLimitWait
+	if v := strings.TrimSpace(resp.Header.Get("Retry-After")); v != "" {
+		if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+			wait = max(wait, time.Duration(secs)*time.Second)
+		} else if t, err := http.ParseTime(v); err == nil {
+			wait = max(wait, time.Until(t))
+		}
+	}
+	if v, err := strconv.ParseInt(resp.Header.Get("RateLimit-Reset"), 10, 64); err == nil && v > 0 {
+		wait = max(wait, time.Until(time.Unix(v, 0)))
+	}
+	return min(wait, maxRateLimitWait) + time.Duration(mrand.Int64N(int64(retryJitter)))
 }
 
 // Errors callers act on.
@@ -102,18 +137,35 @@ var (
 	ErrNotFound = errors.New("not found")
 )
 
-// ScopeError says which scope the token lacks.
+// ScopeError says which scopes the token lacks.
 type ScopeError struct {
 	Have []string
-	Need []string
+	// Missing lists, for each thing init must be able to do and the token
+	// may not, the scopes that would allow it ("create_runner or api").
+	Missing []string
 }
 
 func (e *ScopeError) Error() string {
-	return fmt.Sprintf("the personal access token has scopes [%s] but needs one of [%s]; create a token with the create_runner scope (or api)",
-		strings.Join(e.Have, ", "), strings.Join(e.Need, ", "))
+	return fmt.Sprintf("the personal access token has scopes [%s] but lacks %s; create a token with the api scope, or with create_runner, manage_runner and read_api",
+		strings.Join(e.Have, ", "), strings.Join(e.Missing, "; "))
 }
 
-// CheckToken verifies the token and that it may create runners.
+// requiredScopes is what runnerctl does with the token, and the scopes
+// that allow each (GitLab's allow_access_with_scope on the routes used).
+// Creating is not enough: a runner whose token cannot be stored must be
+// deleted again, a create whose answer was lost must be found by its
+// marker and its token reset, and a re-run must see that the runner exists.
+var requiredScopes = []struct {
+	scope, why string
+}{
+	{"create_runner", "create runners"},
+	{"manage_runner", "read, delete and reset runners"},
+	{"read_api", "look up groups, projects and runner lists"},
+}
+
+// CheckToken verifies the token and that it may do everything init may
+// have to do: create a runner, and get, delete or reset it, and list
+// runners, when a step after the create fails.
 func (c *Client) CheckToken(ctx context.Context) error {
 	pat, _, err := c.api.PersonalAccessTokens.GetSinglePersonalAccessToken(gl.WithContext(ctx))
 	if err != nil {
@@ -122,13 +174,19 @@ func (c *Client) CheckToken(ctx context.Context) error {
 	if !pat.Active || pat.Revoked {
 		return ErrUnauthorized
 	}
-	need := []string{"create_runner", "api"}
-	for _, s := range pat.Scopes {
-		if slices.Contains(need, s) {
-			return nil
+	if slices.Contains(pat.Scopes, "api") {
+		return nil
+	}
+	var missing []string
+	for _, r := range requiredScopes {
+		if !slices.Contains(pat.Scopes, r.scope) {
+			missing = append(missing, fmt.Sprintf("%s or api (to %s)", r.scope, r.why))
 		}
 	}
-	return &ScopeError{Have: pat.Scopes, Need: need}
+	if len(missing) == 0 {
+		return nil
+	}
+	return &ScopeError{Have: pat.Scopes, Missing: missing}
 }
 
 // Target is where a runner is created.
@@ -234,7 +292,7 @@ func (c *Client) CreateRunner(ctx context.Context, spec RunnerSpec, marker strin
 	id, findErr := c.FindByMarker(lookCtx, spec.Target, marker)
 	switch {
 	case findErr != nil:
-		return nil, fmt.Errorf("create runner: the answer was lost (%v) and looking for the runner failed too: %w; check GitLab for a runner whose maintenance note contains %q", err, findErr, marker)
+		return nil, fmt.Errorf("create runner: the answer was lost (%s) and looking for the runner failed too: %w; check GitLab for a runner whose maintenance note contains %q", c.describe(err), findErr, marker)
 	case id == 0:
 		return nil, c.wrap("create runner (no runner was created)", err)
 	}
@@ -351,16 +409,27 @@ func (c *Client) wrap(what string, err error) error {
 			return fmt.Errorf("%s: %w", what, ErrUnauthorized)
 		case http.StatusNotFound:
 			return fmt.Errorf("%s: %w (GitLab %s)", what, ErrNotFound, c.url)
-		case http.StatusForbidden:
-			return fmt.Errorf("%s: forbidden by GitLab (403): %s", what, strings.TrimSpace(string(er.Body)))
 		}
-		if er.StatusCode >= 500 || !json.Valid(er.Body) {
-			// Proxies answer 5xx with HTML pages; the status says enough.
-			return fmt.Errorf("%s: GitLab answered %d %s", what, er.StatusCode, http.StatusText(er.StatusCode))
-		}
-		return fmt.Errorf("%s: GitLab answered %d: %s", what, er.StatusCode, strings.TrimSpace(string(er.Body)))
+		return fmt.Errorf("%s: %s", what, c.describe(err))
 	}
 	return fmt.Errorf("%s: %w", what, err)
+}
+
+// describe says what GitLab answered, without the HTML page a proxy sends
+// with a 5xx.
+func (c *Client) describe(err error) string {
+	var er *gl.ErrorResponse
+	if !errors.As(err, &er) {
+		return err.Error()
+	}
+	switch {
+	case er.StatusCode == http.StatusForbidden:
+		return fmt.Sprintf("forbidden by GitLab (403): %s", strings.TrimSpace(string(er.Body)))
+	case er.StatusCode >= 500 || !json.Valid(er.Body):
+		// Proxies answer 5xx with HTML pages; the status says enough.
+		return fmt.Sprintf("GitLab answered %d %s", er.StatusCode, http.StatusText(er.StatusCode))
+	}
+	return fmt.Sprintf("GitLab answered %d: %s", er.StatusCode, strings.TrimSpace(string(er.Body)))
 }
 
 // CreateMergeRequest opens a merge request in project (a full path) from

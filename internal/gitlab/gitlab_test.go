@@ -73,10 +73,23 @@ func TestUntrustedCAFails(t *testing.T) {
 func TestTokenChecks(t *testing.T) {
 	_, c := setup(t, fake.Options{}, "glpat-read", "read_api")
 	var se *gitlab.ScopeError
-	if err := c.CheckToken(context.Background()); !errors.As(err, &se) || !strings.Contains(err.Error(), "create_runner") {
+	if err := c.CheckToken(context.Background()); !errors.As(err, &se) || !strings.Contains(err.Error(), "create_runner or api (to create runners)") ||
+		strings.Contains(err.Error(), "read_api or api") {
 		t.Fatalf("missing scope: %v", err)
 	}
-	srv, c2 := setup(t, fake.Options{}, "glpat-ok", "create_runner")
+	// create_runner alone creates a runner that the same token can then
+	// neither find (a lost answer), delete (a failed store) nor see again
+	// (a re-run): init refuses it up front.
+	_, c1 := setup(t, fake.Options{}, "glpat-create", "create_runner")
+	err := c1.CheckToken(context.Background())
+	if !errors.As(err, &se) || len(se.Missing) != 2 || !strings.Contains(err.Error(), "manage_runner or api") || !strings.Contains(err.Error(), "read_api or api") {
+		t.Fatalf("create_runner only: %v", err)
+	}
+	_, capi := setup(t, fake.Options{}, "glpat-api", "api")
+	if err := capi.CheckToken(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	srv, c2 := setup(t, fake.Options{}, "glpat-ok", "create_runner", "manage_runner", "read_api")
 	if err := c2.CheckToken(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -163,6 +176,8 @@ func TestRateLimitHonoured(t *testing.T) {
 	}
 	if waited := time.Since(start); waited < 900*time.Millisecond {
 		t.Errorf("Retry-After: 1 not honoured (retried after %v)", waited)
+	} else if waited > 4*time.Second {
+		t.Errorf("Retry-After: 1, but retried only after %v", waited)
 	}
 }
 
