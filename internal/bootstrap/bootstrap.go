@@ -77,6 +77,24 @@ type FailureError struct {
 func (e *FailureError) Error() string { return e.Msg + ": " + e.Err.Error() }
 func (e *FailureError) Unwrap() error { return e.Err }
 
+// tokenInPlace makes sure an existing runner's token is where the rendered
+// ExternalSecret will read it. A renamed runner or a changed layout moves
+// that place, and GitLab never shows a token again: writing the files
+// anyway would leave the runner's pod without a token at its next start.
+func tokenInPlace(ctx context.Context, s secrets.Store, r *config.Runner, loc secrets.Location) error {
+	_, err := s.Get(ctx, loc)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, secrets.ErrNotFound):
+		return fmt.Errorf("runner %q (id %d) exists, but %s has no token at %q, where its ExternalSecret will read it "+
+			"(was the runner renamed, or the secrets layout changed?): copy the token there from its old place, "+
+			"or run init with the old name and layout; nothing was changed", r.Name, r.RunnerID, s.Backend(), loc)
+	default:
+		return fmt.Errorf("secrets backend %s: read %q to confirm runner %q's token is there: %w (nothing was changed)", s.Backend(), loc, r.Name, err)
+	}
+}
+
 // Run makes sure the runner exists and its token is stored, then writes the
 // files. ctx cancellation (Ctrl-C) is honoured before the runner is
 // created; after that, the steps that secure the token run to completion.
@@ -93,6 +111,9 @@ func Run(ctx context.Context, d Deps, req Request) (Outcome, error) {
 		switch {
 		case err == nil:
 			d.Steps.Step(fmt.Sprintf("runner %q exists in GitLab (id %d); no new runner", r.Name, r.RunnerID))
+			if err := tokenInPlace(ctx, d.Store, r, req.Location); err != nil {
+				return out, err
+			}
 			return out, d.Files.Write()
 		case !errors.Is(err, gitlab.ErrNotFound):
 			return out, err

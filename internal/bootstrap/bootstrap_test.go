@@ -60,6 +60,7 @@ func (f *fakeGitLab) DeleteRunner(_ context.Context, id int64) error {
 type memStore struct {
 	data     map[string]secrets.Token
 	checkErr error
+	getErr   error
 	putErrs  []error // consumed one per Put
 	puts     int
 	ctxErrAt int // Put number whose ctx must be live
@@ -68,6 +69,9 @@ type memStore struct {
 func (m *memStore) Backend() string                               { return "mem" }
 func (m *memStore) Check(context.Context, secrets.Location) error { return m.checkErr }
 func (m *memStore) Get(_ context.Context, l secrets.Location) (secrets.Token, error) {
+	if m.getErr != nil {
+		return secrets.Token{}, m.getErr
+	}
 	t, ok := m.data[l.String()]
 	if !ok {
 		return secrets.Token{}, secrets.ErrNotFound
@@ -269,6 +273,20 @@ func TestExistingRunner(t *testing.T) {
 	h := newHarness(t)
 	h.gl.existing[7] = true
 	r := withReg(&config.Runner{Name: "ci", RunnerID: 7})
+
+	// A runner whose token is not where the ExternalSecret reads it (renamed,
+	// or the layout changed) is refused: no file would give it a token.
+	_, err := h.run(context.Background(), r, false)
+	if err == nil || !strings.Contains(err.Error(), `mem has no token at "gitlab/ci#token"`) || h.written != 0 || len(h.gl.created) != 0 {
+		t.Fatalf("token missing: err %v, written %d, created %v", err, h.written, h.gl.created)
+	}
+	h.store.data = map[string]secrets.Token{"gitlab/ci#token": secrets.NewToken("glrt-stored")}
+	h.store.getErr = fmt.Errorf("mem: %w", secrets.ErrPermission)
+	if _, err := h.run(context.Background(), r, false); !errors.Is(err, secrets.ErrPermission) || h.written != 0 {
+		t.Fatalf("unreadable store: err %v, written %d", err, h.written)
+	}
+	h.store.getErr = nil
+
 	out, err := h.run(context.Background(), r, false)
 	if err != nil || out.Created || len(h.gl.created) != 0 || h.written != 1 {
 		t.Fatalf("err %v out %+v created %v written %d", err, out, h.gl.created, h.written)

@@ -442,6 +442,12 @@ func runInit(ctx context.Context, e env, g *globals, o initOptions, qs []questio
 	if !o.commit {
 		return nil
 	}
+	if !initChanged(plan, existing, raw) {
+		// A re-run that wrote nothing has nothing to commit (git would
+		// refuse an empty commit).
+		logf(e, g, "no file changed; nothing to commit")
+		return nil
+	}
 	return commitInit(ctx, e, g, o, gl, cfg, runner, root, plan)
 }
 
@@ -531,7 +537,8 @@ func ask(ctx context.Context, st *initState, qs []question, flags *pflag.FlagSet
 			continue
 		}
 		v := flagValue(flags, q.flag)
-		if v == "" {
+		// An explicitly empty flag (--maintenance-note '') is an answer.
+		if v == "" && !flags.Changed(q.flag) {
 			def := q.get(st)
 			if def == "" {
 				def = q.def(st)
@@ -645,9 +652,15 @@ func printInitPlan(e env, g *globals, cfg *config.Config, r *config.Runner, loc 
 	return nil
 }
 
-func reportInit(e env, g *globals, r *config.Runner, out bootstrap.Outcome, plan *gitops.Plan, existing []byte, raw *config.Config) error {
+// initChanged reports whether init wrote anything: a generated file, or
+// runnerctl.yaml.
+func initChanged(plan *gitops.Plan, existing []byte, raw *config.Config) bool {
 	final, _ := config.Update(existing, raw)
-	changed := len(plan.Pending()) > 0 || string(final) != string(existing)
+	return len(plan.Pending()) > 0 || string(final) != string(existing)
+}
+
+func reportInit(e env, g *globals, r *config.Runner, out bootstrap.Outcome, plan *gitops.Plan, existing []byte, raw *config.Config) error {
+	changed := initChanged(plan, existing, raw)
 	if g.output == "json" {
 		return writeJSON(e.stdout, map[string]any{"runner": r.Name, "runnerID": out.RunnerID, "created": out.Created, "changed": changed})
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	fakegitlab "github.com/runnerctl/runnerctl/internal/fake/gitlab"
+	"github.com/runnerctl/runnerctl/internal/secrets/backends"
 )
 
 // TestMain lets testscript run runnerctl as a real process (the test binary
@@ -20,7 +21,8 @@ import (
 // stdout, stderr and files.
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
-		"runnerctl": func() { os.Exit(Main()) },
+		"runnerctl":         func() { os.Exit(Main()) },
+		"runnerctl-secrets": func() { os.Exit(backends.Main()) },
 	})
 }
 
@@ -28,9 +30,13 @@ func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir: "../../testdata/script",
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"exitcode":    cmdExitCode,
-			"fake-gitlab": fakegitlab.Cmd,
-			"no-canary":   cmdNoCanary,
+			"exitcode":      cmdExitCode,
+			"fake-gitlab":   fakegitlab.Cmd,
+			"fake-store":    cmdFakeStore,
+			"no-canary":     cmdNoCanary,
+			"outside-dir":   cmdOutsideDir,
+			"perm":          cmdPerm,
+			"recovery-file": cmdRecoveryFile,
 		},
 		RequireExplicitExec: true,
 	})

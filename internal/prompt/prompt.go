@@ -8,6 +8,7 @@ import (
 	"io"
 	"strconv"
 
+	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/huh"
 )
 
@@ -46,7 +47,20 @@ func (h Huh) run(ctx context.Context, f huh.Field) error {
 		WithInput(in).
 		WithOutput(h.Out).
 		WithShowHelp(!h.Accessible).
+		WithKeyMap(keyMap()).
 		RunWithContext(ctx)
+}
+
+// keyMap is huh's default with LF (ctrl+j) accepted wherever Enter is.
+// Answers typed ahead, before a prompt has put the terminal into raw mode,
+// pass through the terminal's line discipline, which turns Enter's CR into
+// LF; without this, such an answer could never be submitted.
+func keyMap() *huh.KeyMap {
+	km := huh.NewDefaultKeyMap()
+	for _, b := range []*key.Binding{&km.Input.Next, &km.Input.Submit, &km.Select.Next, &km.Select.Submit, &km.Confirm.Next, &km.Confirm.Submit} {
+		b.SetKeys(append(b.Keys(), "ctrl+j")...)
+	}
+	return km
 }
 
 // Input asks for a line of text.

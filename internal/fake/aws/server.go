@@ -279,6 +279,15 @@ func (s *Server) FailNextWith(op string, status int, errType, message string, n 
 	}
 }
 
+// ClearFaults removes every pending failure and delay, as the other fakes'
+// ClearFaults do.
+func (s *Server) ClearFaults() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failures = map[string][]failure{}
+	s.delays = map[string]time.Duration{}
+}
+
 // Delay makes every later request of op wait d before it is answered (or
 // until the client gives up). Op "*" matches every operation; d 0 removes
 // the delay.

@@ -238,6 +238,18 @@ func TestFaults(t *testing.T) {
 	}
 }
 
+func TestClearFaults(t *testing.T) {
+	s := New()
+	defer s.Close()
+	s.FailNext("*", 500, 3)
+	s.Delay(OpGetSecretValue, time.Minute)
+	s.ClearFaults()
+	st, out, _ := call(t, s, OpGetSecretValue, `{"SecretId":"x"}`, true, nil)
+	if st != 400 || out["__type"] != "ResourceNotFoundException" {
+		t.Errorf("after ClearFaults: %d %v", st, out)
+	}
+}
+
 func TestEnv(t *testing.T) {
 	s := New()
 	defer s.Close()

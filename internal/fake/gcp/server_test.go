@@ -144,6 +144,15 @@ func TestFaultsAndDelay(t *testing.T) {
 	}
 }
 
+func TestClearFaults(t *testing.T) {
+	s := New()
+	defer s.Close()
+	s.FailNext("*", 503, 3)
+	s.Delay(OpGetSecret, time.Minute)
+	s.ClearFaults()
+	wantErr(t, send(t, s, "GET", base+"/x", Token, ""), 404, "NOT_FOUND", "not found")
+}
+
 func TestMetadataServer(t *testing.T) {
 	s := New()
 	defer s.Close()

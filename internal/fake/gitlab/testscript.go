@@ -69,6 +69,11 @@ func (s *Server) writeCA() (string, error) {
 	return file, nil
 }
 
+// ScriptServer returns the fake GitLab of the running script (started by
+// "fake-gitlab start" or Setup), for other testscript commands that check
+// what runnerctl did against it. It fails the script when there is none.
+func ScriptServer(ts *testscript.TestScript) *Server { return scriptServer(ts) }
+
 func scriptServer(ts *testscript.TestScript) *Server {
 	scriptMu.Lock()
 	s := scriptServers[ts]

@@ -1,0 +1,91 @@
+package cli
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	fakegitlab "github.com/runnerctl/runnerctl/internal/fake/gitlab"
+)
+
+// cmdOutsideDir sets VAR to a new, empty directory outside $WORK, removed
+// when the script ends:
+//
+//	outside-dir RECOVERY
+//
+// A file that legitimately holds a runner token (a recovery file) goes
+// there, so that no-canary can still check every file under $WORK.
+func cmdOutsideDir(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: outside-dir VAR")
+	}
+	dir, err := os.MkdirTemp("", "runnerctl-script-")
+	ts.Check(err)
+	ts.Defer(func() { _ = os.RemoveAll(dir) })
+	ts.Setenv(args[0], dir)
+}
+
+// cmdPerm checks a file's permission bits, in octal:
+//
+//	perm 0600 FILE
+func cmdPerm(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: perm MODE FILE")
+	}
+	want, err := strconv.ParseUint(args[0], 8, 32)
+	ts.Check(err)
+	fi, err := os.Stat(ts.MkAbs(args[1]))
+	ts.Check(err)
+	got := fi.Mode().Perm()
+	if (got == os.FileMode(want)) == neg {
+		if neg {
+			ts.Fatalf("%s has mode %#o", args[1], got)
+		}
+		ts.Fatalf("%s has mode %#o, want %#o", args[1], got, want)
+	}
+}
+
+// cmdRecoveryFile checks a recovery file that runnerctl left behind: it is
+// for runner RUNNER_ID, says to store the token at LOCATION, and holds that
+// fake GitLab runner's current token. The file is never printed, not even
+// on failure:
+//
+//	recovery-file FILE RUNNER_ID LOCATION
+func cmdRecoveryFile(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: recovery-file FILE RUNNER_ID LOCATION")
+	}
+	file, loc := args[0], args[2]
+	id, err := strconv.ParseInt(args[1], 10, 64)
+	ts.Check(err)
+	var rec struct {
+		RunnerID    int64  `json:"runner_id"`
+		Location    string `json:"location"`
+		Instruction string `json:"instruction"`
+		Token       string `json:"token"`
+	}
+	data, err := os.ReadFile(ts.MkAbs(file))
+	ts.Check(err)
+	if json.Unmarshal(data, &rec) != nil {
+		ts.Fatalf("recovery file %s is not JSON", file)
+	}
+	switch {
+	case rec.RunnerID != id:
+		ts.Fatalf("recovery file %s is for runner %d, want %d", file, rec.RunnerID, id)
+	case rec.Location != loc:
+		ts.Fatalf("recovery file %s says to store the token at %q, want %q", file, rec.Location, loc)
+	case !strings.Contains(rec.Instruction, strconv.Quote(loc)):
+		ts.Fatalf("recovery file %s: the instruction %q does not name the location", file, rec.Instruction)
+	}
+	r, ok := fakegitlab.ScriptServer(ts).Runner(id)
+	if !ok || r.Deleted {
+		ts.Fatalf("fake GitLab has no runner %d", id)
+	}
+	if rec.Token == "" || subtle.ConstantTimeCompare([]byte(rec.Token), []byte(r.Token)) != 1 {
+		ts.Fatalf("recovery file %s does not hold runner %d's current token", file, id)
+	}
+}
