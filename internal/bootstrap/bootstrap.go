@@ -77,22 +77,85 @@ type FailureError struct {
 func (e *FailureError) Error() string { return e.Msg + ": " + e.Err.Error() }
 func (e *FailureError) Unwrap() error { return e.Err }
 
-// tokenInPlace makes sure an existing runner's token is where the rendered
-// ExternalSecret will read it. A renamed runner or a changed layout moves
-// that place, and GitLab never shows a token again: writing the files
-// anyway would leave the runner's pod without a token at its next start.
-func tokenInPlace(ctx context.Context, s secrets.Store, r *config.Runner, loc secrets.Location) error {
-	_, err := s.Get(ctx, loc)
+// errNoToken: nothing is stored where the runner's ExternalSecret reads.
+var errNoToken = errors.New("no token stored")
+
+// ensureStored makes sure an existing runner's token is where the rendered
+// ExternalSecret will read it. A token kept in a recovery file by an
+// earlier run that could not store it is stored now. Otherwise a missing
+// token is an error: a renamed runner or a changed layout moves that place,
+// GitLab never shows a token again, and writing the files anyway would
+// leave the runner's pod without a token at its next start.
+func ensureStored(ctx context.Context, d Deps, r *config.Runner, loc secrets.Location) error {
+	saved, err := d.Recovery.Find(r.Name)
+	if err != nil {
+		return err
+	}
+	var kept *Saved
+	for i := range saved {
+		if saved[i].RunnerID == r.RunnerID {
+			kept = &saved[i]
+		}
+	}
+	stored, err := d.Store.Get(ctx, loc)
 	switch {
+	case err == nil && kept != nil && stored.Equal(kept.Token):
+		d.Steps.Step(fmt.Sprintf("the token is stored; removing the recovery file %s", kept.Path))
+		return removeFile(kept.Path)
+	case err == nil && kept != nil:
+		// Which one is current (a rotation since, or a stale store) is not
+		// for runnerctl to guess; the file stays for the user to decide.
+		d.Steps.Step(fmt.Sprintf("warning: %s holds a different token for runner %q than the one kept in %s; the stored one is used and the file left in place: delete it once you know the stored token works", d.Store.Backend(), r.Name, kept.Path))
+		return nil
 	case err == nil:
 		return nil
-	case errors.Is(err, secrets.ErrNotFound):
+	case !errors.Is(err, secrets.ErrNotFound):
+		return fmt.Errorf("secrets backend %s: read %q to confirm runner %q's token is there: %w (nothing was changed)", d.Store.Backend(), loc, r.Name, err)
+	case kept == nil:
 		return fmt.Errorf("runner %q (id %d) exists, but %s has no token at %q, where its ExternalSecret will read it "+
 			"(was the runner renamed, or the secrets layout changed?): copy the token there from its old place, "+
-			"or run init with the old name and layout; nothing was changed", r.Name, r.RunnerID, s.Backend(), loc)
-	default:
-		return fmt.Errorf("secrets backend %s: read %q to confirm runner %q's token is there: %w (nothing was changed)", s.Backend(), loc, r.Name, err)
+			"or run init with the old name and layout; nothing was changed: %w", r.Name, r.RunnerID, d.Store.Backend(), loc, errNoToken)
 	}
+	d.Steps.Step(fmt.Sprintf("storing the token kept in %s in %s at %q", kept.Path, d.Store.Backend(), loc))
+	if err := storeToken(ctx, d, loc, kept.Token); err != nil {
+		return &FailureError{Msg: fmt.Sprintf("could not store the token of runner %q (id %d); it is still in %s: fix %s and run again", r.Name, r.RunnerID, kept.Path, d.Store.Backend()), Err: err}
+	}
+	if err := removeFile(kept.Path); err != nil {
+		d.Steps.Step(fmt.Sprintf("warning: the token is stored but the recovery file %s could not be removed: %v; delete it", kept.Path, err))
+	}
+	return nil
+}
+
+// adoptRecovered continues where an earlier run stopped: a runner that was
+// created but whose token is only in a recovery file (its store and its
+// rollback failed, or runnerctl was killed) is used instead of creating
+// another one.
+func adoptRecovered(ctx context.Context, d Deps, req Request) error {
+	r := req.Runner
+	saved, err := d.Recovery.Find(r.Name)
+	if err != nil {
+		return err
+	}
+	for _, s := range saved {
+		if s.GitLabURL != req.GitLabURL {
+			continue
+		}
+		_, err := d.GitLab.GetRunner(ctx, s.RunnerID)
+		switch {
+		case err == nil:
+			d.Steps.Step(fmt.Sprintf("runner %q (id %d) was created by an earlier run that could not store its token (%s); using it", r.Name, s.RunnerID, s.Path))
+			r.RunnerID = s.RunnerID
+			return nil
+		case errors.Is(err, gitlab.ErrNotFound):
+			d.Steps.Step(fmt.Sprintf("removing %s: its runner (id %d) no longer exists", s.Path, s.RunnerID))
+			if err := removeFile(s.Path); err != nil {
+				return err
+			}
+		default:
+			return err
+		}
+	}
+	return nil
 }
 
 // Run makes sure the runner exists and its token is stored, then writes the
@@ -106,12 +169,18 @@ func Run(ctx context.Context, d Deps, req Request) (Outcome, error) {
 	if err := d.GitLab.CheckToken(ctx); err != nil {
 		return out, err
 	}
+	if r.RunnerID == 0 {
+		if err := adoptRecovered(ctx, d, req); err != nil {
+			return out, err
+		}
+		out.RunnerID = r.RunnerID
+	}
 	if r.RunnerID != 0 {
 		_, err := d.GitLab.GetRunner(ctx, r.RunnerID)
 		switch {
 		case err == nil:
 			d.Steps.Step(fmt.Sprintf("runner %q exists in GitLab (id %d); no new runner", r.Name, r.RunnerID))
-			if err := tokenInPlace(ctx, d.Store, r, req.Location); err != nil {
+			if err := ensureStored(ctx, d, r, req.Location); err != nil {
 				return out, err
 			}
 			return out, d.Files.Write()
@@ -232,10 +301,17 @@ func rollback(ctx context.Context, d Deps, r *config.Runner, id int64, recFile s
 			Err: storeErr,
 		}
 	}
-	return &FailureError{
-		Msg: fmt.Sprintf("could not store the token of runner %q (id %d) and could not delete the runner (%v). The token is saved in %s (mode 0600): store it by hand as that file says, set runnerID: %d in runnerctl.yaml, run `runnerctl render`, then delete the file", r.Name, id, delErr, recFile, id),
-		Err: storeErr,
+	// Record the runner (never its token) so that no later run creates a
+	// second one; the next init stores the kept token.
+	msg := fmt.Sprintf("could not store the token of runner %q (id %d) and could not delete the runner (%v). The token is kept in %s (mode 0600). "+
+		"runnerctl.yaml records the runner: once %s works, run `runnerctl init` again and it stores the token from that file and deletes the file",
+		r.Name, id, delErr, recFile, d.Store.Backend())
+	if err := d.Files.Write(); err != nil {
+		msg = fmt.Sprintf("could not store the token of runner %q (id %d), could not delete the runner (%v), and could not write runnerctl.yaml (%v). The token is kept in %s (mode 0600): "+
+			"set runnerID: %d for the runner in runnerctl.yaml, then run `runnerctl init` again once %s works; it stores the token from that file",
+			r.Name, id, delErr, err, recFile, id, d.Store.Backend())
 	}
+	return &FailureError{Msg: msg, Err: storeErr}
 }
 
 // Writer adapts a function to Files.

@@ -218,13 +218,110 @@ func TestRollbackFailureLeavesRecoveryFile(t *testing.T) {
 	if !strings.Contains(string(data), canary) || !strings.Contains(string(data), `"runner_id": 100`) {
 		t.Errorf("recovery file lacks the token or id:\n%s", data)
 	}
-	if !strings.Contains(err.Error(), files[0]) || !strings.Contains(err.Error(), "runnerID: 100") {
+	if !strings.Contains(err.Error(), files[0]) || !strings.Contains(err.Error(), "run `runnerctl init` again") {
 		t.Errorf("error does not say how to finish: %v", err)
 	}
-	if h.written != 0 {
-		t.Error("files written although the token is not stored")
+	// runnerctl.yaml records the runner, so that no later run creates a
+	// second one.
+	if h.written != 1 {
+		t.Errorf("files written %d times, want 1", h.written)
 	}
 	h.noCanary(t, err)
+}
+
+// The run after a failed store and a failed rollback stores the kept token
+// into the recorded runner's place and removes the file.
+func TestNextRunStoresTheKeptToken(t *testing.T) {
+	h := newHarness(t)
+	h.store.putErrs = []error{fmt.Errorf("vault: %w", secrets.ErrAuth)}
+	h.gl.deleteErr = errors.New("GitLab answered 500")
+	r := runner()
+	if _, err := h.run(context.Background(), r, false); err == nil || r.RunnerID != 100 {
+		t.Fatalf("first run: %v, runner id %d", err, r.RunnerID)
+	}
+	h.gl.existing[100] = true
+	out, err := h.run(context.Background(), r, false)
+	if err != nil || out.Created || len(h.gl.created) != 1 {
+		t.Fatalf("second run: %v %+v, created %v", err, out, h.gl.created)
+	}
+	if tok := h.store.data["gitlab/ci#token"]; tok.Reveal() != canary {
+		t.Fatal("the kept token was not stored")
+	}
+	if files := h.recoveryFiles(t); len(files) != 0 {
+		t.Fatalf("recovery files left: %v", files)
+	}
+	h.noCanary(t, err)
+}
+
+// A run killed between creating the runner and storing its token leaves
+// only the recovery file; the next run (runnerctl.yaml without the ID)
+// adopts that runner instead of creating a second one.
+func TestKilledRunIsAdopted(t *testing.T) {
+	h := newHarness(t)
+	rec := Recovery{Dir: h.recDir}
+	loc := secrets.Location{Key: "gitlab/ci", Property: "token"}
+	if _, err := rec.Save("https://gitlab.example.com/", "ci", 42, "mem", loc, secrets.NewToken(canary)); err != nil {
+		t.Fatal(err)
+	}
+	// Files of other runners and GitLabs are not this run's to take.
+	if _, err := rec.Save("https://gitlab.example.com/", "ci-x", 43, "mem", loc, secrets.NewToken("glrt-other")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rec.Save("https://other.example.com/", "ci", 44, "mem", loc, secrets.NewToken("glrt-other")); err != nil {
+		t.Fatal(err)
+	}
+	h.gl.existing[42], h.gl.existing[43], h.gl.existing[44] = true, true, true
+	r := runner()
+	out, err := h.run(context.Background(), r, false)
+	if err != nil || out.Created || out.RunnerID != 42 || r.RunnerID != 42 || len(h.gl.created) != 0 || h.written != 1 {
+		t.Fatalf("err %v out %+v created %v written %d", err, out, h.gl.created, h.written)
+	}
+	if tok := h.store.data[loc.String()]; tok.Reveal() != canary {
+		t.Fatal("the kept token was not stored")
+	}
+	if files := h.recoveryFiles(t); len(files) != 2 {
+		t.Fatalf("want only the other runners' files left, got %v", files)
+	}
+	h.noCanary(t, err)
+}
+
+// A kept token whose runner is gone is useless: its file is removed and a
+// new runner is created.
+func TestRecoveryFileOfDeletedRunnerIsDropped(t *testing.T) {
+	h := newHarness(t)
+	loc := secrets.Location{Key: "gitlab/ci", Property: "token"}
+	if _, err := (Recovery{Dir: h.recDir}).Save("https://gitlab.example.com/", "ci", 42, "mem", loc, secrets.NewToken("glrt-dead")); err != nil {
+		t.Fatal(err)
+	}
+	out, err := h.run(context.Background(), runner(), false)
+	if err != nil || !out.Created || out.RunnerID != 100 {
+		t.Fatalf("err %v out %+v", err, out)
+	}
+	if files := h.recoveryFiles(t); len(files) != 0 {
+		t.Fatalf("recovery files left: %v", files)
+	}
+	if !strings.Contains(h.steps.String(), "its runner (id 42) no longer exists") {
+		t.Errorf("steps do not say why the file went:\n%s", h.steps.String())
+	}
+}
+
+// A token stored by hand makes the kept copy redundant: it is removed once
+// the stored one is confirmed equal.
+func TestStoredByHandRemovesTheKeptCopy(t *testing.T) {
+	h := newHarness(t)
+	loc := secrets.Location{Key: "gitlab/ci", Property: "token"}
+	if _, err := (Recovery{Dir: h.recDir}).Save("https://gitlab.example.com/", "ci", 7, "mem", loc, secrets.NewToken(canary)); err != nil {
+		t.Fatal(err)
+	}
+	h.store.data = map[string]secrets.Token{loc.String(): secrets.NewToken(canary)}
+	h.gl.existing[7] = true
+	r := withReg(&config.Runner{Name: "ci", RunnerID: 7})
+	if _, err := h.run(context.Background(), r, false); err != nil || h.store.puts != 0 {
+		t.Fatalf("err %v, puts %d", err, h.store.puts)
+	}
+	if files := h.recoveryFiles(t); len(files) != 0 {
+		t.Fatalf("recovery files left: %v", files)
+	}
 }
 
 func TestCheckFailureCreatesNothing(t *testing.T) {
@@ -319,4 +416,28 @@ func TestRecoveryDirInsideRepoRefused(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "inside the repository") {
 		t.Fatalf("got %v", err)
 	}
+}
+
+// A stored token that differs from the kept one is not overwritten: which
+// one is current is the user's call, so the file stays and a warning says
+// so.
+func TestDifferentStoredTokenLeavesTheKeptCopy(t *testing.T) {
+	h := newHarness(t)
+	loc := secrets.Location{Key: "gitlab/ci", Property: "token"}
+	if _, err := (Recovery{Dir: h.recDir}).Save("https://gitlab.example.com/", "ci", 7, "mem", loc, secrets.NewToken(canary)); err != nil {
+		t.Fatal(err)
+	}
+	h.store.data = map[string]secrets.Token{loc.String(): secrets.NewToken("glrt-rotated-since")}
+	h.gl.existing[7] = true
+	r := withReg(&config.Runner{Name: "ci", RunnerID: 7})
+	if _, err := h.run(context.Background(), r, false); err != nil || h.store.puts != 0 {
+		t.Fatalf("err %v, puts %d", err, h.store.puts)
+	}
+	if files := h.recoveryFiles(t); len(files) != 1 {
+		t.Fatalf("recovery files: %v", files)
+	}
+	if !strings.Contains(h.steps.String(), "warning: mem holds a different token") {
+		t.Errorf("no warning:\n%s", h.steps.String())
+	}
+	h.noCanary(t, nil)
 }

@@ -1,12 +1,16 @@
 package bootstrap
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
+
+	"github.com/google/renameio/v2"
 
 	"github.com/runnerctl/runnerctl/internal/secrets"
 )
@@ -60,31 +64,54 @@ func (r Recovery) Save(gitlabURL, runner string, id int64, backend string, loc s
 		Location:   loc.String(),
 		Token:      tok.Reveal(),
 		CreatedAt:  time.Now().UTC().Format(time.RFC3339),
-		Instruction: fmt.Sprintf("store the token at %q in %s (the location the ExternalSecret reads), set runnerID: %d for runner %q in runnerctl.yaml, run `runnerctl render`, then delete this file",
-			loc.String(), backend, id, runner),
+		Instruction: fmt.Sprintf("once %s works, run `runnerctl init` again in the repository: it finds this file, stores the token at %q for runner %q (id %d) and deletes the file. "+
+			"Or store the token there by hand, set runnerID: %d for the runner in runnerctl.yaml, run `runnerctl render`, and delete this file.",
+			backend, loc.String(), runner, id, id),
 	}
 	data, err := json.MarshalIndent(rec, "", "  ")
 	if err != nil {
 		return "", err
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	// Atomic and synced: a crash leaves the whole file or none, never half
+	// a token.
+	if err := renameio.WriteFile(path, append(data, '\n'), 0o600); err != nil {
+		return "", fmt.Errorf("write recovery file %q: %w", path, err)
+	}
+	return path, nil
+}
+
+// Saved is a token kept by an earlier run.
+type Saved struct {
+	Path      string
+	GitLabURL string
+	RunnerID  int64
+	Location  string
+	Token     secrets.Token
+}
+
+// Find returns the tokens kept for runner, lowest runner ID first. A file
+// that cannot be read or parsed is skipped: it is the user's to inspect.
+func (r Recovery) Find(runner string) ([]Saved, error) {
+	matches, err := filepath.Glob(filepath.Join(r.Dir, "runnerctl-recovery-"+runner+"-*.json"))
 	if err != nil {
-		return "", fmt.Errorf("write recovery file %q: %w", path, err)
+		return nil, err
 	}
-	// O_CREATE keeps an existing file's mode; make sure it is 0600.
-	if err := f.Chmod(0o600); err != nil {
-		f.Close()
-		return "", fmt.Errorf("write recovery file %q: %w", path, err)
+	var out []Saved
+	for _, m := range matches {
+		data, err := os.ReadFile(m)
+		if err != nil {
+			continue
+		}
+		var rec record
+		// The glob also matches runner "ci-x" for "ci": the name inside
+		// decides.
+		if json.Unmarshal(data, &rec) != nil || rec.RunnerName != runner || rec.RunnerID == 0 || rec.Token == "" {
+			continue
+		}
+		out = append(out, Saved{Path: m, GitLabURL: rec.GitLabURL, RunnerID: rec.RunnerID, Location: rec.Location, Token: secrets.NewToken(rec.Token)})
 	}
-	if _, err := f.Write(append(data, '\n')); err != nil {
-		f.Close()
-		return "", fmt.Errorf("write recovery file %q: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return "", fmt.Errorf("write recovery file %q: %w", path, err)
-	}
-	return path, f.Close()
+	slices.SortFunc(out, func(a, b Saved) int { return cmp.Compare(a.RunnerID, b.RunnerID) })
+	return out, nil
 }
 
 // DefaultRecoveryDir is $XDG_STATE_HOME/runnerctl, else ~/.local/state/runnerctl.

@@ -442,23 +442,26 @@ func runInit(ctx context.Context, e env, g *globals, o initOptions, qs []questio
 	if !o.commit {
 		return nil
 	}
-	if !initChanged(plan, existing, raw) {
-		// A re-run that wrote nothing has nothing to commit (git would
-		// refuse an empty commit).
-		logf(e, g, "no file changed; nothing to commit")
-		return nil
-	}
 	return commitInit(ctx, e, g, o, gl, cfg, runner, root, plan)
 }
 
-// commitInit commits exactly the files init wrote, and pushes and opens a
-// merge request when asked.
+// commitInit commits runnerctl.yaml and the generated files that git sees
+// changed (this run's, or an earlier init's left uncommitted) and nothing
+// else, then pushes and opens a merge request when asked.
 func commitInit(ctx context.Context, e env, g *globals, o initOptions, gl *gitlab.Client, cfg *config.Config, r *config.Runner, root string, plan *gitops.Plan) error {
-	paths := []string{filepath.Base(g.configPath)}
-	for _, c := range plan.Pending() {
-		paths = append(paths, filepath.FromSlash(c.Path))
+	ours := []string{filepath.Base(g.configPath)}
+	for _, c := range plan.Changes {
+		ours = append(ours, filepath.FromSlash(c.Path))
 	}
 	git := gitops.Git{Dir: root}
+	paths, err := git.Changed(ctx, ours)
+	if err != nil {
+		return err
+	}
+	if len(paths) == 0 {
+		logf(e, g, "no file changed; nothing to commit")
+		return nil
+	}
 	base, err := git.CurrentBranch(ctx)
 	if err != nil {
 		return err

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"os/exec"
+	"path/filepath"
 	"strings"
 )
 
@@ -15,6 +16,11 @@ type Git struct {
 }
 
 func (g Git) run(ctx context.Context, args ...string) (string, error) {
+	out, err := g.runRaw(ctx, args...)
+	return strings.TrimSpace(out), err
+}
+
+func (g Git) runRaw(ctx context.Context, args ...string) (string, error) {
 	cmd := exec.CommandContext(ctx, "git", args...)
 	cmd.Dir = g.Dir
 	var out, errb bytes.Buffer
@@ -22,7 +28,7 @@ func (g Git) run(ctx context.Context, args ...string) (string, error) {
 	if err := cmd.Run(); err != nil {
 		return "", fmt.Errorf("git %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(errb.String()))
 	}
-	return strings.TrimSpace(out.String()), nil
+	return out.String(), nil
 }
 
 // Commit records exactly paths (created, changed or deleted) in one commit;
@@ -36,6 +42,31 @@ func (g Git) Commit(ctx context.Context, paths []string, message string) error {
 	}
 	_, err := g.run(ctx, append([]string{"commit", "--message", message, "--only", "--"}, paths...)...)
 	return err
+}
+
+// Changed returns those of paths that git sees as new, modified or deleted
+// relative to HEAD, in the order given.
+func (g Git) Changed(ctx context.Context, paths []string) ([]string, error) {
+	if len(paths) == 0 {
+		return nil, nil
+	}
+	out, err := g.runRaw(ctx, append([]string{"status", "--porcelain=v1", "-z", "--untracked-files=all", "--no-renames", "--"}, paths...)...)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	for _, rec := range strings.Split(out, "\x00") {
+		if len(rec) > 3 {
+			seen[filepath.FromSlash(rec[3:])] = true
+		}
+	}
+	var changed []string
+	for _, p := range paths {
+		if seen[filepath.Clean(p)] {
+			changed = append(changed, p)
+		}
+	}
+	return changed, nil
 }
 
 // CurrentBranch names the checked-out branch.

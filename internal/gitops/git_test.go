@@ -1,0 +1,92 @@
+package gitops
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func gitRepo(t *testing.T) (Git, func(args ...string) string) {
+	t.Helper()
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("git not installed")
+	}
+	// Keep the machine's git configuration (and signing) out of it.
+	t.Setenv("GIT_CONFIG_GLOBAL", os.DevNull)
+	t.Setenv("GIT_CONFIG_NOSYSTEM", "1")
+	for _, kv := range [][2]string{{"GIT_AUTHOR_NAME", "t"}, {"GIT_AUTHOR_EMAIL", "t@example.com"}, {"GIT_COMMITTER_NAME", "t"}, {"GIT_COMMITTER_EMAIL", "t@example.com"}} {
+		t.Setenv(kv[0], kv[1])
+	}
+	dir := t.TempDir()
+	run := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command("git", args...)
+		cmd.Dir = dir
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	run("init", "-q", "-b", "main")
+	return Git{Dir: dir}, run
+}
+
+func write(t *testing.T, g Git, rel, content string) {
+	t.Helper()
+	p := filepath.Join(g.Dir, filepath.FromSlash(rel))
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestChangedAndCommitTouchOnlyTheGivenPaths(t *testing.T) {
+	g, run := gitRepo(t)
+	ctx := context.Background()
+	write(t, g, "runnerctl.yaml", "a\n")
+	write(t, g, "values/old.yaml", "old\n")
+	write(t, g, "values/same.yaml", "same\n")
+	write(t, g, "notes.txt", "mine\n")
+	run("add", ".")
+	run("commit", "-q", "-m", "initial")
+
+	// ours: one modified, one new (in a new directory), one deleted, one
+	// unchanged; the user's own file is modified and staged.
+	write(t, g, "runnerctl.yaml", "b\n")
+	write(t, g, "argocd-apps/new.yaml", "new\n")
+	if err := os.Remove(filepath.Join(g.Dir, "values", "old.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	write(t, g, "notes.txt", "mine, edited\n")
+	run("add", "notes.txt")
+
+	ours := []string{"runnerctl.yaml", filepath.FromSlash("argocd-apps/new.yaml"), filepath.FromSlash("values/old.yaml"), filepath.FromSlash("values/same.yaml")}
+	changed, err := g.Changed(ctx, ours)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := ours[:3]; !slices.Equal(changed, want) {
+		t.Fatalf("Changed = %q, want %q", changed, want)
+	}
+	if err := g.Commit(ctx, changed, "runnerctl"); err != nil {
+		t.Fatal(err)
+	}
+	files := strings.Fields(run("show", "--name-only", "--format=", "HEAD"))
+	if want := []string{"argocd-apps/new.yaml", "runnerctl.yaml", "values/old.yaml"}; !slices.Equal(files, want) {
+		t.Fatalf("committed %q, want %q", files, want)
+	}
+	// The user's staged change is still staged, and not committed.
+	if st := run("status", "--porcelain"); st != "M  notes.txt\n" {
+		t.Fatalf("status after commit:\n%s", st)
+	}
+	if changed, err := g.Changed(ctx, ours); err != nil || len(changed) != 0 {
+		t.Fatalf("Changed after commit = %q, %v", changed, err)
+	}
+}
