@@ -9,6 +9,9 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
+	"sync"
 )
 
 // Token is a runner authentication token (glrt-...). It never shows its
@@ -94,3 +97,49 @@ func VerifyStored(ctx context.Context, s Store, loc Location, tok Token) error {
 	}
 	return nil
 }
+
+// Redactor removes known secret values from messages: a backend adds every
+// credential and token it handles, and builds its errors with Errorf, so
+// that whatever text reaches an error (a server's message, a proxy's page)
+// never carries one. It is safe for concurrent use.
+type Redactor struct {
+	mu     sync.Mutex
+	values []string
+}
+
+// Add registers values that must never show in a message.
+func (r *Redactor) Add(values ...string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.values = append(r.values, values...)
+}
+
+// Scrub replaces every registered value in msg by [REDACTED].
+func (r *Redactor) Scrub(msg string) string {
+	r.mu.Lock()
+	values := slices.Clone(r.values)
+	r.mu.Unlock()
+	for _, v := range values {
+		// Very short values would blank out ordinary words; no credential
+		// is that short.
+		if len(v) >= 4 {
+			msg = strings.ReplaceAll(msg, v, redacted)
+		}
+	}
+	return msg
+}
+
+// Errorf formats like fmt.Errorf; the text is scrubbed, and the chain of
+// wrapped errors kept for errors.Is.
+func (r *Redactor) Errorf(format string, args ...any) error {
+	err := fmt.Errorf(format, args...)
+	return &redactedError{msg: r.Scrub(err.Error()), err: err}
+}
+
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }

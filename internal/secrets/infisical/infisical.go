@@ -125,7 +125,7 @@ type Store struct {
 	access    string
 	expires   time.Time // zero: never
 	projectID string
-	redaction []string
+	redactor  secrets.Redactor
 }
 
 var _ secrets.Store = (*Store)(nil)
@@ -173,7 +173,7 @@ func New(opts Options) (*Store, error) {
 	if s.retryWait <= 0 {
 		s.retryWait = DefaultRetryWait
 	}
-	s.redaction = []string{s.clientSecret}
+	s.redactor.Add(s.clientSecret)
 	return s, nil
 }
 
@@ -241,7 +241,7 @@ func (s *Store) Put(ctx context.Context, loc secrets.Location, tok secrets.Token
 		// Infisical trims values: what ESO read would differ.
 		return fmt.Errorf("%s: the token has leading or trailing spaces, which Infisical would strip", a)
 	}
-	s.redact(tok.Reveal())
+	s.redactor.Add(tok.Reveal())
 	if err := s.login(ctx, a); err != nil {
 		return err
 	}
@@ -283,7 +283,7 @@ func (s *Store) Get(ctx context.Context, loc secrets.Location) (secrets.Token, e
 		return secrets.Token{}, err
 	}
 	if v == "" {
-		return secrets.Token{}, s.errorf("%s: %w: the value is empty", a, secrets.ErrNotFound)
+		return secrets.Token{}, s.redactor.Errorf("%s: %w: the value is empty", a, secrets.ErrNotFound)
 	}
 	return secrets.NewToken(v), nil
 }
@@ -346,10 +346,10 @@ func (s *Store) login(ctx context.Context, a addr) error {
 	if r.status != http.StatusOK {
 		switch r.status {
 		case http.StatusUnauthorized, http.StatusForbidden, http.StatusBadRequest:
-			return s.errorf("%s: universal auth login: %w: Infisical rejects the client ID or secret (HTTP %d: %s)", a, secrets.ErrAuth, r.status, r.message())
+			return s.redactor.Errorf("%s: universal auth login: %w: Infisical rejects the client ID or secret (HTTP %d: %s)", a, secrets.ErrAuth, r.status, r.message())
 		case http.StatusNotFound:
 			// Not a missing secret: the URL does not lead to Infisical's API.
-			return s.errorf("%s: universal auth login: HTTP 404 at %s: check %s", a, s.base+"/v1/auth/universal-auth/login", EnvAPIURL)
+			return s.redactor.Errorf("%s: universal auth login: HTTP 404 at %s: check %s", a, s.base+"/v1/auth/universal-auth/login", EnvAPIURL)
 		}
 		return s.statusErr(a, "universal auth login", r)
 	}
@@ -363,7 +363,7 @@ func (s *Store) login(ctx context.Context, a addr) error {
 	// expiresIn is seconds (z.coerce.number: a number, sometimes a string);
 	// 0 means the token does not expire.
 	secs, _ := strconv.ParseFloat(strings.Trim(string(out.ExpiresIn), `"`), 64)
-	s.redact(out.AccessToken)
+	s.redactor.Add(out.AccessToken)
 	s.mu.Lock()
 	s.access = out.AccessToken
 	s.expires = time.Time{}
@@ -391,9 +391,9 @@ func (s *Store) projectIDFor(ctx context.Context, a addr) (string, error) {
 	}
 	switch {
 	case r.status == http.StatusNotFound:
-		return "", s.errorf("%s: %w %q (HTTP 404: %s)", a, ErrNoProject, s.project, r.message())
+		return "", s.redactor.Errorf("%s: %w %q (HTTP 404: %s)", a, ErrNoProject, s.project, r.message())
 	case r.status == http.StatusForbidden && !r.tokenError():
-		return "", s.errorf("%s: %w: %w: the machine identity is not a member of project %q, or may not see it (HTTP 403: %s)",
+		return "", s.redactor.Errorf("%s: %w: %w: the machine identity is not a member of project %q, or may not see it (HTTP 403: %s)",
 			a, ErrNoProject, secrets.ErrPermission, s.project, r.message())
 	case r.status != http.StatusOK:
 		return "", s.statusErr(a, "project look-up", r)
@@ -405,14 +405,14 @@ func (s *Store) projectIDFor(ctx context.Context, a addr) (string, error) {
 		} `json:"environments"`
 	}
 	if err := json.Unmarshal(r.body, &p); err != nil || p.ID == "" {
-		return "", s.errorf("%s: project look-up: the answer holds no project ID", a)
+		return "", s.redactor.Errorf("%s: project look-up: the answer holds no project ID", a)
 	}
 	var envs []string
 	for _, e := range p.Environments {
 		envs = append(envs, e.Slug)
 	}
 	if !slices.Contains(envs, s.env) {
-		return "", s.errorf("%s: %w %q in project %q (it has: %s)", a, ErrNoEnvironment, s.env, s.project, strings.Join(envs, ", "))
+		return "", s.redactor.Errorf("%s: %w %q in project %q (it has: %s)", a, ErrNoEnvironment, s.env, s.project, strings.Join(envs, ", "))
 	}
 	s.mu.Lock()
 	s.projectID = p.ID
@@ -441,7 +441,7 @@ func (s *Store) read(ctx context.Context, a addr, pid string) (string, error) {
 	switch r.status {
 	case http.StatusOK:
 	case http.StatusNotFound:
-		return "", s.errorf("%s: %w (%s)", a, secrets.ErrNotFound, r.message())
+		return "", s.redactor.Errorf("%s: %w (%s)", a, secrets.ErrNotFound, r.message())
 	default:
 		return "", s.statusErr(a, "read", r)
 	}
@@ -452,10 +452,10 @@ func (s *Store) read(ctx context.Context, a addr, pid string) (string, error) {
 		} `json:"secret"`
 	}
 	if err := json.Unmarshal(r.body, &out); err != nil || out.Secret == nil {
-		return "", s.errorf("%s: read: the answer holds no secret", a)
+		return "", s.redactor.Errorf("%s: read: the answer holds no secret", a)
 	}
 	if out.Secret.SecretValueHidden {
-		return "", s.errorf("%s: read: %w: the identity may see the secret but not its value", a, secrets.ErrPermission)
+		return "", s.redactor.Errorf("%s: read: %w: the identity may see the secret but not its value", a, secrets.ErrPermission)
 	}
 	return out.Secret.SecretValue, nil
 }
@@ -471,7 +471,7 @@ func (s *Store) create(ctx context.Context, a addr, pid string, tok secrets.Toke
 	case r.status == http.StatusBadRequest && strings.Contains(r.message(), "already exist"):
 		return s.lostRace(ctx, a, pid, tok, "it was created by someone else while runnerctl was creating it")
 	case r.status == http.StatusNotFound:
-		return s.errorf("%s: create: %w: its folder %q disappeared while runnerctl was creating the secret (%s)", a, secrets.ErrConflict, a.folder, r.message())
+		return s.redactor.Errorf("%s: create: %w: its folder %q disappeared while runnerctl was creating the secret (%s)", a, secrets.ErrConflict, a.folder, r.message())
 	}
 	return s.statusErr(a, "create", r)
 }
@@ -511,9 +511,9 @@ func (s *Store) wrote(a addr, op string, r *result) error {
 	_ = json.Unmarshal(r.body, &out)
 	if len(out.Secret) == 0 || string(out.Secret) == "null" {
 		if len(out.Approval) > 0 {
-			return s.errorf("%s: %s: %w: Infisical opened an approval request instead of writing; approve it, or exempt the machine identity from the policy", a, op, secrets.ErrPermission)
+			return s.redactor.Errorf("%s: %s: %w: Infisical opened an approval request instead of writing; approve it, or exempt the machine identity from the policy", a, op, secrets.ErrPermission)
 		}
-		return s.errorf("%s: %s: Infisical's answer holds no secret", a, op)
+		return s.redactor.Errorf("%s: %s: Infisical's answer holds no secret", a, op)
 	}
 	return nil
 }
@@ -523,7 +523,7 @@ func (s *Store) lostRace(ctx context.Context, a addr, pid string, tok secrets.To
 	if v, err := s.read(ctx, a, pid); err == nil && secrets.NewToken(v).Equal(tok) {
 		return nil
 	}
-	return s.errorf("%s: %w: %s; nothing was overwritten", a, secrets.ErrConflict, what)
+	return s.redactor.Errorf("%s: %w: %s; nothing was overwritten", a, secrets.ErrConflict, what)
 }
 
 // ensureFolders creates each missing level of a.folder, from the top.
@@ -562,7 +562,7 @@ func (s *Store) listFolders(ctx context.Context, a addr, pid, parent string) ([]
 	switch r.status {
 	case http.StatusOK:
 	case http.StatusNotFound:
-		return nil, s.errorf("%s: list folders in %q: %w %q (%s)", a, parent, ErrNoEnvironment, s.env, r.message())
+		return nil, s.redactor.Errorf("%s: list folders in %q: %w %q (%s)", a, parent, ErrNoEnvironment, s.env, r.message())
 	default:
 		return nil, s.statusErr(a, fmt.Sprintf("list folders in %q", parent), r)
 	}
@@ -572,7 +572,7 @@ func (s *Store) listFolders(ctx context.Context, a addr, pid, parent string) ([]
 		} `json:"folders"`
 	}
 	if err := json.Unmarshal(r.body, &out); err != nil {
-		return nil, s.errorf("%s: list folders in %q: unreadable answer", a, parent)
+		return nil, s.redactor.Errorf("%s: list folders in %q: unreadable answer", a, parent)
 	}
 	names := make([]string, 0, len(out.Folders))
 	for _, f := range out.Folders {
@@ -739,15 +739,15 @@ func (s *Store) statusErr(a addr, op string, r *result) error {
 	msg := r.message()
 	switch {
 	case r.tokenError():
-		return s.errorf("%s: %s: %w (HTTP %d: %s)", a, op, secrets.ErrAuth, r.status, msg)
+		return s.redactor.Errorf("%s: %s: %w (HTTP %d: %s)", a, op, secrets.ErrAuth, r.status, msg)
 	case r.status == http.StatusForbidden:
-		return s.errorf("%s: %s: %w: the machine identity's role does not allow it (HTTP 403: %s)", a, op, secrets.ErrPermission, msg)
+		return s.redactor.Errorf("%s: %s: %w: the machine identity's role does not allow it (HTTP 403: %s)", a, op, secrets.ErrPermission, msg)
 	case r.status == http.StatusNotFound:
-		return s.errorf("%s: %s: %w (%s)", a, op, secrets.ErrNotFound, msg)
+		return s.redactor.Errorf("%s: %s: %w (%s)", a, op, secrets.ErrNotFound, msg)
 	case r.status == http.StatusTooManyRequests || r.status >= 500:
-		return s.errorf("%s: %s: %w (HTTP %d: %s)", a, op, secrets.ErrTransient, r.status, msg)
+		return s.redactor.Errorf("%s: %s: %w (HTTP %d: %s)", a, op, secrets.ErrTransient, r.status, msg)
 	}
-	return s.errorf("%s: %s: HTTP %d: %s", a, op, r.status, msg)
+	return s.redactor.Errorf("%s: %s: HTTP %d: %s", a, op, r.status, msg)
 }
 
 // transportErr is a request that got no answer: worth retrying, unless the
@@ -757,43 +757,7 @@ func (s *Store) transportErr(a addr, op string, err error) error {
 		return re.err
 	}
 	if errors.Is(err, context.Canceled) {
-		return s.errorf("%s: %s: %w", a, op, err)
+		return s.redactor.Errorf("%s: %s: %w", a, op, err)
 	}
-	return s.errorf("%s: %s: %w: %w", a, op, secrets.ErrTransient, err)
-}
-
-// redactedError keeps the chain for errors.Is while its text has every
-// known credential removed.
-type redactedError struct {
-	msg string
-	err error
-}
-
-func (e *redactedError) Error() string { return e.msg }
-func (e *redactedError) Unwrap() error { return e.err }
-
-// errorf formats like fmt.Errorf and scrubs the text of every credential
-// and token the Store has seen.
-func (s *Store) errorf(format string, args ...any) error {
-	err := fmt.Errorf(format, args...)
-	return &redactedError{msg: s.scrub(err.Error()), err: err}
-}
-
-func (s *Store) redact(values ...string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.redaction = append(s.redaction, values...)
-}
-
-func (s *Store) scrub(msg string) string {
-	s.mu.Lock()
-	values := slices.Clone(s.redaction)
-	s.mu.Unlock()
-	for _, v := range values {
-		// No credential is this short; shorter values would blank words.
-		if len(v) >= 4 {
-			msg = strings.ReplaceAll(msg, v, "[REDACTED]")
-		}
-	}
-	return msg
+	return s.redactor.Errorf("%s: %s: %w: %w", a, op, secrets.ErrTransient, err)
 }

@@ -19,8 +19,8 @@ func TestErrorsAreScrubbed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.redact("glrt-CANARY-xyz", "eyJ.CANARY-access-token")
-	err = s.errorf("%s: create: %w (HTTP 500: %s)", "infisical secret \"/x/NAME\"", secrets.ErrTransient,
+	s.redactor.Add("glrt-CANARY-xyz", "eyJ.CANARY-access-token")
+	err = s.redactor.Errorf("%s: create: %w (HTTP 500: %s)", "infisical secret \"/x/NAME\"", secrets.ErrTransient,
 		"value glrt-CANARY-xyz with token eyJ.CANARY-access-token and secret CANARY-client-secret")
 	if strings.Contains(err.Error(), "CANARY") {
 		t.Fatalf("not scrubbed: %s", err)

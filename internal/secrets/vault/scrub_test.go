@@ -22,8 +22,8 @@ func TestErrorsAreScrubbed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.redact("glrt-CANARY-xyz")
-	err = s.errorf("vault secret %q: write: %w (HTTP 400: %s)", "secret/x", secrets.ErrTransient,
+	s.redactor.Add("glrt-CANARY-xyz")
+	err = s.redactor.Errorf("vault secret %q: write: %w (HTTP 400: %s)", "secret/x", secrets.ErrTransient,
 		"bad value glrt-CANARY-xyz for token hvs.CANARY-vault-token, secret_id CANARY-secret-id")
 	if strings.Contains(err.Error(), "CANARY") {
 		t.Fatalf("not scrubbed: %s", err)

@@ -108,12 +108,12 @@ type Store struct {
 
 	roleID, secretID, approleMount string
 
-	loginMu   sync.Mutex
-	mu        sync.Mutex
-	loggedIn  bool     // the client holds a token
-	tokenOK   bool     // lookup-self accepted the token
-	mountOK   bool     // the mount was seen to be KV v2
-	redaction []string // credential values never to show in a message
+	loginMu  sync.Mutex
+	mu       sync.Mutex
+	loggedIn bool             // the client holds a token
+	tokenOK  bool             // lookup-self accepted the token
+	mountOK  bool             // the mount was seen to be KV v2
+	redactor secrets.Redactor // credential values never to show in a message
 }
 
 var _ secrets.Store = (*Store)(nil)
@@ -147,7 +147,7 @@ func New(opts Options) (*Store, error) {
 		s.approleMount = "approle"
 	}
 	token := getenv(EnvToken)
-	s.redaction = append(s.redaction, token, s.secretID)
+	s.redactor.Add(token, s.secretID)
 
 	cfg := clientConfig(addr, opts)
 	if ca := getenv(EnvCACert); ca != "" {
@@ -157,7 +157,7 @@ func New(opts Options) (*Store, error) {
 	}
 	client, err := api.NewClient(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("vault: %s %q: %s", EnvAddr, addr, s.scrub(err.Error()))
+		return nil, fmt.Errorf("vault: %s %q: %s", EnvAddr, addr, s.redactor.Scrub(err.Error()))
 	}
 	// api.NewClient also took VAULT_TOKEN and VAULT_NAMESPACE from the
 	// process environment: the Store's own environment wins.
@@ -254,7 +254,7 @@ func (s *Store) Check(ctx context.Context, loc secrets.Location) error {
 		}
 	}
 	if len(missing) > 0 {
-		return s.errorf("vault secret %q: %w: the token's policies grant [%s] on %q; runnerctl needs create, update and read (missing %s)",
+		return s.redactor.Errorf("vault secret %q: %w: the token's policies grant [%s] on %q; runnerctl needs create, update and read (missing %s)",
 			name, secrets.ErrPermission, strings.Join(caps, ", "), dataPath, strings.Join(missing, ", "))
 	}
 	return nil
@@ -274,7 +274,7 @@ func (s *Store) Put(ctx context.Context, loc secrets.Location, tok secrets.Token
 		return fmt.Errorf("vault secret %q: refusing to store an empty token", s.display(key))
 	}
 	name := s.display(key)
-	s.redact(tok.Reveal())
+	s.redactor.Add(tok.Reveal())
 	if err := s.login(ctx, name); err != nil {
 		return err
 	}
@@ -324,7 +324,7 @@ func (s *Store) conflict(ctx context.Context, name, key, property string, tok se
 			return nil
 		}
 	}
-	return s.errorf("vault secret %q: %w: it changed (now version %d) between runnerctl's read and its write; nothing was overwritten",
+	return s.redactor.Errorf("vault secret %q: %w: it changed (now version %d) between runnerctl's read and its write; nothing was overwritten",
 		name, secrets.ErrConflict, cur.version)
 }
 
@@ -344,14 +344,14 @@ func (s *Store) Get(ctx context.Context, loc secrets.Location) (secrets.Token, e
 	}
 	raw, ok := cur.data[loc.Property]
 	if !ok {
-		return secrets.Token{}, s.errorf("vault secret %q: %w: version %d has no key %q", name, secrets.ErrNotFound, cur.version, loc.Property)
+		return secrets.Token{}, s.redactor.Errorf("vault secret %q: %w: version %d has no key %q", name, secrets.ErrNotFound, cur.version, loc.Property)
 	}
 	v, ok := raw.(string)
 	if !ok {
-		return secrets.Token{}, s.errorf("vault secret %q: key %q holds a %s, not a token", name, loc.Property, jsonKind(raw))
+		return secrets.Token{}, s.redactor.Errorf("vault secret %q: key %q holds a %s, not a token", name, loc.Property, jsonKind(raw))
 	}
 	if v == "" {
-		return secrets.Token{}, s.errorf("vault secret %q: %w: key %q is empty", name, secrets.ErrNotFound, loc.Property)
+		return secrets.Token{}, s.redactor.Errorf("vault secret %q: %w: key %q is empty", name, secrets.ErrNotFound, loc.Property)
 	}
 	return secrets.NewToken(v), nil
 }
@@ -383,7 +383,7 @@ func (s *Store) read(ctx context.Context, name, key string) (current, error) {
 	switch status {
 	case http.StatusOK:
 		if err := decode(body, &env); err != nil || env.Data == nil {
-			return current{}, s.errorf("vault secret %q: read: the answer is not a KV version 2 secret", name)
+			return current{}, s.redactor.Errorf("vault secret %q: read: the answer is not a KV version 2 secret", name)
 		}
 		return current{data: env.Data.Data, version: env.Data.Metadata.Version}, nil
 	case http.StatusNotFound:
@@ -395,10 +395,10 @@ func (s *Store) read(ctx context.Context, name, key string) (current, error) {
 			if env.Data.Metadata.Destroyed {
 				state = "destroyed"
 			}
-			return current{version: env.Data.Metadata.Version}, s.errorf("vault secret %q: %w: its current version %d is %s",
+			return current{version: env.Data.Metadata.Version}, s.redactor.Errorf("vault secret %q: %w: its current version %d is %s",
 				name, secrets.ErrNotFound, env.Data.Metadata.Version, state)
 		}
-		return current{}, s.errorf("vault secret %q: %w", name, secrets.ErrNotFound)
+		return current{}, s.redactor.Errorf("vault secret %q: %w", name, secrets.ErrNotFound)
 	}
 	return current{}, s.statusErr(ctx, name, "read", status, body)
 }
@@ -431,11 +431,11 @@ func (s *Store) login(ctx context.Context, name string) error {
 	if status != http.StatusOK {
 		switch {
 		case status == http.StatusBadRequest || status == http.StatusUnauthorized || status == http.StatusForbidden:
-			return s.errorf("vault secret %q: AppRole login at %q: %w (HTTP %d: %s)", name, path, secrets.ErrAuth, status, vaultErrors(body))
+			return s.redactor.Errorf("vault secret %q: AppRole login at %q: %w (HTTP %d: %s)", name, path, secrets.ErrAuth, status, vaultErrors(body))
 		case retryable(status):
-			return s.errorf("vault secret %q: AppRole login at %q: %w (HTTP %d: %s)", name, path, secrets.ErrTransient, status, vaultErrors(body))
+			return s.redactor.Errorf("vault secret %q: AppRole login at %q: %w (HTTP %d: %s)", name, path, secrets.ErrTransient, status, vaultErrors(body))
 		}
-		return s.errorf("vault secret %q: AppRole login at %q: HTTP %d: %s", name, path, status, vaultErrors(body))
+		return s.redactor.Errorf("vault secret %q: AppRole login at %q: HTTP %d: %s", name, path, status, vaultErrors(body))
 	}
 	var out struct {
 		Auth *struct {
@@ -445,7 +445,7 @@ func (s *Store) login(ctx context.Context, name string) error {
 	if err := decode(body, &out); err != nil || out.Auth == nil || out.Auth.ClientToken == "" {
 		return fmt.Errorf("vault secret %q: AppRole login at %q: %w: the answer holds no token", name, path, secrets.ErrAuth)
 	}
-	s.redact(out.Auth.ClientToken)
+	s.redactor.Add(out.Auth.ClientToken)
 	s.client.SetToken(out.Auth.ClientToken)
 	s.mu.Lock()
 	s.loggedIn = true
@@ -467,12 +467,12 @@ func (s *Store) lookupSelf(ctx context.Context, name string) error {
 		s.mu.Unlock()
 		return nil
 	case status == http.StatusForbidden || status == http.StatusUnauthorized:
-		return s.errorf("vault secret %q: token look-up: %w: Vault rejects the token (HTTP %d: %s): it is wrong, expired or revoked",
+		return s.redactor.Errorf("vault secret %q: token look-up: %w: Vault rejects the token (HTTP %d: %s): it is wrong, expired or revoked",
 			name, secrets.ErrAuth, status, vaultErrors(body))
 	case retryable(status):
-		return s.errorf("vault secret %q: token look-up: %w (HTTP %d: %s)", name, secrets.ErrTransient, status, vaultErrors(body))
+		return s.redactor.Errorf("vault secret %q: token look-up: %w (HTTP %d: %s)", name, secrets.ErrTransient, status, vaultErrors(body))
 	}
-	return s.errorf("vault secret %q: token look-up: HTTP %d: %s", name, status, vaultErrors(body))
+	return s.redactor.Errorf("vault secret %q: token look-up: HTTP %d: %s", name, status, vaultErrors(body))
 }
 
 // checkMount asks the UI preflight endpoint what is mounted at the mount.
@@ -494,12 +494,12 @@ func (s *Store) checkMount(ctx context.Context, name string) error {
 		if authErr := s.classify403(ctx, name, "mount check", body); errors.Is(authErr, secrets.ErrAuth) {
 			return authErr
 		}
-		return s.errorf("vault secret %q: mount check: %w: %w: Vault has no mount %q, or the token's policies grant nothing under it (Vault does not say which)",
+		return s.redactor.Errorf("vault secret %q: mount check: %w: %w: Vault has no mount %q, or the token's policies grant nothing under it (Vault does not say which)",
 			name, ErrNoMount, secrets.ErrPermission, s.mount+"/")
 	case retryable(status):
-		return s.errorf("vault secret %q: mount check: %w (HTTP %d: %s)", name, secrets.ErrTransient, status, vaultErrors(body))
+		return s.redactor.Errorf("vault secret %q: mount check: %w (HTTP %d: %s)", name, secrets.ErrTransient, status, vaultErrors(body))
 	case status != http.StatusOK:
-		return s.errorf("vault secret %q: mount check: HTTP %d: %s", name, status, vaultErrors(body))
+		return s.redactor.Errorf("vault secret %q: mount check: HTTP %d: %s", name, status, vaultErrors(body))
 	}
 	var out struct {
 		Data struct {
@@ -509,7 +509,7 @@ func (s *Store) checkMount(ctx context.Context, name string) error {
 		} `json:"data"`
 	}
 	if err := decode(body, &out); err != nil {
-		return s.errorf("vault secret %q: mount check: unreadable answer", name)
+		return s.redactor.Errorf("vault secret %q: mount check: unreadable answer", name)
 	}
 	d := out.Data
 	if strings.Trim(d.Path, "/") != s.mount {
@@ -529,7 +529,7 @@ func (s *Store) checkMount(ctx context.Context, name string) error {
 }
 
 func (s *Store) noMount(name, why string) error {
-	return s.errorf("vault secret %q: mount %q: %w: %s", name, s.mount+"/", ErrNoMount, why)
+	return s.redactor.Errorf("vault secret %q: mount %q: %w: %s", name, s.mount+"/", ErrNoMount, why)
 }
 
 // capabilities asks what the token may do on path. It sends "paths" only:
@@ -544,7 +544,7 @@ func (s *Store) capabilities(ctx context.Context, name, path string) ([]string, 
 	}
 	var out map[string]json.RawMessage
 	if err := decode(body, &out); err != nil {
-		return nil, s.errorf("vault secret %q: capabilities check: unreadable answer", name)
+		return nil, s.redactor.Errorf("vault secret %q: capabilities check: unreadable answer", name)
 	}
 	var caps []string
 	var data map[string][]string
@@ -554,7 +554,7 @@ func (s *Store) capabilities(ctx context.Context, name, path string) ([]string, 
 		_ = json.Unmarshal(raw, &caps)
 	}
 	if caps == nil {
-		return nil, s.errorf("vault secret %q: capabilities check: the answer does not list %q", name, path)
+		return nil, s.redactor.Errorf("vault secret %q: capabilities check: the answer does not list %q", name, path)
 	}
 	return caps, nil
 }
@@ -600,17 +600,17 @@ func (s *Store) statusErr(ctx context.Context, name, op string, status int, body
 	detail := vaultErrors(body)
 	switch {
 	case status == http.StatusUnauthorized:
-		return s.errorf("vault secret %q: %s: %w (HTTP %d: %s)", name, op, secrets.ErrAuth, status, detail)
+		return s.redactor.Errorf("vault secret %q: %s: %w (HTTP %d: %s)", name, op, secrets.ErrAuth, status, detail)
 	case status == http.StatusForbidden:
 		return s.classify403(ctx, name, op, body)
 	case status == http.StatusNotFound && strings.Contains(detail, "no handler for route"):
 		return s.noMount(name, "Vault has no engine mounted there")
 	case status == http.StatusNotFound:
-		return s.errorf("vault secret %q: %s: %w", name, op, secrets.ErrNotFound)
+		return s.redactor.Errorf("vault secret %q: %s: %w", name, op, secrets.ErrNotFound)
 	case retryable(status):
-		return s.errorf("vault secret %q: %s: %w (HTTP %d: %s)", name, op, secrets.ErrTransient, status, detail)
+		return s.redactor.Errorf("vault secret %q: %s: %w (HTTP %d: %s)", name, op, secrets.ErrTransient, status, detail)
 	}
-	return s.errorf("vault secret %q: %s: HTTP %d: %s", name, op, status, detail)
+	return s.redactor.Errorf("vault secret %q: %s: HTTP %d: %s", name, op, status, detail)
 }
 
 // classify403 tells a bad token from a missing policy: Vault answers 403
@@ -625,7 +625,7 @@ func (s *Store) classify403(ctx context.Context, name, op string, body []byte) e
 			return err
 		}
 	}
-	return s.errorf("vault secret %q: %s: %w: the token's policies do not allow it (HTTP 403: %s)",
+	return s.redactor.Errorf("vault secret %q: %s: %w: the token's policies do not allow it (HTTP 403: %s)",
 		name, op, secrets.ErrPermission, vaultErrors(body))
 }
 
@@ -633,47 +633,9 @@ func (s *Store) classify403(ctx context.Context, name, op string, body []byte) e
 // error is worth retrying, a cancellation by the caller is not.
 func (s *Store) transportErr(name, op string, err error) error {
 	if errors.Is(err, context.Canceled) {
-		return s.errorf("vault secret %q: %s: %w", name, op, err)
+		return s.redactor.Errorf("vault secret %q: %s: %w", name, op, err)
 	}
-	return s.errorf("vault secret %q: %s: %w: %w", name, op, secrets.ErrTransient, err)
-}
-
-// redactedError keeps the chain of wrapped errors for errors.Is while its
-// text has every known credential removed.
-type redactedError struct {
-	msg string
-	err error
-}
-
-func (e *redactedError) Error() string { return e.msg }
-func (e *redactedError) Unwrap() error { return e.err }
-
-// errorf formats like fmt.Errorf and scrubs the text of every credential
-// and token the Store has seen.
-func (s *Store) errorf(format string, args ...any) error {
-	err := fmt.Errorf(format, args...)
-	return &redactedError{msg: s.scrub(err.Error()), err: err}
-}
-
-// redact adds values that must never show in a message.
-func (s *Store) redact(values ...string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.redaction = append(s.redaction, values...)
-}
-
-func (s *Store) scrub(msg string) string {
-	s.mu.Lock()
-	values := slices.Clone(s.redaction)
-	s.mu.Unlock()
-	for _, v := range values {
-		// Very short values would blank out ordinary words; no credential
-		// is that short.
-		if len(v) >= 4 {
-			msg = strings.ReplaceAll(msg, v, "[REDACTED]")
-		}
-	}
-	return msg
+	return s.redactor.Errorf("vault secret %q: %s: %w: %w", name, op, secrets.ErrTransient, err)
 }
 
 // key validates loc and returns the secret's path inside the mount, the way
