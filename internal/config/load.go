@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -31,7 +31,10 @@ func Load(path string, checks ...Check) (*Config, error) {
 	return Parse(path, data, checks...)
 }
 
-// Parse is Load for bytes already read; name is used in messages.
+// Parse is Load for bytes already read. name is used in messages, and its
+// directory is the repository root: the files the spec refers to
+// (gitlab.tls.caFile) are read from there, never from outside it, so that
+// render stays pure and sees only checked content.
 //
 // Decoding goes through go.yaml.in/yaml/v3 rather than sigs.k8s.io/yaml
 // because its node tree keeps line numbers: every error names both the field
@@ -68,6 +71,7 @@ func Parse(name string, data []byte, checks ...Check) (*Config, error) {
 
 	cfg.ApplyDefaults()
 	errs := cfg.Validate()
+	errs = append(errs, cfg.readFiles(filepath.Dir(name))...)
 	for _, check := range checks {
 		errs = append(errs, check(&cfg)...)
 	}

@@ -33,7 +33,30 @@ type Config struct {
 
 // GitLab identifies the GitLab instance.
 type GitLab struct {
-	URL string `yaml:"url" doc:"Base URL of GitLab, with scheme; a path prefix is kept (https://host/gitlab/). Becomes the chart's gitlabUrl."`
+	URL string     `yaml:"url" doc:"Base URL of GitLab, with scheme; a path prefix is kept (https://host/gitlab/). Becomes the chart's gitlabUrl."`
+	TLS *GitLabTLS `yaml:"tls,omitempty" doc:"The CA that runner pods trust for GitLab, when its certificate is not publicly trusted (a self-managed GitLab with a private or self-signed CA). Set exactly one of caFile and secretName; it becomes the chart's certsSecretName, mounted into the runner's certs directory. The runner then hands the CA to every job as CI_SERVER_TLS_CA_FILE, which the helper uses to clone and to transfer artifacts; other tools in your job images must be pointed at that file (or have the CA installed) themselves."`
+}
+
+// GitLabTLS gives the runner pods the CA of a self-managed GitLab, as the
+// file gitlab-runner looks for in its certs directory: HOST.crt, HOST being
+// the gitlab.url host without its port (see CertKey).
+type GitLabTLS struct {
+	CAFile     string `yaml:"caFile,omitempty" doc:"PEM file with the certificate of the CA that issued GitLab's certificate (and any intermediates GitLab does not send), relative to this file and inside the repository. render copies it, per runner, into a plain Secret gitlab-runner-NAME-gitlab-ca.yaml in gitops.paths.manifests, under the key HOST.crt (the gitlab.url host without port: https://gitlab.example.com:8443/ gives gitlab.example.com.crt) and lists it in the Application. Only CERTIFICATE blocks are accepted, re-encoded without comments: a CA certificate is public, a private key is refused."`
+	SecretName string `yaml:"secretName,omitempty" doc:"Instead of caFile: a Secret you manage yourself (trust-manager, Sealed Secrets, by hand), present in every runner's namespace, whose key HOST.crt holds the CA in PEM (HOST as for caFile). runnerctl renders nothing for it."`
+
+	// caPEM holds the certificates of CAFile, read and checked by Parse.
+	caPEM []byte
+}
+
+// CAPEM returns the certificates of CAFile as Parse read and checked them:
+// only CERTIFICATE blocks, PEM-encoded in file order, whatever comments or
+// line endings the file had. It is nil when CAFile is empty, or when the
+// Config did not come from Load or Parse.
+func (t *GitLabTLS) CAPEM() []byte {
+	if t == nil {
+		return nil
+	}
+	return t.caPEM
 }
 
 // GitOps is the repository ArgoCD reads.

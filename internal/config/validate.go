@@ -135,9 +135,14 @@ func (v *validator) relPath(path, s string) {
 	if !v.required(path, s) {
 		return
 	}
-	if strings.Contains(s, `\`) || !filepath.IsLocal(s) || filepath.ToSlash(filepath.Clean(s)) != s {
+	if !isRepoPath(s) {
 		v.add(path, "%q must be a clean relative path inside the repository (no '..', no leading '/', forward slashes)", s)
 	}
+}
+
+// isRepoPath is relPath's rule: a clean, local path with forward slashes.
+func isRepoPath(s string) bool {
+	return !strings.Contains(s, `\`) && filepath.IsLocal(s) && filepath.ToSlash(filepath.Clean(s)) == s
 }
 
 // httpURL accepts absolute http(s) URLs without credentials, query or fragment.
@@ -170,6 +175,9 @@ func (c *Config) Validate() []FieldError {
 		v.add("kind", "%q is not supported; use %s", c.Kind, Kind)
 	}
 	v.httpURL("gitlab.url", c.GitLab.URL, "https", "http")
+	if c.GitLab.TLS != nil {
+		c.validateGitLabTLS(v)
+	}
 	c.validateGitOps(v)
 	c.validateArgoCD(v)
 	v.httpURL("chart.repoURL", c.Chart.RepoURL, "https", "http", "oci")

@@ -3,6 +3,7 @@ package render_test
 import (
 	"bytes"
 	"errors"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -16,14 +17,18 @@ import (
 // FuzzRender feeds arbitrary strings into every free-text field of the spec.
 // Each input is either rejected with an InvalidError (exit 2, naming the
 // field) or rendered into files that parse, in which every value comes back
-// exactly as given: no YAML, TOML or Helm-template injection.
+// exactly as given: no YAML, TOML or Helm-template injection. tls ending in
+// .pem is gitlab.tls.caFile (read relative to this package's directory, the
+// test's repository root), anything else non-empty gitlab.tls.secretName.
 func FuzzRender(f *testing.F) {
-	f.Add("homelab", "gitlab-runner", "https://gitlab.com/", "https://gitlab.com/org/repo.git", "ubuntu:22.04", "gitlab/gitlab-runner-helper:x86_64-latest", "k8s", "my runner", "manifests", "/gitlab/runners/{runner}", "store")
-	f.Add("a", "b", "http://h/", "git@h:o/r.git", "img{{x}}", "", "a,b", "\"quoted\"\n", "x/../y", "/p", "s")
-	f.Add("x", "y", "https://h/'\"", "ssh://h/r", "i\"mg", "h'i", " t ", "# c", "m: x", "/a\nb", "s\"")
-	f.Add("ci", "ns", "https://gitlab.example.com/gitlab/", "https://h/r", "reg.io:5000/a/b@sha256:abc", "h", "tag: [x]", "{{ .Values }}", "dir/sub", "/k", "st")
+	f.Add("homelab", "gitlab-runner", "https://gitlab.com/", "https://gitlab.com/org/repo.git", "ubuntu:22.04", "gitlab/gitlab-runner-helper:x86_64-latest", "k8s", "my runner", "manifests", "/gitlab/runners/{runner}", "store", "")
+	f.Add("a", "b", "http://h/", "git@h:o/r.git", "img{{x}}", "", "a,b", "\"quoted\"\n", "x/../y", "/p", "s", "testdata/gitlab-ca.pem")
+	f.Add("x", "y", "https://h/'\"", "ssh://h/r", "i\"mg", "h'i", " t ", "# c", "m: x", "/a\nb", "s\"", "../../go.pem")
+	f.Add("ci", "ns", "https://gitlab.example.com/gitlab/", "https://h/r", "reg.io:5000/a/b@sha256:abc", "h", "tag: [x]", "{{ .Values }}", "dir/sub", "/k", "st", "corp-ca")
+	f.Add("ci", "ns", "https://gitlab.example.com:8443/", "https://h/r", "i", "", "t", "d", "manifests", "/k", "st", "testdata/gitlab-ca.pem")
 	ps := mustProfiles(f)
-	f.Fuzz(func(t *testing.T, name, namespace, gitlabURL, repoURL, image, helper, tag, description, manifests, infisicalPath, store string) {
+	caPEM := readCAPEM(f)
+	f.Fuzz(func(t *testing.T, name, namespace, gitlabURL, repoURL, image, helper, tag, description, manifests, infisicalPath, store, tls string) {
 		untagged := true
 		in := &config.Config{
 			APIVersion: config.APIVersion, Kind: config.Kind,
@@ -38,6 +43,12 @@ func FuzzRender(f *testing.F) {
 				Name: name, Namespace: namespace, Image: image, HelperImage: helper, Profile: "restricted",
 				Registration: &config.Registration{Tags: []string{tag}, Description: description, RunUntagged: &untagged},
 			}},
+		}
+		switch {
+		case strings.HasSuffix(tls, ".pem"):
+			in.GitLab.TLS = &config.GitLabTLS{CAFile: tls}
+		case tls != "":
+			in.GitLab.TLS = &config.GitLabTLS{SecretName: tls}
 		}
 		data, err := config.Marshal(in)
 		if err != nil {
@@ -55,15 +66,23 @@ func FuzzRender(f *testing.F) {
 		r := cfg.Runners[0]
 		if r.Name != name || r.Namespace != namespace || r.Image != image || r.HelperImage != helper ||
 			cfg.GitLab.URL != gitlabURL || cfg.GitOps.RepoURL != repoURL || cfg.GitOps.Paths.Manifests != manifests ||
-			!slices.Equal(r.Registration.Tags, []string{tag}) || r.Registration.Description != description {
+			!slices.Equal(r.Registration.Tags, []string{tag}) || r.Registration.Description != description ||
+			(in.GitLab.TLS != nil && (cfg.GitLab.TLS.CAFile != in.GitLab.TLS.CAFile || cfg.GitLab.TLS.SecretName != in.GitLab.TLS.SecretName)) {
 			t.Fatalf("spec did not round-trip:\n%s", data)
+		}
+		wantCerts := ""
+		if in.GitLab.TLS != nil {
+			wantCerts = in.GitLab.TLS.SecretName
+			if in.GitLab.TLS.CAFile != "" {
+				wantCerts = "gitlab-runner-" + name + "-gitlab-ca"
+			}
 		}
 		res, err := render.Render(cfg, ps)
 		if err != nil {
 			t.Fatalf("valid spec failed to render: %v", err)
 		}
 		checkWellFormed(t, res)
-		var sawApp, sawES, sawValues bool
+		var sawApp, sawES, sawValues, sawCA bool
 		for _, file := range res.Files {
 			body := bytes.TrimPrefix(file.Content, []byte(render.Header))
 			switch {
@@ -88,6 +107,19 @@ func FuzzRender(f *testing.F) {
 				if es.Metadata.Namespace != namespace || es.Spec.SecretStoreRef.Name != store || es.Spec.Data[0].RemoteRef.Key != wantKey {
 					t.Errorf("ExternalSecret did not round-trip: %+v", es)
 				}
+			case strings.HasSuffix(file.Path, "-gitlab-ca.yaml"):
+				sawCA = true
+				var sec struct {
+					Metadata   struct{ Name, Namespace string }
+					StringData map[string]string `json:"stringData"`
+				}
+				if err := sigsyaml.Unmarshal(body, &sec); err != nil {
+					t.Fatal(err)
+				}
+				key, err := config.CertKey(gitlabURL)
+				if err != nil || sec.Metadata.Name != wantCerts || sec.Metadata.Namespace != namespace || len(sec.StringData) != 1 || sec.StringData[key] != caPEM {
+					t.Errorf("CA Secret did not round-trip (key %q, %v): %+v", key, err, sec)
+				}
 			case strings.HasPrefix(file.Path, "argocd-apps/"):
 				sawApp = true
 				var app struct {
@@ -108,8 +140,9 @@ func FuzzRender(f *testing.F) {
 			case strings.HasPrefix(file.Path, "values/"):
 				sawValues = true
 				var v struct {
-					GitLabURL string `json:"gitlabUrl"`
-					Runners   struct{ Config string }
+					GitLabURL       string `json:"gitlabUrl"`
+					CertsSecretName string `json:"certsSecretName"`
+					Runners         struct{ Config string }
 				}
 				if err := sigsyaml.Unmarshal(body, &v); err != nil {
 					t.Fatal(err)
@@ -119,13 +152,26 @@ func FuzzRender(f *testing.F) {
 					t.Fatal(err)
 				}
 				k := rc.Runners[0].Kubernetes
+				if v.CertsSecretName != wantCerts {
+					t.Errorf("certsSecretName = %q, want %q", v.CertsSecretName, wantCerts)
+				}
 				if v.GitLabURL != gitlabURL || k.Image != image || k.HelperImage != helper || k.Namespace != namespace {
 					t.Errorf("values did not round-trip: url=%q image=%q helper=%q ns=%q", v.GitLabURL, k.Image, k.HelperImage, k.Namespace)
 				}
 			}
 		}
-		if !sawApp || !sawES || !sawValues {
-			t.Fatalf("missing files: %v", res.Files)
+		if !sawApp || !sawES || !sawValues || sawCA != (in.GitLab.TLS != nil && in.GitLab.TLS.CAFile != "") {
+			t.Fatalf("missing or extra files: %v", res.Files)
 		}
 	})
+}
+
+// readCAPEM is what the CA Secret must hold for testdata/gitlab-ca.pem: its
+// certificate, without the comments around it.
+func readCAPEM(t testing.TB) string {
+	data, err := os.ReadFile("testdata/gitlab-ca.pem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data[bytes.Index(data, []byte("-----BEGIN")):])
 }

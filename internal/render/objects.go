@@ -81,6 +81,18 @@ type namespaceMetadata struct {
 	Labels map[string]string `yaml:"labels,omitempty"`
 }
 
+// Kubernetes Secret (v1), for public data that the chart reads only from a
+// Secret (GitLab's CA). stringData keeps it reviewable in a diff; ArgoCD
+// does not report drift for it (gitops-engine's diff.NormalizeSecret turns
+// stringData into data before comparing with the live object).
+type secret struct {
+	APIVersion string            `yaml:"apiVersion"`
+	Kind       string            `yaml:"kind"`
+	Metadata   objectMeta        `yaml:"metadata"`
+	Type       string            `yaml:"type"`
+	StringData map[string]string `yaml:"stringData"`
+}
+
 // ESO ExternalSecret (external-secrets.io/v1 or v1beta1).
 type externalSecret struct {
 	APIVersion string     `yaml:"apiVersion"`
@@ -128,15 +140,16 @@ type esRemoteRef struct {
 // mappings, so their YAML texts concatenate into one valid mapping, and the
 // profile's part, the same for every runner using it, is encoded once.
 type runnerValues struct {
-	GitLabURL      string              `yaml:"gitlabUrl"`
-	Concurrent     int                 `yaml:"concurrent"`
-	CheckInterval  int                 `yaml:"checkInterval"`
-	Image          *imageValues        `yaml:"image,omitempty"`
-	ServiceAccount serviceAccountValue `yaml:"serviceAccount"`
-	Runners        runnersValues       `yaml:"runners"`
-	Resources      *resourceValues     `yaml:"resources,omitempty"`
-	HPA            *hpaValues          `yaml:"hpa,omitempty"`
-	Metrics        *metricsValues      `yaml:"metrics,omitempty"`
+	GitLabURL       string              `yaml:"gitlabUrl"`
+	CertsSecretName string              `yaml:"certsSecretName,omitempty"`
+	Concurrent      int                 `yaml:"concurrent"`
+	CheckInterval   int                 `yaml:"checkInterval"`
+	Image           *imageValues        `yaml:"image,omitempty"`
+	ServiceAccount  serviceAccountValue `yaml:"serviceAccount"`
+	Runners         runnersValues       `yaml:"runners"`
+	Resources       *resourceValues     `yaml:"resources,omitempty"`
+	HPA             *hpaValues          `yaml:"hpa,omitempty"`
+	Metrics         *metricsValues      `yaml:"metrics,omitempty"`
 }
 
 // profileValues are the values a hardening profile decides.

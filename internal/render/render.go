@@ -128,9 +128,24 @@ func Render(cfg *config.Config, profiles Profiles) (*Result, error) {
 }
 
 // Names of the generated objects and files of one runner.
-func releaseName(r *config.Runner) string     { return "gitlab-runner-" + r.Name }
-func tokenSecretName(r *config.Runner) string { return releaseName(r) + "-token" }
-func cacheSecretName(r *config.Runner) string { return releaseName(r) + "-cache-s3" }
+func releaseName(r *config.Runner) string        { return "gitlab-runner-" + r.Name }
+func tokenSecretName(r *config.Runner) string    { return releaseName(r) + "-token" }
+func cacheSecretName(r *config.Runner) string    { return releaseName(r) + "-cache-s3" }
+func gitlabCASecretName(r *config.Runner) string { return releaseName(r) + "-gitlab-ca" }
+
+// certsSecretName is the chart's certsSecretName for runner r: the Secret
+// rendered from gitlab.tls.caFile, the user's own gitlab.tls.secretName, or
+// none.
+func certsSecretName(cfg *config.Config, r *config.Runner) string {
+	switch t := cfg.GitLab.TLS; {
+	case t == nil:
+		return ""
+	case t.SecretName != "":
+		return t.SecretName
+	default:
+		return gitlabCASecretName(r)
+	}
+}
 
 // ApplicationPath and the others name the files of runner r.
 func ApplicationPath(c *config.Config, r *config.Runner) string {
@@ -140,6 +155,12 @@ func ApplicationPath(c *config.Config, r *config.Runner) string {
 // ExternalSecretPath names the file holding runner r's ExternalSecrets.
 func ExternalSecretPath(c *config.Config, r *config.Runner) string {
 	return path.Join(c.GitOps.Paths.Manifests, releaseName(r)+"-external-secret.yaml")
+}
+
+// GitLabCAPath names the file holding the Secret with GitLab's CA for runner
+// r (with gitlab.tls.caFile only).
+func GitLabCAPath(c *config.Config, r *config.Runner) string {
+	return path.Join(c.GitOps.Paths.Manifests, releaseName(r)+"-gitlab-ca.yaml")
 }
 
 // NetworkPolicyPath names the file holding runner r's egress policy.
@@ -178,6 +199,18 @@ func renderRunner(cfg *config.Config, r *config.Runner, p *profile.Profile, prof
 	}
 	if err := add(ExternalSecretPath(cfg, r), secrets...); err != nil {
 		return nil, err
+	}
+	if t := cfg.GitLab.TLS; t != nil && t.CAFile != "" {
+		doc, err := gitlabCASecret(cfg, r)
+		if err != nil {
+			return nil, err
+		}
+		content, err := marshalDocs(head+gitlabCAComment, doc)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", GitLabCAPath(cfg, r), err)
+		}
+		files = append(files, File{Path: GitLabCAPath(cfg, r), Content: content})
+		manifests = append(manifests, path.Base(GitLabCAPath(cfg, r)))
 	}
 	if n := r.NetworkPolicy; n != nil {
 		name := releaseName(r) + "-egress"
@@ -296,6 +329,39 @@ func buildApplication(cfg *config.Config, r *config.Runner, p *profile.Profile, 
 	return app
 }
 
+// gitlabCAComment follows the header of the CA Secret's file.
+const gitlabCAComment = `#
+# GitLab's CA certificate(s), from gitlab.tls.caFile. The chart mounts this
+# Secret (certsSecretName) into /home/gitlab-runner/.gitlab-runner/certs/,
+# where gitlab-runner reads the CA of its GitLab from HOST.crt. A CA
+# certificate is public: this Secret holds nothing secret, which is why it is
+# kept in Git as plain text rather than delivered by External Secrets.
+`
+
+// gitlabCASecret is the Secret the chart mounts through certsSecretName: the
+// checked certificates of gitlab.tls.caFile under the one key gitlab-runner
+// looks for (config.CertKey says which, and why there is no HOST:PORT
+// variant). The runner also passes this CA to every job as the file
+// variable CI_SERVER_TLS_CA_FILE, which the helper's git clone and artifact
+// transfers use; no helper-side configuration is needed.
+func gitlabCASecret(cfg *config.Config, r *config.Runner) (secret, error) {
+	pem := cfg.GitLab.TLS.CAPEM()
+	if len(pem) == 0 {
+		return secret{}, fmt.Errorf("gitlab.tls.caFile %q was not read; load runnerctl.yaml with config.Load or config.Parse", cfg.GitLab.TLS.CAFile)
+	}
+	key, err := config.CertKey(cfg.GitLab.URL)
+	if err != nil {
+		return secret{}, fmt.Errorf("gitlab.url: %w", err)
+	}
+	return secret{
+		APIVersion: "v1",
+		Kind:       "Secret",
+		Metadata:   objectMeta{Name: gitlabCASecretName(r), Namespace: r.Namespace, Labels: labels(r)},
+		Type:       "Opaque",
+		StringData: map[string]string{key: string(pem)},
+	}, nil
+}
+
 func esAPIVersion(cfg *config.Config) string {
 	return "external-secrets.io/" + cfg.Secrets.ESOAPIVersion
 }
@@ -351,12 +417,13 @@ func buildValues(cfg *config.Config, r *config.Runner, p *profile.Profile) (runn
 		return runnerValues{}, err
 	}
 	v := runnerValues{
-		GitLabURL:      cfg.GitLab.URL,
-		Concurrent:     r.Concurrent,
-		CheckInterval:  r.CheckInterval,
-		ServiceAccount: serviceAccountValue{Create: true, Name: r.ServiceAccount},
-		Runners:        runnersValues{Secret: tokenSecretName(r), Config: escapeTpl(toml)},
-		Resources:      resourceValuesOf(r.Resources),
+		GitLabURL:       cfg.GitLab.URL,
+		CertsSecretName: certsSecretName(cfg, r),
+		Concurrent:      r.Concurrent,
+		CheckInterval:   r.CheckInterval,
+		ServiceAccount:  serviceAccountValue{Create: true, Name: r.ServiceAccount},
+		Runners:         runnersValues{Secret: tokenSecretName(r), Config: escapeTpl(toml)},
+		Resources:       resourceValuesOf(r.Resources),
 	}
 	if im := r.RunnerImage; im != nil {
 		v.Image = &imageValues{Registry: im.Registry, Image: im.Image, Tag: im.Tag}

@@ -166,6 +166,33 @@ runners:
       fqdns: [registry.example.com, "*.docker.io"]
       extraPorts: [8443]
 `,
+		// A self-managed GitLab on a non-default port behind a private CA:
+		// one CA Secret per runner, in the runner's namespace, keyed by the
+		// host without the port.
+		"gitlab-ca-file": `apiVersion: runnerctl.dev/v1alpha1
+kind: Config
+gitlab:
+  url: https://gitlab.corp.example:8443/gitlab/
+  tls: {caFile: testdata/gitlab-ca.pem}
+gitops: {repoURL: "https://gitlab.corp.example:8443/gitlab/ops/gitops.git", revision: main}
+secrets: {backend: vault, store: {name: vault}}
+runners:
+  - name: ci
+  - name: edge
+    namespace: ci-edge
+    profile: baseline
+    networkPolicy: {gitlabCIDRs: [10.20.0.10/32], apiServerCIDRs: [10.96.0.1/32]}
+`,
+		"gitlab-ca-secret": `apiVersion: runnerctl.dev/v1alpha1
+kind: Config
+gitlab:
+  url: https://gitlab.corp.example/
+  tls: {secretName: corp-root-ca}
+gitops: {repoURL: "https://gitlab.corp.example/ops/gitops.git"}
+secrets: {backend: gcp, store: {name: gcp}}
+runners:
+  - name: ci
+`,
 	}
 	for name, spec := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -384,5 +411,80 @@ func TestTplEscape(t *testing.T) {
 		if got := rc.Runners[0].Kubernetes.Image; got != cfg.Runners[0].Image {
 			t.Errorf("image after tpl = %q, want %q", got, cfg.Runners[0].Image)
 		}
+	}
+}
+
+// TestGitLabCA checks what the runner needs to trust a private CA, in the
+// rendered objects rather than in golden text: the Secret holds the checked
+// certificates under HOST.crt, the values name it, and the Application
+// deploys it.
+func TestGitLabCA(t *testing.T) {
+	ps := mustProfiles(t)
+	spec := fmt.Sprintf(baseSpec, "aws", "aws", "restricted")
+	spec = strings.Replace(spec, "  url: https://gitlab.example.com/gitlab/\n",
+		"  url: https://gitlab.example.com:8443/gitlab/\n  tls: {caFile: testdata/gitlab-ca.pem}\n", 1)
+	cfg := mustLoad(t, spec)
+	res, err := render.Render(cfg, ps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkWellFormed(t, res)
+	wantPEM, err := os.ReadFile("testdata/gitlab-ca.pem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantPEM = wantPEM[bytes.Index(wantPEM, []byte("-----BEGIN")):]
+	files := map[string][]byte{}
+	for _, f := range res.Files {
+		files[f.Path] = f.Content
+	}
+	var sec struct {
+		APIVersion string `json:"apiVersion"`
+		Kind       string
+		Metadata   struct {
+			Name, Namespace string
+			Labels          map[string]string
+		}
+		Type       string
+		StringData map[string]string `json:"stringData"`
+	}
+	if err := sigsyaml.UnmarshalStrict(files["manifests/gitlab-runner-ci-gitlab-ca.yaml"], &sec); err != nil {
+		t.Fatalf("CA Secret: %v", err)
+	}
+	if sec.APIVersion != "v1" || sec.Kind != "Secret" || sec.Metadata.Name != "gitlab-runner-ci-gitlab-ca" || sec.Metadata.Namespace != "gitlab-runner" {
+		t.Errorf("CA Secret: %+v", sec)
+	}
+	// The port is not part of the name gitlab-runner looks for.
+	if len(sec.StringData) != 1 || sec.StringData["gitlab.example.com.crt"] != string(wantPEM) {
+		t.Errorf("CA Secret data = %q, want gitlab.example.com.crt = the file's certificate", sec.StringData)
+	}
+	var vals struct {
+		CertsSecretName string `json:"certsSecretName"`
+	}
+	if err := sigsyaml.Unmarshal(files["values/gitlab-runner-ci.yaml"], &vals); err != nil {
+		t.Fatal(err)
+	}
+	if vals.CertsSecretName != "gitlab-runner-ci-gitlab-ca" {
+		t.Errorf("certsSecretName = %q", vals.CertsSecretName)
+	}
+	var app struct {
+		Spec struct {
+			Sources []struct {
+				Directory *struct{ Include string }
+			}
+		}
+	}
+	if err := sigsyaml.Unmarshal(files["argocd-apps/gitlab-runner-ci.yaml"], &app); err != nil {
+		t.Fatal(err)
+	}
+	if got := app.Spec.Sources[2].Directory.Include; got != "{gitlab-runner-ci-external-secret.yaml,gitlab-runner-ci-gitlab-ca.yaml}" {
+		t.Errorf("Application include = %q", got)
+	}
+
+	// A Config that did not go through Parse has no checked CA: render
+	// refuses rather than emitting an empty Secret.
+	cfg.GitLab.TLS = &config.GitLabTLS{CAFile: "testdata/gitlab-ca.pem"}
+	if _, err := render.Render(cfg, ps); err == nil || !strings.Contains(err.Error(), "was not read") {
+		t.Errorf("render of an unread CA file: %v", err)
 	}
 }
