@@ -10,7 +10,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/cenkalti/backoff/v5"
 
@@ -25,6 +28,8 @@ type GitLab interface {
 	Resolve(ctx context.Context, s config.Scope) (gitlab.Target, error)
 	CreateRunner(ctx context.Context, spec gitlab.RunnerSpec, marker string) (*gitlab.Created, error)
 	GetRunner(ctx context.Context, id int64) (*gitlab.RunnerInfo, error)
+	UpdateRunner(ctx context.Context, id int64, spec gitlab.RunnerSpec) error
+	HasProjectRunner(ctx context.Context, projectID, id int64) (bool, error)
 	DeleteRunner(ctx context.Context, id int64) error
 }
 
@@ -62,8 +67,12 @@ type Deps struct {
 
 // Outcome says what Run did.
 type Outcome struct {
-	RunnerID     int64
-	Created      bool
+	RunnerID int64
+	Created  bool
+	// Updated names the settings of an existing runner that were changed
+	// in GitLab, by their runnerctl.yaml names (registration.tags is
+	// "tags"), in a fixed order; empty when none was.
+	Updated      []string
 	RecoveryFile string // set when a token was left for the user to store
 }
 
@@ -176,14 +185,12 @@ func Run(ctx context.Context, d Deps, req Request) (Outcome, error) {
 		out.RunnerID = r.RunnerID
 	}
 	if r.RunnerID != 0 {
-		_, err := d.GitLab.GetRunner(ctx, r.RunnerID)
+		info, err := d.GitLab.GetRunner(ctx, r.RunnerID)
 		switch {
 		case err == nil:
 			d.Steps.Step(fmt.Sprintf("runner %q exists in GitLab (id %d); no new runner", r.Name, r.RunnerID))
-			if err := ensureStored(ctx, d, r, req.Location); err != nil {
-				return out, err
-			}
-			return out, d.Files.Write()
+			out.Updated, err = useExisting(ctx, d, req, info)
+			return out, err
 		case !errors.Is(err, gitlab.ErrNotFound):
 			return out, err
 		case !req.Recreate:
@@ -213,17 +220,7 @@ func Run(ctx context.Context, d Deps, req Request) (Outcome, error) {
 	// ignore cancellation and run with their own deadline.
 	safe, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Minute)
 	defer cancel()
-	created, err := d.GitLab.CreateRunner(safe, gitlab.RunnerSpec{
-		Target:          target,
-		Description:     reg.Description,
-		Tags:            reg.Tags,
-		RunUntagged:     *reg.RunUntagged,
-		Locked:          reg.Locked,
-		AccessLevel:     reg.AccessLevel,
-		MaximumTimeout:  reg.MaximumTimeout,
-		Paused:          reg.Paused,
-		MaintenanceNote: reg.MaintenanceNote,
-	}, gitlab.NewMarker())
+	created, err := d.GitLab.CreateRunner(safe, specOf(reg, target), gitlab.NewMarker())
 	if err != nil {
 		return out, err
 	}
@@ -254,6 +251,189 @@ func Run(ctx context.Context, d Deps, req Request) (Outcome, error) {
 		}
 	}
 	return out, nil
+}
+
+// specOf is what GitLab should keep for the runner: the registration
+// settings (defaulted by config.ApplyDefaults), in target.
+func specOf(reg *config.Registration, target gitlab.Target) gitlab.RunnerSpec {
+	return gitlab.RunnerSpec{
+		Target:          target,
+		Description:     reg.Description,
+		Tags:            reg.Tags,
+		RunUntagged:     *reg.RunUntagged,
+		Locked:          reg.Locked,
+		AccessLevel:     reg.AccessLevel,
+		MaximumTimeout:  reg.MaximumTimeout,
+		Paused:          reg.Paused,
+		MaintenanceNote: reg.MaintenanceNote,
+	}
+}
+
+// useExisting finishes a run whose runner exists: its scope must be the
+// configured one, its token must be stored, and its settings in GitLab are
+// brought to what runnerctl.yaml says before the files are written. It
+// returns the settings it changed.
+func useExisting(ctx context.Context, d Deps, req Request, info *gitlab.RunnerInfo) ([]string, error) {
+	r := req.Runner
+	reg := r.Registration
+	if reg == nil || reg.RunUntagged == nil {
+		return nil, fmt.Errorf("runner %q: registration settings missing (configuration not defaulted)", r.Name)
+	}
+	target, err := checkScope(ctx, d, r, info)
+	if err != nil {
+		return nil, err
+	}
+	if err := ensureStored(ctx, d, r, req.Location); err != nil {
+		return nil, err
+	}
+	want := specOf(reg, target)
+	changed := changedSettings(info, want)
+	if len(changed) == 0 {
+		return nil, d.Files.Write()
+	}
+	d.Steps.Step(fmt.Sprintf("updating runner %q (id %d) in GitLab: %s", r.Name, r.RunnerID, strings.Join(changed, ", ")))
+	// Keep the create marker a runnerctl-made runner carries: it does no
+	// harm, and it says where the runner came from.
+	if _, marker := gitlab.SplitMarker(info.MaintenanceNote); marker != "" {
+		if note := gitlab.JoinMarker(want.MaintenanceNote, marker); utf8.RuneCountInString(note) <= maxNote {
+			want.MaintenanceNote = note
+		}
+	}
+	if err := d.GitLab.UpdateRunner(ctx, r.RunnerID, want); err != nil {
+		return nil, updateFailed(r, err)
+	}
+	if err := d.Files.Write(); err != nil {
+		return changed, fmt.Errorf("runner %q (id %d) is updated in GitLab (%s), but the files could not be written; run init again to write them: %w",
+			r.Name, r.RunnerID, strings.Join(changed, ", "), err)
+	}
+	return changed, nil
+}
+
+// maxNote is the longest maintenance note GitLab accepts.
+const maxNote = 1024
+
+var scopeNames = map[string]string{
+	"instance_type": "an instance runner",
+	"group_type":    "a group runner",
+	"project_type":  "a project runner",
+}
+
+// checkScope refuses a runner whose scope is not the configured one: GitLab
+// cannot move a runner to another scope (PUT /runners/:id has no such
+// setting), and writing runnerctl.yaml with the new scope would record
+// something that is not so. It returns the runner's target.
+func checkScope(ctx context.Context, d Deps, r *config.Runner, info *gitlab.RunnerInfo) (gitlab.Target, error) {
+	sc := r.Registration.Scope
+	where := sc.Type
+	if sc.Path != "" {
+		where = fmt.Sprintf("%s %q", sc.Type, sc.Path)
+	}
+	refuse := func(is string) error {
+		return fmt.Errorf("runner %q (id %d) is %s in GitLab, but runnerctl.yaml (or the flags) ask for scope %s, and GitLab cannot change a runner's scope: "+
+			"set the scope back, or delete runner %d in GitLab, remove its runnerID from runnerctl.yaml and run init again to create a new runner; nothing was changed",
+			r.Name, r.RunnerID, is, where, r.RunnerID)
+	}
+	if want := sc.Type + "_type"; info.Type != want {
+		is, ok := scopeNames[info.Type]
+		if !ok {
+			is = fmt.Sprintf("of type %q", info.Type)
+		}
+		return gitlab.Target{}, refuse(is)
+	}
+	target, err := d.GitLab.Resolve(ctx, sc)
+	if err != nil {
+		return target, fmt.Errorf("runner %q: checking its scope %s: %w", r.Name, where, err)
+	}
+	switch target.Type {
+	case "group_type":
+		// GitLab lists only the groups the token may read; none is no answer.
+		if len(info.GroupIDs) > 0 && !slices.Contains(info.GroupIDs, target.GroupID) {
+			return target, refuse("a runner of another group")
+		}
+	case "project_type":
+		ok, err := d.GitLab.HasProjectRunner(ctx, target.ProjectID, info.ID)
+		if err != nil {
+			return target, fmt.Errorf("runner %q: checking its scope %s: %w", r.Name, where, err)
+		}
+		if !ok {
+			return target, refuse("not a runner of that project")
+		}
+	}
+	return target, nil
+}
+
+// changedSettings names the settings where the runner differs from want,
+// by their runnerctl.yaml names. Tags are a set. The maintenance note is
+// compared without the create marker (see gitlab.JoinMarker), and not at
+// all when GitLab hides it (the token may not update the runner: any
+// difference elsewhere then ends in GitLab's 403). Locked is a project
+// runner's setting only, as at creation.
+func changedSettings(info *gitlab.RunnerInfo, want gitlab.RunnerSpec) []string {
+	var changed []string
+	note, _ := gitlab.SplitMarker(info.MaintenanceNote)
+	for _, c := range []struct {
+		name string
+		diff bool
+	}{
+		{"description", info.Description != want.Description},
+		{"tags", !sameSet(info.TagList, want.Tags)},
+		{"runUntagged", info.RunUntagged != want.RunUntagged},
+		{"locked", want.Target.Type == "project_type" && info.Locked != want.Locked},
+		{"accessLevel", want.AccessLevel != "" && info.AccessLevel != want.AccessLevel},
+		{"maximumTimeout", info.MaximumTimeout != want.MaximumTimeout},
+		{"paused", info.Paused != want.Paused},
+		{"maintenanceNote", !info.NoteHidden && strings.TrimSpace(note) != strings.TrimSpace(want.MaintenanceNote)},
+	} {
+		if c.diff {
+			changed = append(changed, c.name)
+		}
+	}
+	return changed
+}
+
+func sameSet(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(slices.Compact(a), slices.Compact(b))
+}
+
+// gitlabFields maps GitLab's attribute names to runnerctl.yaml's.
+var gitlabFields = map[string]string{
+	"description":      "description",
+	"tags_list":        "tags",
+	"tag_list":         "tags",
+	"run_untagged":     "runUntagged",
+	"locked":           "locked",
+	"access_level":     "accessLevel",
+	"maximum_timeout":  "maximumTimeout",
+	"active":           "paused",
+	"paused":           "paused",
+	"maintenance_note": "maintenanceNote",
+}
+
+// updateFailed says what a failed update left behind: nothing written,
+// and, unless GitLab's answer was lost, nothing changed in GitLab.
+func updateFailed(r *config.Runner, err error) error {
+	if errors.Is(err, gitlab.ErrUncertain) {
+		return fmt.Errorf("updating runner %q (id %d) in GitLab failed: %w; runnerctl.yaml and the generated files were not changed: "+
+			"run init again (updating is safe to repeat)", r.Name, r.RunnerID, err)
+	}
+	var ve *gitlab.ValidationError
+	if errors.As(err, &ve) {
+		parts := make([]string, len(ve.Fields))
+		for i, f := range ve.Fields {
+			name := f.Field
+			if n, ok := gitlabFields[f.Field]; ok {
+				name = fmt.Sprintf("registration.%s (GitLab's %s)", n, f.Field)
+			}
+			parts[i] = name + ": " + strings.Join(f.Messages, ", ")
+		}
+		return fmt.Errorf("GitLab refused the settings of runner %q (id %d): %s; fix them in runnerctl.yaml or the flags and run init again; "+
+			"nothing was changed in GitLab, runnerctl.yaml or the generated files", r.Name, r.RunnerID, strings.Join(parts, "; "))
+	}
+	return fmt.Errorf("updating runner %q (id %d) in GitLab failed: %w; nothing was changed in GitLab, runnerctl.yaml or the generated files",
+		r.Name, r.RunnerID, err)
 }
 
 // storeToken writes and reads back, retrying what is worth retrying.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -18,15 +19,34 @@ import (
 const canary = "glrt-CANARY-4f2a9"
 
 type fakeGitLab struct {
-	tokenErr, createErr, deleteErr, getErr error
-	existing                               map[int64]bool
-	created, deleted                       []int64
-	onCreate                               func()
+	tokenErr, createErr, deleteErr, getErr, updateErr error
+	existing                                          map[int64]bool
+	// infos are existing runners' details; an existing runner without
+	// one is an instance runner with run_untagged, as runner() asks.
+	infos            map[int64]*gitlab.RunnerInfo
+	created, deleted []int64
+	updates          []update
+	projectRunners   map[int64][]int64 // project ID: its runners
+	onCreate         func()
+}
+
+type update struct {
+	id   int64
+	spec gitlab.RunnerSpec
 }
 
 func (f *fakeGitLab) CheckToken(context.Context) error { return f.tokenErr }
+
+// Resolve puts every group at ID 7 and every project at ID 9.
 func (f *fakeGitLab) Resolve(_ context.Context, s config.Scope) (gitlab.Target, error) {
-	return gitlab.Target{Type: s.Type + "_type"}, nil
+	t := gitlab.Target{Type: s.Type + "_type", Path: s.Path}
+	switch s.Type {
+	case config.ScopeGroup:
+		t.GroupID = 7
+	case config.ScopeProject:
+		t.ProjectID = 9
+	}
+	return t, nil
 }
 func (f *fakeGitLab) CreateRunner(context.Context, gitlab.RunnerSpec, string) (*gitlab.Created, error) {
 	if f.createErr != nil {
@@ -46,7 +66,34 @@ func (f *fakeGitLab) GetRunner(_ context.Context, id int64) (*gitlab.RunnerInfo,
 	if !f.existing[id] {
 		return nil, fmt.Errorf("runner %d: %w", id, gitlab.ErrNotFound)
 	}
-	return &gitlab.RunnerInfo{ID: id}, nil
+	if info, ok := f.infos[id]; ok {
+		c := *info
+		return &c, nil
+	}
+	return &gitlab.RunnerInfo{ID: id, Type: "instance_type", RunUntagged: true}, nil
+}
+
+// UpdateRunner records the update and applies it, as GitLab would.
+func (f *fakeGitLab) UpdateRunner(_ context.Context, id int64, spec gitlab.RunnerSpec) error {
+	if f.updateErr != nil {
+		return f.updateErr
+	}
+	f.updates = append(f.updates, update{id, spec})
+	info, _ := f.GetRunner(context.Background(), id)
+	info.Description, info.TagList, info.RunUntagged, info.AccessLevel = spec.Description, spec.Tags, spec.RunUntagged, spec.AccessLevel
+	info.MaximumTimeout, info.Paused, info.MaintenanceNote = spec.MaximumTimeout, spec.Paused, spec.MaintenanceNote
+	if spec.Target.Type == "project_type" {
+		info.Locked = spec.Locked
+	}
+	if f.infos == nil {
+		f.infos = map[int64]*gitlab.RunnerInfo{}
+	}
+	f.infos[id] = info
+	return nil
+}
+
+func (f *fakeGitLab) HasProjectRunner(_ context.Context, projectID, id int64) (bool, error) {
+	return slices.Contains(f.projectRunners[projectID], id), nil
 }
 func (f *fakeGitLab) DeleteRunner(_ context.Context, id int64) error {
 	if f.deleteErr != nil {

@@ -179,7 +179,7 @@ func questions() []question {
 			s.reg().MaximumTimeout = n
 			return nil
 		}})
-	boolQ("paused", "Create the runner paused?", "A paused runner takes no jobs until resumed.", func(*initState) bool { return false },
+	boolQ("paused", "Pause the runner?", "A paused runner takes no jobs until resumed; init sets this in GitLab on every run.", func(*initState) bool { return false },
 		func(s *initState) *bool { return &s.reg().Paused },
 		func(s *initState, b bool) { s.reg().Paused = b }, always)
 	add(question{flag: "maintenance-note", implicit: true, title: "Maintenance note", help: "Free text for administrators (optional).",
@@ -268,14 +268,17 @@ only then writes runnerctl.yaml and the rendered files.
 The GitLab personal access token comes from GITLAB_TOKEN, --gitlab-token-file
 or a masked prompt; it needs the api scope, or create_runner, manage_runner
 and read_api (to delete the runner again if its token cannot be stored, to
-find it if GitLab's answer is lost, and to see it on a re-run). Backend
+find it if GitLab's answer is lost, and to see and update it on a re-run). Backend
 credentials come from their usual variables: VAULT_ADDR/VAULT_TOKEN (or
 VAULT_ROLE_ID/VAULT_SECRET_ID), INFISICAL_UNIVERSAL_AUTH_CLIENT_ID/_SECRET,
 and the AWS and GCP SDKs' default chains. No secret is taken from a flag.
 
 Without a terminal on stdin, or with --non-interactive, init never prompts
 and lists every missing input. Re-running with the same inputs creates no
-second runner and changes no file.`,
+second runner and changes no file. Re-running with other registration
+settings (description, tags, run-untagged, locked, protected,
+maximum-timeout, paused, maintenance-note) updates the runner in GitLab
+before writing the files; its scope cannot change.`,
 		Example: `  runnerctl init
   GITLAB_TOKEN=... runnerctl init --non-interactive --gitlab-url https://gitlab.example.com/ \
     --repo-url https://gitlab.example.com/ops/gitops.git --name ci --backend vault --store-name vault`,
@@ -635,7 +638,7 @@ func printInitPlan(e env, g *globals, cfg *config.Config, r *config.Runner, loc 
 	w := e.stdout
 	action := fmt.Sprintf("create runner %q in GitLab %s", r.Name, cfg.GitLab.URL)
 	if r.RunnerID != 0 {
-		action = fmt.Sprintf("use runner %q (id %d) if it still exists in GitLab", r.Name, r.RunnerID)
+		action = fmt.Sprintf("use runner %q (id %d) if it still exists in GitLab, and update its settings there where they differ", r.Name, r.RunnerID)
 	}
 	if g.output == "json" {
 		files := []fileReport{}
@@ -665,7 +668,12 @@ func initChanged(plan *gitops.Plan, existing []byte, raw *config.Config) bool {
 func reportInit(e env, g *globals, r *config.Runner, out bootstrap.Outcome, plan *gitops.Plan, existing []byte, raw *config.Config) error {
 	changed := initChanged(plan, existing, raw)
 	if g.output == "json" {
-		return writeJSON(e.stdout, map[string]any{"runner": r.Name, "runnerID": out.RunnerID, "created": out.Created, "changed": changed})
+		updated := out.Updated
+		if updated == nil {
+			updated = []string{}
+		}
+		return writeJSON(e.stdout, map[string]any{"runner": r.Name, "runnerID": out.RunnerID, "created": out.Created,
+			"updated": updated, "changed": changed})
 	}
 	if g.quiet {
 		return nil
@@ -673,6 +681,12 @@ func reportInit(e env, g *globals, r *config.Runner, out bootstrap.Outcome, plan
 	switch {
 	case out.Created:
 		fmt.Fprintf(e.stdout, "runner %q created (id %d), token stored; files written. Review with `git diff`, then commit.\n", r.Name, out.RunnerID)
+	case len(out.Updated) > 0 && changed:
+		fmt.Fprintf(e.stdout, "runner %q (id %d) updated in GitLab (%s); files written. Review with `git diff`, then commit.\n",
+			r.Name, out.RunnerID, strings.Join(out.Updated, ", "))
+	case len(out.Updated) > 0:
+		fmt.Fprintf(e.stdout, "runner %q (id %d) updated in GitLab (%s) to match runnerctl.yaml; no file changed.\n",
+			r.Name, out.RunnerID, strings.Join(out.Updated, ", "))
 	case changed:
 		fmt.Fprintf(e.stdout, "runner %q (id %d) exists; files updated.\n", r.Name, out.RunnerID)
 	default:

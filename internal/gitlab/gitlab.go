@@ -54,8 +54,11 @@ type Client struct {
 	url string
 }
 
-// New builds a client. Reads are retried on 5xx and 429; writes only on
-// 429, which GitLab answers before doing anything (see CreateRunner).
+// New builds a client. Requests with an idempotent method (GET, PUT,
+// DELETE) are retried on 5xx, 429 and network errors; POSTs only on 429,
+// which GitLab answers before doing anything, and on connection errors
+// before the request was sent (see CreateRunner): a retried PUT sets the
+// same values again, a retried POST could create a second runner.
 func New(o Options) (*Client, error) {
 	hc := o.HTTPClient
 	if hc == nil {
@@ -135,6 +138,9 @@ var (
 	ErrUnauthorized = errors.New("GitLab rejected the personal access token (401): it is wrong, expired or revoked")
 	// ErrNotFound: the runner, group or project does not exist (or is not visible).
 	ErrNotFound = errors.New("not found")
+	// ErrUncertain: a change got no answer, or a 5xx, after retries;
+	// GitLab may have made it (UpdateRunner).
+	ErrUncertain = errors.New("GitLab may or may not have made the change")
 )
 
 // ScopeError says which scopes the token lacks.
@@ -159,13 +165,13 @@ var requiredScopes = []struct {
 	scope, why string
 }{
 	{"create_runner", "create runners"},
-	{"manage_runner", "read, delete and reset runners"},
+	{"manage_runner", "read, update, delete and reset runners"},
 	{"read_api", "look up groups, projects and runner lists"},
 }
 
 // CheckToken verifies the token and that it may do everything init may
-// have to do: create a runner, and get, delete or reset it, and list
-// runners, when a step after the create fails.
+// have to do: create a runner, get or update it, and delete or reset it,
+// and list runners, when a step after the create fails.
 func (c *Client) CheckToken(ctx context.Context) error {
 	pat, _, err := c.api.PersonalAccessTokens.GetSinglePersonalAccessToken(gl.WithContext(ctx))
 	if err != nil {
@@ -244,7 +250,30 @@ type Created struct {
 func NewMarker() string {
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
-	return "runnerctl-create-" + hex.EncodeToString(b)
+	return markerPrefix + hex.EncodeToString(b)
+}
+
+const markerPrefix = "runnerctl-create-"
+
+// JoinMarker is the maintenance note CreateRunner sends: note, then marker
+// on a line of its own.
+func JoinMarker(note, marker string) string {
+	return strings.TrimSpace(note + "\n" + marker)
+}
+
+// SplitMarker undoes JoinMarker: the note a user wrote, and the create
+// marker on its last line ("" when there is none).
+func SplitMarker(note string) (text, marker string) {
+	rest, last := "", note
+	if i := strings.LastIndexByte(note, '\n'); i >= 0 {
+		rest, last = note[:i], note[i+1:]
+	}
+	last = strings.TrimSpace(last)
+	hexPart, ok := strings.CutPrefix(last, markerPrefix)
+	if !ok || len(hexPart) != 16 || strings.Trim(hexPart, "0123456789abcdef") != "" {
+		return note, ""
+	}
+	return strings.TrimSpace(rest), last
 }
 
 // CreateRunner creates the runner. marker (NewMarker) is appended to the
@@ -253,7 +282,7 @@ func NewMarker() string {
 // marker: if it exists, its token is reset (the first one was never seen)
 // and returned; if not, the create failed and nothing exists.
 func (c *Client) CreateRunner(ctx context.Context, spec RunnerSpec, marker string) (*Created, error) {
-	note := strings.TrimSpace(spec.MaintenanceNote + "\n" + marker)
+	note := JoinMarker(spec.MaintenanceNote, marker)
 	opts := &gl.CreateUserRunnerOptions{
 		RunnerType:      &spec.Target.Type,
 		Description:     &spec.Description,
@@ -359,22 +388,143 @@ func (c *Client) FindByMarker(ctx context.Context, t Target, marker string) (int
 	return 0, nil
 }
 
-// RunnerInfo is what runnerctl reads about an existing runner.
+// RunnerInfo is what runnerctl reads about an existing runner: its scope
+// and the settings GitLab keeps for it.
 type RunnerInfo struct {
-	ID          int64
-	Description string
+	ID   int64
+	Type string // instance_type, group_type or project_type
+	// GroupIDs are a group runner's groups, those the token may read.
+	// GitLab does not list a project runner's projects here (see
+	// HasProjectRunner).
+	GroupIDs        []int64
+	Description     string
+	TagList         []string
+	RunUntagged     bool
+	Locked          bool
+	AccessLevel     string // not_protected or ref_protected
+	MaximumTimeout  int    // seconds; 0: none
+	Paused          bool
+	MaintenanceNote string
+	// NoteHidden: GitLab did not show the maintenance note (null), which it
+	// does when the token may not update the runner.
+	NoteHidden  bool
 	Status      string
-	Paused      bool
 	ContactedAt *time.Time
+}
+
+// runnerDetails is GET /runners/:id's answer: the library's type, with the
+// maintenance note as a pointer, since GitLab sends null (not "") when the
+// user may not update the runner.
+type runnerDetails struct {
+	gl.RunnerDetails
+	MaintenanceNote *string `json:"maintenance_note"` // shadows the embedded field
 }
 
 // GetRunner returns runner id, or ErrNotFound.
 func (c *Client) GetRunner(ctx context.Context, id int64) (*RunnerInfo, error) {
-	d, _, err := c.api.Runners.GetRunnerDetails(id, gl.WithContext(ctx))
+	req, err := c.api.NewRequest(http.MethodGet, fmt.Sprintf("runners/%d", id), nil, []gl.RequestOptionFunc{gl.WithContext(ctx)})
 	if err != nil {
+		return nil, fmt.Errorf("runner %d: %w", id, err)
+	}
+	var d runnerDetails
+	if _, err := c.api.Do(req, &d); err != nil {
 		return nil, c.wrap(fmt.Sprintf("runner %d", id), err)
 	}
-	return &RunnerInfo{ID: d.ID, Description: d.Description, Status: d.Status, Paused: d.Paused, ContactedAt: d.ContactedAt}, nil
+	info := &RunnerInfo{
+		ID: d.ID, Type: d.RunnerType, Description: d.Description, TagList: d.TagList,
+		RunUntagged: d.RunUntagged, Locked: d.Locked, AccessLevel: d.AccessLevel,
+		MaximumTimeout: int(d.MaximumTimeout), Paused: d.Paused,
+		NoteHidden: d.MaintenanceNote == nil, Status: d.Status, ContactedAt: d.ContactedAt,
+	}
+	if d.MaintenanceNote != nil {
+		info.MaintenanceNote = *d.MaintenanceNote
+	}
+	for _, g := range d.Groups {
+		info.GroupIDs = append(info.GroupIDs, g.ID)
+	}
+	return info, nil
+}
+
+// runnerUpdate is the body of PUT /runners/:id: the library's options, with
+// a maximum_timeout that is sent as null when there is none. The
+// library's own field omits a nil value, and GitLab then keeps the limit
+// it has; null removes it (Grape passes nil through, and Ci::Runner allows
+// nil). So UpdateRunner builds the request with the library's NewRequest
+// and Do instead of Runners.UpdateRunnerDetails; authentication, retries,
+// rate limits and errors are the library's all the same.
+type runnerUpdate struct {
+	gl.UpdateRunnerDetailsOptions
+	MaximumTimeout *int64 `json:"maximum_timeout"` // shadows the embedded omitempty field
+}
+
+// UpdateRunner sets every setting of spec on runner id (PUT /runners/:id):
+// description, tags (an empty list removes them), run_untagged, locked
+// (project runners only, as at creation), access_level, maximum_timeout
+// (0 removes the limit), paused and maintenance_note, sent as they are.
+// spec.Target names the runner's type; a runner's scope cannot change. A
+// PUT is idempotent: the client retries it after a 5xx or a lost answer.
+// GitLab's refusal of a value is a *ValidationError; a failure after which
+// GitLab may have applied the settings anyway is ErrUncertain.
+func (c *Client) UpdateRunner(ctx context.Context, id int64, spec RunnerSpec) error {
+	tags := spec.Tags
+	if tags == nil {
+		tags = []string{} // null would not clear them
+	}
+	body := runnerUpdate{UpdateRunnerDetailsOptions: gl.UpdateRunnerDetailsOptions{
+		Description:     &spec.Description,
+		Paused:          &spec.Paused,
+		TagList:         &tags,
+		RunUntagged:     &spec.RunUntagged,
+		MaintenanceNote: &spec.MaintenanceNote,
+	}}
+	if spec.Target.Type == "project_type" {
+		body.Locked = &spec.Locked
+	}
+	if spec.AccessLevel != "" {
+		body.AccessLevel = &spec.AccessLevel
+	}
+	if spec.MaximumTimeout > 0 {
+		t := int64(spec.MaximumTimeout)
+		body.MaximumTimeout = &t
+	}
+	req, err := c.api.NewRequest(http.MethodPut, fmt.Sprintf("runners/%d", id), body, []gl.RequestOptionFunc{gl.WithContext(ctx)})
+	if err != nil {
+		return fmt.Errorf("update runner %d: %w", id, err)
+	}
+	var d gl.RunnerDetails
+	if _, err := c.api.Do(req, &d); err != nil {
+		werr := c.wrap(fmt.Sprintf("update runner %d", id), err)
+		if ambiguous(err) {
+			return fmt.Errorf("%w (%w)", werr, ErrUncertain)
+		}
+		return werr
+	}
+	return nil
+}
+
+// HasProjectRunner reports whether runner id is a project runner of
+// project projectID. GitLab's runner details do not list a runner's
+// projects, so the project's runners are listed instead.
+func (c *Client) HasProjectRunner(ctx context.Context, projectID, id int64) (bool, error) {
+	typ := "project_type"
+	page := int64(1)
+	for {
+		rs, resp, err := c.api.Runners.ListProjectRunners(projectID, &gl.ListProjectRunnersOptions{
+			ListOptions: gl.ListOptions{Page: page, PerPage: 100}, Type: &typ,
+		}, gl.WithContext(ctx))
+		if err != nil {
+			return false, c.wrap(fmt.Sprintf("list the runners of project %d", projectID), err)
+		}
+		for _, r := range rs {
+			if r.ID == id {
+				return true, nil
+			}
+		}
+		if resp == nil || resp.NextPage == 0 {
+			return false, nil
+		}
+		page = resp.NextPage
+	}
 }
 
 // ResetToken gives runner id a new token; the old one stops working at once.
@@ -409,10 +559,68 @@ func (c *Client) wrap(what string, err error) error {
 			return fmt.Errorf("%s: %w", what, ErrUnauthorized)
 		case http.StatusNotFound:
 			return fmt.Errorf("%s: %w (GitLab %s)", what, ErrNotFound, c.url)
+		case http.StatusBadRequest:
+			if ve := parseValidation(er.Body); ve != nil {
+				return fmt.Errorf("%s: %w", what, ve)
+			}
 		}
 		return fmt.Errorf("%s: %s", what, c.describe(err))
 	}
 	return fmt.Errorf("%s: %w", what, err)
+}
+
+// ValidationError is GitLab refusing a model's values: a 400 whose body is
+// render_validation_error!'s {"message":{"attribute":["problem", ...]}}
+// (PUT /runners/:id sends these).
+type ValidationError struct {
+	Fields []FieldError // in GitLab's order
+}
+
+// FieldError is one attribute GitLab refused, by its name in GitLab's
+// model (tags_list, maximum_timeout, ...).
+type FieldError struct {
+	Field    string
+	Messages []string
+}
+
+func (e *ValidationError) Error() string {
+	parts := make([]string, len(e.Fields))
+	for i, f := range e.Fields {
+		parts[i] = f.Field + ": " + strings.Join(f.Messages, ", ")
+	}
+	return "GitLab refused " + strings.Join(parts, "; ")
+}
+
+// parseValidation reads a render_validation_error! body, keeping the
+// order of its attributes; nil when body is something else.
+func parseValidation(body []byte) *ValidationError {
+	var v struct {
+		Message json.RawMessage `json:"message"`
+	}
+	if json.Unmarshal(body, &v) != nil || len(v.Message) == 0 || v.Message[0] != '{' {
+		return nil
+	}
+	dec := json.NewDecoder(strings.NewReader(string(v.Message)))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil
+	}
+	ve := &ValidationError{}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return nil
+		}
+		field, _ := t.(string)
+		var msgs []string
+		if err := dec.Decode(&msgs); err != nil {
+			return nil
+		}
+		ve.Fields = append(ve.Fields, FieldError{Field: field, Messages: msgs})
+	}
+	if len(ve.Fields) == 0 {
+		return nil
+	}
+	return ve
 }
 
 // describe says what GitLab answered, without the HTML page a proxy sends

@@ -3,8 +3,10 @@ package gitlab_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -206,5 +208,219 @@ func TestDeleteAndGet(t *testing.T) {
 	}
 	if _, err := c.GetRunner(ctx, created.ID); !errors.Is(err, gitlab.ErrNotFound) {
 		t.Fatalf("deleted runner: %v", err)
+	}
+}
+
+func TestGetRunnerReturnsSettings(t *testing.T) {
+	srv, c := setup(t, fake.Options{}, "glpat-admin", "api")
+	srv.AddGroup(7, "platform")
+	ctx := context.Background()
+	s := gitlab.RunnerSpec{Target: gitlab.Target{Type: "group_type", GroupID: 7}, Description: "CI runner", Tags: []string{"k8s", "linux"},
+		AccessLevel: "ref_protected", MaximumTimeout: 3600, Paused: true, MaintenanceNote: "owned by platform"}
+	marker := gitlab.NewMarker()
+	created, err := c.CreateRunner(ctx, s, marker)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.GetRunner(ctx, created.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := gitlab.RunnerInfo{ID: created.ID, Type: "group_type", GroupIDs: []int64{7}, Description: "CI runner",
+		TagList: []string{"k8s", "linux"}, RunUntagged: false, AccessLevel: "ref_protected", MaximumTimeout: 3600,
+		Paused: true, MaintenanceNote: "owned by platform\n" + marker, Status: "never_contacted"}
+	if !reflect.DeepEqual(*got, want) {
+		t.Errorf("got  %+v\nwant %+v", *got, want)
+	}
+}
+
+func TestUpdateRunner(t *testing.T) {
+	srv, c := setup(t, fake.Options{}, "glpat-runners", "create_runner", "manage_runner", "read_api")
+	srv.AddProject(9, "platform/app")
+	ctx := context.Background()
+	target := gitlab.Target{Type: "project_type", ProjectID: 9}
+	s := spec(target)
+	s.MaximumTimeout, s.Tags = 3600, []string{"k8s"}
+	created, err := c.CreateRunner(ctx, s, gitlab.NewMarker())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s = gitlab.RunnerSpec{Target: target, Description: "CI runner", Tags: []string{"k8s", "arm64"}, RunUntagged: false,
+		Locked: true, AccessLevel: "ref_protected", MaximumTimeout: 7200, Paused: true, MaintenanceNote: "new note"}
+	if err := c.UpdateRunner(ctx, created.ID, s); err != nil {
+		t.Fatal(err)
+	}
+	r, _ := srv.Runner(created.ID)
+	if r.Description != "CI runner" || !reflect.DeepEqual(r.TagList, []string{"k8s", "arm64"}) || r.RunUntagged || !r.Locked ||
+		r.AccessLevel != "ref_protected" || r.MaximumTimeout != 7200 || !r.Paused || r.MaintenanceNote != "new note" || r.Updates != 1 {
+		t.Fatalf("after the update: %+v", r)
+	}
+	// No tags and no maximum timeout remove them in GitLab.
+	s.Tags, s.RunUntagged, s.MaximumTimeout = nil, true, 0
+	if err := c.UpdateRunner(ctx, created.ID, s); err != nil {
+		t.Fatal(err)
+	}
+	info, err := c.GetRunner(ctx, created.ID)
+	if err != nil || len(info.TagList) != 0 || info.MaximumTimeout != 0 || !info.RunUntagged {
+		t.Fatalf("after removing tags and timeout: %+v %v", info, err)
+	}
+	if srv.CreateCount() != 1 {
+		t.Errorf("creates %d", srv.CreateCount())
+	}
+}
+
+// Locked is a project runner's setting: it is not sent for other runners,
+// as at creation.
+func TestUpdateRunnerLockedOnlyForProjects(t *testing.T) {
+	srv, c := setup(t, fake.Options{}, "glpat-admin", "api")
+	ctx := context.Background()
+	created, err := c.CreateRunner(ctx, spec(gitlab.Target{Type: "instance_type"}), gitlab.NewMarker())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := spec(gitlab.Target{Type: "instance_type"})
+	s.Locked = true
+	if err := c.UpdateRunner(ctx, created.ID, s); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := srv.Runner(created.ID); r.Locked {
+		t.Error("locked was sent for an instance runner")
+	}
+}
+
+func TestUpdateRunnerValidationNamesTheField(t *testing.T) {
+	_, c := setup(t, fake.Options{}, "glpat-admin", "api")
+	ctx := context.Background()
+	created, err := c.CreateRunner(ctx, spec(gitlab.Target{Type: "instance_type"}), gitlab.NewMarker())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := spec(gitlab.Target{Type: "instance_type"})
+	for i := range 51 {
+		s.Tags = append(s.Tags, fmt.Sprintf("t%d", i))
+	}
+	s.MaximumTimeout = 60
+	err = c.UpdateRunner(ctx, created.ID, s)
+	var ve *gitlab.ValidationError
+	if !errors.As(err, &ve) || len(ve.Fields) != 2 || ve.Fields[0].Field != "tags_list" || ve.Fields[1].Field != "maximum_timeout" {
+		t.Fatalf("got %v", err)
+	}
+	if want := "update runner 1: GitLab refused tags_list: Too many tags specified. Please limit the number of tags to 50; maximum_timeout: needs to be at least 10 minutes"; err.Error() != want {
+		t.Errorf("message\n %s\nwant\n %s", err, want)
+	}
+	if err := c.UpdateRunner(ctx, 99, spec(gitlab.Target{Type: "instance_type"})); !errors.Is(err, gitlab.ErrNotFound) {
+		t.Errorf("unknown runner: %v", err)
+	}
+}
+
+// A PUT is idempotent: after a 5xx, or an answer lost after GitLab acted,
+// the client sends it again and the result is the same.
+func TestUpdateRetriedOn5xx(t *testing.T) {
+	srv, c := setup(t, fake.Options{}, "glpat-admin", "api")
+	ctx := context.Background()
+	created, err := c.CreateRunner(ctx, spec(gitlab.Target{Type: "instance_type"}), gitlab.NewMarker())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := spec(gitlab.Target{Type: "instance_type"})
+	s.Paused = true
+	srv.FailNext(fake.OpUpdateRunner, 502, 1)
+	srv.LoseResponse(fake.OpUpdateRunner, 1)
+	if err := c.UpdateRunner(ctx, created.ID, s); err != nil {
+		t.Fatal(err)
+	}
+	var puts []string
+	for _, r := range srv.Requests() {
+		if strings.HasPrefix(r, "PUT ") {
+			puts = append(puts, r)
+		}
+	}
+	want := []string{"PUT /api/v4/runners/1 502", "PUT /api/v4/runners/1 502", "PUT /api/v4/runners/1 200"}
+	if !reflect.DeepEqual(puts, want) {
+		t.Errorf("PUTs %v, want %v", puts, want)
+	}
+	if r, _ := srv.Runner(created.ID); !r.Paused || r.Updates != 2 {
+		t.Errorf("runner %+v", r)
+	}
+}
+
+func TestHasProjectRunner(t *testing.T) {
+	srv, c := setup(t, fake.Options{}, "glpat-admin", "api")
+	srv.AddProject(9, "platform/app")
+	srv.AddProject(10, "platform/other")
+	ctx := context.Background()
+	created, err := c.CreateRunner(ctx, spec(gitlab.Target{Type: "project_type", ProjectID: 9}), gitlab.NewMarker())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		project int64
+		want    bool
+	}{{9, true}, {10, false}} {
+		if got, err := c.HasProjectRunner(ctx, tc.project, created.ID); err != nil || got != tc.want {
+			t.Errorf("project %d: %v %v, want %v", tc.project, got, err, tc.want)
+		}
+	}
+}
+
+func TestMarkerSplitsOff(t *testing.T) {
+	m := "runnerctl-create-0123456789abcdef"
+	for _, tc := range []struct{ note, text, marker string }{
+		{gitlab.JoinMarker("owned by platform", m), "owned by platform", m},
+		{gitlab.JoinMarker("", m), "", m},
+		{gitlab.JoinMarker("two\nlines", m), "two\nlines", m},
+		{"owned by platform", "owned by platform", ""},
+		{"note\nrunnerctl-create-xyz", "note\nrunnerctl-create-xyz", ""},
+		{"runnerctl-create-0123456789abcdef and more", "runnerctl-create-0123456789abcdef and more", ""},
+	} {
+		if text, marker := gitlab.SplitMarker(tc.note); text != tc.text || marker != tc.marker {
+			t.Errorf("SplitMarker(%q) = %q, %q; want %q, %q", tc.note, text, marker, tc.text, tc.marker)
+		}
+	}
+}
+
+// An update whose answer never comes may have been applied: the error says
+// so.
+func TestUpdateWithoutAnswerIsUncertain(t *testing.T) {
+	srv, c := setup(t, fake.Options{}, "glpat-admin", "api")
+	created, err := c.CreateRunner(context.Background(), spec(gitlab.Target{Type: "instance_type"}), gitlab.NewMarker())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Delay(fake.OpUpdateRunner, 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	s := spec(gitlab.Target{Type: "instance_type"})
+	s.Paused = true
+	if err := c.UpdateRunner(ctx, created.ID, s); !errors.Is(err, gitlab.ErrUncertain) {
+		t.Fatalf("got %v", err)
+	}
+	// A refusal is not uncertain.
+	srv.ClearFaults()
+	srv.FailNext(fake.OpUpdateRunner, 403, 1)
+	if err := c.UpdateRunner(context.Background(), created.ID, s); err == nil || errors.Is(err, gitlab.ErrUncertain) {
+		t.Fatalf("403: %v", err)
+	}
+}
+
+// GitLab hides the maintenance note from users who may not update the
+// runner (an instance runner, read by someone who is not an administrator).
+func TestGetRunnerHiddenNote(t *testing.T) {
+	srv, admin := setup(t, fake.Options{}, "glpat-admin", "api")
+	srv.AddTokenWith("glpat-user", fake.TokenOptions{Scopes: []string{"api"}})
+	user, err := gitlab.New(gitlab.Options{URL: srv.URL(), Token: secrets.NewToken("glpat-user"), Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	created, err := admin.CreateRunner(ctx, spec(gitlab.Target{Type: "instance_type"}), gitlab.NewMarker())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info, err := admin.GetRunner(ctx, created.ID); err != nil || info.NoteHidden || info.MaintenanceNote == "" {
+		t.Fatalf("admin: %+v %v", info, err)
+	}
+	if info, err := user.GetRunner(ctx, created.ID); err != nil || !info.NoteHidden || info.MaintenanceNote != "" || info.Type != "instance_type" {
+		t.Fatalf("user: %+v %v", info, err)
 	}
 }

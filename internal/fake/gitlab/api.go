@@ -1,6 +1,7 @@
 package gitlab
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -570,13 +571,22 @@ func (s *Server) getRunner(c *call) *response {
 	if !c.tok.opts.Admin && !s.canReadRunner(c.tok, r) {
 		return messageError(http.StatusForbidden, msgNoAccess)
 	}
+	return jsonResponse(http.StatusOK, s.runnerDetails(c, r))
+}
+
+// runnerDetails is Entities::Ci::RunnerDetails (no token, no
+// token_expires_at; no projects either: the entity exposes them only with
+// include_projects, which GET and PUT /runners/:id do not pass); s.mu must
+// be held.
+func (s *Server) runnerDetails(c *call, r *Runner) any {
 	type basicGroup struct {
 		ID     int64  `json:"id"`
 		WebURL string `json:"web_url"`
 		Name   string `json:"name"`
 	}
 	groups := []basicGroup{}
-	if g, ok := s.groups[r.GroupID]; ok && r.RunnerType == "group_type" {
+	// The runner's groups that the user may read (authorized_groups).
+	if g, ok := s.groups[r.GroupID]; ok && r.RunnerType == "group_type" && s.canSeeGroup(c.tok, g) {
 		groups = append(groups, basicGroup{g.id, s.URL() + "groups/" + g.fullPath, lastSegment(g.fullPath)})
 	}
 	var maxTimeout *int64
@@ -593,8 +603,7 @@ func (s *Server) getRunner(c *call) *response {
 	if tags == nil {
 		tags = []string{}
 	}
-	// Entities::Ci::RunnerDetails (no token, no token_expires_at).
-	return jsonResponse(http.StatusOK, struct {
+	return struct {
 		runnerJSON
 		TagList         []string     `json:"tag_list"`
 		RunUntagged     bool         `json:"run_untagged"`
@@ -612,7 +621,7 @@ func (s *Server) getRunner(c *call) *response {
 		runnerJSON: s.runnerJSON(r, time.Now()), TagList: tags, RunUntagged: r.RunUntagged,
 		Locked: r.Locked, MaximumTimeout: maxTimeout, AccessLevel: r.AccessLevel,
 		MaintenanceNote: note, Groups: groups,
-	})
+	}
 }
 
 func (s *Server) deleteRunner(c *call) *response {
@@ -923,4 +932,227 @@ func (s *Server) listProjectRunners(c *call) *response {
 		}
 	}
 	return s.list(rs, f)
+}
+
+// ---- PUT /runners/:id -----------------------------------------------------
+
+// fieldErrors is ActiveModel's errors.messages, in the order the model's
+// validations ran: {"tags_list":["can not be empty ..."]}.
+type fieldErrors []struct {
+	field string
+	msgs  []string
+}
+
+func (e *fieldErrors) add(field, msg string) {
+	for i := range *e {
+		if (*e)[i].field == field {
+			(*e)[i].msgs = append((*e)[i].msgs, msg)
+			return
+		}
+	}
+	*e = append(*e, struct {
+		field string
+		msgs  []string
+	}{field, []string{msg}})
+}
+
+// MarshalJSON keeps the validations' order, as Ruby's Hash does.
+func (e fieldErrors) MarshalJSON() ([]byte, error) {
+	var b strings.Builder
+	b.WriteByte('{')
+	for i, f := range e {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		k, err := json.Marshal(f.field)
+		if err != nil {
+			return nil, err
+		}
+		v, err := json.Marshal(f.msgs)
+		if err != nil {
+			return nil, err
+		}
+		b.Write(k)
+		b.WriteByte(':')
+		b.Write(v)
+	}
+	b.WriteByte('}')
+	return []byte(b.String()), nil
+}
+
+// validationError is render_validation_error!(model) (lib/api/helpers.rb):
+// 400 {"message":{"field":["problem", ...]}}.
+func validationError(errs fieldErrors) *response {
+	return jsonResponse(http.StatusBadRequest, struct {
+		Message fieldErrors `json:"message"`
+	}{errs})
+}
+
+// updateParams are the parameters PUT /runners/:id declares, in order
+// (lib/api/ci/runners.rb).
+var updateParams = []string{"description", "active", "paused", "tag_list", "run_untagged", "locked", "access_level", "maximum_timeout", "maintenance_note"}
+
+// updateRunner is PUT /runners/:id: Grape's parameter validation, then
+// get_runner (404), authenticate_update_runner! (403), and
+// Ci::Runners::UpdateRunnerService, whose model errors are sent by
+// render_validation_error!. Nothing changes unless every check passes.
+func (s *Server) updateRunner(c *call) *response {
+	if c.tok == nil {
+		return messageError(http.StatusUnauthorized, msgUnauthorized)
+	}
+	p, errResp := c.params()
+	if errResp != nil {
+		return errResp
+	}
+
+	// Grape parameter validation, in declaration order; every error is
+	// reported at once.
+	var errs []string
+	if _, err := strconv.ParseInt(c.path["id"], 10, 64); err != nil {
+		errs = append(errs, "id is invalid")
+	}
+	// Each setter runs only once every parameter is valid. A null value is
+	// what Rails' update does with nil: it clears strings, tags and the
+	// maximum timeout. Null booleans are ignored (unverified: GitLab's
+	// NOT NULL columns would refuse them).
+	var apply []func(r *Runner)
+	str := func(name string, set func(r *Runner, v string)) {
+		v, ok := p[name]
+		if !ok {
+			return
+		}
+		if v == nil {
+			apply = append(apply, func(r *Runner) { set(r, "") })
+			return
+		}
+		sv, ok := coerceString(v)
+		if !ok {
+			errs = append(errs, name+" is invalid")
+			return
+		}
+		apply = append(apply, func(r *Runner) { set(r, sv) })
+	}
+	boolean := func(name string, set func(r *Runner, v bool)) {
+		v, ok := p[name]
+		if !ok || v == nil {
+			return
+		}
+		b, ok := coerceBool(v)
+		if !ok {
+			errs = append(errs, name+" is invalid")
+			return
+		}
+		apply = append(apply, func(r *Runner) { set(r, b) })
+	}
+	str("description", func(r *Runner, v string) { r.Description = v })
+	boolean("active", func(r *Runner, v bool) { r.Paused = !v })
+	if v, ok := p["paused"]; ok && v == nil {
+		// params[:active] = !params.delete(:paused): !nil is true.
+		apply = append(apply, func(r *Runner) { r.Paused = false })
+	} else {
+		boolean("paused", func(r *Runner, v bool) { r.Paused = v })
+	}
+	if v, ok := p["tag_list"]; ok {
+		var tags []string
+		valid := true
+		if v != nil {
+			tags, valid = coerceTags(v)
+		}
+		if !valid {
+			errs = append(errs, "tag_list is invalid")
+		} else {
+			apply = append(apply, func(r *Runner) { r.TagList = tags })
+		}
+	}
+	boolean("run_untagged", func(r *Runner, v bool) { r.RunUntagged = v })
+	boolean("locked", func(r *Runner, v bool) { r.Locked = v })
+	if v, ok := p["access_level"]; ok {
+		al, _ := coerceString(v)
+		switch {
+		case v == nil: // the values validator skips nil; the model refuses it
+			apply = append(apply, func(r *Runner) { r.AccessLevel = "" })
+		case !slices.Contains(accessLevels, al):
+			errs = append(errs, "access_level does not have a valid value")
+		default:
+			apply = append(apply, func(r *Runner) { r.AccessLevel = al })
+		}
+	}
+	// maximum_timeout is kept apart: 0 is a value the model refuses, null
+	// (or "", which Grape coerces to nil) removes the limit.
+	var timeoutGiven bool
+	var timeout *int64
+	if v, ok := p["maximum_timeout"]; ok {
+		if !present(v) {
+			timeoutGiven = true
+		} else if n, ok := coerceInt(v); !ok {
+			errs = append(errs, "maximum_timeout is invalid")
+		} else {
+			timeoutGiven, timeout = true, &n
+		}
+	}
+	str("maintenance_note", func(r *Runner, v string) { r.MaintenanceNote = v })
+	given := 0
+	for _, name := range updateParams {
+		if _, ok := p[name]; ok {
+			given++
+		}
+	}
+	if given == 0 {
+		errs = append(errs, strings.Join(updateParams, ", ")+" are missing, at least one parameter must be provided")
+	}
+	if _, a := p["active"]; a {
+		if _, b := p["paused"]; b {
+			errs = append(errs, "active, paused are mutually exclusive")
+		}
+	}
+	if len(errs) > 0 {
+		return grapeError(http.StatusBadRequest, strings.Join(errs, ", "))
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, errResp := s.liveRunner(c)
+	if errResp != nil {
+		return errResp
+	}
+	if !s.canUpdateRunner(c.tok, r) {
+		return messageError(http.StatusForbidden, msgNoAccess)
+	}
+	next := r.clone()
+	for _, f := range apply {
+		f(&next)
+	}
+	if timeoutGiven {
+		next.MaximumTimeout = 0
+		if timeout != nil {
+			next.MaximumTimeout = *timeout
+		}
+	}
+
+	// Ci::Runner validations, in the model's order.
+	var invalid fieldErrors
+	if len(next.TagList) == 0 && !next.RunUntagged {
+		invalid.add("tags_list", "can not be empty when runner is not allowed to pick untagged jobs")
+	}
+	if !slices.Equal(next.TagList, r.TagList) && len(next.TagList) > maxTags {
+		invalid.add("tags_list", fmt.Sprintf("Too many tags specified. Please limit the number of tags to %d", maxTags))
+	}
+	if next.Description != r.Description && len([]rune(next.Description)) > 1024 {
+		invalid.add("description", "is too long (maximum is 1024 characters)")
+	}
+	if next.AccessLevel == "" {
+		invalid.add("access_level", "can't be blank")
+	}
+	if timeout != nil && *timeout < 600 {
+		invalid.add("maximum_timeout", "needs to be at least 10 minutes")
+	}
+	if len([]rune(next.MaintenanceNote)) > 1024 {
+		invalid.add("maintenance_note", "is too long (maximum is 1024 characters)")
+	}
+	if len(invalid) > 0 {
+		return validationError(invalid)
+	}
+	*r = next
+	r.Updates++
+	return jsonResponse(http.StatusOK, s.runnerDetails(c, r))
 }

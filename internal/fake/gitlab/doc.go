@@ -1,7 +1,8 @@
 // Package gitlab is a strict, in-process fake of the parts of the GitLab REST
 // API v4 that runnerctl uses: personal access token self-information, group
 // and project look-up, runner creation (POST /user/runners), runner details,
-// deletion, token reset, runner lists, and runner token verification.
+// update (PUT /runners/:id), deletion, token reset, runner lists, and runner
+// token verification.
 //
 // It is meant for unit tests and testscript end-to-end tests. It rejects what
 // real GitLab rejects, with the status codes and JSON bodies real GitLab
@@ -50,8 +51,8 @@
 //     specified. Please limit the number of tags to 50").
 //     NOTE: the brief suggested {"message":{"maximum_timeout":[...]}} for
 //     create; that shape is what PUT /runners/:id sends
-//     (render_validation_error!). POST /user/runners sends the to_sentence
-//     string through bad_request!, which is what this fake does.
+//     (render_validation_error!, see below). POST /user/runners sends the
+//     to_sentence string through bad_request!, which is what this fake does.
 //   - lib/api/ci/runners.rb: GET /runners is current_user.ci_owned_runners
 //     (app/models/user.rb: project runners of projects the user maintains plus
 //     group runners of groups the user owns, NEVER instance runners); GET
@@ -77,9 +78,40 @@
 //     class first, then API::API's api and read_api), space separated.
 //   - lib/api/personal_access_tokens/self_information.rb: any scope may call
 //     GET /personal_access_tokens/self.
+//   - lib/api/ci/runners.rb, PUT /runners/:id: Grape params id (Integer),
+//     optional description, active (deprecated), paused, tag_list
+//     (Array[String], CommaSeparatedToArray), run_untagged, locked,
+//     access_level (values not_protected|ref_protected), maximum_timeout
+//     (Integer), maintenance_note; at_least_one_of all of them ("description,
+//     active, paused, ... are missing, at least one parameter must be
+//     provided"); mutually_exclusive active and paused ("active, paused are
+//     mutually exclusive"). Then get_runner (404 {"message":"404 Not
+//     found"}), authenticate_update_runner! (admin, or can?(:update_runner),
+//     else forbidden!("No access granted")), params[:active] =
+//     !params.delete(:paused), and Ci::Runners::UpdateRunnerService#execute
+//     (runner.update(declared_params(include_missing: false))): on failure
+//     render_validation_error!(runner), i.e. 400 with errors.messages keyed
+//     by attribute: {"message":{"tags_list":["can not be empty when runner
+//     is not allowed to pick untagged jobs"]}}. The attributes and messages
+//     are Ci::Runner's (app/models/ci/runner.rb): tags_list "can not be empty
+//     when runner is not allowed to pick untagged jobs" and, when the list
+//     changed, "Too many tags specified. Please limit the number of tags to
+//     50"; description "is too long (maximum is 1024 characters)" when it
+//     changed; maximum_timeout "needs to be at least 10 minutes" (allow_nil);
+//     maintenance_note "is too long (maximum is 1024 characters)";
+//     access_level "can't be blank" (presence). The answer is 200 with
+//     RunnerDetails. allow_access_with_scope :manage_runner covers it (a
+//     /runners/ path with an :id), and api; read_api does not (not a GET).
+//     A null maximum_timeout passes Grape's coercion (CoerceValidator lets
+//     nil through "to ignore when a parameter is absent") and reaches update
+//     as nil, which removes the limit; this fake does the same, and treats ""
+//     alike. Null booleans are ignored here (unverified).
 //   - lib/api/entities/ci/runner.rb, runner_details.rb: the fields of runner
 //     lists and details. Neither exposes token_expires_at, so this fake does
 //     not either (the brief listed it; real GitLab does not send it).
+//     RunnerDetails exposes projects only with include_projects, which GET
+//     and PUT /runners/:id do not pass, so this fake sends no "projects";
+//     groups are the runner's groups the user may read.
 //   - lib/gitlab/rack_attack.rb and lib/gitlab/throttle.rb: a throttled
 //     request gets 429, Content-Type text/plain, body "Retry later\n", and
 //     headers RateLimit-Name, RateLimit-Limit (per minute), RateLimit-Observed,

@@ -189,6 +189,7 @@ var routes = []route{
 	{method: http.MethodGet, pattern: []string{"runners", "all"}, op: OpListRunners, scopes: scopesRunnerLists, handle: (*Server).listAllRunners},
 	{method: http.MethodPost, pattern: []string{"runners", "verify"}, op: OpVerifyRunner, handle: (*Server).verifyRunner},
 	{method: http.MethodGet, pattern: []string{"runners", ":id"}, op: OpGetRunner, scopes: scopesRunnerID, handle: (*Server).getRunner},
+	{method: http.MethodPut, pattern: []string{"runners", ":id"}, op: OpUpdateRunner, scopes: scopesRunnerID, handle: (*Server).updateRunner},
 	{method: http.MethodDelete, pattern: []string{"runners", ":id"}, op: OpDeleteRunner, scopes: scopesRunnerID, handle: (*Server).deleteRunner},
 	{method: http.MethodPost, pattern: []string{"runners", ":id", "reset_authentication_token"}, op: OpResetToken, scopes: scopesRunnerID, handle: (*Server).resetToken},
 	{method: http.MethodGet, pattern: []string{"groups", ":id", "runners"}, op: OpListRunners, scopes: scopesRunnerLists, handle: (*Server).listGroupRunners},

@@ -42,6 +42,7 @@ const (
 	OpGetProject   = "get_project"   // GET /projects/:id
 	OpCreateRunner = "create_runner" // POST /user/runners
 	OpGetRunner    = "get_runner"    // GET /runners/:id
+	OpUpdateRunner = "update_runner" // PUT /runners/:id
 	OpDeleteRunner = "delete_runner" // DELETE /runners/:id
 	OpResetToken   = "reset_token"   // POST /runners/:id/reset_authentication_token
 	OpListRunners  = "list_runners"  // GET /runners, /runners/all, /groups/:id/runners, /projects/:id/runners
@@ -49,7 +50,7 @@ const (
 )
 
 var allOps = []string{OpTokenSelf, OpGetGroup, OpGetProject, OpCreateRunner, OpGetRunner,
-	OpDeleteRunner, OpResetToken, OpListRunners, OpVerifyRunner}
+	OpUpdateRunner, OpDeleteRunner, OpResetToken, OpListRunners, OpVerifyRunner}
 
 // Runner is what the fake stores about a runner.
 type Runner struct {
@@ -73,6 +74,8 @@ type Runner struct {
 	OldTokens []string
 	CreatedAt time.Time
 	CreatorID int64
+	// Updates counts the PUT /runners/:id requests that succeeded.
+	Updates int
 	// Deleted runners stay here for inspection; the API answers 404 for them.
 	Deleted bool
 }

@@ -706,7 +706,7 @@ func TestUnknownRouteAndMethod(t *testing.T) {
 	}
 	sameJSON(t, r.body, `{"error":"405 Not Allowed"}`)
 	r = raw(t, s, "PATCH", "api/v4/runners/1", auth(adminToken), "")
-	if r.status != 405 || r.header.Get("Allow") != "OPTIONS, GET, DELETE" {
+	if r.status != 405 || r.header.Get("Allow") != "OPTIONS, GET, PUT, DELETE" {
 		t.Fatalf("status %d allow %q", r.status, r.header.Get("Allow"))
 	}
 }

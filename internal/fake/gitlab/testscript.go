@@ -116,7 +116,7 @@ const CmdUsage = `usage: fake-gitlab SUBCOMMAND [ARGS]
   runner ID [FIELD=VALUE...] assert that runner ID exists and is not deleted, with
                             these fields (as in "runners" output; ! negates)
 
-OP is one of: ` + "token_self, get_group, get_project, create_runner, get_runner, delete_runner, reset_token, list_runners, verify_runner"
+OP is one of: ` + "token_self, get_group, get_project, create_runner, get_runner, update_runner, delete_runner, reset_token, list_runners, verify_runner"
 
 // Cmd is the fake-gitlab testscript command; register it with
 //
@@ -317,6 +317,7 @@ type runnerView struct {
 	MaintenanceNote string   `json:"maintenance_note"`
 	TokenExpiresAt  *string  `json:"token_expires_at"`
 	TokenResets     int      `json:"token_resets"`
+	Updates         int      `json:"updates"`
 	Deleted         bool     `json:"deleted"`
 }
 
@@ -330,7 +331,7 @@ func viewOf(r Runner) runnerView {
 		Description: r.Description, Paused: r.Paused, Locked: r.Locked, RunUntagged: r.RunUntagged,
 		TagList: tags, AccessLevel: r.AccessLevel, MaximumTimeout: r.MaximumTimeout,
 		MaintenanceNote: r.MaintenanceNote, TokenExpiresAt: tsPtr(r.TokenExpiresAt),
-		TokenResets: len(r.OldTokens), Deleted: r.Deleted,
+		TokenResets: len(r.OldTokens), Updates: r.Updates, Deleted: r.Deleted,
 	}
 }
 
