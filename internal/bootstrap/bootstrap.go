@@ -468,6 +468,11 @@ func storeToken(ctx context.Context, d Deps, loc secrets.Location, tok secrets.T
 func rollback(ctx context.Context, d Deps, r *config.Runner, id int64, recFile string, storeErr error) error {
 	d.Steps.Step(fmt.Sprintf("storing the token failed; deleting runner %d again", id))
 	delErr := d.GitLab.DeleteRunner(ctx, id)
+	if errors.Is(delErr, gitlab.ErrNotFound) {
+		// The client retries a DELETE whose answer was lost; the retry
+		// then finds the runner gone, which is what was asked.
+		delErr = nil
+	}
 	if delErr == nil {
 		r.RunnerID = 0
 		if recFile != "" {

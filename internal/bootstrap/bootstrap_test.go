@@ -248,6 +248,21 @@ func TestStoreFailureRollsBack(t *testing.T) {
 	h.noCanary(t, err)
 }
 
+// A rollback whose DELETE answer was lost is retried by the client and then
+// finds the runner gone: that is a successful rollback, not a failure.
+func TestRollbackOfAnAlreadyDeletedRunner(t *testing.T) {
+	h := newHarness(t)
+	h.store.putErrs = []error{fmt.Errorf("vault: %w", secrets.ErrPermission)}
+	h.gl.deleteErr = fmt.Errorf("runner 100: %w", gitlab.ErrNotFound)
+	_, err := h.run(context.Background(), runner(), false)
+	if err == nil || !strings.Contains(err.Error(), "deleted again") {
+		t.Fatalf("error %v", err)
+	}
+	if h.written != 0 || len(h.recoveryFiles(t)) != 0 {
+		t.Errorf("written %d, recovery %v after a clean rollback", h.written, h.recoveryFiles(t))
+	}
+}
+
 func TestRollbackFailureLeavesRecoveryFile(t *testing.T) {
 	h := newHarness(t)
 	h.store.putErrs = []error{fmt.Errorf("vault: %w", secrets.ErrAuth)}

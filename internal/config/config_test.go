@@ -138,6 +138,8 @@ func TestParseErrors(t *testing.T) {
 		{"control character", strings.Replace(minimal, "name: ci", "name: \"c\\u0007i\"", 1), []string{"control character"}},
 		{"untagged without tags", minimal + "    registration: {runUntagged: false}\n", []string{"runners[0].registration.runUntagged: is false but no tags are set"}},
 		{"tag with comma", minimal + "    registration: {tags: [\"a,b\"]}\n", []string{"registration.tags[0]: \"a,b\" must have no commas"}},
+		{"51 tags", minimal + "    registration: {tags: [" + strings.Repeat("t,", 50) + "t]}\n", []string{"runners[0].registration.tags: has 51 tags; GitLab allows at most 50"}},
+		{"note leaves no room for the marker", minimal + "    registration: {maintenanceNote: " + strings.Repeat("é", 991) + "}\n", []string{"runners[0].registration.maintenanceNote: is longer than 990 characters"}},
 		{"bad quantity", minimal + "    jobResources: {limits: {memory: 2GB}}\n", []string{"runners[0].jobResources.limits.memory: \"2GB\" is not a Kubernetes quantity"}},
 		{"cache without credentials", minimal + "    cache: {s3: {serverAddress: minio:9000, bucketName: cache}}\n", []string{"runners[0].cache.s3.credentials: is required with authenticationType access-key"}},
 		{"netpol fqdn without cilium", minimal + "    networkPolicy: {fqdns: [x.example.com], gitlabCIDRs: [1.2.3.4/32], apiServerCIDRs: [10.0.0.1/32]}\n", []string{"networkPolicy.fqdns: needs flavor cilium"}},

@@ -215,13 +215,13 @@ type ResourceList struct {
 type Registration struct {
 	Scope           Scope    `yaml:"scope,omitempty" doc:"Who may use the runner."`
 	Description     string   `yaml:"description,omitempty" doc:"Description shown in GitLab."`
-	Tags            []string `yaml:"tags,omitempty" doc:"Job tags the runner picks up."`
+	Tags            []string `yaml:"tags,omitempty" doc:"Job tags the runner picks up (at most 50)."`
 	RunUntagged     *bool    `yaml:"runUntagged,omitempty" doc:"Also run jobs without tags." default:"true when no tags are set"`
 	Locked          bool     `yaml:"locked,omitempty" doc:"Project runners only: lock to the current projects."`
 	AccessLevel     string   `yaml:"accessLevel,omitempty" doc:"not_protected or ref_protected (protected branches and tags only)." default:"not_protected"`
 	MaximumTimeout  int      `yaml:"maximumTimeout,omitempty" doc:"Maximum job timeout in seconds (at least 600); 0 means none."`
-	Paused          bool     `yaml:"paused,omitempty" doc:"Create the runner paused."`
-	MaintenanceNote string   `yaml:"maintenanceNote,omitempty" doc:"Free-form maintenance note (at most 1024 characters)."`
+	Paused          bool     `yaml:"paused,omitempty" doc:"Pause the runner: it takes no jobs. Applied at creation and by every init run (runnerctl.yaml wins over a change made in GitLab)."`
+	MaintenanceNote string   `yaml:"maintenanceNote,omitempty" doc:"Free-form maintenance note for administrators (at most 990 characters: runnerctl adds a marker line at creation)."`
 }
 
 // Scope is the runner type and, for group and project runners, the path.

@@ -31,6 +31,15 @@ const (
 	ScopeProject  = "project"
 )
 
+// Limits GitLab puts on a runner (app/models/ci/runner.rb): at most 50 tags,
+// and a maintenance note of at most 1024 characters, of which runnerctl
+// needs 34 for the marker line it adds at creation ("\nrunnerctl-create-"
+// and 16 hex digits) to find a runner whose create answer was lost.
+const (
+	MaxTags            = 50
+	MaxMaintenanceNote = 1024 - 34
+)
+
 // MaxRunnerNameLen keeps "gitlab-runner-NAME" within Helm's 53-character
 // release name limit.
 const MaxRunnerNameLen = 53 - len("gitlab-runner-")
@@ -409,6 +418,9 @@ func (reg *Registration) validate(v *validator, p string) {
 			v.add(tp, "%q must have no commas or surrounding spaces and at most 255 characters", t)
 		}
 	}
+	if len(reg.Tags) > MaxTags {
+		v.add(p+".tags", "has %d tags; GitLab allows at most %d", len(reg.Tags), MaxTags)
+	}
 	if !*reg.RunUntagged && len(reg.Tags) == 0 {
 		v.add(p+".runUntagged", "is false but no tags are set: the runner would never get a job")
 	}
@@ -416,8 +428,8 @@ func (reg *Registration) validate(v *validator, p string) {
 	if reg.MaximumTimeout != 0 && reg.MaximumTimeout < 600 {
 		v.add(p+".maximumTimeout", "must be 0 (none) or at least 600 seconds")
 	}
-	if v.text(p+".maintenanceNote", reg.MaintenanceNote) && len(reg.MaintenanceNote) > 1024 {
-		v.add(p+".maintenanceNote", "is longer than 1024 characters")
+	if v.text(p+".maintenanceNote", reg.MaintenanceNote) && utf8.RuneCountInString(reg.MaintenanceNote) > MaxMaintenanceNote {
+		v.add(p+".maintenanceNote", "is longer than %d characters", MaxMaintenanceNote)
 	}
 	if reg.Locked && reg.Scope.Type != ScopeProject {
 		v.add(p+".locked", "applies to project runners only")
