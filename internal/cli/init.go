@@ -422,10 +422,8 @@ func runInit(ctx context.Context, e env, g *globals, o initOptions, qs []questio
 
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	var steps bootstrap.Steps = bootstrap.LineSteps{W: e.stderr}
-	if g.quiet || g.output == "json" {
-		steps = bootstrap.LineSteps{}
-	}
+	steps := progress(e, g)
+	defer steps.Close()
 	out, err := bootstrap.Run(ctx, bootstrap.Deps{
 		GitLab: gl, Store: store, Steps: steps,
 		Recovery: bootstrap.Recovery{Dir: recDir, RepoRoot: root},
