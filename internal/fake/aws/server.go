@@ -2,7 +2,6 @@ package aws
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -15,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/runnerctl/runnerctl/internal/fake/inject"
 )
 
 // Operation names, for FailNext, FailNextWith, Delay and Requests.
@@ -69,14 +70,14 @@ type Credentials struct {
 // Server is the fake. Its methods are safe for concurrent use.
 type Server struct {
 	srv *httptest.Server
+	// inj holds the injected failures and delays, by operation or "*",
+	// and the request log.
+	inj *inject.Faults[failure]
 
-	mu       sync.Mutex
-	creds    map[string]Credentials
-	secrets  map[string]*secret // by name
-	failures map[string][]failure
-	delays   map[string]time.Duration
-	requests []string
-	now      func() time.Time
+	mu      sync.Mutex
+	creds   map[string]Credentials
+	secrets map[string]*secret // by name
+	now     func() time.Time
 }
 
 type secret struct {
@@ -107,11 +108,11 @@ type failure struct {
 // AccessFull. Close it when done.
 func New() *Server {
 	s := &Server{
-		creds:    map[string]Credentials{},
-		secrets:  map[string]*secret{},
-		failures: map[string][]failure{},
-		delays:   map[string]time.Duration{},
-		now:      time.Now,
+		// No list of operations: any name is taken, "*" (every one) included.
+		inj:     inject.New[failure]("fake aws", nil),
+		creds:   map[string]Credentials{},
+		secrets: map[string]*secret{},
+		now:     time.Now,
 	}
 	s.AddCredentials(Credentials{AccessKeyID: AccessKeyID, SecretAccessKey: SecretAccessKey, Access: AccessFull})
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serveHTTP))
@@ -160,21 +161,16 @@ func (s *Server) RemoveCredentials(accessKeyID string) {
 // SetSecret stores value as a new AWSCURRENT version of name, creating the
 // secret if needed, as another writer would.
 func (s *Server) SetSecret(name, value string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sec := s.secrets[name]
-	now := s.now()
-	if sec == nil {
-		sec = &secret{name: name, arn: newARN(Region, name), created: now}
-		s.secrets[name] = sec
-	}
-	v := value
-	sec.addVersion(&version{id: newUUID(), str: &v, created: now}, []string{"AWSCURRENT"})
-	sec.changed = now
+	s.setCurrent(name, &version{str: &value})
 }
 
 // SetSecretBinary stores value as a new AWSCURRENT binary version of name.
 func (s *Server) SetSecretBinary(name string, value []byte) {
+	s.setCurrent(name, &version{bin: slices.Clone(value)})
+}
+
+// setCurrent adds v, which has its value, as the AWSCURRENT version of name.
+func (s *Server) setCurrent(name string, v *version) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	sec := s.secrets[name]
@@ -183,7 +179,8 @@ func (s *Server) SetSecretBinary(name string, value []byte) {
 		sec = &secret{name: name, arn: newARN(Region, name), created: now}
 		s.secrets[name] = sec
 	}
-	sec.addVersion(&version{id: newUUID(), bin: slices.Clone(value), created: now}, []string{"AWSCURRENT"})
+	v.id, v.created = newUUID(), now
+	sec.addVersion(v, []string{"AWSCURRENT"})
 	sec.changed = now
 }
 
@@ -252,11 +249,7 @@ func (s *Server) Stages(name string) map[string][]string {
 
 // Requests returns the operations served so far, in order, including those
 // that failed (one entry per request that named a known operation).
-func (s *Server) Requests() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.requests)
-}
+func (s *Server) Requests() []string { return s.inj.Requests() }
 
 // FailNext makes the next n requests of op (after authentication) fail with
 // HTTP status and the error Secrets Manager sends with it: 400 or 429
@@ -272,34 +265,17 @@ func (s *Server) FailNext(op string, status, n int) {
 // FailNextWith makes the next n requests of op fail with HTTP status and the
 // given error type and message.
 func (s *Server) FailNextWith(op string, status int, errType, message string, n int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for range n {
-		s.failures[op] = append(s.failures[op], failure{status: status, errType: errType, message: message})
-	}
+	s.inj.Add(op, failure{status: status, errType: errType, message: message}, n)
 }
 
 // ClearFaults removes every pending failure and delay, as the other fakes'
 // ClearFaults do.
-func (s *Server) ClearFaults() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.failures = map[string][]failure{}
-	s.delays = map[string]time.Duration{}
-}
+func (s *Server) ClearFaults() { s.inj.Clear() }
 
 // Delay makes every later request of op wait d before it is answered (or
 // until the client gives up). Op "*" matches every operation; d 0 removes
 // the delay.
-func (s *Server) Delay(op string, d time.Duration) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if d <= 0 {
-		delete(s.delays, op)
-		return
-	}
-	s.delays[op] = d
-}
+func (s *Server) Delay(op string, d time.Duration) { s.inj.Delay(op, d) }
 
 func failureFor(status int) (string, string) {
 	switch {
@@ -384,9 +360,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		coralErr("UnknownOperationException", "").write(w)
 		return
 	}
-	s.mu.Lock()
-	s.requests = append(s.requests, op)
-	s.mu.Unlock()
+	s.inj.Log(op)
 
 	if ct := r.Header.Get("Content-Type"); ct != "application/x-amz-json-1.1" {
 		coralErr("SerializationException", "Unsupported Content-Type: "+ct).write(w)
@@ -397,10 +371,11 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		aerr.write(w)
 		return
 	}
-	if !s.wait(r.Context(), op) {
+	// A client that gave up during the delay gets no answer.
+	if !s.inj.Wait(r.Context(), op, "*") {
 		return
 	}
-	if f, ok := s.takeFailure(op); ok {
+	if f, ok := s.inj.Take(op, "*"); ok {
 		(&apiError{status: f.status, errType: f.errType, message: f.message}).write(w)
 		return
 	}
@@ -424,38 +399,6 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Amzn-Requestid", newUUID())
 	w.WriteHeader(http.StatusOK)
 	_ = json.NewEncoder(w).Encode(out)
-}
-
-func (s *Server) wait(ctx context.Context, op string) bool {
-	s.mu.Lock()
-	d, ok := s.delays[op]
-	if !ok {
-		d = s.delays["*"]
-	}
-	s.mu.Unlock()
-	if d <= 0 {
-		return true
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
-
-func (s *Server) takeFailure(op string) (failure, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, k := range []string{op, "*"} {
-		if q := s.failures[k]; len(q) > 0 {
-			s.failures[k] = q[1:]
-			return q[0], true
-		}
-	}
-	return failure{}, false
 }
 
 // decode decodes a request body strictly into v, a pointer to a struct:
@@ -495,6 +438,24 @@ func (s *Server) allowed(c Credentials, op string, resource string) *apiError {
 	return coralErr("AccessDeniedException", fmt.Sprintf(
 		"User: arn:aws:iam::%s:user/%s is not authorized to perform: secretsmanager:%s on resource: %s because no identity-based policy allows the secretsmanager:%s action",
 		AccountID, c.User, op, resource, op))
+}
+
+// find looks up secret id (a name or an ARN) for op. IAM decides first
+// (AccessDenied comes before ResourceNotFound), on the secret's ARN or, when
+// there is no such secret, on id as given. Caller holds s.mu.
+func (s *Server) find(c Credentials, op, id string) (*secret, *apiError) {
+	sec := s.lookup(id)
+	resource := id
+	if sec != nil {
+		resource = sec.arn
+	}
+	if e := s.allowed(c, op, resource); e != nil {
+		return nil, e
+	}
+	if sec == nil {
+		return nil, notFound()
+	}
+	return sec, nil
 }
 
 // lookup finds a secret by name or ARN. Caller holds s.mu.
@@ -636,16 +597,9 @@ func (s *Server) getSecretValue(c Credentials, body []byte) (any, *apiError) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	sec := s.lookup(*in.SecretId)
-	resource := *in.SecretId
-	if sec != nil {
-		resource = sec.arn
-	}
-	if e := s.allowed(c, OpGetSecretValue, resource); e != nil {
+	sec, e := s.find(c, OpGetSecretValue, *in.SecretId)
+	if e != nil {
 		return nil, e
-	}
-	if sec == nil {
-		return nil, notFound()
 	}
 	if sec.deleted != nil {
 		return nil, markedForDeletion()
@@ -700,16 +654,9 @@ func (s *Server) describeSecret(c Credentials, body []byte) (any, *apiError) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	sec := s.lookup(*in.SecretId)
-	resource := *in.SecretId
-	if sec != nil {
-		resource = sec.arn
-	}
-	if e := s.allowed(c, OpDescribeSecret, resource); e != nil {
+	sec, e := s.find(c, OpDescribeSecret, *in.SecretId)
+	if e != nil {
 		return nil, e
-	}
-	if sec == nil {
-		return nil, notFound()
 	}
 	out := describeSecretOutput{ARN: sec.arn, Name: sec.name, Description: sec.description,
 		CreatedDate: epoch(sec.created), LastChangedDate: epoch(sec.changed)}
@@ -846,16 +793,9 @@ func (s *Server) putSecretValue(c Credentials, body []byte) (any, *apiError) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	sec := s.lookup(*in.SecretId)
-	resource := *in.SecretId
-	if sec != nil {
-		resource = sec.arn
-	}
-	if e := s.allowed(c, OpPutSecretValue, resource); e != nil {
+	sec, e := s.find(c, OpPutSecretValue, *in.SecretId)
+	if e != nil {
 		return nil, e
-	}
-	if sec == nil {
-		return nil, notFound()
 	}
 	if sec.deleted != nil {
 		return nil, markedForDeletion()

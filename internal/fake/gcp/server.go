@@ -1,7 +1,6 @@
 package gcp
 
 import (
-	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/base64"
@@ -19,6 +18,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/runnerctl/runnerctl/internal/fake/inject"
 )
 
 // Operation names, for FailNext, Delay and Requests.
@@ -70,14 +71,14 @@ var permissions = map[Role][]string{
 // Server is the fake. Its methods are safe for concurrent use.
 type Server struct {
 	srv *httptest.Server
+	// inj holds the injected failures and delays, by operation or "*",
+	// and the request log.
+	inj *inject.Faults[failure]
 
 	mu       sync.Mutex
 	projects map[string]string // ID -> number
 	tokens   map[string]Role
 	secrets  map[string]*secret // "number/secretID"
-	failures map[string][]failure
-	delays   map[string]time.Duration
-	requests []string
 	saRole   Role
 	metaOff  bool
 	key      *rsa.PrivateKey
@@ -109,11 +110,11 @@ type failure struct {
 // ProjectNumber) and Token (RoleAdmin). Close it when done.
 func New() *Server {
 	s := &Server{
+		// No list of operations: any name is taken, "*" (every one) included.
+		inj:      inject.New[failure]("fake gcp", nil),
 		projects: map[string]string{Project: ProjectNumber},
 		tokens:   map[string]Role{Token: RoleAdmin},
 		secrets:  map[string]*secret{},
-		failures: map[string][]failure{},
-		delays:   map[string]time.Duration{},
 	}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serveHTTP))
 	return s
@@ -240,56 +241,29 @@ func (s *Server) ChecksumSent(id string) bool {
 
 // Requests returns the operations served so far, in order, including those
 // that failed.
-func (s *Server) Requests() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.requests)
-}
+func (s *Server) Requests() []string { return s.inj.Requests() }
 
 // FailNext makes the next n requests of op fail with HTTP status and the
 // body Google sends with it: 400 INVALID_ARGUMENT, 401 UNAUTHENTICATED, 403
 // PERMISSION_DENIED, 404 NOT_FOUND, 409 ABORTED, 429 RESOURCE_EXHAUSTED,
 // 500 INTERNAL, 503 UNAVAILABLE, 504 DEADLINE_EXCEEDED. Failures apply after
 // authentication; op "*" matches every API operation.
-func (s *Server) FailNext(op string, status, n int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for range n {
-		s.failures[op] = append(s.failures[op], failure{status: status})
-	}
-}
+func (s *Server) FailNext(op string, status, n int) { s.inj.Add(op, failure{status: status}, n) }
 
 // FailNextWith makes the next n requests of op fail with HTTP status, the
 // Google status name (such as "FAILED_PRECONDITION") and message.
 func (s *Server) FailNextWith(op string, status int, gstatus, message string, n int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for range n {
-		s.failures[op] = append(s.failures[op], failure{status: status, gstatus: gstatus, message: message})
-	}
+	s.inj.Add(op, failure{status: status, gstatus: gstatus, message: message}, n)
 }
 
 // ClearFaults removes every pending failure and delay, as the other fakes'
 // ClearFaults do.
-func (s *Server) ClearFaults() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.failures = map[string][]failure{}
-	s.delays = map[string]time.Duration{}
-}
+func (s *Server) ClearFaults() { s.inj.Clear() }
 
 // Delay makes every later request of op wait d before it is answered (or
 // until the client gives up). Op "*" matches every operation; d 0 removes
 // the delay.
-func (s *Server) Delay(op string, d time.Duration) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if d <= 0 {
-		delete(s.delays, op)
-		return
-	}
-	s.delays[op] = d
-}
+func (s *Server) Delay(op string, d time.Duration) { s.inj.Delay(op, d) }
 
 // googleError is an error answer in Google's JSON shape.
 type googleError struct {
@@ -383,13 +357,13 @@ const maxBody = 1 << 20
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.URL.Path == "/token":
-		s.record(OpToken)
+		s.inj.Log(OpToken)
 		if s.pre(w, r, OpToken) {
 			s.serveToken(w, r)
 		}
 		return
 	case strings.HasPrefix(r.URL.Path, "/computeMetadata/"):
-		s.record(OpMetadata)
+		s.inj.Log(OpMetadata)
 		if s.pre(w, r, OpMetadata) {
 			s.serveMetadata(w, r)
 		}
@@ -415,7 +389,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		gErr(404, "NOT_FOUND", "Method not found.").write(w)
 		return
 	}
-	s.record(op)
+	s.inj.Log(op)
 	if r.Method != method {
 		gErr(404, "NOT_FOUND", "Method not found.").write(w)
 		return
@@ -481,31 +455,17 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (s *Server) record(op string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.requests = append(s.requests, op)
-}
-
 // pre applies delays and injected failures; it reports whether to go on.
 func (s *Server) pre(w http.ResponseWriter, r *http.Request, op string) bool {
-	if !s.wait(r.Context(), op) {
+	// "*" delays every operation, but fails only the API's.
+	if !s.inj.Wait(r.Context(), op, "*") {
 		return false
 	}
-	s.mu.Lock()
-	var f *failure
-	for _, k := range []string{op, "*"} {
-		if k == "*" && (op == OpToken || op == OpMetadata) {
-			continue
-		}
-		if q := s.failures[k]; len(q) > 0 {
-			s.failures[k] = q[1:]
-			f = &q[0]
-			break
-		}
+	fallback := []string{"*"}
+	if op == OpToken || op == OpMetadata {
+		fallback = nil
 	}
-	s.mu.Unlock()
-	if f != nil {
+	if f, ok := s.inj.Take(op, fallback...); ok {
 		if op == OpToken {
 			status := "temporarily_unavailable"
 			if f.status < 500 {
@@ -522,26 +482,6 @@ func (s *Server) pre(w http.ResponseWriter, r *http.Request, op string) bool {
 		return false
 	}
 	return true
-}
-
-func (s *Server) wait(ctx context.Context, op string) bool {
-	s.mu.Lock()
-	d, ok := s.delays[op]
-	if !ok {
-		d = s.delays["*"]
-	}
-	s.mu.Unlock()
-	if d <= 0 {
-		return true
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }
 
 func bearer(r *http.Request) string {

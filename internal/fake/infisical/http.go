@@ -10,22 +10,14 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/runnerctl/runnerctl/internal/fake/inject"
 )
 
-type response struct {
-	status int
-	header http.Header
-	body   []byte
-}
+type response = inject.Response
 
 func jsonResponse(status int, v any) *response {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic(fmt.Sprintf("fake infisical: encode %T: %v", v, err))
-	}
-	h := http.Header{}
-	h.Set("Content-Type", "application/json; charset=utf-8")
-	return &response{status: status, header: h, body: b}
+	return inject.JSON(status, "application/json; charset=utf-8", v)
 }
 
 // apiError is the body of error-handler.ts.
@@ -45,6 +37,12 @@ func notFound(name, msg string) *response {
 		name = "NotFound"
 	}
 	return apiError(http.StatusNotFound, name, msg)
+}
+
+// folderNotFound is the secret endpoints' 404 for a missing environment or
+// folder; name is the endpoint's ("GetSecretByName").
+func folderNotFound(name, path, env string) *response {
+	return notFound(name, fmt.Sprintf("Folder with path '%s' in environment with slug '%s' not found", path, env))
 }
 
 // permissionDenied is a CASL ForbiddenError.
@@ -92,7 +90,7 @@ func failure(status int) *response {
 		return notFound("", "The requested entity is not found")
 	case http.StatusTooManyRequests:
 		r := jsonResponse(status, map[string]any{"statusCode": 429, "error": "Too Many Requests", "message": "Rate limit exceeded, retry in 1 minute"})
-		r.header.Set("Retry-After", "60")
+		r.Header.Set("Retry-After", "60")
 		return r
 	case http.StatusInternalServerError:
 		return apiError(status, "InternalServerError", "Something went wrong")
@@ -100,7 +98,7 @@ func failure(status int) *response {
 		h := http.Header{}
 		h.Set("Content-Type", "text/html")
 		body := fmt.Sprintf("<html><head><title>%d %s</title></head><body><h1>%d %s</h1></body></html>\n", status, http.StatusText(status), status, http.StatusText(status))
-		return &response{status: status, header: h, body: []byte(body)}
+		return &response{Status: status, Header: h, Body: []byte(body)}
 	}
 	return apiError(status, strings.ReplaceAll(http.StatusText(status), " ", ""), http.StatusText(status))
 }
@@ -162,12 +160,10 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	c := &call{r: r, query: r.URL.Query()}
 	var resp *response
-	if f := s.takeFault(rt.op); f != nil {
-		resp = failure(f.status)
+	if status, ok := s.inj.Take(rt.op); ok {
+		resp = failure(status)
 	} else {
-		if hook := s.takeHook(rt.op); hook != nil {
-			hook()
-		}
+		s.inj.RunHook(rt.op)
 		resp = s.handle(rt, c, params)
 	}
 	s.finish(w, r, line, rt.op, resp)
@@ -521,13 +517,9 @@ func (s *Server) readSecret(c *call, params []string) *response {
 	if p == nil {
 		return badRequest("You must provide workspaceSlug or workspaceId")
 	}
-	e := p.env(env)
-	var f *folder
-	if e != nil {
-		f = e.find(path)
-	}
+	e, f := p.folder(env, path)
 	if f == nil {
-		return notFound("GetSecretByName", fmt.Sprintf("Folder with path '%s' in environment with slug '%s' not found", path, env))
+		return folderNotFound("GetSecretByName", path, env)
 	}
 	if !canRead(role) {
 		return permissionDenied("describeSecret", "secrets")
@@ -540,19 +532,28 @@ func (s *Server) readSecret(c *call, params []string) *response {
 }
 
 // writeInput is the body both create and update take.
-func (s *Server) writeInput(c *call) (env, path, value string, hasValue bool, errResp *response) {
-	env, ok := str(c.body, "environment")
-	if !ok {
-		return "", "", "", false, validationFailure("environment", "Required")
+type writeInput struct {
+	env, path         string
+	workspaceID, slug string // the project, by ID or by slug
+	value             string
+	hasValue          bool
+}
+
+func (s *Server) writeInput(c *call) (*writeInput, *response) {
+	in := &writeInput{}
+	var ok bool
+	if in.env, ok = str(c.body, "environment"); !ok {
+		return nil, validationFailure("environment", "Required")
 	}
 	rawPath, _ := str(c.body, "secretPath")
-	if path, errResp = cleanPath(rawPath); errResp != nil {
-		return "", "", "", false, errResp
+	var errResp *response
+	if in.path, errResp = cleanPath(rawPath); errResp != nil {
+		return nil, errResp
 	}
 	if v, present := c.body["secretValue"]; present {
 		sv, ok := v.(string)
 		if !ok {
-			return "", "", "", false, validationFailure("secretValue", "Expected string, received "+fmt.Sprintf("%T", v))
+			return nil, validationFailure("secretValue", "Expected string, received "+fmt.Sprintf("%T", v))
 		}
 		// secret-router.ts: values are trimmed, a trailing newline kept.
 		if strings.HasSuffix(sv, "\n") {
@@ -560,12 +561,14 @@ func (s *Server) writeInput(c *call) (env, path, value string, hasValue bool, er
 		} else {
 			sv = strings.TrimSpace(sv)
 		}
-		value, hasValue = sv, true
+		in.value, in.hasValue = sv, true
 	}
 	if t, ok := str(c.body, "type"); ok && t != "shared" {
-		return "", "", "", false, badRequest("Must be user to create personal secret")
+		return nil, badRequest("Must be user to create personal secret")
 	}
-	return env, path, value, hasValue, nil
+	in.workspaceID, _ = str(c.body, "workspaceId")
+	in.slug, _ = str(c.body, "projectSlug")
+	return in, nil
 }
 
 func (s *Server) createSecret(c *call, params []string) *response {
@@ -573,28 +576,22 @@ func (s *Server) createSecret(c *call, params []string) *response {
 	if name == "" || strings.ContainsAny(name, " \t\n/") {
 		return validationFailure("secretName", "Invalid secret name")
 	}
-	env, path, value, hasValue, errResp := s.writeInput(c)
+	in, errResp := s.writeInput(c)
 	if errResp != nil {
 		return errResp
 	}
-	if !hasValue {
+	if !in.hasValue {
 		return validationFailure("secretValue", "Required")
 	}
-	workspaceID, _ := str(c.body, "workspaceId")
-	slug, _ := str(c.body, "projectSlug")
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p, role, errResp := s.projectFrom(c.id, workspaceID, slug)
+	p, role, errResp := s.projectFrom(c.id, in.workspaceID, in.slug)
 	if errResp != nil {
 		return errResp
 	}
-	e := p.env(env)
-	var f *folder
-	if e != nil {
-		f = e.find(path)
-	}
+	e, f := p.folder(in.env, in.path)
 	if f == nil {
-		return notFound("CreateSecret", fmt.Sprintf("Folder with path '%s' in environment with slug '%s' not found", path, env))
+		return folderNotFound("CreateSecret", in.path, in.env)
 	}
 	if f.secrets[name] != nil {
 		return badRequest("Secret already exist")
@@ -602,31 +599,25 @@ func (s *Server) createSecret(c *call, params []string) *response {
 	if !canWrite(role) {
 		return permissionDenied("create", "secrets")
 	}
-	sec := f.put(name, value)
-	return jsonResponse(http.StatusOK, map[string]any{"secret": secretJSON(p, e, path, sec)})
+	sec := f.put(name, in.value)
+	return jsonResponse(http.StatusOK, map[string]any{"secret": secretJSON(p, e, in.path, sec)})
 }
 
 func (s *Server) updateSecret(c *call, params []string) *response {
 	name := strings.TrimSpace(params[0])
-	env, path, value, hasValue, errResp := s.writeInput(c)
+	in, errResp := s.writeInput(c)
 	if errResp != nil {
 		return errResp
 	}
-	workspaceID, _ := str(c.body, "workspaceId")
-	slug, _ := str(c.body, "projectSlug")
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p, role, errResp := s.projectFrom(c.id, workspaceID, slug)
+	p, role, errResp := s.projectFrom(c.id, in.workspaceID, in.slug)
 	if errResp != nil {
 		return errResp
 	}
-	e := p.env(env)
-	var f *folder
-	if e != nil {
-		f = e.find(path)
-	}
+	e, f := p.folder(in.env, in.path)
 	if f == nil {
-		return notFound("UpdateSecret", fmt.Sprintf("Folder with path '%s' in environment with slug '%s' not found", path, env))
+		return folderNotFound("UpdateSecret", in.path, in.env)
 	}
 	sec := f.secrets[name]
 	if sec == nil {
@@ -635,37 +626,19 @@ func (s *Server) updateSecret(c *call, params []string) *response {
 	if !canWrite(role) {
 		return permissionDenied("edit", "secrets")
 	}
-	if hasValue {
-		sec = f.put(name, value)
+	if in.hasValue {
+		sec = f.put(name, in.value)
 	}
-	out := secretJSON(p, e, path, sec)
-	return jsonResponse(http.StatusOK, map[string]any{"secret": out})
+	return jsonResponse(http.StatusOK, map[string]any{"secret": secretJSON(p, e, in.path, sec)})
 }
 
-func (s *Server) wait(r *http.Request, op string) {
-	d := s.delayFor(op)
-	if d <= 0 {
-		return
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-r.Context().Done():
-	case <-s.closing:
-	}
-}
-
+// finish applies op's delay ("" has none), logs the request and writes
+// resp. The delay comes after the server has acted and is cut short when
+// the client hangs up or the server closes.
 func (s *Server) finish(w http.ResponseWriter, r *http.Request, line, op string, resp *response) {
 	if op != "" {
-		s.wait(r, op)
+		s.inj.Wait(r.Context(), op)
 	}
-	s.mu.Lock()
-	s.requests = append(s.requests, line+" "+strconv.Itoa(resp.status))
-	s.mu.Unlock()
-	for k, vs := range resp.header {
-		w.Header()[k] = vs
-	}
-	w.WriteHeader(resp.status)
-	_, _ = w.Write(resp.body)
+	s.inj.Log(line + " " + strconv.Itoa(resp.Status))
+	resp.Write(w)
 }

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/runnerctl/runnerctl/internal/fake/inject"
 )
 
 // Operation names, for FailNext, Delay and OnNext.
@@ -93,39 +95,28 @@ type accessToken struct {
 	expires  time.Time
 }
 
-type fault struct {
-	status int
-	left   int
-}
-
 // Server is a running fake Infisical.
 type Server struct {
-	srv     *httptest.Server
-	closing chan struct{}
-	once    sync.Once
+	srv *httptest.Server
+	// inj holds the injected faults (a fault is the status to fail with),
+	// delays and hooks, and the request log.
+	inj *inject.Faults[int]
 
 	mu         sync.Mutex
 	projects   map[string]*project // by slug
 	identities map[string]*identity
 	tokens     map[string]*accessToken
 	tokenTTL   time.Duration
-	requests   []string
-	faults     map[string][]*fault
-	delays     map[string]time.Duration
-	hooks      map[string][]func()
 }
 
 // New starts a fake Infisical with no project and no identity.
 func New() *Server {
 	s := &Server{
-		closing:    make(chan struct{}),
+		inj:        inject.New[int]("fake infisical", allOps),
 		projects:   map[string]*project{},
 		identities: map[string]*identity{},
 		tokens:     map[string]*accessToken{},
 		tokenTTL:   2592000 * time.Second, // Infisical's default: 30 days
-		faults:     map[string][]*fault{},
-		delays:     map[string]time.Duration{},
-		hooks:      map[string][]func(){},
 	}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serveHTTP))
 	return s
@@ -140,7 +131,7 @@ func (s *Server) Client() *http.Client { return s.srv.Client() }
 
 // Close stops the server; delayed answers are cut short.
 func (s *Server) Close() {
-	s.once.Do(func() { close(s.closing) })
+	s.inj.Close()
 	s.srv.CloseClientConnections()
 	s.srv.Close()
 }
@@ -259,95 +250,24 @@ func (s *Server) FolderExists(projectSlug, env, path string) bool {
 }
 
 // Requests lists the requests served, as "METHOD /path status", in order.
-func (s *Server) Requests() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.requests)
-}
+func (s *Server) Requests() []string { return s.inj.Requests() }
 
 // FailNext makes the next n requests of op fail with status and the body
 // Infisical (or the proxy in front of it) sends with that status, without
 // acting. Faults queue up per operation, in the order they were added.
-func (s *Server) FailNext(op string, status, n int) {
-	mustOp(op)
-	if n <= 0 {
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.faults[op] = append(s.faults[op], &fault{status: status, left: n})
-}
+func (s *Server) FailNext(op string, status, n int) { s.inj.Add(op, status, n) }
 
 // Delay holds every answer of op for d, after the server has acted. Zero
 // removes the delay.
-func (s *Server) Delay(op string, d time.Duration) {
-	mustOp(op)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if d <= 0 {
-		delete(s.delays, op)
-		return
-	}
-	s.delays[op] = d
-}
+func (s *Server) Delay(op string, d time.Duration) { s.inj.Delay(op, d) }
 
 // OnNext runs fn once, just before the server handles the next request of
 // op: a test uses it to change state between a client's read and its write.
 // fn may call the Server's other methods.
-func (s *Server) OnNext(op string, fn func()) {
-	mustOp(op)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.hooks[op] = append(s.hooks[op], fn)
-}
+func (s *Server) OnNext(op string, fn func()) { s.inj.OnNext(op, fn) }
 
 // ClearFaults removes every pending fault, delay and hook.
-func (s *Server) ClearFaults() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.faults = map[string][]*fault{}
-	s.delays = map[string]time.Duration{}
-	s.hooks = map[string][]func(){}
-}
-
-func mustOp(op string) {
-	if !slices.Contains(allOps, op) {
-		panic(fmt.Sprintf("fake infisical: unknown operation %q (known: %s)", op, strings.Join(allOps, ", ")))
-	}
-}
-
-func (s *Server) takeFault(op string) *fault {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	q := s.faults[op]
-	if len(q) == 0 {
-		return nil
-	}
-	f := q[0]
-	f.left--
-	if f.left <= 0 {
-		s.faults[op] = q[1:]
-	}
-	c := *f
-	return &c
-}
-
-func (s *Server) takeHook(op string) func() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	q := s.hooks[op]
-	if len(q) == 0 {
-		return nil
-	}
-	s.hooks[op] = q[1:]
-	return q[0]
-}
-
-func (s *Server) delayFor(op string) time.Duration {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.delays[op]
-}
+func (s *Server) ClearFaults() { s.inj.Clear() }
 
 // mustEnv is for the test helpers; s.mu must be held.
 func (s *Server) mustEnv(projectSlug, env string) *environment {
@@ -356,6 +276,15 @@ func (s *Server) mustEnv(projectSlug, env string) *environment {
 		panic(fmt.Sprintf("fake infisical: no project %q with environment %q", projectSlug, env))
 	}
 	return p.env(env)
+}
+
+// folder returns environment env and its folder at path; f is nil when
+// either is missing.
+func (p *project) folder(env, path string) (e *environment, f *folder) {
+	if e = p.env(env); e != nil {
+		f = e.find(path)
+	}
+	return e, f
 }
 
 // find returns the folder at path ("/", "/a/b"), or nil.

@@ -9,24 +9,17 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/runnerctl/runnerctl/internal/fake/inject"
 )
 
 // response is an answer built before it is written.
-type response struct {
-	status int
-	header http.Header
-	body   []byte
-}
+type response = inject.Response
 
 func jsonResponse(status int, v any) *response {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic(fmt.Sprintf("fake vault: encode %T: %v", v, err))
-	}
-	h := http.Header{}
-	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", "no-store")
-	return &response{status: status, header: h, body: b}
+	r := inject.JSON(status, "application/json", v)
+	r.Header.Set("Cache-Control", "no-store")
+	return r
 }
 
 // vaultError is Vault's error body: {"errors":["..."]}.
@@ -74,7 +67,7 @@ func failure(status int) *response {
 		h := http.Header{}
 		h.Set("Content-Type", "text/html")
 		body := fmt.Sprintf("<html><body><h1>%d %s</h1></body></html>\n", status, http.StatusText(status))
-		return &response{status: status, header: h, body: []byte(body)}
+		return &response{Status: status, Header: h, Body: []byte(body)}
 	}
 	return vaultError(status, strings.ToLower(http.StatusText(status)))
 }
@@ -92,7 +85,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	line := r.Method + " " + r.URL.Path
 	rest, ok := strings.CutPrefix(r.URL.Path, "/v1/")
 	if !ok {
-		s.finish(w, r, line, "", &response{status: http.StatusNotFound, header: http.Header{"Content-Type": {"text/plain; charset=utf-8"}}, body: []byte("404 page not found\n")})
+		s.finish(w, r, line, "", &response{Status: http.StatusNotFound, Header: http.Header{"Content-Type": {"text/plain; charset=utf-8"}}, Body: []byte("404 page not found\n")})
 		return
 	}
 	method := r.Method
@@ -112,10 +105,10 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 
 	var resp *response
 	if op != "" {
-		if f := s.takeFault(op); f != nil {
-			resp = failure(f.status)
-		} else if hook := s.takeHook(op); hook != nil {
-			hook()
+		if status, ok := s.inj.Take(op); ok {
+			resp = failure(status)
+		} else {
+			s.inj.RunHook(op)
 		}
 	}
 	if resp == nil {
@@ -425,7 +418,7 @@ func (m *mount) kv1(c *call, key string) *response {
 			return vaultError(http.StatusBadRequest, "failed to parse JSON input: "+err.Error())
 		}
 		m.v1[key] = d
-		return &response{status: http.StatusNoContent, header: http.Header{}}
+		return &response{Status: http.StatusNoContent, Header: http.Header{}}
 	}
 	return vaultError(http.StatusMethodNotAllowed, "unsupported operation")
 }
@@ -568,34 +561,13 @@ func toInt(v any) (int, bool) {
 	return 0, false
 }
 
-// wait applies op's delay, cut short when the client hangs up or the server
-// closes.
-func (s *Server) wait(r *http.Request, op string) {
-	d := s.delayFor(op)
-	if d <= 0 {
-		return
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-r.Context().Done():
-	case <-s.closing:
-	}
-}
-
+// finish applies op's delay ("" has none), logs the request and writes
+// resp. The delay comes after the server has acted and is cut short when
+// the client hangs up or the server closes.
 func (s *Server) finish(w http.ResponseWriter, r *http.Request, line, op string, resp *response) {
 	if op != "" {
-		s.wait(r, op)
+		s.inj.Wait(r.Context(), op)
 	}
-	s.mu.Lock()
-	s.requests = append(s.requests, line+" "+strconv.Itoa(resp.status))
-	s.mu.Unlock()
-	for k, vs := range resp.header {
-		w.Header()[k] = vs
-	}
-	w.WriteHeader(resp.status)
-	if len(resp.body) > 0 {
-		_, _ = w.Write(resp.body)
-	}
+	s.inj.Log(line + " " + strconv.Itoa(resp.Status))
+	resp.Write(w)
 }
