@@ -35,6 +35,8 @@ func TestScripts(t *testing.T) {
 			"fake-store":    cmdFakeStore,
 			"no-canary":     cmdNoCanary,
 			"outside-dir":   cmdOutsideDir,
+			"wait-created":  cmdWaitCreated,
+			"interrupt":     cmdInterrupt,
 			"perm":          cmdPerm,
 			"recovery-file": cmdRecoveryFile,
 		},

@@ -6,6 +6,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
@@ -87,5 +88,25 @@ func cmdRecoveryFile(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	if rec.Token == "" || subtle.ConstantTimeCompare([]byte(rec.Token), []byte(r.Token)) != 1 {
 		ts.Fatalf("recovery file %s does not hold runner %d's current token", file, id)
+	}
+}
+
+// cmdWaitCreated blocks until the script's fake GitLab has created N
+// runners (at most 30 s), so that a background init can be interrupted at
+// a known point:
+//
+//	wait-created 1
+func cmdWaitCreated(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: wait-created N")
+	}
+	n, err := strconv.Atoi(args[0])
+	ts.Check(err)
+	srv := fakegitlab.ScriptServer(ts)
+	for deadline := time.Now().Add(30 * time.Second); srv.CreateCount() < n; {
+		if time.Now().After(deadline) {
+			ts.Fatalf("wait-created: %d runners created after 30s, want %d", srv.CreateCount(), n)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
