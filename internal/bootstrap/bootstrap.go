@@ -111,6 +111,11 @@ func ensureStored(ctx context.Context, d Deps, r *config.Runner, loc secrets.Loc
 	case err == nil && kept != nil && stored.Equal(kept.Token):
 		d.Steps.Step(fmt.Sprintf("the token is stored; removing the recovery file %s", kept.Path))
 		return removeFile(kept.Path)
+	case err == nil && kept != nil && kept.Rotation:
+		// A rotation reset the token and could not store it: the stored
+		// one is dead. Finishing that is rotate-token's job (it stores the
+		// kept token without resetting again).
+		return fmt.Errorf("runner %q (id %d): a token rotation did not finish: %s holds the old token, which GitLab no longer accepts, and the new one is kept in %s; run `runnerctl rotate-token %s` to store it: %w", r.Name, r.RunnerID, d.Store.Backend(), kept.Path, r.Name, errNoToken)
 	case err == nil && kept != nil:
 		// Which one is current (a rotation since, or a stale store) is not
 		// for runnerctl to guess; the file stays for the user to decide.
@@ -438,18 +443,33 @@ func updateFailed(r *config.Runner, err error) error {
 
 // storeToken writes and reads back, retrying what is worth retrying.
 func storeToken(ctx context.Context, d Deps, loc secrets.Location, tok secrets.Token) error {
-	tries := d.StoreTries
+	return StoreToken(ctx, d.Store, loc, tok, StoreRetry{Tries: d.StoreTries, Wait: d.RetryWait}, d.Steps)
+}
+
+// StoreRetry bounds StoreToken's attempts.
+type StoreRetry struct {
+	// Tries bounds the attempts (default 5).
+	Tries uint
+	// Wait is the first wait between attempts (default backoff's 500ms).
+	Wait time.Duration
+}
+
+// StoreToken puts tok at loc and reads it back, retrying transient
+// failures (secrets.ErrTransient, and a read-back that does not match yet);
+// any other failure is final at once. Each retry is reported on steps.
+func StoreToken(ctx context.Context, s secrets.Store, loc secrets.Location, tok secrets.Token, r StoreRetry, steps Steps) error {
+	tries := r.Tries
 	if tries == 0 {
 		tries = 5
 	}
 	b := backoff.NewExponentialBackOff()
-	if d.RetryWait > 0 {
-		b.InitialInterval = d.RetryWait
+	if r.Wait > 0 {
+		b.InitialInterval = r.Wait
 	}
 	_, err := backoff.Retry(ctx, func() (struct{}, error) {
-		err := d.Store.Put(ctx, loc, tok)
+		err := s.Put(ctx, loc, tok)
 		if err == nil {
-			err = secrets.VerifyStored(ctx, d.Store, loc, tok)
+			err = secrets.VerifyStored(ctx, s, loc, tok)
 		}
 		if err != nil && !errors.Is(err, secrets.ErrTransient) {
 			return struct{}{}, backoff.Permanent(err)
@@ -457,7 +477,7 @@ func storeToken(ctx context.Context, d Deps, loc secrets.Location, tok secrets.T
 		return struct{}{}, err
 	}, backoff.WithBackOff(b), backoff.WithMaxTries(tries),
 		backoff.WithNotify(func(err error, wait time.Duration) {
-			d.Steps.Step(fmt.Sprintf("storing failed (%v); retrying in %s", err, wait.Round(time.Millisecond)))
+			steps.Step(fmt.Sprintf("storing failed (%v); retrying in %s", err, wait.Round(time.Millisecond)))
 		}))
 	return err
 }

@@ -38,10 +38,28 @@ type record struct {
 	Token       string `json:"token"`
 	CreatedAt   string `json:"created_at"`
 	Instruction string `json:"instruction"`
+	// Rotation: the token came from rotate-token, and the runner's previous
+	// token (which the secrets manager may still hold) is dead.
+	Rotation bool `json:"rotation,omitempty"`
 }
 
-// Save writes the token and returns the file's path.
+// Save writes the token of a runner init just created and returns the
+// file's path.
 func (r Recovery) Save(gitlabURL, runner string, id int64, backend string, loc secrets.Location, tok secrets.Token) (string, error) {
+	return r.save(gitlabURL, runner, id, backend, loc, tok, false, fmt.Sprintf("once %s works, run `runnerctl init` again in the repository: it finds this file, stores the token at %q for runner %q (id %d) and deletes the file. "+
+		"Or store the token there by hand, set runnerID: %d for the runner in runnerctl.yaml, run `runnerctl render`, and delete this file.",
+		backend, loc.String(), runner, id, id))
+}
+
+// SaveRotated writes the token a rotation just obtained (the runner's old
+// token is already dead) and returns the file's path.
+func (r Recovery) SaveRotated(gitlabURL, runner string, id int64, backend string, loc secrets.Location, tok secrets.Token) (string, error) {
+	return r.save(gitlabURL, runner, id, backend, loc, tok, true, fmt.Sprintf("the runner's old token no longer works. Once %s works, run `runnerctl rotate-token %s` again: it finds this file, stores this token at %q (without resetting it again) and deletes the file. "+
+		"Or store the token there by hand and delete this file.",
+		backend, runner, loc.String()))
+}
+
+func (r Recovery) save(gitlabURL, runner string, id int64, backend string, loc secrets.Location, tok secrets.Token, rotation bool, instruction string) (string, error) {
 	dir, err := filepath.Abs(r.Dir)
 	if err != nil {
 		return "", fmt.Errorf("recovery directory %q: %w", r.Dir, err)
@@ -56,17 +74,16 @@ func (r Recovery) Save(gitlabURL, runner string, id int64, backend string, loc s
 	}
 	path := filepath.Join(dir, fmt.Sprintf("runnerctl-recovery-%s-%d.json", runner, id))
 	rec := record{
-		Note:       "runnerctl keeps this runner token here until it is stored; delete this file once the token is in your secrets manager",
-		GitLabURL:  gitlabURL,
-		RunnerName: runner,
-		RunnerID:   id,
-		Backend:    backend,
-		Location:   loc.String(),
-		Token:      tok.Reveal(),
-		CreatedAt:  time.Now().UTC().Format(time.RFC3339),
-		Instruction: fmt.Sprintf("once %s works, run `runnerctl init` again in the repository: it finds this file, stores the token at %q for runner %q (id %d) and deletes the file. "+
-			"Or store the token there by hand, set runnerID: %d for the runner in runnerctl.yaml, run `runnerctl render`, and delete this file.",
-			backend, loc.String(), runner, id, id),
+		Note:        "runnerctl keeps this runner token here until it is stored; delete this file once the token is in your secrets manager",
+		GitLabURL:   gitlabURL,
+		RunnerName:  runner,
+		RunnerID:    id,
+		Backend:     backend,
+		Location:    loc.String(),
+		Token:       tok.Reveal(),
+		CreatedAt:   time.Now().UTC().Format(time.RFC3339),
+		Instruction: instruction,
+		Rotation:    rotation,
 	}
 	data, err := json.MarshalIndent(rec, "", "  ")
 	if err != nil {
@@ -87,6 +104,8 @@ type Saved struct {
 	RunnerID  int64
 	Location  string
 	Token     secrets.Token
+	// Rotation: kept by rotate-token (see record.Rotation).
+	Rotation bool
 }
 
 // Find returns the tokens kept for runner, lowest runner ID first. A file
@@ -108,7 +127,7 @@ func (r Recovery) Find(runner string) ([]Saved, error) {
 		if json.Unmarshal(data, &rec) != nil || rec.RunnerName != runner || rec.RunnerID == 0 || rec.Token == "" {
 			continue
 		}
-		out = append(out, Saved{Path: m, GitLabURL: rec.GitLabURL, RunnerID: rec.RunnerID, Location: rec.Location, Token: secrets.NewToken(rec.Token)})
+		out = append(out, Saved{Path: m, GitLabURL: rec.GitLabURL, RunnerID: rec.RunnerID, Location: rec.Location, Token: secrets.NewToken(rec.Token), Rotation: rec.Rotation})
 	}
 	slices.SortFunc(out, func(a, b Saved) int { return cmp.Compare(a.RunnerID, b.RunnerID) })
 	return out, nil

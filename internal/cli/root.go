@@ -145,6 +145,8 @@ ExternalSecret for the runner token, and hardened Helm values.`,
 	root.AddCommand(
 		newInitCmd(e, g, v),
 		newRenderCmd(e, g, v),
+		newStatusCmd(e, g, v),
+		newRotateCmd(e, g, v),
 		newProfilesCmd(e, g),
 		newVersionCmd(e, g),
 	)

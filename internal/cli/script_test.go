@@ -33,6 +33,7 @@ func TestScripts(t *testing.T) {
 			"exitcode":      cmdExitCode,
 			"fake-gitlab":   fakegitlab.Cmd,
 			"fake-store":    cmdFakeStore,
+			"hold-lock":     cmdHoldLock,
 			"no-canary":     cmdNoCanary,
 			"outside-dir":   cmdOutsideDir,
 			"wait-created":  cmdWaitCreated,

@@ -4,14 +4,52 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/gofrs/flock"
+
 	fakegitlab "github.com/runnerctl/runnerctl/internal/fake/gitlab"
+	"github.com/runnerctl/runnerctl/internal/rotate"
 )
+
+// heldLocks are the locks hold-lock took, by script.
+var heldLocks sync.Map
+
+// cmdHoldLock takes, from the test process, the rotation lock of runner ID
+// of the GitLab at URL in state directory DIR, as another runnerctl would,
+// until the script ends or "hold-lock release":
+//
+//	hold-lock DIR URL ID
+//	hold-lock release
+func cmdHoldLock(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || !(len(args) == 3 || len(args) == 1 && args[0] == "release") {
+		ts.Fatalf("usage: hold-lock DIR URL ID | hold-lock release")
+	}
+	if len(args) == 1 {
+		if fl, ok := heldLocks.LoadAndDelete(ts); ok {
+			ts.Check(fl.(*flock.Flock).Unlock())
+		}
+		return
+	}
+	id, err := strconv.ParseInt(args[2], 10, 64)
+	ts.Check(err)
+	path := rotate.FileLocks{Dir: ts.MkAbs(args[0])}.Path(args[1], id)
+	ts.Check(os.MkdirAll(filepath.Dir(path), 0o700))
+	fl := flock.New(path)
+	ok, err := fl.TryLock()
+	ts.Check(err)
+	if !ok {
+		ts.Fatalf("hold-lock: %s is held already", path)
+	}
+	heldLocks.Store(ts, fl)
+	ts.Defer(func() { _ = fl.Unlock() })
+}
 
 // cmdOutsideDir sets VAR to a new, empty directory outside $WORK, removed
 // when the script ends:

@@ -139,7 +139,7 @@ var (
 	// ErrNotFound: the runner, group or project does not exist (or is not visible).
 	ErrNotFound = errors.New("not found")
 	// ErrUncertain: a change got no answer, or a 5xx, after retries;
-	// GitLab may have made it (UpdateRunner).
+	// GitLab may have made it (UpdateRunner, ResetToken).
 	ErrUncertain = errors.New("GitLab may or may not have made the change")
 )
 
@@ -528,15 +528,92 @@ func (c *Client) HasProjectRunner(ctx context.Context, projectID, id int64) (boo
 }
 
 // ResetToken gives runner id a new token; the old one stops working at once.
+//
+// Unlike a create, a reset may be retried when its answer is lost (a 5xx,
+// a timeout, a broken connection): each reset makes the token it returns
+// the only valid one, so a retry merely kills a token nobody saw, and the
+// last answer received holds the live token. The client retries POSTs only
+// on 429 (see New), so ResetToken retries the ambiguous failures itself.
 func (c *Client) ResetToken(ctx context.Context, id int64) (*Created, error) {
-	t, _, err := c.api.Runners.ResetRunnerAuthenticationToken(id, gl.WithContext(ctx))
+	var t *gl.RunnerAuthenticationToken
+	err := retryLost(ctx, func() (err error) {
+		t, _, err = c.api.Runners.ResetRunnerAuthenticationToken(id, gl.WithContext(ctx))
+		return err
+	})
 	if err != nil {
-		return nil, c.wrap(fmt.Sprintf("reset token of runner %d", id), err)
+		werr := c.wrap(fmt.Sprintf("reset token of runner %d", id), err)
+		if ambiguous(err) {
+			return nil, fmt.Errorf("%w (%w)", werr, ErrUncertain)
+		}
+		return nil, werr
 	}
 	if t.Token == nil || *t.Token == "" {
 		return nil, fmt.Errorf("reset token of runner %d: GitLab returned no token", id)
 	}
 	return &Created{ID: id, Token: secrets.NewToken(*t.Token), ExpiresAt: t.TokenExpiresAt}, nil
+}
+
+// retryLost runs a POST that is safe to repeat (a reset, a GraphQL query)
+// up to four times while it fails with no answer or a 5xx, waiting as the
+// client does between retries of a GET.
+func retryLost(ctx context.Context, do func() error) error {
+	const tries = 4
+	for attempt := 0; ; attempt++ {
+		err := do()
+		if err == nil || !ambiguous(err) || ctx.Err() != nil || attempt+1 == tries {
+			return err
+		}
+		select {
+		case <-time.After(retryWait(0, 0, attempt, nil)):
+		case <-ctx.Done():
+			return err
+		}
+	}
+}
+
+// TokenExpiresAt returns when runner id's current token expires, nil when
+// it never does. GET /runners/:id does not carry token_expires_at
+// (API::Entities::Ci::RunnerDetails does not expose it; only the create and
+// reset answers do), so this asks GraphQL, whose CiRunner type has
+// tokenExpiresAt. GraphQL needs a token with api or read_api. A runner that
+// does not exist, or that the token may not read, is ErrNotFound.
+func (c *Client) TokenExpiresAt(ctx context.Context, id int64) (*time.Time, error) {
+	var resp struct {
+		Data struct {
+			Runner *struct {
+				TokenExpiresAt *time.Time `json:"tokenExpiresAt"`
+			} `json:"runner"`
+		} `json:"data"`
+		Errors []struct {
+			Message string `json:"message"`
+		} `json:"errors"`
+	}
+	q := gl.GraphQLQuery{
+		Query:     `query($id: CiRunnerID!) { runner(id: $id) { tokenExpiresAt } }`,
+		Variables: map[string]any{"id": fmt.Sprintf("gid://gitlab/Ci::Runner/%d", id)},
+	}
+	what := fmt.Sprintf("token expiry of runner %d", id)
+	// A query changes nothing: retry it like a GET, although it is a POST.
+	err := retryLost(ctx, func() error {
+		_, err := c.api.GraphQL.Do(q, &resp, gl.WithContext(ctx))
+		// The library's GraphQL error hides the HTTP status (no Unwrap);
+		// the status decides what is retried and how it is reported.
+		var gerr *gl.GraphQLResponseError
+		if errors.As(err, &gerr) {
+			err = gerr.Err
+		}
+		return err
+	})
+	if err != nil {
+		return nil, c.wrap(what, err)
+	}
+	if len(resp.Errors) > 0 {
+		return nil, fmt.Errorf("%s: GitLab GraphQL: %s", what, resp.Errors[0].Message)
+	}
+	if resp.Data.Runner == nil {
+		return nil, fmt.Errorf("%s: %w (GitLab %s)", what, ErrNotFound, c.url)
+	}
+	return resp.Data.Runner.TokenExpiresAt, nil
 }
 
 // DeleteRunner removes runner id (the rollback when its token cannot be

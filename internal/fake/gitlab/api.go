@@ -502,13 +502,10 @@ func (s *Server) createRunner(c *call) *response {
 // staleTimeout is Ci::Runner::STALE_TIMEOUT.
 const staleTimeout = 7 * 24 * time.Hour
 
-// status is Ci::Runner#deprecated_rest_status; fake runners never contact
-// GitLab, so they are never_contacted (stale after a week).
+// status is Ci::Runner#deprecated_rest_status; fake runners contact GitLab
+// only through SetRunnerContact (status.go).
 func runnerStatus(r *Runner, now time.Time) string {
-	if now.Sub(r.CreatedAt) > staleTimeout {
-		return "stale"
-	}
-	return "never_contacted"
+	return restStatus(r.CreatedAt, r.ContactedAt, r.Paused, now)
 }
 
 type runnerJSON struct {
@@ -621,6 +618,7 @@ func (s *Server) runnerDetails(c *call, r *Runner) any {
 		runnerJSON: s.runnerJSON(r, time.Now()), TagList: tags, RunUntagged: r.RunUntagged,
 		Locked: r.Locked, MaximumTimeout: maxTimeout, AccessLevel: r.AccessLevel,
 		MaintenanceNote: note, Groups: groups,
+		ContactedAt: tsPtr(r.ContactedAt), Version: r.latestVersion(),
 	}
 }
 
@@ -760,10 +758,10 @@ func matchesState(r *Runner, state string, now time.Time) bool {
 		return !r.Paused
 	case "paused":
 		return r.Paused
-	case "never_contacted", "stale":
+	case "never_contacted", "stale", "online", "offline":
 		return runnerStatus(r, now) == state
 	}
-	return false // online, offline: fake runners never contact GitLab
+	return false
 }
 
 // list filters, paginates and renders runners; s.mu must be held.

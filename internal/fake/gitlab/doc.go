@@ -109,6 +109,11 @@
 //   - lib/api/entities/ci/runner.rb, runner_details.rb: the fields of runner
 //     lists and details. Neither exposes token_expires_at, so this fake does
 //     not either (the brief listed it; real GitLab does not send it).
+//     GraphQL does: app/graphql/types/ci/runner_type.rb has field
+//     :token_expires_at (tokenExpiresAt, null when the token never
+//     expires), so POST /api/graphql answers that one query (graphql.go).
+//     (gitlab-org/gitlab MR 253821 proposes exposing it in RunnerDetails;
+//     not assumed here.)
 //     RunnerDetails exposes projects only with include_projects, which GET
 //     and PUT /runners/:id do not pass, so this fake sends no "projects";
 //     groups are the runner's groups the user may read.

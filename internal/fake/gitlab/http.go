@@ -189,6 +189,7 @@ var routes = []route{
 	{method: http.MethodGet, pattern: []string{"runners", "all"}, op: OpListRunners, scopes: scopesRunnerLists, handle: (*Server).listAllRunners},
 	{method: http.MethodPost, pattern: []string{"runners", "verify"}, op: OpVerifyRunner, handle: (*Server).verifyRunner},
 	{method: http.MethodGet, pattern: []string{"runners", ":id"}, op: OpGetRunner, scopes: scopesRunnerID, handle: (*Server).getRunner},
+	{method: http.MethodGet, pattern: []string{"runners", ":id", "managers"}, op: OpGetRunner, scopes: scopesRunnerID, handle: (*Server).listRunnerManagers},
 	{method: http.MethodPut, pattern: []string{"runners", ":id"}, op: OpUpdateRunner, scopes: scopesRunnerID, handle: (*Server).updateRunner},
 	{method: http.MethodDelete, pattern: []string{"runners", ":id"}, op: OpDeleteRunner, scopes: scopesRunnerID, handle: (*Server).deleteRunner},
 	{method: http.MethodPost, pattern: []string{"runners", ":id", "reset_authentication_token"}, op: OpResetToken, scopes: scopesRunnerID, handle: (*Server).resetToken},
@@ -240,6 +241,10 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	path := r.URL.EscapedPath()
 	line := r.Method + " " + path
 	api := s.prefix + "/api/v4/"
+	if path == s.prefix+"/api/graphql" {
+		s.serveGraphQL(w, r, line)
+		return
+	}
 	rest, ok := strings.CutPrefix(path, api)
 	if !ok {
 		// Outside GitLab's API, or outside the sub-path GitLab lives under.

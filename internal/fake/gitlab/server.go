@@ -47,10 +47,11 @@ const (
 	OpResetToken   = "reset_token"   // POST /runners/:id/reset_authentication_token
 	OpListRunners  = "list_runners"  // GET /runners, /runners/all, /groups/:id/runners, /projects/:id/runners
 	OpVerifyRunner = "verify_runner" // POST /runners/verify (runner token, no PAT)
+	OpGraphQL      = "graphql"       // POST /api/graphql (only the runner's tokenExpiresAt)
 )
 
 var allOps = []string{OpTokenSelf, OpGetGroup, OpGetProject, OpCreateRunner, OpGetRunner,
-	OpUpdateRunner, OpDeleteRunner, OpResetToken, OpListRunners, OpVerifyRunner}
+	OpUpdateRunner, OpDeleteRunner, OpResetToken, OpListRunners, OpVerifyRunner, OpGraphQL}
 
 // Runner is what the fake stores about a runner.
 type Runner struct {
@@ -78,12 +79,16 @@ type Runner struct {
 	Updates int
 	// Deleted runners stay here for inspection; the API answers 404 for them.
 	Deleted bool
+	// ContactedAt and Managers: see SetRunnerContact (status.go).
+	ContactedAt *time.Time
+	Managers    []Manager
 }
 
 func (r *Runner) clone() Runner {
 	c := *r
 	c.TagList = slices.Clone(r.TagList)
 	c.OldTokens = slices.Clone(r.OldTokens)
+	c.Managers = slices.Clone(r.Managers)
 	if r.TokenExpiresAt != nil {
 		t := *r.TokenExpiresAt
 		c.TokenExpiresAt = &t

@@ -110,13 +110,16 @@ const CmdUsage = `usage: fake-gitlab SUBCOMMAND [ARGS]
   ca FILE                   write the server's certificate (PEM) to FILE
   runners                   print the runners as JSON (without their tokens)
   runner-token ID           print runner ID's current token
+  token-expires ID DURATION|never
+                            runner ID's current token expires DURATION from now, or never
+  contact ID AGO VERSION    runner ID's manager, gitlab-runner VERSION, contacted GitLab AGO (a duration) ago
   requests                  print the requests answered, one a line
   creates N                 assert that N runners were created (! negates)
   token-valid TOKEN         assert that TOKEN is a live runner token (! negates)
   runner ID [FIELD=VALUE...] assert that runner ID exists and is not deleted, with
                             these fields (as in "runners" output; ! negates)
 
-OP is one of: ` + "token_self, get_group, get_project, create_runner, get_runner, update_runner, delete_runner, reset_token, list_runners, verify_runner"
+OP is one of: ` + "token_self, get_group, get_project, create_runner, get_runner, update_runner, delete_runner, reset_token, list_runners, verify_runner, graphql"
 
 // Cmd is the fake-gitlab testscript command; register it with
 //
@@ -190,6 +193,25 @@ func Cmd(ts *testscript.TestScript, neg bool, args []string) {
 			ts.Fatalf("fake-gitlab: no runner %s", args[0])
 		}
 		fmt.Fprintln(ts.Stdout(), r.Token)
+	case "token-expires":
+		needArgs(ts, sub, args, 2, 2)
+		var at *time.Time
+		if args[1] != "never" {
+			d, err := time.ParseDuration(args[1])
+			ts.Check(err)
+			t := time.Now().Add(d)
+			at = &t
+		}
+		if !scriptServer(ts).SetRunnerTokenExpiresAt(atoi64(ts, args[0]), at) {
+			ts.Fatalf("fake-gitlab: no runner %s", args[0])
+		}
+	case "contact":
+		needArgs(ts, sub, args, 3, 3)
+		ago, err := time.ParseDuration(args[1])
+		ts.Check(err)
+		if !scriptServer(ts).SetRunnerContact(atoi64(ts, args[0]), time.Now().Add(-ago), args[2]) {
+			ts.Fatalf("fake-gitlab: no runner %s", args[0])
+		}
 	case "requests":
 		for _, l := range scriptServer(ts).Requests() {
 			fmt.Fprintln(ts.Stdout(), l)

@@ -1,0 +1,414 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/viper"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/runnerctl/runnerctl/internal/config"
+	"github.com/runnerctl/runnerctl/internal/gitlab"
+	"github.com/runnerctl/runnerctl/internal/gitops"
+	"github.com/runnerctl/runnerctl/internal/render"
+)
+
+// statusParallel bounds the runners asked about at once (three requests
+// each): enough for a fleet, gentle on GitLab's rate limits.
+const statusParallel = 8
+
+type statusOptions struct {
+	offline           bool
+	tokenFile, caFile string
+	color             bool // stdout is a terminal and colors are not disabled
+}
+
+func newStatusCmd(e env, g *globals, v *viper.Viper) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show each runner's state in GitLab and whether its files are up to date",
+		Long: `status lists the runners of runnerctl.yaml, in its order, with what GitLab says
+about each (online, offline, stale, never_contacted; paused for a paused
+runner that has made contact), whether it is paused, its last contact, the
+gitlab-runner version of the runner manager that contacted GitLab last, when
+its token expires, and whether its rendered files are up to date (what
+runnerctl render would change). A runner without a runnerID is "not
+created"; one whose ID GitLab does not know is "missing in GitLab".
+
+The GitLab personal access token comes from GITLAB_TOKEN or
+--gitlab-token-file; it needs read_api (or api). The token expiry comes
+from GitLab's GraphQL API (GET /runners/:id does not show it), the version
+from GET /runners/:id/managers. --offline skips GitLab and reports the
+files only.
+
+Exit codes: 0 every runner exists in GitLab and every generated file is up
+to date; 1 otherwise (a runner not created, missing, or unreadable, or a
+file out of date: useful in CI like render --check); 2 invalid
+configuration or usage.`,
+		Example: `  runnerctl status
+  runnerctl status -o json | jq '.[] | select(.status != "online")'
+  runnerctl status --offline      # files only, no GitLab`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o := statusOptions{
+				offline:   v.GetBool("offline"),
+				tokenFile: v.GetString("gitlab-token-file"), caFile: v.GetString("ca-file"),
+				color: !v.GetBool("no-color") && e.getenv("NO_COLOR") == "" && isTerminal(e.stdout),
+			}
+			return runStatus(cmd.Context(), e, g, o, time.Now)
+		},
+	}
+	f := cmd.Flags()
+	f.Bool("offline", false, "do not contact GitLab; report only whether the files are up to date")
+	f.String("gitlab-token-file", "", "read the GitLab personal access token from this file (instead of GITLAB_TOKEN)")
+	f.String("ca-file", "", "PEM file of a CA to trust for GitLab (self-managed GitLab with a private CA)")
+	return cmd
+}
+
+// runnerReader is what status needs of GitLab.
+type runnerReader interface {
+	CheckReadToken(ctx context.Context) error
+	RunnerStatus(ctx context.Context, id int64) (*gitlab.Status, error)
+}
+
+// Values of statusRow.Status besides GitLab's own.
+const (
+	statusNotCreated = "not_created" // no runnerID in runnerctl.yaml
+	statusMissing    = "missing"     // GitLab answered 404
+	statusError      = "error"       // GitLab could not be asked; see Error
+	statusUnknown    = "unknown"     // --offline
+)
+
+// statusRow is one runner in the output; its JSON names are a contract.
+type statusRow struct {
+	Name     string `json:"name"`
+	RunnerID *int64 `json:"runnerID"`
+	// Status is GitLab's (online, offline, stale, never_contacted, paused)
+	// or one of not_created, missing, error, unknown.
+	Status         string         `json:"status"`
+	Paused         *bool          `json:"paused"`
+	ContactedAt    *time.Time     `json:"contactedAt"`
+	Version        *string        `json:"version"`
+	TokenExpiresAt *time.Time     `json:"tokenExpiresAt"`
+	FilesUpToDate  bool           `json:"filesUpToDate"`
+	PendingFiles   []pendingFile  `json:"pendingFiles"`
+	Error          string         `json:"error,omitempty"`
+	answer         *gitlab.Status // nil: not asked, or no answer
+}
+
+type pendingFile struct {
+	Path   string `json:"path"`
+	Action string `json:"action"`
+}
+
+// problem says why a row makes status exit 1, or "".
+func (r *statusRow) problem() string {
+	var p []string
+	switch r.Status {
+	case statusNotCreated:
+		p = append(p, "not created")
+	case statusMissing:
+		p = append(p, "missing in GitLab")
+	case statusError:
+		p = append(p, "GitLab could not be asked")
+	}
+	if !r.FilesUpToDate {
+		p = append(p, "files out of date")
+	}
+	return strings.Join(p, ", ")
+}
+
+func runStatus(ctx context.Context, e env, g *globals, o statusOptions, now func() time.Time) error {
+	l, err := load(g)
+	if err != nil {
+		return err
+	}
+	rows, orphans, err := fileState(l)
+	if err != nil {
+		return err
+	}
+	if !o.offline {
+		pat, err := gitlabToken(ctx, e, initOptions{tokenFile: o.tokenFile}, nil)
+		if err != nil {
+			return err
+		}
+		client, err := gitlab.New(gitlab.Options{URL: l.cfg.GitLab.URL, Token: pat, CAFile: o.caFile})
+		if err != nil {
+			return &exitError{code: ExitUsage, msg: err.Error()}
+		}
+		if err := askGitLab(ctx, client, rows); err != nil {
+			return err
+		}
+	}
+
+	if g.output == "json" {
+		if err := writeJSON(e.stdout, rows); err != nil {
+			return err
+		}
+	} else if !g.quiet {
+		if err := writeStatusTable(e.stdout, rows, now(), o.color); err != nil {
+			return err
+		}
+	}
+	var problems []string
+	for i := range rows {
+		if rows[i].Error != "" {
+			fmt.Fprintf(e.stderr, "runnerctl: runner %q: %s\n", rows[i].Name, rows[i].Error)
+		}
+		if p := rows[i].problem(); p != "" {
+			problems = append(problems, fmt.Sprintf("%s: %s", rows[i].Name, p))
+		}
+	}
+	for _, c := range orphans {
+		problems = append(problems, fmt.Sprintf("%s: %s (no runner in %s)", c.Path, c.Action, g.configPath))
+	}
+	if len(problems) > 0 {
+		return &exitError{code: ExitFailure, msg: "not healthy: " + strings.Join(problems, "; ") +
+			hint(rows, orphans)}
+	}
+	return nil
+}
+
+// hint says how to fix what can be fixed from here.
+func hint(rows []statusRow, orphans []gitops.Change) string {
+	drift := len(orphans) > 0
+	for _, r := range rows {
+		drift = drift || !r.FilesUpToDate
+	}
+	if drift {
+		return "; run `runnerctl render` and commit the result"
+	}
+	return ""
+}
+
+// fileState renders the spec and compares it with the repository: one row
+// per runner, in spec order, with its pending changes, and the pending
+// changes that belong to no runner (files of runners removed from the
+// spec, which render would delete).
+func fileState(l *loaded) ([]statusRow, []gitops.Change, error) {
+	res, err := render.Render(l.cfg, l.profiles)
+	if err != nil {
+		return nil, nil, err
+	}
+	p := l.cfg.GitOps.Paths
+	// Like render --check: compare whoever wrote a file.
+	plan, err := gitops.NewPlan(l.root, res.Files, []string{p.Applications, p.Manifests, p.Values}, true)
+	if err != nil {
+		return nil, nil, err
+	}
+	owner := map[string]int{} // file path -> row
+	rows := make([]statusRow, len(l.cfg.Runners))
+	for i := range l.cfg.Runners {
+		r := &l.cfg.Runners[i]
+		rows[i] = statusRow{Name: r.Name, FilesUpToDate: true, PendingFiles: []pendingFile{}, Status: statusUnknown}
+		if r.RunnerID != 0 {
+			id := r.RunnerID
+			rows[i].RunnerID = &id
+		} else {
+			rows[i].Status = statusNotCreated
+		}
+		for _, path := range runnerFiles(l.cfg, r) {
+			owner[path] = i
+		}
+	}
+	var orphans []gitops.Change
+	for _, c := range plan.Pending() {
+		i, ok := owner[c.Path]
+		if !ok {
+			orphans = append(orphans, c)
+			continue
+		}
+		rows[i].FilesUpToDate = false
+		rows[i].PendingFiles = append(rows[i].PendingFiles, pendingFile{Path: c.Path, Action: string(c.Action)})
+	}
+	return rows, orphans, nil
+}
+
+// runnerFiles are every file render may write for runner r.
+func runnerFiles(c *config.Config, r *config.Runner) []string {
+	return []string{
+		render.ApplicationPath(c, r), render.ExternalSecretPath(c, r), render.GitLabCAPath(c, r),
+		render.NetworkPolicyPath(c, r), render.ValuesPath(c, r),
+	}
+}
+
+// askGitLab fills in GitLab's view of every created runner, a few at a
+// time; rows keep their order. A runner GitLab cannot be asked about gets
+// its error in its row; only a token that cannot read runners at all
+// stops status.
+func askGitLab(ctx context.Context, c runnerReader, rows []statusRow) error {
+	if err := c.CheckReadToken(ctx); err != nil {
+		return fmt.Errorf("GitLab: %w", err)
+	}
+	grp, ctx := errgroup.WithContext(ctx)
+	grp.SetLimit(statusParallel)
+	for i := range rows {
+		if rows[i].RunnerID == nil {
+			continue
+		}
+		row := &rows[i] // each goroutine writes only its own row
+		grp.Go(func() error {
+			st, err := c.RunnerStatus(ctx, *row.RunnerID)
+			row.setGitLab(st, err)
+			return nil
+		})
+	}
+	return grp.Wait()
+}
+
+func (r *statusRow) setGitLab(st *gitlab.Status, err error) {
+	switch {
+	case errors.Is(err, gitlab.ErrNotFound):
+		r.Status = statusMissing
+	case err != nil:
+		r.Status, r.Error = statusError, err.Error()
+	default:
+		r.answer = st
+		r.Status = st.Status
+		r.Paused = &st.Paused
+		r.ContactedAt = st.ContactedAt
+		r.TokenExpiresAt = st.TokenExpiresAt
+		if st.Version != "" {
+			r.Version = &st.Version
+		}
+	}
+}
+
+// writeStatusTable prints rows as an aligned table. now is the clock the
+// relative times are computed against (an argument, so tests fix it).
+func writeStatusTable(w io.Writer, rows []statusRow, now time.Time, color bool) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "NAME\tID\t%s\tPAUSED\tLAST CONTACT\tVERSION\tTOKEN EXPIRES\t%s\n",
+		paint(color, "", "GITLAB"), paint(color, "", "FILES"))
+	for i := range rows {
+		r := &rows[i]
+		id := "-"
+		if r.RunnerID != nil {
+			id = strconv.FormatInt(*r.RunnerID, 10)
+		}
+		paused, contact, version, expires := "-", "-", "-", "-"
+		if st := r.answer; st != nil {
+			paused = yesNo(st.Paused)
+			contact = "never"
+			if st.ContactedAt != nil {
+				contact = ago(now, *st.ContactedAt)
+			}
+			if st.Version != "" {
+				version = st.Version
+			}
+			expires = tokenExpiry(now, st.TokenExpiresAt)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Name, id,
+			paint(color, statusColor(r.Status), statusText(r.Status)), paused, contact, version, expires,
+			paint(color, filesColor(r), filesText(r)))
+	}
+	return tw.Flush()
+}
+
+func statusText(s string) string {
+	switch s {
+	case statusNotCreated:
+		return "not created"
+	case statusMissing:
+		return "missing in GitLab"
+	case statusUnknown:
+		return "-"
+	}
+	return s
+}
+
+func filesText(r *statusRow) string {
+	if r.FilesUpToDate {
+		return "up to date"
+	}
+	return fmt.Sprintf("%d out of date", len(r.PendingFiles))
+}
+
+// ANSI colors; every one the same length, so that a colored column stays
+// aligned (tabwriter counts the escape bytes as width).
+const (
+	colorNone   = "\x1b[39m"
+	colorGreen  = "\x1b[32m"
+	colorYellow = "\x1b[33m"
+	colorRed    = "\x1b[31m"
+	colorReset  = "\x1b[0m"
+)
+
+func statusColor(s string) string {
+	switch s {
+	case "online":
+		return colorGreen
+	case "offline", "stale", "never_contacted", "paused":
+		return colorYellow
+	case statusNotCreated, statusMissing, statusError:
+		return colorRed
+	}
+	return colorNone
+}
+
+func filesColor(r *statusRow) string {
+	if r.FilesUpToDate {
+		return colorGreen
+	}
+	return colorRed
+}
+
+// paint wraps s in a color when colors are on; every cell of a painted
+// column must go through paint (code "" for none) to stay aligned.
+func paint(on bool, code, s string) string {
+	if !on {
+		return s
+	}
+	if code == "" {
+		code = colorNone
+	}
+	return code + s + colorReset
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+// ago is t relative to now: "3m ago", or "in 3m" for a time ahead.
+func ago(now, t time.Time) string {
+	d := now.Sub(t)
+	if d < 0 {
+		return "in " + shortDuration(-d)
+	}
+	return shortDuration(d) + " ago"
+}
+
+// tokenExpiry describes when a token expires; nil is never.
+func tokenExpiry(now time.Time, at *time.Time) string {
+	switch {
+	case at == nil:
+		return "never"
+	case !at.After(now):
+		return "expired " + ago(now, *at)
+	}
+	return ago(now, *at)
+}
+
+// shortDuration rounds d down to its largest unit: 45s, 3m, 5h, 12d.
+// Hours run up to two days, so that "30h" still reads as about a day.
+func shortDuration(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d/time.Second))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d/time.Minute))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh", int(d/time.Hour))
+	}
+	return fmt.Sprintf("%dd", int(d/(24*time.Hour)))
+}

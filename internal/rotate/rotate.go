@@ -1,0 +1,325 @@
+// Package rotate gives runners new tokens: reset each one in GitLab, store
+// the new token where the runner's ExternalSecret reads it, and never lose
+// it. A reset kills the old token at once, so unlike init there is no
+// rollback: from the reset on, the new token is kept in a 0600 recovery
+// file until the secrets manager holds it, and a later run stores a kept
+// token instead of resetting again.
+//
+// The sequencing here is pure apart from the interfaces it is given, so
+// tests drive every step's failure without a network.
+package rotate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/runnerctl/runnerctl/internal/bootstrap"
+	"github.com/runnerctl/runnerctl/internal/gitlab"
+	"github.com/runnerctl/runnerctl/internal/secrets"
+)
+
+// GitLab is what a rotation needs of GitLab.
+type GitLab interface {
+	GetRunner(ctx context.Context, id int64) (*gitlab.RunnerInfo, error)
+	// TokenExpiresAt is when the runner's current token expires; nil: never.
+	TokenExpiresAt(ctx context.Context, id int64) (*time.Time, error)
+	ResetToken(ctx context.Context, id int64) (*gitlab.Created, error)
+}
+
+// Recovery keeps tokens that are not stored yet (bootstrap.Recovery).
+type Recovery interface {
+	Find(runner string) ([]bootstrap.Saved, error)
+	SaveRotated(gitlabURL, runner string, id int64, backend string, loc secrets.Location, tok secrets.Token) (string, error)
+}
+
+// Locker keeps two rotations of the same runner from running at once.
+type Locker interface {
+	// TryLock takes the runner's lock without waiting; ErrLocked when it
+	// is held. unlock releases it.
+	TryLock(gitlabURL string, id int64) (unlock func(), err error)
+}
+
+// ErrLocked: another rotation of the runner holds its lock.
+var ErrLocked = errors.New("locked")
+
+// Steps reports progress, one line per step.
+type Steps interface {
+	Step(msg string)
+}
+
+// Deps are the side effects.
+type Deps struct {
+	GitLab   GitLab
+	Store    secrets.Store // unused with Options.DryRun
+	Recovery Recovery
+	Locks    Locker
+	Steps    Steps
+}
+
+// Options apply to every runner of a run.
+type Options struct {
+	GitLabURL string
+	// IfExpiresWithin, when positive, skips a runner whose token expires
+	// later than that from now, or never.
+	IfExpiresWithin time.Duration
+	// Parallel bounds the runners rotated at once (default DefaultParallel).
+	Parallel int
+	// DryRun reads GitLab and the recovery files and says what would be
+	// done; it takes no lock and changes nothing.
+	DryRun bool
+	// StoreRetry bounds the attempts to store a token.
+	StoreRetry bootstrap.StoreRetry
+	// Now is the clock (tests); nil means time.Now.
+	Now func() time.Time
+}
+
+// DefaultParallel is how many runners rotate at once by default. A rotation
+// is three sequential GitLab requests and a store, so a fleet's time is
+// latency-bound: 10 at once brings 50 runners to about a tenth of the
+// sequential time (the target is at most 0.15) while staying far below
+// GitLab's authenticated API rate limits.
+const DefaultParallel = 10
+
+// Target is one runner to rotate.
+type Target struct {
+	Name     string
+	RunnerID int64 // 0: not created yet
+	Location secrets.Location
+}
+
+// Status is a runner's outcome.
+type Status string
+
+// The outcomes.
+const (
+	Rotated     Status = "rotated"
+	Skipped     Status = "skipped"
+	Failed      Status = "failed"
+	WouldRotate Status = "would-rotate" // --dry-run
+)
+
+// Result is what happened to one runner. It never holds a token.
+type Result struct {
+	Name     string `json:"name"`
+	RunnerID int64  `json:"runnerID,omitempty"`
+	Status   Status `json:"status"`
+	// Detail says why a runner was skipped, or what a rotation did.
+	Detail string `json:"detail,omitempty"`
+	// Error says why it failed and how to finish.
+	Error string `json:"error,omitempty"`
+	// TokenExpiresAt is when the runner's token (the new one once rotated)
+	// expires; nil: never, or not known.
+	TokenExpiresAt *time.Time `json:"tokenExpiresAt,omitempty"`
+	// RecoveryFile holds the new token when it could not be stored.
+	RecoveryFile string `json:"recoveryFile,omitempty"`
+	// Warnings are things to act on even though the runner was handled.
+	Warnings []string `json:"warnings,omitempty"`
+	// Err is the failure, for errors.Is.
+	Err error `json:"-"`
+}
+
+// Run rotates targets, at most o.Parallel at once. Every runner gets a
+// result, in the order of targets; one failure does not stop the others.
+func Run(ctx context.Context, d Deps, o Options, targets []Target) []Result {
+	if o.Parallel <= 0 {
+		o.Parallel = DefaultParallel
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	results := make([]Result, len(targets))
+	var g errgroup.Group
+	g.SetLimit(o.Parallel)
+	for i, t := range targets {
+		g.Go(func() error {
+			results[i] = one(ctx, d, o, t)
+			return nil // a runner's failure is its result, not the fleet's
+		})
+	}
+	_ = g.Wait()
+	return results
+}
+
+// one rotates one runner.
+func one(ctx context.Context, d Deps, o Options, t Target) Result {
+	res := Result{Name: t.Name, RunnerID: t.RunnerID}
+	fail := func(err error) Result {
+		res.Status, res.Err, res.Error = Failed, err, err.Error()
+		return res
+	}
+	if t.RunnerID == 0 {
+		return fail(fmt.Errorf("runner %q has no runnerID in runnerctl.yaml: create it with `runnerctl init --name %s` first", t.Name, t.Name))
+	}
+	if err := ctx.Err(); err != nil {
+		return fail(fmt.Errorf("runner %q: not started: %w", t.Name, err))
+	}
+	steps := prefixed{d.Steps, t.Name}
+	step := func(format string, args ...any) { steps.Step(fmt.Sprintf(format, args...)) }
+
+	if !o.DryRun {
+		unlock, err := d.Locks.TryLock(o.GitLabURL, t.RunnerID)
+		if errors.Is(err, ErrLocked) {
+			return fail(fmt.Errorf("runner %q (id %d): another rotation of runner %q is running (its lock is held); nothing was changed: %w", t.Name, t.RunnerID, t.Name, err))
+		}
+		if err != nil {
+			return fail(fmt.Errorf("runner %q (id %d): %w; nothing was changed", t.Name, t.RunnerID, err))
+		}
+		defer unlock()
+	}
+
+	// a. The runner must exist.
+	if _, err := d.GitLab.GetRunner(ctx, t.RunnerID); err != nil {
+		if errors.Is(err, gitlab.ErrNotFound) {
+			return fail(fmt.Errorf("runner %q: runner %d does not exist in GitLab (or the token may not see it): fix runnerID in runnerctl.yaml, or create it with `runnerctl init --name %s --recreate`; nothing was changed: %w", t.Name, t.RunnerID, t.Name, err))
+		}
+		return fail(fmt.Errorf("runner %q: %w; nothing was changed", t.Name, err))
+	}
+	expires, err := d.GitLab.TokenExpiresAt(ctx, t.RunnerID)
+	if err != nil {
+		return fail(fmt.Errorf("runner %q: %w; nothing was changed", t.Name, err))
+	}
+	res.TokenExpiresAt = expires
+
+	// c. A token kept by an earlier rotation that could not store it is
+	// the runner's live one: store it rather than reset again.
+	kept, err := keptToken(d.Recovery, t)
+	if err != nil {
+		return fail(fmt.Errorf("runner %q: read recovery files: %w; nothing was changed", t.Name, err))
+	}
+	if kept != nil {
+		if o.DryRun {
+			res.Status, res.Detail = WouldRotate, fmt.Sprintf("would store the token kept in %s by an earlier rotation (no new reset)", kept.Path)
+			return res
+		}
+		step("storing the token kept in %s in %s at %q", kept.Path, d.Store.Backend(), t.Location)
+		if err := bootstrap.StoreToken(ctx, d.Store, t.Location, kept.Token, o.StoreRetry, steps); err != nil {
+			res.RecoveryFile = kept.Path
+			return fail(fmt.Errorf("runner %q (id %d): the token kept in %s by an earlier rotation still could not be stored in %s at %q: %w; "+
+				"the runner's old token no longer works: fix %s and run `runnerctl rotate-token %s` again (it stores the kept token, without a new reset)",
+				t.Name, t.RunnerID, kept.Path, d.Store.Backend(), t.Location, err, d.Store.Backend(), t.Name))
+		}
+		res.Status, res.Detail = Rotated, fmt.Sprintf("finished an earlier rotation: stored the token kept in %s", kept.Path)
+		if err := removeFile(kept.Path); err != nil {
+			res.Warnings = append(res.Warnings, fmt.Sprintf("the token is stored but the recovery file %s could not be removed (%v): delete it", kept.Path, err))
+		}
+		res.Warnings = append(res.Warnings, expiryWarnings(expires)...)
+		return res
+	}
+
+	// b. Not close enough to expiry: nothing to do.
+	if o.IfExpiresWithin > 0 {
+		if expires == nil {
+			res.Status, res.Detail = Skipped, "no expiry set; skipped"
+			return res
+		}
+		if left := expires.Sub(o.Now()); left > o.IfExpiresWithin {
+			res.Status, res.Detail = Skipped, fmt.Sprintf("token expires %s, in %s, later than --if-expires-within %s", expires.UTC().Format(time.RFC3339), roundDuration(left), o.IfExpiresWithin)
+			res.Warnings = expiryWarnings(expires)
+			return res
+		}
+	}
+	if o.DryRun {
+		res.Status, res.Detail = WouldRotate, fmt.Sprintf("would reset the token and store it in %s", t.Location)
+		res.Warnings = expiryWarnings(expires)
+		return res
+	}
+
+	// d. The reset kills the old token at once: prove first that the new
+	// one can be stored.
+	step("checking %s access to %q", d.Store.Backend(), t.Location)
+	if err := d.Store.Check(ctx, t.Location); err != nil {
+		return fail(fmt.Errorf("runner %q: secrets backend %s cannot write %q: %w; the token was not reset, nothing was changed", t.Name, d.Store.Backend(), t.Location, err))
+	}
+
+	// e. Reset.
+	step("resetting the token of runner %d", t.RunnerID)
+	created, err := d.GitLab.ResetToken(ctx, t.RunnerID)
+	if errors.Is(err, gitlab.ErrUncertain) {
+		// GitLab may have reset it unseen: the stored token would then be
+		// dead, and only a new reset brings a known one.
+		return fail(fmt.Errorf("runner %q: %w; GitLab may have reset the token without answering, and then the stored token no longer works: run `runnerctl rotate-token %s` again", t.Name, err, t.Name))
+	}
+	if err != nil {
+		return fail(fmt.Errorf("runner %q: %w; the token was not reset, nothing was changed", t.Name, err))
+	}
+	res.TokenExpiresAt = created.ExpiresAt
+
+	// f. Write-ahead: the new token is on disk (0600, outside the repo)
+	// before the secrets manager is asked, so no crash can lose it.
+	recFile, recErr := d.Recovery.SaveRotated(o.GitLabURL, t.Name, t.RunnerID, d.Store.Backend(), t.Location, created.Token)
+	if recErr != nil {
+		step("warning: could not keep the new token in a recovery file (%v); storing it anyway", recErr)
+	}
+	step("storing the new token in %s at %q", d.Store.Backend(), t.Location)
+	if err := bootstrap.StoreToken(ctx, d.Store, t.Location, created.Token, o.StoreRetry, steps); err != nil {
+		// No rollback exists: the old token is dead. The kept token is the
+		// way forward.
+		if recErr != nil {
+			return fail(fmt.Errorf("runner %q (id %d): GitLab issued a new token and the old one no longer works, but %s could not store it (%w) and no recovery file could be written (%v): the new token is lost; fix %s and run `runnerctl rotate-token %s` again to issue another",
+				t.Name, t.RunnerID, d.Store.Backend(), err, recErr, d.Store.Backend(), t.Name))
+		}
+		res.RecoveryFile = recFile
+		return fail(fmt.Errorf("runner %q (id %d): GitLab issued a new token and the old one no longer works, but %s could not store it at %q: %w; "+
+			"the new token is kept in %s (0600): fix %s and run `runnerctl rotate-token %s` again, which stores the kept token without a new reset",
+			t.Name, t.RunnerID, d.Store.Backend(), t.Location, err, recFile, d.Store.Backend(), t.Name))
+	}
+	if recErr == nil {
+		if err := removeFile(recFile); err != nil {
+			res.Warnings = append(res.Warnings, fmt.Sprintf("the token is stored but the recovery file %s could not be removed (%v): delete it", recFile, err))
+		}
+	}
+	res.Status, res.Detail = Rotated, fmt.Sprintf("new token stored in %s at %q", d.Store.Backend(), t.Location)
+	res.Warnings = append(res.Warnings, expiryWarnings(created.ExpiresAt)...)
+	return res
+}
+
+// keptToken is the token an earlier rotation of t kept, or nil.
+func keptToken(r Recovery, t Target) (*bootstrap.Saved, error) {
+	saved, err := r.Find(t.Name)
+	if err != nil {
+		return nil, err
+	}
+	for i := range saved {
+		if saved[i].RunnerID == t.RunnerID && saved[i].Rotation {
+			return &saved[i], nil
+		}
+	}
+	return nil, nil
+}
+
+// expiryWarnings explain what GitLab's runner token expiry means for a
+// token kept in a secrets manager.
+func expiryWarnings(expires *time.Time) []string {
+	if expires == nil {
+		return nil
+	}
+	return []string{fmt.Sprintf("GitLab's runner token expiration applies: this token expires %s; gitlab-runner resets an expiring token itself and keeps the new one only in its pod, so the stored copy goes stale (see ExpiryAdvice)",
+		expires.UTC().Format(time.RFC3339))}
+}
+
+// ExpiryAdvice is the choice a user has when runner tokens expire; the CLI
+// prints it once when any result carries an expiry warning.
+const ExpiryAdvice = `GitLab expires these runners' tokens (a runner token expiration interval is set on the instance, group or project). ` +
+	`Before a token expires, gitlab-runner resets it itself and writes the new one only to the config in its pod; the secrets manager keeps the old, dead one, ` +
+	`and the next pod restart starts with it and fails. Either turn runner token expiration off (Admin > Settings > CI/CD > Runners, or the group's or project's CI/CD settings), ` +
+	`or rotate with runnerctl on a schedule well before the runner would: e.g. a scheduled pipeline running ` +
+	"`runnerctl rotate-token --all --if-expires-within 720h` with an interval that is a fraction of the expiration interval."
+
+// prefixed puts the runner's name before a shared step's lines.
+type prefixed struct {
+	s    Steps
+	name string
+}
+
+func (p prefixed) Step(msg string) { p.s.Step(fmt.Sprintf("runner %q: %s", p.name, msg)) }
+
+func roundDuration(d time.Duration) time.Duration {
+	if d > time.Hour {
+		return d.Round(time.Minute)
+	}
+	return d.Round(time.Second)
+}
