@@ -558,15 +558,26 @@ func (s *Server) liveRunner(c *call) (*Runner, *response) {
 	return r, nil
 }
 
+// readableRunner is the runner of the path, if it exists (404) and the
+// token may read it (403), as GET /runners/:id and its sub-resources check.
+// s.mu must be held.
+func (s *Server) readableRunner(c *call) (*Runner, *response) {
+	r, errResp := s.liveRunner(c)
+	if errResp != nil {
+		return nil, errResp
+	}
+	if !c.tok.opts.Admin && !s.canReadRunner(c.tok, r) {
+		return nil, messageError(http.StatusForbidden, msgNoAccess)
+	}
+	return r, nil
+}
+
 func (s *Server) getRunner(c *call) *response {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	r, errResp := s.liveRunner(c)
+	r, errResp := s.readableRunner(c)
 	if errResp != nil {
 		return errResp
-	}
-	if !c.tok.opts.Admin && !s.canReadRunner(c.tok, r) {
-		return messageError(http.StatusForbidden, msgNoAccess)
 	}
 	return jsonResponse(http.StatusOK, s.runnerDetails(c, r))
 }

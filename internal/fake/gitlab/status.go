@@ -109,12 +109,9 @@ type managerJSON struct {
 func (s *Server) listRunnerManagers(c *call) *response {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	r, errResp := s.liveRunner(c)
+	r, errResp := s.readableRunner(c)
 	if errResp != nil {
 		return errResp
-	}
-	if !c.tok.opts.Admin && !s.canReadRunner(c.tok, r) {
-		return messageError(http.StatusForbidden, msgNoAccess)
 	}
 	now := time.Now()
 	out := []managerJSON{}
