@@ -11,6 +11,7 @@ import (
 
 	"github.com/runnerctl/runnerctl/internal/config"
 	"github.com/runnerctl/runnerctl/internal/profile"
+	"github.com/runnerctl/runnerctl/internal/render"
 )
 
 func newProfilesCmd(e env, g *globals) *cobra.Command {
@@ -77,6 +78,11 @@ privileged-dind; a repository adds its own as YAML files in profilesDir
 			fmt.Fprintf(e.stdout, "%s (%s)\n\n%s\n", p.Name, p.Source, strings.TrimSpace(p.Description))
 			if p.Warning != "" {
 				fmt.Fprintf(e.stdout, "\n%s%s\n", colorize(g, "WARNING: "), p.Warning)
+			}
+			if p.RestartsWithReloader() {
+				fmt.Fprintf(e.stdout, "\nRestarts: render annotates each runner's Deployment with %s,\n"+
+					"naming its token Secret (and S3 cache credentials Secret): Stakater Reloader, when\n"+
+					"installed in the cluster, restarts the runner once ESO refreshes a rotated token.\n", render.ReloaderSecretAnnotation)
 			}
 			var out strings.Builder
 			enc := yaml.NewEncoder(&out)

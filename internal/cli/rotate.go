@@ -17,6 +17,7 @@ import (
 	"github.com/runnerctl/runnerctl/internal/bootstrap"
 	"github.com/runnerctl/runnerctl/internal/config"
 	"github.com/runnerctl/runnerctl/internal/gitlab"
+	"github.com/runnerctl/runnerctl/internal/profile"
 	"github.com/runnerctl/runnerctl/internal/rotate"
 	"github.com/runnerctl/runnerctl/internal/secrets"
 )
@@ -151,7 +152,7 @@ func runRotate(ctx context.Context, e env, g *globals, o rotateOptions, names []
 	for i, res := range results {
 		reports[i] = rotateReport{Result: res}
 		if res.Status == rotate.Rotated {
-			reports[i].Next = clusterSteps(cfg, runners[i])
+			reports[i].Next = clusterSteps(runners[i], reloads(l.profiles, runners[i]))
 		}
 		if res.Status == rotate.Failed {
 			failed++
@@ -206,13 +207,22 @@ func selectRunners(cfg *config.Config, names []string, all bool) ([]*config.Runn
 // runner, which reads it only at start. The ExternalSecret is the one
 // render writes (gitlab-runner-NAME-token); the Deployment is the chart's
 // fullname for release gitlab-runner-NAME, which is the release name
-// itself as it starts with the chart's name.
-func clusterSteps(cfg *config.Config, r *config.Runner) []string {
+// itself as it starts with the chart's name. With the reloader profile
+// option, Reloader restarts the Deployment once ESO has refreshed the
+// Secret, so only the refresh remains.
+func clusterSteps(r *config.Runner, reloader bool) []string {
 	release := "gitlab-runner-" + r.Name
-	return []string{
-		fmt.Sprintf("kubectl -n %s annotate externalsecret %s-token force-sync=$(date +%%s) --overwrite", r.Namespace, release),
-		fmt.Sprintf("kubectl -n %s rollout restart deployment/%s", r.Namespace, release),
+	steps := []string{fmt.Sprintf("kubectl -n %s annotate externalsecret %s-token force-sync=$(date +%%s) --overwrite", r.Namespace, release)}
+	if !reloader {
+		steps = append(steps, fmt.Sprintf("kubectl -n %s rollout restart deployment/%s", r.Namespace, release))
 	}
+	return steps
+}
+
+// reloads reports whether r's profile has Reloader restart it.
+func reloads(profiles *profile.Set, r *config.Runner) bool {
+	p, err := profiles.Get(r.Profile)
+	return err == nil && p.RestartsWithReloader()
 }
 
 func printRotate(e env, g *globals, cfg *config.Config, reports []rotateReport) {

@@ -44,7 +44,22 @@ type RunnerPod struct {
 	// UnregisterRunners false keeps the runner manager registered when a pod
 	// stops; true (the chart default) deletes it.
 	UnregisterRunners *bool `yaml:"unregisterRunners,omitempty"`
+	// RestartOnSecretChange says what restarts the runner Deployment when a
+	// Secret it reads only at start changes: the token Secret (after
+	// rotate-token, once ESO refreshes it) and the S3 cache credentials
+	// Secret. RestartReloader ("reloader") has the renderer annotate the
+	// Deployment for Stakater Reloader, naming those Secrets; RestartNone
+	// ("none", or unset) adds nothing, and rotate-token restarts the runner
+	// itself when it has cluster access. A profile that extends one with
+	// reloader turns it off with none.
+	RestartOnSecretChange string `yaml:"restartOnSecretChange,omitempty"`
 }
+
+// Values of RunnerPod.RestartOnSecretChange.
+const (
+	RestartNone     = "none"
+	RestartReloader = "reloader"
+)
 
 // SecurityContext is the subset of a Kubernetes container securityContext
 // that profiles set, with Kubernetes' field names.
@@ -302,6 +317,9 @@ func (p *Profile) check() error {
 	if sp := p.Jobs.SeccompProfile; sp != "" && sp != "RuntimeDefault" && sp != "Unconfined" {
 		return fmt.Errorf("jobs.seccompProfile %q must be RuntimeDefault or Unconfined", sp)
 	}
+	if r := p.RunnerPod.RestartOnSecretChange; r != "" && r != RestartNone && r != RestartReloader {
+		return fmt.Errorf("runnerPod.restartOnSecretChange %q must be %s or %s", r, RestartReloader, RestartNone)
+	}
 	for i, d := range p.Jobs.EmptyDirs {
 		if d.Name == "" || !strings.HasPrefix(d.MountPath, "/") {
 			return fmt.Errorf("jobs.emptyDirs[%d] needs a name and an absolute mountPath", i)
@@ -327,6 +345,12 @@ func (s *Set) Names() []string {
 	}
 	slices.Sort(names)
 	return names
+}
+
+// RestartsWithReloader says whether the runner Deployment carries Stakater
+// Reloader annotations (runnerPod.restartOnSecretChange: reloader).
+func (p *Profile) RestartsWithReloader() bool {
+	return p.RunnerPod.RestartOnSecretChange == RestartReloader
 }
 
 // Privileged says whether job pods may run privileged.

@@ -115,6 +115,7 @@ rbac: {rules: [{apiGroups: [""], verbs: [get]}]}
 `}, "must list apiGroups, resources and verbs"},
 		"no description": {map[string]string{"a.yaml": "name: a\nextends: baseline\n"}, "description is required"},
 		"bad seccomp":    {map[string]string{"a.yaml": "name: a\nextends: baseline\ndescription: x\njobs: {seccompProfile: Strict}\n"}, "jobs.seccompProfile"},
+		"bad restart":    {map[string]string{"a.yaml": "name: a\nextends: baseline\ndescription: x\nrunnerPod: {restartOnSecretChange: kubectl}\n"}, `runnerPod.restartOnSecretChange "kubectl" must be reloader or none`},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -123,5 +124,32 @@ rbac: {rules: [{apiGroups: [""], verbs: [get]}]}
 				t.Fatalf("error %v, want it to contain %q", err, c.want)
 			}
 		})
+	}
+}
+
+// TestRestartOnSecretChange: the option is inherited through extends, and a
+// child profile turns it off again with none.
+func TestRestartOnSecretChange(t *testing.T) {
+	set, err := Load(writeProfiles(t, map[string]string{
+		"reload.yaml": "name: reload\nextends: restricted\ndescription: x\nrunnerPod: {restartOnSecretChange: reloader}\n",
+		"child.yaml":  "name: child\nextends: reload\ndescription: x\n",
+		"off.yaml":    "name: off\nextends: reload\ndescription: x\nrunnerPod: {restartOnSecretChange: none}\n",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]bool{"restricted": false, "reload": true, "child": true, "off": false} {
+		p, err := set.Get(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.RestartsWithReloader() != want {
+			t.Errorf("%s: RestartsWithReloader() = %v, want %v", name, !want, want)
+		}
+	}
+	// The rest of runnerPod still merges key by key under the option.
+	p, _ := set.Get("child")
+	if u := p.RunnerPod.UnregisterRunners; u == nil || *u {
+		t.Error("child lost restricted's unregisterRunners: false")
 	}
 }

@@ -150,6 +150,9 @@ type runnerValues struct {
 	Resources       *resourceValues     `yaml:"resources,omitempty"`
 	HPA             *hpaValues          `yaml:"hpa,omitempty"`
 	Metrics         *metricsValues      `yaml:"metrics,omitempty"`
+	// DeploymentAnnotations go on the chart's Deployment object (not on its
+	// pod template, which is podAnnotations): where Reloader looks first.
+	DeploymentAnnotations map[string]string `yaml:"deploymentAnnotations,omitempty"`
 }
 
 // profileValues are the values a hardening profile decides.

@@ -442,7 +442,35 @@ func buildValues(cfg *config.Config, r *config.Runner, p *profile.Profile) (runn
 		// The HPA scales on the runner's own metrics.
 		v.Metrics = &metricsValues{Enabled: true}
 	}
+	if p.RestartsWithReloader() {
+		v.DeploymentAnnotations = map[string]string{ReloaderSecretAnnotation: strings.Join(restartSecrets(r), ",")}
+	}
 	return v, nil
+}
+
+// ReloaderSecretAnnotation, on a Deployment, has Stakater Reloader roll it
+// out when one of the Secrets it names (comma-separated, in the Deployment's
+// namespace) changes. The named form, rather than reloader.stakater.com/auto,
+// works whatever way the chart mounts the Secrets: auto acts only on Secrets
+// that Reloader traces to a container through the pod spec's volumes or env
+// references (the chart puts the token in a projected volume), whereas for a
+// named Secret Reloader falls back to the first container. It also says
+// exactly which Secrets restart the runner, and nothing else does. Reloader
+// reads the annotation from the Deployment's own metadata before the pod
+// template's, hence the chart's deploymentAnnotations. Each name is matched
+// as an anchored regular expression; runner names are DNS labels, so the
+// Secret names hold no metacharacters and match only themselves.
+const ReloaderSecretAnnotation = "secret.reloader.stakater.com/reload"
+
+// restartSecrets lists the Secrets runner r's pod reads only at start, so a
+// change to any of them needs a restart: the token, and the S3 cache
+// credentials when the cache has them.
+func restartSecrets(r *config.Runner) []string {
+	names := []string{tokenSecretName(r)}
+	if c := r.Cache; c != nil && c.S3.Credentials != nil {
+		names = append(names, cacheSecretName(r))
+	}
+	return names
 }
 
 // profileValuesYAML encodes the values that profile p decides.

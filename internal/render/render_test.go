@@ -206,6 +206,78 @@ runners:
 	}
 }
 
+// TestGoldenReloader covers runnerPod.restartOnSecretChange: reloader, set in
+// a repository's profile that extends a built-in one: the Deployment names
+// the token Secret, plus the cache credentials Secret when there is one; a
+// runner on a profile without the option gets no annotation.
+func TestGoldenReloader(t *testing.T) {
+	ps, err := profile.Load("testdata/profiles")
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := `apiVersion: runnerctl.dev/v1alpha1
+kind: Config
+gitlab: {url: "https://gitlab.example.com"}
+gitops: {repoURL: "https://gitlab.example.com/platform/gitops.git"}
+secrets: {backend: vault, store: {name: vault}}
+runners:
+  - name: ci
+    profile: restricted-reloader
+  - name: cached
+    profile: restricted-reloader
+    cache:
+      s3:
+        serverAddress: minio.minio.svc:9000
+        bucketName: runner-cache
+        credentials:
+          accessKey: {key: ci/cache, property: access}
+          secretKey: {key: ci/cache, property: secret}
+  - name: plain
+    profile: restricted
+`
+	res, err := render.Render(mustLoad(t, spec), ps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkWellFormed(t, res)
+	golden(t, "reloader", joinFiles(res))
+
+	want := map[string]string{
+		"values/gitlab-runner-ci.yaml":     "gitlab-runner-ci-token",
+		"values/gitlab-runner-cached.yaml": "gitlab-runner-cached-token,gitlab-runner-cached-cache-s3",
+		"values/gitlab-runner-plain.yaml":  "",
+	}
+	for _, f := range res.Files {
+		w, ok := want[f.Path]
+		if !ok {
+			continue
+		}
+		var v struct {
+			DeploymentAnnotations map[string]string `json:"deploymentAnnotations"`
+			PodAnnotations        map[string]string `json:"podAnnotations"`
+			Runners               struct {
+				Secret string
+				Cache  struct{ SecretName string } `json:"cache"`
+			}
+		}
+		if err := sigsyaml.Unmarshal(f.Content, &v); err != nil {
+			t.Fatal(err)
+		}
+		got := v.DeploymentAnnotations[render.ReloaderSecretAnnotation]
+		if got != w || len(v.PodAnnotations) != 0 {
+			t.Errorf("%s: deploymentAnnotations %v, podAnnotations %v; want %s: %q", f.Path, v.DeploymentAnnotations, v.PodAnnotations, render.ReloaderSecretAnnotation, w)
+		}
+		// The names are the Secrets the chart actually reads.
+		if w != "" && !strings.HasPrefix(got, v.Runners.Secret) || v.Runners.Cache.SecretName != "" && !strings.HasSuffix(got, ","+v.Runners.Cache.SecretName) {
+			t.Errorf("%s: annotation %q does not name runners.secret %q and runners.cache.secretName %q", f.Path, got, v.Runners.Secret, v.Runners.Cache.SecretName)
+		}
+		delete(want, f.Path)
+	}
+	if len(want) > 0 {
+		t.Errorf("values files not rendered: %v", want)
+	}
+}
+
 // checkWellFormed parses every generated document and the runner config
 // inside each values file, so a golden file can never hold broken output.
 func checkWellFormed(t *testing.T, res *render.Result) {
