@@ -52,6 +52,7 @@ type Options struct {
 type Client struct {
 	api *gl.Client
 	url string
+	hc  *http.Client // the transport under api, for Probe
 }
 
 // New builds a client. Requests with an idempotent method (GET, PUT,
@@ -96,7 +97,7 @@ func New(o Options) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gitlab %q: %w", o.URL, err)
 	}
-	return &Client{api: api, url: o.URL}, nil
+	return &Client{api: api, url: o.URL, hc: hc}, nil
 }
 
 // Waits between retries (see retryWait).

@@ -3,6 +3,7 @@ package gitops
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os/exec"
 	"path/filepath"
@@ -89,4 +90,34 @@ func (g Git) Push(ctx context.Context, remote, branch string) error {
 // RemoteURL is the fetch URL of remote.
 func (g Git) RemoteURL(ctx context.Context, remote string) (string, error) {
 	return g.run(ctx, "remote", "get-url", remote)
+}
+
+// ErrNotRepo: the directory is not inside a git work tree.
+var ErrNotRepo = errors.New("not a git repository")
+
+// Uncommitted lists what `git status --porcelain` shows for the whole work
+// tree that holds Dir: modified, staged, deleted and untracked paths
+// (untracked directories by their files), relative to the top of the work
+// tree, in git's order; none when it is clean. Ignored files do not count.
+// Outside a work tree it returns ErrNotRepo.
+func (g Git) Uncommitted(ctx context.Context) ([]string, error) {
+	inside, err := g.run(ctx, "rev-parse", "--is-inside-work-tree")
+	var exitErr *exec.ExitError
+	if errors.As(err, &exitErr) || err == nil && inside != "true" {
+		return nil, fmt.Errorf("%s: %w", g.Dir, ErrNotRepo)
+	}
+	if err != nil {
+		return nil, err
+	}
+	out, err := g.runRaw(ctx, "status", "--porcelain=v1", "-z", "--untracked-files=all", "--no-renames")
+	if err != nil {
+		return nil, err
+	}
+	var paths []string
+	for _, rec := range strings.Split(out, "\x00") {
+		if len(rec) > 3 {
+			paths = append(paths, rec[3:])
+		}
+	}
+	return paths, nil
 }

@@ -2,6 +2,7 @@ package gitops
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -88,5 +89,40 @@ func TestChangedAndCommitTouchOnlyTheGivenPaths(t *testing.T) {
 	}
 	if changed, err := g.Changed(ctx, ours); err != nil || len(changed) != 0 {
 		t.Fatalf("Changed after commit = %q, %v", changed, err)
+	}
+}
+
+func TestUncommitted(t *testing.T) {
+	g, run := gitRepo(t)
+	ctx := context.Background()
+	write(t, g, "runnerctl.yaml", "a\n")
+	write(t, g, "values/ci.yaml", "ci\n")
+	write(t, g, ".gitignore", "*.log\n")
+	run("add", ".")
+	run("commit", "-q", "-m", "initial")
+
+	// A subdirectory of the work tree sees the whole work tree.
+	sub := Git{Dir: filepath.Join(g.Dir, "values")}
+	if paths, err := sub.Uncommitted(ctx); err != nil || len(paths) != 0 {
+		t.Fatalf("clean repo: Uncommitted = %q, %v; want none", paths, err)
+	}
+
+	write(t, g, "runnerctl.yaml", "b\n")                                         // modified
+	write(t, g, "argocd-apps/new.yaml", "new\n")                                 // untracked, in a new directory
+	write(t, g, "debug.log", "ignored\n")                                        // ignored
+	if err := os.Remove(filepath.Join(g.Dir, "values", "ci.yaml")); err != nil { // deleted
+		t.Fatal(err)
+	}
+	paths, err := sub.Uncommitted(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(paths)
+	if want := []string{"argocd-apps/new.yaml", "runnerctl.yaml", "values/ci.yaml"}; !slices.Equal(paths, want) {
+		t.Fatalf("Uncommitted = %q, want %q", paths, want)
+	}
+
+	if _, err := (Git{Dir: t.TempDir()}).Uncommitted(ctx); !errors.Is(err, ErrNotRepo) {
+		t.Fatalf("outside a repository: err = %v, want ErrNotRepo", err)
 	}
 }

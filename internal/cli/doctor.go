@@ -1,0 +1,529 @@
+package cli
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"slices"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/viper"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/runnerctl/runnerctl/internal/config"
+	"github.com/runnerctl/runnerctl/internal/gitlab"
+	"github.com/runnerctl/runnerctl/internal/gitops"
+	"github.com/runnerctl/runnerctl/internal/secrets"
+	"github.com/runnerctl/runnerctl/internal/secrets/remote"
+)
+
+// probeTimeout bounds doctor's first question to GitLab: a quick verdict
+// on reachability, where the client's own retries would wait for minutes.
+const probeTimeout = 10 * time.Second
+
+// Verdicts of a check; the JSON values are a contract.
+const (
+	checkOK      = "ok"
+	checkFail    = "fail"
+	checkSkipped = "skipped"
+	checkWarn    = "warn"
+)
+
+// checkResult is one check in doctor's output; its JSON names are a
+// contract.
+type checkResult struct {
+	Check  string `json:"check"`
+	Status string `json:"status"` // ok, fail, skipped or warn
+	Detail string `json:"detail"`
+	Fix    string `json:"fix"` // what to run or change; "" for ok and skipped
+}
+
+type doctorOptions struct {
+	offline           bool
+	tokenFile, caFile string
+	color             bool // stdout is a terminal and colors are not disabled
+}
+
+// doctorGitLab is what doctor needs of GitLab.
+type doctorGitLab interface {
+	Probe(ctx context.Context) error
+	CheckToken(ctx context.Context) error
+	GetRunner(ctx context.Context, id int64) (*gitlab.RunnerInfo, error)
+}
+
+// doctorDeps are doctor's ways into the outside world, replaced in tests.
+type doctorDeps struct {
+	gitlab func(gitlab.Options) (doctorGitLab, error)
+	store  func(ctx context.Context, cfg *config.Config, stderr io.Writer) (store, error)
+	repo   func(dir string) uncommitted
+}
+
+// uncommitted is what doctor needs of git.
+type uncommitted interface {
+	Uncommitted(ctx context.Context) ([]string, error)
+}
+
+func realDoctorDeps() doctorDeps {
+	return doctorDeps{
+		gitlab: func(o gitlab.Options) (doctorGitLab, error) { return gitlab.New(o) },
+		store:  newStore,
+		repo:   func(dir string) uncommitted { return gitops.Git{Dir: dir} },
+	}
+}
+
+func newDoctorCmd(e env, g *globals, v *viper.Viper) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "doctor",
+		Short: "Check GitLab, the token, the secrets backend, the runners, the files and the repository",
+		Long: `doctor runs every check runnerctl's commands depend on and prints one line per
+check with its verdict (ok, FAIL, warn, skipped) and, for FAIL and warn, the
+fix:
+
+  gitlab    GitLab answers at gitlab.url (--ca-file for a private CA); DNS,
+            TLS and connection problems are told apart from HTTP errors
+  token     the personal access token (GITLAB_TOKEN or --gitlab-token-file)
+            is valid and has api, or create_runner, manage_runner and read_api
+  secrets   the secrets backend (through runnerctl-secrets) accepts the
+            credentials and can reach every runner's token location; only
+            Vault's check proves write permission: for Infisical, AWS and GCP
+            a pass means reachable and readable (they have no dry run)
+  chart     the chart version exists in the chart repository (not yet: it
+            needs the Helm SDK in a helper process; always skipped)
+  runner/N  runner N exists in GitLab (warn when it has no runnerID yet)
+  files     the generated files match runnerctl.yaml (as render --check)
+  repo      the git work tree has nothing uncommitted (warn); skipped
+            outside a git repository
+
+Checks that need GitLab are skipped when GitLab cannot be reached.
+--offline runs only the files and repo checks. Nothing is changed anywhere.
+
+Exit codes: 0 no check failed (warnings allowed); 1 a check failed; 2
+invalid configuration or usage.`,
+		Example: `  runnerctl doctor
+  runnerctl doctor --offline      # files and repository only, no network
+  runnerctl doctor -o json | jq '.[] | select(.status == "fail")'`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o := doctorOptions{
+				offline:   v.GetBool("offline"),
+				tokenFile: v.GetString("gitlab-token-file"), caFile: v.GetString("ca-file"),
+				color: !v.GetBool("no-color") && e.getenv("NO_COLOR") == "" && isTerminal(e.stdout),
+			}
+			return runDoctor(cmd.Context(), e, g, o, realDoctorDeps())
+		},
+	}
+	f := cmd.Flags()
+	f.Bool("offline", false, "run only the checks that need no network (files, repository)")
+	f.String("gitlab-token-file", "", "read the GitLab personal access token from this file (instead of GITLAB_TOKEN)")
+	f.String("ca-file", "", "PEM file of a CA to trust for GitLab (self-managed GitLab with a private CA)")
+	return cmd
+}
+
+func runDoctor(ctx context.Context, e env, g *globals, o doctorOptions, d doctorDeps) error {
+	l, err := load(g)
+	if err != nil {
+		return err // invalid runnerctl.yaml: exit 2
+	}
+	var (
+		gitlabChecks []checkResult // gitlab, token, then one per runner
+		secretsCheck checkResult
+	)
+	if o.offline {
+		gitlabChecks = skipGitLab(l.cfg, "--offline")
+		secretsCheck = checkResult{Check: "secrets", Status: checkSkipped, Detail: "--offline"}
+	} else {
+		// GitLab's checks depend on each other; the backend is independent.
+		var grp errgroup.Group
+		grp.Go(func() error {
+			gitlabChecks = checkGitLab(ctx, e, l.cfg, o, d.gitlab)
+			return nil
+		})
+		grp.Go(func() error {
+			secretsCheck = checkSecrets(ctx, e, l.cfg, d.store)
+			return nil
+		})
+		_ = grp.Wait()
+	}
+	chart := checkResult{Check: "chart", Status: checkSkipped,
+		Detail: fmt.Sprintf("chart %s: not yet: needs the Helm SDK in a helper process", l.cfg.Chart.Version)}
+	if o.offline {
+		chart.Detail = "--offline"
+	}
+
+	// The fixed order of the output: gitlab, token, secrets, chart, the
+	// runners in spec order, files, repo.
+	results := slices.Concat(gitlabChecks[:2], []checkResult{secretsCheck, chart}, gitlabChecks[2:],
+		[]checkResult{checkFiles(l, g.configPath), checkRepo(ctx, d.repo(l.root))})
+
+	if g.output == "json" {
+		if err := writeJSON(e.stdout, results); err != nil {
+			return err
+		}
+	} else if err := writeChecks(e.stdout, results, g.quiet, o.color); err != nil {
+		return err
+	}
+	var failed []string
+	for _, r := range results {
+		if r.Status == checkFail {
+			failed = append(failed, r.Check)
+		}
+	}
+	if len(failed) > 0 {
+		return &exitError{code: ExitFailure, msg: fmt.Sprintf("%d check(s) failed: %s", len(failed), strings.Join(failed, ", "))}
+	}
+	return nil
+}
+
+// skipGitLab is every GitLab check, skipped for reason.
+func skipGitLab(cfg *config.Config, reason string) []checkResult {
+	out := []checkResult{
+		{Check: "gitlab", Status: checkSkipped, Detail: reason},
+		{Check: "token", Status: checkSkipped, Detail: reason},
+	}
+	for _, r := range cfg.Runners {
+		out = append(out, checkResult{Check: "runner/" + r.Name, Status: checkSkipped, Detail: reason})
+	}
+	return out
+}
+
+// checkGitLab runs the checks that need GitLab, in order: reachable, the
+// token, then every runner (a few at a time). What cannot be checked
+// because an earlier check failed is skipped, not failed again.
+func checkGitLab(ctx context.Context, e env, cfg *config.Config, o doctorOptions, newClient func(gitlab.Options) (doctorGitLab, error)) []checkResult {
+	pat, tokenErr := gitlabToken(ctx, e, initOptions{tokenFile: o.tokenFile}, nil)
+	client, err := newClient(gitlab.Options{URL: cfg.GitLab.URL, Token: pat, CAFile: o.caFile})
+	if err != nil { // the CA file cannot be read or holds no certificate
+		out := skipGitLab(cfg, "GitLab cannot be asked")
+		out[0] = checkResult{Check: "gitlab", Status: checkFail, Detail: err.Error(),
+			Fix: "give --ca-file a readable PEM file with your CA's certificate"}
+		if tokenErr != nil { // known without asking GitLab
+			out[1], _ = checkToken(ctx, nil, tokenErr)
+		}
+		return out
+	}
+
+	reach := checkReachable(ctx, client, cfg, o.caFile)
+	if reach.Status == checkFail {
+		out := skipGitLab(cfg, "GitLab is unreachable")
+		out[0] = reach
+		if tokenErr != nil { // known without asking GitLab
+			out[1], _ = checkToken(ctx, client, tokenErr)
+		}
+		return out
+	}
+	token, canRead := checkToken(ctx, client, tokenErr)
+	out := []checkResult{reach, token}
+	if !canRead {
+		for _, r := range cfg.Runners {
+			out = append(out, checkResult{Check: "runner/" + r.Name, Status: checkSkipped, Detail: "needs a token that may read runners"})
+		}
+		return out
+	}
+	return append(out, checkRunners(ctx, client, cfg.Runners)...)
+}
+
+func checkReachable(ctx context.Context, c doctorGitLab, cfg *config.Config, caFile string) checkResult {
+	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	defer cancel()
+	err := c.Probe(ctx)
+	if err != nil {
+		detail, fix := reachProblem(err)
+		return checkResult{Check: "gitlab", Status: checkFail, Detail: cfg.GitLab.URL + ": " + detail, Fix: fix}
+	}
+	if caFile != "" && cfg.GitLab.TLS == nil {
+		return checkResult{Check: "gitlab", Status: checkWarn, Detail: cfg.GitLab.URL + " answers (trusting --ca-file); the runner pods do not trust that CA",
+			Fix: "commit the CA certificate and set gitlab.tls.caFile (or gitlab.tls.secretName) in runnerctl.yaml, then run `runnerctl render`"}
+	}
+	return checkResult{Check: "gitlab", Status: checkOK, Detail: cfg.GitLab.URL + " answers"}
+}
+
+// reachProblem says why GitLab could not be reached, and what to do.
+func reachProblem(err error) (detail, fix string) {
+	var (
+		httpErr  *gitlab.HTTPError
+		unknown  x509.UnknownAuthorityError
+		hostname x509.HostnameError
+		invalid  x509.CertificateInvalidError
+		verify   *tls.CertificateVerificationError
+		header   tls.RecordHeaderError
+		dnsErr   *net.DNSError
+		netErr   net.Error
+	)
+	switch {
+	case errors.As(err, &httpErr) && httpErr.StatusCode == 404:
+		return "no GitLab API there (HTTP 404)",
+			"check gitlab.url in runnerctl.yaml: the base URL of GitLab, with its path prefix if it has one (https://host/gitlab/)"
+	case errors.As(err, &httpErr):
+		return "GitLab " + httpErr.Error(),
+			"GitLab, or a proxy in front of it, is failing: check its health and try again"
+	case errors.As(err, &unknown):
+		return "TLS: certificate signed by an unknown authority (a private CA?)",
+			"pass the CA's certificate with --ca-file, and set gitlab.tls in runnerctl.yaml so that the runner pods trust it too"
+	case errors.As(err, &hostname):
+		return "TLS: " + hostname.Error(),
+			"use in gitlab.url a host name that GitLab's certificate names"
+	case errors.As(err, &invalid):
+		return "TLS: " + invalid.Error(),
+			"GitLab's certificate is expired or not valid: renew it, or check this machine's clock"
+	case errors.As(err, &verify):
+		return "TLS: " + verify.Error(),
+			"check GitLab's certificate chain; for a private CA pass it with --ca-file and set gitlab.tls"
+	case errors.As(err, &header):
+		return "TLS: the server does not speak TLS",
+			"check the scheme and port of gitlab.url (http:// or https://)"
+	case errors.As(err, &dnsErr):
+		return fmt.Sprintf("DNS: cannot resolve %q", dnsErr.Name),
+			"check the host name in gitlab.url, and this machine's DNS"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused",
+			"check the host and port in gitlab.url, and that GitLab is running"
+	case errors.Is(err, context.DeadlineExceeded) || errors.As(err, &netErr) && netErr.Timeout():
+		return fmt.Sprintf("no answer within %s", probeTimeout),
+			"check the network path to GitLab: firewall, VPN, HTTPS_PROXY/NO_PROXY"
+	}
+	return "connection failed: " + err.Error(),
+		"check gitlab.url and the network path to GitLab (firewall, VPN, HTTPS_PROXY/NO_PROXY)"
+}
+
+// tokenFix is what a token that cannot do runnerctl's work needs.
+const tokenFix = "export GITLAB_TOKEN (or use --gitlab-token-file) with a personal access token that has the api scope, or create_runner, manage_runner and read_api"
+
+// checkToken checks the token and reports whether it may read runners,
+// so that the runner checks can run.
+func checkToken(ctx context.Context, c doctorGitLab, tokenErr error) (checkResult, bool) {
+	if tokenErr != nil {
+		detail := tokenErr.Error()
+		if o := strings.Index(detail, ":"); strings.HasPrefix(detail, "no GitLab personal access token") && o > 0 {
+			detail = detail[:o]
+		}
+		return checkResult{Check: "token", Status: checkFail, Detail: detail, Fix: tokenFix}, false
+	}
+	err := c.CheckToken(ctx)
+	var scopeErr *gitlab.ScopeError
+	switch {
+	case err == nil:
+		return checkResult{Check: "token", Status: checkOK, Detail: "valid, with the scopes runnerctl needs"}, true
+	case errors.As(err, &scopeErr):
+		canRead := slices.ContainsFunc(scopeErr.Have, func(s string) bool { return s == "read_api" || s == "manage_runner" })
+		return checkResult{Check: "token", Status: checkFail,
+			Detail: fmt.Sprintf("scopes [%s] lack %s", strings.Join(scopeErr.Have, ", "), strings.Join(scopeErr.Missing, "; ")),
+			Fix:    tokenFix}, canRead
+	case errors.Is(err, gitlab.ErrUnauthorized):
+		return checkResult{Check: "token", Status: checkFail, Detail: err.Error(), Fix: tokenFix}, false
+	}
+	return checkResult{Check: "token", Status: checkFail, Detail: err.Error(),
+		Fix: "GitLab answered but the token could not be checked: try again, or check GitLab's health"}, false
+}
+
+// runnerGetter is what the runner checks need of GitLab.
+type runnerGetter interface {
+	GetRunner(ctx context.Context, id int64) (*gitlab.RunnerInfo, error)
+}
+
+// checkRunners asks GitLab about every runner with a runnerID, a few at a
+// time; results keep the spec's order.
+func checkRunners(ctx context.Context, c runnerGetter, runners []config.Runner) []checkResult {
+	out := make([]checkResult, len(runners))
+	var grp errgroup.Group
+	grp.SetLimit(statusParallel)
+	for i := range runners {
+		r, res := &runners[i], &out[i] // each goroutine writes only its own slot
+		*res = checkResult{Check: "runner/" + r.Name}
+		if r.RunnerID == 0 {
+			res.Status, res.Detail = checkWarn, "not created: no runnerID in runnerctl.yaml"
+			res.Fix = fmt.Sprintf("run `runnerctl init --name %s`", r.Name)
+			continue
+		}
+		grp.Go(func() error {
+			info, err := c.GetRunner(ctx, r.RunnerID)
+			switch {
+			case errors.Is(err, gitlab.ErrNotFound):
+				res.Status, res.Detail = checkFail, fmt.Sprintf("runner %d does not exist in GitLab (or the token may not see it)", r.RunnerID)
+				res.Fix = fmt.Sprintf("run `runnerctl init --name %s --recreate` to create it again, or correct its runnerID in runnerctl.yaml", r.Name)
+			case err != nil:
+				res.Status, res.Detail = checkFail, err.Error()
+				res.Fix = "check the token's access to this runner, or try again"
+			default:
+				res.Status, res.Detail = checkOK, fmt.Sprintf("runner %d exists (%s)", info.ID, info.Status)
+			}
+			return nil
+		})
+	}
+	_ = grp.Wait()
+	return out
+}
+
+// backendCredentials says where each backend's credentials come from.
+var backendCredentials = map[string]string{
+	config.BackendVault:     "set VAULT_ADDR and VAULT_TOKEN (or VAULT_ROLE_ID and VAULT_SECRET_ID)",
+	config.BackendInfisical: "set INFISICAL_UNIVERSAL_AUTH_CLIENT_ID and INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET (and INFISICAL_API_URL for a self-hosted Infisical)",
+	config.BackendAWS:       "give the AWS SDK's default chain credentials (AWS_PROFILE, SSO, AWS_ACCESS_KEY_ID, IRSA)",
+	config.BackendGCP:       "give Application Default Credentials (gcloud auth application-default login, or GOOGLE_APPLICATION_CREDENTIALS)",
+}
+
+// checkSecrets opens the backend in the helper and checks every runner's
+// token location. Store.Check writes nothing; only Vault's proves write
+// permission (through the token's capabilities): the other backends have
+// no dry run, so there a pass means reachable and readable.
+func checkSecrets(ctx context.Context, e env, cfg *config.Config, open func(context.Context, *config.Config, io.Writer) (store, error)) checkResult {
+	backend := cfg.Secrets.Backend
+	res := checkResult{Check: "secrets"}
+	s, err := open(ctx, cfg, e.stderr)
+	if err != nil {
+		res.Status, res.Detail = checkFail, err.Error()
+		var coded *exitError
+		switch {
+		case errors.Is(err, remote.ErrNoHelper):
+			res.Fix = "install " + remote.HelperName + " next to runnerctl (go install ./cmd/... installs both)"
+		case errors.As(err, &coded) && coded.code == ExitUsage:
+			res.Fix = "fix what the error names: the backend's settings in runnerctl.yaml (secrets." + backend + "), or its credentials: " + backendCredentials[backend]
+		case errors.Is(err, secrets.ErrAuth):
+			res.Fix = backendCredentials[backend]
+		default:
+			res.Fix = "check that the backend is reachable from here and try again"
+		}
+		return res
+	}
+	defer s.Close()
+	var locs, problems []string
+	var fixes []string
+	for i := range cfg.Runners {
+		ref, err := cfg.TokenRef(&cfg.Runners[i])
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("runner %q: %v", cfg.Runners[i].Name, err))
+			continue
+		}
+		loc := secrets.Location(ref)
+		locs = append(locs, fmt.Sprintf("%q", loc.String()))
+		if err := s.Check(ctx, loc); err != nil {
+			problems = append(problems, err.Error())
+			fix := "check that the backend is reachable from here and try again"
+			switch {
+			case errors.Is(err, secrets.ErrAuth):
+				fix = backendCredentials[backend]
+			case errors.Is(err, secrets.ErrPermission):
+				fix = "let the credentials create, update and read the runner tokens' locations (see the error)"
+			}
+			if !slices.Contains(fixes, fix) {
+				fixes = append(fixes, fix)
+			}
+			if !errors.Is(err, secrets.ErrPermission) {
+				break // the backend, not this location: the others would say the same
+			}
+		}
+	}
+	if len(problems) > 0 {
+		res.Status, res.Detail, res.Fix = checkFail, strings.Join(problems, "; "), strings.Join(fixes, "; ")
+		return res
+	}
+	res.Status = checkOK
+	if backend == config.BackendVault {
+		res.Detail = fmt.Sprintf("vault: reachable and writable at %s", strings.Join(locs, ", "))
+	} else {
+		res.Detail = fmt.Sprintf("%s: reachable and readable at %s (write permission is only proven when init or rotate-token writes: %s has no dry run)",
+			backend, strings.Join(locs, ", "), backend)
+	}
+	if len(locs) == 0 {
+		res.Detail = backend + ": credentials accepted (no runners in the spec)"
+	}
+	return res
+}
+
+// checkFiles compares the rendered files with the repository, exactly as
+// status --offline does.
+func checkFiles(l *loaded, configPath string) checkResult {
+	res := checkResult{Check: "files"}
+	rows, orphans, err := fileState(l)
+	if err != nil {
+		res.Status, res.Detail, res.Fix = checkFail, err.Error(), "fix runnerctl.yaml or the profiles it uses"
+		return res
+	}
+	var pending []string
+	for _, r := range rows {
+		for _, f := range r.PendingFiles {
+			pending = append(pending, f.Path+": "+f.Action)
+		}
+	}
+	for _, c := range orphans {
+		pending = append(pending, fmt.Sprintf("%s: %s", c.Path, c.Action))
+	}
+	if len(pending) > 0 {
+		res.Status = checkFail
+		res.Detail = fmt.Sprintf("%d file(s) out of date with %s: %s", len(pending), configPath, strings.Join(pending, ", "))
+		res.Fix = "run `runnerctl render` and commit the result"
+		return res
+	}
+	res.Status, res.Detail = checkOK, "the generated files match "+configPath
+	return res
+}
+
+// checkRepo warns about uncommitted changes: ArgoCD deploys only what is
+// committed and pushed.
+func checkRepo(ctx context.Context, git uncommitted) checkResult {
+	res := checkResult{Check: "repo"}
+	paths, err := git.Uncommitted(ctx)
+	switch {
+	case errors.Is(err, gitops.ErrNotRepo):
+		res.Status, res.Detail = checkSkipped, "not a git repository"
+	case err != nil:
+		res.Status, res.Detail = checkSkipped, "git: "+err.Error()
+	case len(paths) == 0:
+		res.Status, res.Detail = checkOK, "nothing uncommitted"
+	default:
+		res.Status = checkWarn
+		shown := paths
+		if len(shown) > 5 {
+			shown = shown[:5]
+		}
+		res.Detail = fmt.Sprintf("%d uncommitted change(s): %s", len(paths), strings.Join(shown, ", "))
+		if len(paths) > len(shown) {
+			res.Detail += fmt.Sprintf(" and %d more", len(paths)-len(shown))
+		}
+		res.Fix = "review with `git status` and `git diff`, then commit and push (ArgoCD deploys only what is pushed)"
+	}
+	return res
+}
+
+// writeChecks prints one line per check: verdict, check, detail, and the
+// fix of a failure or warning. Quiet prints failures only.
+func writeChecks(w io.Writer, results []checkResult, quiet, color bool) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, r := range results {
+		if quiet && r.Status != checkFail {
+			continue
+		}
+		line := r.Detail
+		if r.Fix != "" {
+			line += "; fix: " + r.Fix
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", paint(color, verdictColor(r.Status), verdictText(r.Status)), r.Check, line)
+	}
+	return tw.Flush()
+}
+
+func verdictText(s string) string {
+	if s == checkFail {
+		return "FAIL"
+	}
+	return s
+}
+
+func verdictColor(s string) string {
+	switch s {
+	case checkOK:
+		return colorGreen
+	case checkFail:
+		return colorRed
+	case checkWarn:
+		return colorYellow
+	}
+	return colorNone
+}

@@ -1,0 +1,230 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/runnerctl/runnerctl/internal/config"
+	"github.com/runnerctl/runnerctl/internal/gitlab"
+	"github.com/runnerctl/runnerctl/internal/gitops"
+	"github.com/runnerctl/runnerctl/internal/secrets"
+)
+
+func TestReachProblemTellsCausesApart(t *testing.T) {
+	get := func(err error) error { // as net/http and gitlab.Probe wrap it
+		return fmt.Errorf("GitLab https://gitlab.example/: %w", &url.Error{Op: "Get", URL: "https://gitlab.example/", Err: err})
+	}
+	for _, tc := range []struct {
+		err         error
+		detail, fix string
+	}{
+		{get(&net.DNSError{Name: "gitlab.example", Err: "no such host", IsNotFound: true}), `DNS: cannot resolve "gitlab.example"`, "host name in gitlab.url"},
+		{get(&net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}), "connection refused", "host and port"},
+		{get(x509.UnknownAuthorityError{}), "unknown authority", "--ca-file, and set gitlab.tls"},
+		{get(x509.HostnameError{Certificate: &x509.Certificate{}, Host: "gitlab.example"}), "TLS: x509:", "host name that GitLab's certificate names"},
+		{get(context.DeadlineExceeded), "no answer within 10s", "HTTPS_PROXY"},
+		{fmt.Errorf("GitLab x: %w", &gitlab.HTTPError{StatusCode: 404}), "no GitLab API there (HTTP 404)", "path prefix"},
+		{fmt.Errorf("GitLab x: %w", &gitlab.HTTPError{StatusCode: 502}), "GitLab answered HTTP 502 Bad Gateway", "proxy"},
+		{get(errors.New("something else")), "connection failed: ", "network path"},
+	} {
+		detail, fix := reachProblem(tc.err)
+		if !strings.Contains(detail, tc.detail) || !strings.Contains(fix, tc.fix) {
+			t.Errorf("reachProblem(%v) = %q, %q; want %q in the detail and %q in the fix", tc.err, detail, fix, tc.detail, tc.fix)
+		}
+	}
+}
+
+// fakeDoctorGitLab answers GetRunner from a map; CheckToken with tokenErr.
+type fakeDoctorGitLab struct {
+	probeErr, tokenErr error
+	runners            map[int64]error // nil: exists
+}
+
+func (f *fakeDoctorGitLab) Probe(context.Context) error      { return f.probeErr }
+func (f *fakeDoctorGitLab) CheckToken(context.Context) error { return f.tokenErr }
+func (f *fakeDoctorGitLab) GetRunner(_ context.Context, id int64) (*gitlab.RunnerInfo, error) {
+	err, ok := f.runners[id]
+	if !ok {
+		return nil, fmt.Errorf("runner %d: %w", id, gitlab.ErrNotFound)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &gitlab.RunnerInfo{ID: id, Status: "online"}, nil
+}
+
+func TestCheckRunnersInSpecOrder(t *testing.T) {
+	gl := &fakeDoctorGitLab{runners: map[int64]error{1: nil, 3: errors.New("runner 3: GitLab answered 500")}}
+	runners := []config.Runner{{Name: "a", RunnerID: 1}, {Name: "new"}, {Name: "gone", RunnerID: 2}, {Name: "broken", RunnerID: 3}}
+	got := checkRunners(context.Background(), gl, runners)
+	want := []struct{ check, status, detail string }{
+		{"runner/a", checkOK, "runner 1 exists (online)"},
+		{"runner/new", checkWarn, "not created: no runnerID in runnerctl.yaml"},
+		{"runner/gone", checkFail, "runner 2 does not exist in GitLab (or the token may not see it)"},
+		{"runner/broken", checkFail, "runner 3: GitLab answered 500"},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("got %d results, want %d", len(got), len(want))
+	}
+	for i, w := range want {
+		if got[i].Check != w.check || got[i].Status != w.status || got[i].Detail != w.detail {
+			t.Errorf("result %d = %+v, want %+v", i, got[i], w)
+		}
+		if got[i].Status != checkOK && got[i].Fix == "" {
+			t.Errorf("result %d (%s) has no fix", i, got[i].Status)
+		}
+	}
+}
+
+func TestCheckGitLabSkipsWhatDependsOnAFailure(t *testing.T) {
+	cfg := &config.Config{GitLab: config.GitLab{URL: "https://gitlab.example/"}, Runners: []config.Runner{{Name: "ci", RunnerID: 1}}}
+	e := env{getenv: func(k string) string { return map[string]string{"GITLAB_TOKEN": "glpat-x"}[k] }}
+	noToken := env{getenv: func(string) string { return "" }}
+	refused := &net.OpError{Op: "dial", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}
+	for _, tc := range []struct {
+		name string
+		e    env
+		gl   *fakeDoctorGitLab
+		want []string // status of gitlab, token, runner/ci
+	}{
+		{"healthy", e, &fakeDoctorGitLab{runners: map[int64]error{1: nil}}, []string{checkOK, checkOK, checkOK}},
+		{"unreachable", e, &fakeDoctorGitLab{probeErr: refused}, []string{checkFail, checkSkipped, checkSkipped}},
+		{"unreachable, no token", noToken, &fakeDoctorGitLab{probeErr: refused}, []string{checkFail, checkFail, checkSkipped}},
+		{"no token", noToken, &fakeDoctorGitLab{}, []string{checkOK, checkFail, checkSkipped}},
+		{"revoked", e, &fakeDoctorGitLab{tokenErr: gitlab.ErrUnauthorized}, []string{checkOK, checkFail, checkSkipped}},
+		{"read_api only", e, &fakeDoctorGitLab{tokenErr: &gitlab.ScopeError{Have: []string{"read_api"}, Missing: []string{"create_runner or api"}},
+			runners: map[int64]error{1: nil}}, []string{checkOK, checkFail, checkOK}},
+		{"create_runner only", e, &fakeDoctorGitLab{tokenErr: &gitlab.ScopeError{Have: []string{"create_runner"}, Missing: []string{"manage_runner or api"}}},
+			[]string{checkOK, checkFail, checkSkipped}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := checkGitLab(context.Background(), tc.e, cfg, doctorOptions{}, func(gitlab.Options) (doctorGitLab, error) { return tc.gl, nil })
+			var statuses []string
+			for _, r := range got {
+				statuses = append(statuses, r.Status)
+			}
+			if strings.Join(statuses, " ") != strings.Join(tc.want, " ") {
+				t.Fatalf("statuses = %v, want %v (%+v)", statuses, tc.want, got)
+			}
+		})
+	}
+}
+
+// memStore is a store whose Check fails per key.
+type memStore struct {
+	checkErr map[string]error
+	checked  []string
+}
+
+func (m *memStore) Backend() string { return "aws" }
+func (m *memStore) Check(_ context.Context, loc secrets.Location) error {
+	m.checked = append(m.checked, loc.Key)
+	return m.checkErr[loc.Key]
+}
+func (m *memStore) Put(context.Context, secrets.Location, secrets.Token) error {
+	return errors.New("no writes")
+}
+func (m *memStore) Get(context.Context, secrets.Location) (secrets.Token, error) {
+	return secrets.Token{}, secrets.ErrNotFound
+}
+func (m *memStore) Close() error { return nil }
+
+func TestCheckSecrets(t *testing.T) {
+	cfg := &config.Config{
+		Secrets: config.Secrets{Backend: config.BackendAWS, AWS: &config.AWS{Name: "gitlab/runners/{runner}"}},
+		Runners: []config.Runner{{Name: "ci"}, {Name: "web"}},
+	}
+	e := env{stderr: &bytes.Buffer{}}
+	open := func(s *memStore) func(context.Context, *config.Config, io.Writer) (store, error) {
+		return func(context.Context, *config.Config, io.Writer) (store, error) { return s, nil }
+	}
+
+	ok := &memStore{}
+	res := checkSecrets(context.Background(), e, cfg, open(ok))
+	if res.Status != checkOK || !strings.Contains(res.Detail, "reachable and readable") || !strings.Contains(res.Detail, "no dry run") {
+		t.Errorf("healthy aws: %+v; want ok, saying that write permission is not proven", res)
+	}
+	if strings.Join(ok.checked, ",") != "gitlab/runners/ci,gitlab/runners/web" {
+		t.Errorf("checked %q, want every runner's location", ok.checked)
+	}
+
+	denied := &memStore{checkErr: map[string]error{"gitlab/runners/web": fmt.Errorf("aws: %w", secrets.ErrPermission)}}
+	res = checkSecrets(context.Background(), e, cfg, open(denied))
+	if res.Status != checkFail || !strings.Contains(res.Detail, "permission denied") || !strings.Contains(res.Fix, "create, update and read") {
+		t.Errorf("permission denied: %+v", res)
+	}
+
+	// Bad credentials: the first location says it for all.
+	auth := &memStore{checkErr: map[string]error{"gitlab/runners/ci": fmt.Errorf("aws: %w", secrets.ErrAuth)}}
+	res = checkSecrets(context.Background(), e, cfg, open(auth))
+	if res.Status != checkFail || len(auth.checked) != 1 || !strings.Contains(res.Fix, "AWS_PROFILE") {
+		t.Errorf("bad credentials: %+v after checking %q", res, auth.checked)
+	}
+
+	failOpen := func(context.Context, *config.Config, io.Writer) (store, error) {
+		return nil, &exitError{code: ExitUsage, msg: `secrets backend "aws": backend configuration: no region`}
+	}
+	res = checkSecrets(context.Background(), e, cfg, failOpen)
+	if res.Status != checkFail || !strings.Contains(res.Fix, "secrets.aws") {
+		t.Errorf("unconfigurable backend: %+v", res)
+	}
+}
+
+type fakeRepo struct {
+	paths []string
+	err   error
+}
+
+func (f fakeRepo) Uncommitted(context.Context) ([]string, error) { return f.paths, f.err }
+
+func TestCheckRepo(t *testing.T) {
+	ctx := context.Background()
+	if r := checkRepo(ctx, fakeRepo{}); r.Status != checkOK {
+		t.Errorf("clean: %+v", r)
+	}
+	if r := checkRepo(ctx, fakeRepo{err: fmt.Errorf("/x: %w", gitops.ErrNotRepo)}); r.Status != checkSkipped || r.Detail != "not a git repository" {
+		t.Errorf("not a repository: %+v", r)
+	}
+	r := checkRepo(ctx, fakeRepo{paths: []string{"a", "b", "c", "d", "e", "f", "g"}})
+	if r.Status != checkWarn || r.Detail != "7 uncommitted change(s): a, b, c, d, e and 2 more" || r.Fix == "" {
+		t.Errorf("dirty: %+v", r)
+	}
+}
+
+func TestWriteChecks(t *testing.T) {
+	results := []checkResult{
+		{Check: "gitlab", Status: checkOK, Detail: "https://gitlab.example/ answers"},
+		{Check: "token", Status: checkFail, Detail: "no GitLab personal access token", Fix: "export GITLAB_TOKEN"},
+		{Check: "runner/long-name", Status: checkWarn, Detail: "not created", Fix: "run `runnerctl init`"},
+		{Check: "chart", Status: checkSkipped, Detail: "--offline"},
+	}
+	var b bytes.Buffer
+	if err := writeChecks(&b, results, false, false); err != nil {
+		t.Fatal(err)
+	}
+	want := `ok       gitlab            https://gitlab.example/ answers
+FAIL     token             no GitLab personal access token; fix: export GITLAB_TOKEN
+warn     runner/long-name  not created; fix: run ` + "`runnerctl init`" + `
+skipped  chart             --offline
+`
+	if b.String() != want {
+		t.Errorf("text output:\n%s\nwant:\n%s", b.String(), want)
+	}
+	b.Reset()
+	if err := writeChecks(&b, results, true, false); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.TrimSpace(b.String()); !strings.HasPrefix(got, "FAIL") || strings.Count(got, "\n") != 0 {
+		t.Errorf("quiet output %q, want the failure only", got)
+	}
+}
