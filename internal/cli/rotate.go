@@ -17,6 +17,7 @@ import (
 	"github.com/runnerctl/runnerctl/internal/bootstrap"
 	"github.com/runnerctl/runnerctl/internal/config"
 	"github.com/runnerctl/runnerctl/internal/gitlab"
+	kuberemote "github.com/runnerctl/runnerctl/internal/kube/remote"
 	"github.com/runnerctl/runnerctl/internal/profile"
 	"github.com/runnerctl/runnerctl/internal/rotate"
 	"github.com/runnerctl/runnerctl/internal/secrets"
@@ -27,6 +28,16 @@ type rotateOptions struct {
 	ifExpiresWithin           time.Duration
 	parallel                  int
 	tokenFile, caFile, recDir string
+	// Cluster access: with a kubeconfig or a context, rotate-token gets
+	// the new token into the running runners itself.
+	kubeconfig, kubeContext string
+	inCluster               bool
+	wait, pollInterval      time.Duration
+}
+
+// cluster reports whether rotate-token has cluster access.
+func (o rotateOptions) cluster() bool {
+	return o.kubeconfig != "" || o.kubeContext != "" || o.inCluster
 }
 
 func newRotateCmd(e env, g *globals, v *viper.Viper) *cobra.Command {
@@ -51,16 +62,30 @@ machines should share a GitLab CI resource_group.
 The runner pods read their token only at start: the output ends with the
 kubectl commands that remain (refresh the Secret, restart the runner).
 
+With cluster access (--kubeconfig, --context or --in-cluster, through the
+runnerctl-kube helper), rotate-token does those steps itself for each
+rotated runner: annotates its ExternalSecret with force-sync, waits until
+the Secret holds the new token (comparing SHA-256 hashes; the token is never
+printed), restarts the Deployment as kubectl rollout restart does (with the
+reloader profile option, Reloader restarts it and rotate-token waits for
+that rollout), waits for the rollout, and confirms through GitLab that the
+runner has made contact since the rotation. --wait bounds those waits per
+runner. A runner whose token is stored but whose cluster steps failed is
+reported as rotated with what remains, and makes the exit code 1.
+
 The GitLab personal access token comes from GITLAB_TOKEN or
 --gitlab-token-file; it needs the api scope, or manage_runner and read_api.
 Exit codes: 0 every runner rotated or skipped, 1 any failed, 2 bad input.`,
 		Example: `  runnerctl rotate-token ci
-  runnerctl rotate-token --all --if-expires-within 720h   # in a scheduled pipeline`,
+  runnerctl rotate-token --all --if-expires-within 720h   # in a scheduled pipeline
+  runnerctl rotate-token ci --kubeconfig ~/.kube/config --context prod --wait 5m`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o := rotateOptions{
 				all: v.GetBool("all"), dryRun: v.GetBool("dry-run"),
 				ifExpiresWithin: v.GetDuration("if-expires-within"), parallel: v.GetInt("parallel"),
 				tokenFile: v.GetString("gitlab-token-file"), caFile: v.GetString("ca-file"), recDir: v.GetString("recovery-dir"),
+				kubeconfig: v.GetString("kubeconfig"), kubeContext: v.GetString("context"), inCluster: v.GetBool("in-cluster"),
+				wait: v.GetDuration("wait"), pollInterval: v.GetDuration("poll-interval"),
 			}
 			return runRotate(cmd.Context(), e, g, o, args)
 		},
@@ -73,6 +98,12 @@ Exit codes: 0 every runner rotated or skipped, 1 any failed, 2 bad input.`,
 	f.String("gitlab-token-file", "", "read the GitLab personal access token from this file (instead of GITLAB_TOKEN)")
 	f.String("ca-file", "", "PEM file of a CA to trust for GitLab (self-managed GitLab with a private CA)")
 	f.String("recovery-dir", "", "state directory: new tokens kept (0600) until stored, and the rotation locks (default $XDG_STATE_HOME/runnerctl)")
+	f.String("kubeconfig", "", "with cluster access: kubeconfig file (refresh the Secret, restart the runner, confirm its contact)")
+	f.String("context", "", "with cluster access: kubeconfig context (default: the current one; $KUBECONFIG or ~/.kube/config without --kubeconfig)")
+	f.Bool("in-cluster", false, "with cluster access: use the pod's service account (rotate-token running in the cluster)")
+	f.Duration("wait", rotate.DefaultClusterWait, "with cluster access: how long to wait, per runner, for the Secret, the rollout and the runner's contact")
+	f.Duration("poll-interval", time.Second, "with cluster access: how often to check while waiting")
+	_ = f.MarkHidden("poll-interval")
 	return cmd
 }
 
@@ -93,6 +124,12 @@ func runRotate(ctx context.Context, e env, g *globals, o rotateOptions, names []
 		return &exitError{code: ExitUsage, msg: fmt.Sprintf("--parallel %d: must be at least 1", o.parallel)}
 	case o.ifExpiresWithin < 0:
 		return &exitError{code: ExitUsage, msg: fmt.Sprintf("--if-expires-within %s: must not be negative", o.ifExpiresWithin)}
+	case o.inCluster && (o.kubeconfig != "" || o.kubeContext != ""):
+		return &exitError{code: ExitUsage, msg: "--in-cluster: not with --kubeconfig or --context"}
+	case o.cluster() && o.wait <= 0:
+		return &exitError{code: ExitUsage, msg: fmt.Sprintf("--wait %s: must be positive", o.wait)}
+	case o.cluster() && o.pollInterval <= 0:
+		return &exitError{code: ExitUsage, msg: fmt.Sprintf("--poll-interval %s: must be positive", o.pollInterval)}
 	}
 	l, err := load(g)
 	if err != nil {
@@ -110,6 +147,9 @@ func runRotate(ctx context.Context, e env, g *globals, o rotateOptions, names []
 			return &exitError{code: ExitUsage, msg: err.Error()}
 		}
 		targets[i] = rotate.Target{Name: r.Name, RunnerID: r.RunnerID, Location: secrets.Location(loc)}
+		if o.cluster() && !o.dryRun {
+			targets[i].Cluster = clusterTarget(cfg, r, reloads(l.profiles, r))
+		}
 	}
 
 	pat, err := gitlabToken(ctx, e, initOptions{tokenFile: o.tokenFile}, nil)
@@ -136,6 +176,14 @@ func runRotate(ctx context.Context, e env, g *globals, o rotateOptions, names []
 		}
 		defer store.Close()
 		d.Store = store
+		if o.cluster() {
+			kc, err := newKube(ctx, kuberemote.Spec{Kubeconfig: o.kubeconfig, Context: o.kubeContext, InCluster: o.inCluster}, e.stderr)
+			if err != nil {
+				return err
+			}
+			defer kc.Close()
+			d.Cluster, d.Contacts = kc, gl
+		}
 	}
 
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
@@ -144,17 +192,23 @@ func runRotate(ctx context.Context, e env, g *globals, o rotateOptions, names []
 	d.Steps = steps
 	results := rotate.Run(ctx, d, rotate.Options{
 		GitLabURL: cfg.GitLab.URL, IfExpiresWithin: o.ifExpiresWithin, Parallel: o.parallel, DryRun: o.dryRun,
+		ClusterWait: o.wait, PollInterval: o.pollInterval,
 	}, targets)
 	steps.Close()
 
 	reports := make([]rotateReport, len(results))
-	failed := 0
+	failed, unfinished := 0, 0
 	for i, res := range results {
 		reports[i] = rotateReport{Result: res}
-		if res.Status == rotate.Rotated {
+		switch {
+		case res.Status == rotate.Rotated && res.Cluster != nil:
+			reports[i].Next = res.Cluster.Next
+			if !res.Cluster.Done() {
+				unfinished++
+			}
+		case res.Status == rotate.Rotated:
 			reports[i].Next = clusterSteps(runners[i], reloads(l.profiles, runners[i]))
-		}
-		if res.Status == rotate.Failed {
+		case res.Status == rotate.Failed:
 			failed++
 		}
 	}
@@ -167,8 +221,13 @@ func runRotate(ctx context.Context, e env, g *globals, o rotateOptions, names []
 	} else {
 		printRotate(e, g, cfg, reports)
 	}
-	if failed > 0 {
+	switch {
+	case failed > 0 && unfinished > 0:
+		return &exitError{code: ExitFailure, msg: fmt.Sprintf("%d of %d runners failed; %d rotated but not restarted", failed, len(results), unfinished)}
+	case failed > 0:
 		return &exitError{code: ExitFailure, msg: fmt.Sprintf("%d of %d runners failed", failed, len(results))}
+	case unfinished > 0:
+		return &exitError{code: ExitFailure, msg: fmt.Sprintf("%d of %d runners rotated but not restarted", unfinished, len(results))}
 	}
 	return nil
 }
@@ -219,6 +278,17 @@ func clusterSteps(r *config.Runner, reloader bool) []string {
 	return steps
 }
 
+// clusterTarget names runner r's objects in the cluster: the
+// ExternalSecret render writes (gitlab-runner-NAME-token) and its target
+// Secret of the same name, and the chart's Deployment (see clusterSteps).
+func clusterTarget(cfg *config.Config, r *config.Runner, reloader bool) *rotate.ClusterTarget {
+	release := "gitlab-runner-" + r.Name
+	return &rotate.ClusterTarget{
+		Namespace: r.Namespace, ExternalSecret: release + "-token", ESOVersion: cfg.Secrets.ESOAPIVersion,
+		Secret: release + "-token", Deployment: release, Reloader: reloader,
+	}
+}
+
 // reloads reports whether r's profile has Reloader restart it.
 func reloads(profiles *profile.Set, r *config.Runner) bool {
 	p, err := profiles.Get(r.Profile)
@@ -237,9 +307,25 @@ func printRotate(e env, g *globals, cfg *config.Config, reports []rotateReport) 
 		case rotate.Failed:
 			fmt.Fprintf(e.stdout, "failed   %s%s: %s\n", r.Name, id, r.Error)
 		case rotate.Rotated:
-			rotated = append(rotated, r)
-			if !g.quiet {
+			c := r.Cluster
+			if c == nil {
+				rotated = append(rotated, r)
+			}
+			if !g.quiet || (c != nil && !c.Done()) {
 				fmt.Fprintf(e.stdout, "rotated  %s%s: %s\n", r.Name, id, r.Detail)
+			}
+			switch {
+			case c.Done() && !g.quiet:
+				how := "restarted by Reloader"
+				if c.Restarted {
+					how = "restarted"
+				}
+				fmt.Fprintf(e.stdout, "         the Secret holds it, the runner was %s and contacted GitLab at %s\n", how, c.ContactedAt.UTC().Format(time.RFC3339))
+			case c != nil && !c.Done():
+				fmt.Fprintf(e.stdout, "         %s (step %s)\n", c.Error, c.Step)
+				for _, s := range c.Next {
+					fmt.Fprintln(e.stdout, "           "+s)
+				}
 			}
 		case rotate.Skipped:
 			if !g.quiet {

@@ -13,6 +13,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	fakegitlab "github.com/runnerctl/runnerctl/internal/fake/gitlab"
+	"github.com/runnerctl/runnerctl/internal/kube"
 	"github.com/runnerctl/runnerctl/internal/secrets/backends"
 )
 
@@ -23,6 +24,7 @@ func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
 		"runnerctl":         func() { os.Exit(Main()) },
 		"runnerctl-secrets": func() { os.Exit(backends.Main()) },
+		"runnerctl-kube":    func() { os.Exit(kube.Main()) },
 	})
 }
 
@@ -32,6 +34,7 @@ func TestScripts(t *testing.T) {
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"exitcode":      cmdExitCode,
 			"fake-gitlab":   fakegitlab.Cmd,
+			"fake-kube":     cmdFakeKube,
 			"fake-store":    cmdFakeStore,
 			"hold-lock":     cmdHoldLock,
 			"no-canary":     cmdNoCanary,

@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"github.com/runnerctl/runnerctl/internal/config"
+	kuberemote "github.com/runnerctl/runnerctl/internal/kube/remote"
 	"github.com/runnerctl/runnerctl/internal/secrets"
 	"github.com/runnerctl/runnerctl/internal/secrets/remote"
 )
@@ -48,6 +49,24 @@ func newStore(ctx context.Context, cfg *config.Config, stderr io.Writer) (store,
 			return nil, &exitError{code: ExitUsage, msg: fmt.Sprintf("secrets backend %q: %v", s.Backend, err)}
 		}
 		return nil, fmt.Errorf("secrets backend %q: %w", s.Backend, err)
+	}
+	return c, nil
+}
+
+// newKube starts the runnerctl-kube helper (package kube/remote says why it
+// is a separate process) and opens the cluster spec names. A kubeconfig
+// that cannot be loaded is the user's input to fix (exit 2).
+func newKube(ctx context.Context, spec kuberemote.Spec, stderr io.Writer) (*kuberemote.Client, error) {
+	helper, err := kuberemote.Find()
+	if err != nil {
+		return nil, err
+	}
+	c, err := kuberemote.Start(ctx, helper, spec, stderr)
+	if err != nil {
+		if errors.Is(err, kuberemote.ErrConfig) {
+			return nil, &exitError{code: ExitUsage, msg: fmt.Sprintf("cluster access: %v", err)}
+		}
+		return nil, fmt.Errorf("cluster access: %w", err)
 	}
 	return c, nil
 }

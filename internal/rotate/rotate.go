@@ -58,6 +58,11 @@ type Deps struct {
 	Recovery Recovery
 	Locks    Locker
 	Steps    Steps
+	// Cluster, when set, gets each stored token into the running runner
+	// (targets with a Cluster part); Contacts then confirms the runner's
+	// contact with GitLab.
+	Cluster  Cluster
+	Contacts Contacts
 }
 
 // Options apply to every runner of a run.
@@ -75,6 +80,10 @@ type Options struct {
 	StoreRetry bootstrap.StoreRetry
 	// Now is the clock (tests); nil means time.Now.
 	Now func() time.Time
+	// ClusterWait bounds a runner's cluster steps together (default
+	// DefaultClusterWait); PollInterval is how often they ask again.
+	ClusterWait  time.Duration
+	PollInterval time.Duration
 }
 
 // DefaultParallel is how many runners rotate at once by default. A rotation
@@ -89,6 +98,8 @@ type Target struct {
 	Name     string
 	RunnerID int64 // 0: not created yet
 	Location secrets.Location
+	// Cluster names the runner's objects; nil without cluster access.
+	Cluster *ClusterTarget
 }
 
 // Status is a runner's outcome.
@@ -118,6 +129,10 @@ type Result struct {
 	RecoveryFile string `json:"recoveryFile,omitempty"`
 	// Warnings are things to act on even though the runner was handled.
 	Warnings []string `json:"warnings,omitempty"`
+	// Cluster is how far the new token got into the running runner (with
+	// cluster access only). A rotated runner whose Cluster is not done is
+	// a failure for the exit code: the user has work to do.
+	Cluster *ClusterResult `json:"cluster,omitempty"`
 	// Err is the failure, for errors.Is.
 	Err error `json:"-"`
 }
@@ -207,6 +222,9 @@ func one(ctx context.Context, d Deps, o Options, t Target) Result {
 			res.Warnings = append(res.Warnings, fmt.Sprintf("the token is stored but the recovery file %s could not be removed (%v): delete it", kept.Path, err))
 		}
 		res.Warnings = append(res.Warnings, expiryWarnings(expires)...)
+		if d.Cluster != nil && t.Cluster != nil {
+			res.Cluster = toCluster(ctx, d, o, t, kept.Token, o.Now())
+		}
 		return res
 	}
 
@@ -236,6 +254,7 @@ func one(ctx context.Context, d Deps, o Options, t Target) Result {
 	}
 
 	// e. Reset.
+	rotatedAt := o.Now()
 	step("resetting the token of runner %d", t.RunnerID)
 	created, err := d.GitLab.ResetToken(ctx, t.RunnerID)
 	if errors.Is(err, gitlab.ErrUncertain) {
@@ -274,6 +293,9 @@ func one(ctx context.Context, d Deps, o Options, t Target) Result {
 	}
 	res.Status, res.Detail = Rotated, fmt.Sprintf("new token stored in %s at %q", d.Store.Backend(), t.Location)
 	res.Warnings = append(res.Warnings, expiryWarnings(created.ExpiresAt)...)
+	if d.Cluster != nil && t.Cluster != nil {
+		res.Cluster = toCluster(ctx, d, o, t, created.Token, rotatedAt)
+	}
 	return res
 }
 

@@ -1,0 +1,210 @@
+package cli
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+	"sigs.k8s.io/yaml"
+
+	fakegitlab "github.com/runnerctl/runnerctl/internal/fake/gitlab"
+	fakekube "github.com/runnerctl/runnerctl/internal/fake/kube"
+)
+
+// fakeKubeUsage documents the fake-kube testscript command.
+const fakeKubeUsage = `usage: fake-kube SUBCOMMAND [ARGS]
+
+  start                  start a fake Kubernetes API server for this script,
+                         write its kubeconfig outside $WORK and set $KUBECONFIG
+                         (contexts: fake, the current one, and stale, whose
+                         token the server rejects); needs fake-gitlab and a
+                         vault fake-store started first: the simulated ESO
+                         reads the store, and a finished rollout makes the
+                         runner contact the fake GitLab
+  runner NAME RUNNER_ID  add runner NAME's ExternalSecret (read from the
+                         rendered manifests/gitlab-runner-NAME-external-secret.yaml),
+                         its Secret synced from the store, and its Deployment
+                         gitlab-runner-NAME (with Reloader's annotation when the
+                         rendered values carry it); its pods are GitLab runner RUNNER_ID
+  fail OP STATUS         every request of OP answers STATUS until clear
+  stall CONTROLLER       stop eso (the Secret never changes), rollout (a new
+                         pod never becomes available), reloader, or contact
+                         (the restarted runner never contacts GitLab)
+  clear                  remove faults and stalls
+  restarts NAME N        assert that Deployment gitlab-runner-NAME got N restart patches
+  secret-holds NAME RUNNER_ID  assert that Secret gitlab-runner-NAME-token's
+                         runner-token is fake GitLab runner RUNNER_ID's current
+                         token (never printed; ! negates)
+  requests               print the request log
+
+OPs: ` + "get-externalsecret, patch-externalsecret, get-secret, get-deployment, patch-deployment."
+
+type scriptKube struct {
+	srv *fakekube.Server
+	mu  sync.Mutex
+	ns  map[string]string // runner name -> namespace
+	ids map[string]int64  // deployment ns/name -> runner ID
+}
+
+var fakeKubes sync.Map // *testscript.TestScript -> *scriptKube
+
+func scriptFakeKube(ts *testscript.TestScript) *scriptKube {
+	k, ok := fakeKubes.Load(ts)
+	if !ok {
+		ts.Fatalf("fake-kube: no server: run \"fake-kube start\" first")
+	}
+	return k.(*scriptKube)
+}
+
+// cmdFakeKube is the fake-kube testscript command (fakeKubeUsage).
+func cmdFakeKube(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) == 0 {
+		ts.Fatalf("%s", fakeKubeUsage)
+	}
+	sub, args := args[0], args[1:]
+	if neg && sub != "secret-holds" {
+		ts.Fatalf("fake-kube %s does not support !", sub)
+	}
+	nargs := func(n int) {
+		if len(args) != n {
+			ts.Fatalf("fake-kube %s: wrong number of arguments\n%s", sub, fakeKubeUsage)
+		}
+	}
+	switch sub {
+	case "start":
+		nargs(0)
+		startFakeKube(ts)
+	case "runner":
+		nargs(2)
+		addKubeRunner(ts, args[0], args[1])
+	case "fail":
+		nargs(2)
+		if !slices.Contains(fakekube.AllOps, args[0]) {
+			ts.Fatalf("fake-kube fail: unknown operation %q (%s)", args[0], strings.Join(fakekube.AllOps, ", "))
+		}
+		scriptFakeKube(ts).srv.Fail(args[0], atoiScript(ts, args[1]))
+	case "stall":
+		nargs(1)
+		if !slices.Contains(fakekube.AllStalls, args[0]) {
+			ts.Fatalf("fake-kube stall: unknown controller %q (%s)", args[0], strings.Join(fakekube.AllStalls, ", "))
+		}
+		scriptFakeKube(ts).srv.Stall(args[0])
+	case "clear":
+		nargs(0)
+		scriptFakeKube(ts).srv.Clear()
+	case "restarts":
+		nargs(2)
+		k := scriptFakeKube(ts)
+		got := k.srv.Restarts(k.namespace(ts, args[0]), "gitlab-runner-"+args[0])
+		if want := atoiScript(ts, args[1]); got != want {
+			ts.Fatalf("fake-kube: deployment gitlab-runner-%s got %d restart patches, want %d", args[0], got, want)
+		}
+	case "secret-holds":
+		nargs(2)
+		k := scriptFakeKube(ts)
+		id, err := strconv.ParseInt(args[1], 10, 64)
+		ts.Check(err)
+		r, ok := fakegitlab.ScriptServer(ts).Runner(id)
+		if !ok {
+			ts.Fatalf("fake GitLab has no runner %d", id)
+		}
+		v, ok := k.srv.SecretValue(k.namespace(ts, args[0]), "gitlab-runner-"+args[0]+"-token", "runner-token")
+		holds := ok && v != "" && subtle.ConstantTimeCompare([]byte(v), []byte(r.Token)) == 1
+		if holds == neg {
+			if neg {
+				ts.Fatalf("fake-kube: secret gitlab-runner-%s-token holds runner %d's current token", args[0], id)
+			}
+			ts.Fatalf("fake-kube: secret gitlab-runner-%s-token does not hold runner %d's current token", args[0], id)
+		}
+	case "requests":
+		nargs(0)
+		for _, l := range scriptFakeKube(ts).srv.Requests() {
+			fmt.Fprintln(ts.Stdout(), l)
+		}
+	default:
+		ts.Fatalf("fake-kube: unknown subcommand %q\n%s", sub, fakeKubeUsage)
+	}
+}
+
+func (k *scriptKube) namespace(ts *testscript.TestScript, runner string) string {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	ns, ok := k.ns[runner]
+	if !ok {
+		ts.Fatalf("fake-kube: no runner %q: run \"fake-kube runner %s ID\" first", runner, runner)
+	}
+	return ns
+}
+
+func startFakeKube(ts *testscript.TestScript) {
+	if _, ok := fakeKubes.Load(ts); ok {
+		ts.Fatalf("fake-kube start: a server is already running in this script")
+	}
+	// Taken now: the callbacks run on the fake's goroutines, where
+	// ts.Fatalf must not be called.
+	store := scriptFakeStore(ts)
+	if _, ok := store.(vaultStore); !ok {
+		ts.Fatalf("fake-kube start: the simulated ESO reads only a vault fake-store")
+	}
+	gl := fakegitlab.ScriptServer(ts)
+	k := &scriptKube{srv: fakekube.New(), ns: map[string]string{}, ids: map[string]int64{}}
+	k.srv.Source = func(key, property string) (string, bool) {
+		v, ok, err := store.lookup(key + "#" + property)
+		return v, ok && err == nil
+	}
+	k.srv.OnRollout = func(ns, name string) {
+		k.mu.Lock()
+		id, ok := k.ids[ns+"/"+name]
+		k.mu.Unlock()
+		if ok {
+			gl.SetRunnerContact(id, time.Now(), "18.9.0")
+		}
+	}
+	fakeKubes.Store(ts, k)
+	ts.Defer(func() {
+		fakeKubes.Delete(ts)
+		k.srv.Close()
+	})
+	// The kubeconfig holds the fake's bearer token (not a runner token):
+	// outside $WORK all the same, as a user's would be.
+	dir, err := os.MkdirTemp("", "fake-kube-")
+	ts.Check(err)
+	ts.Defer(func() { _ = os.RemoveAll(dir) })
+	path, err := k.srv.WriteKubeconfig(dir)
+	ts.Check(err)
+	ts.Setenv("KUBECONFIG", path)
+}
+
+func addKubeRunner(ts *testscript.TestScript, name, idArg string) {
+	k := scriptFakeKube(ts)
+	id, err := strconv.ParseInt(idArg, 10, 64)
+	ts.Check(err)
+	release := "gitlab-runner-" + name
+	data, err := os.ReadFile(ts.MkAbs("manifests/" + release + "-external-secret.yaml"))
+	ts.Check(err)
+	j, err := yaml.YAMLToJSON(data)
+	ts.Check(err)
+	var obj map[string]any
+	ts.Check(json.Unmarshal(j, &obj))
+	ts.Check(k.srv.AddExternalSecret(obj))
+	ns := obj["metadata"].(map[string]any)["namespace"].(string)
+	values, err := os.ReadFile(ts.MkAbs("values/" + release + ".yaml"))
+	ts.Check(err)
+	var reload []string
+	for _, line := range strings.Split(string(values), "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), fakekube.ReloaderAnnotation+":"); ok {
+			reload = strings.Split(strings.TrimSpace(v), ",")
+		}
+	}
+	k.srv.AddDeployment(ns, release, reload)
+	k.mu.Lock()
+	k.ns[name], k.ids[ns+"/"+release] = ns, id
+	k.mu.Unlock()
+}

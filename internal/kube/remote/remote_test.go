@@ -1,0 +1,104 @@
+package remote
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+)
+
+type fakeCluster struct {
+	calls []string
+	err   error
+}
+
+func (f *fakeCluster) ForceSync(_ context.Context, ns, name, version, value string) error {
+	f.calls = append(f.calls, fmt.Sprintf("forceSync %s/%s %s %s", ns, name, version, value))
+	return f.err
+}
+
+func (f *fakeCluster) SecretHash(_ context.Context, ns, name, key string) (string, error) {
+	f.calls = append(f.calls, fmt.Sprintf("secretHash %s/%s %s", ns, name, key))
+	return "abc", f.err
+}
+
+func (f *fakeCluster) Restart(_ context.Context, ns, name, at string) error {
+	f.calls = append(f.calls, fmt.Sprintf("restart %s/%s %s", ns, name, at))
+	return f.err
+}
+
+func (f *fakeCluster) RolloutStatus(_ context.Context, ns, name string) (Rollout, error) {
+	f.calls = append(f.calls, fmt.Sprintf("rolloutStatus %s/%s", ns, name))
+	return Rollout{Generation: 2, ObservedGeneration: 2, Replicas: 1, UpdatedReplicas: 1, AvailableReplicas: 1, StatusReplicas: 1}, f.err
+}
+
+// pipeClient connects a Client to Serve in this process.
+func pipeClient(t *testing.T, open OpenFunc) *Client {
+	t.Helper()
+	reqR, reqW := io.Pipe()
+	respR, respW := io.Pipe()
+	done := make(chan error, 1)
+	go func() { done <- Serve(context.Background(), reqR, respW, open); respW.Close() }()
+	c := newClient(respR, reqW, func() error { return <-done }, func() {})
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+func TestProtocol(t *testing.T) {
+	fc := &fakeCluster{}
+	var spec Spec
+	c := pipeClient(t, func(_ context.Context, s Spec) (Cluster, error) { spec = s; return fc, nil })
+	ctx := context.Background()
+	if err := c.ForceSync(ctx, "ns", "es", "v1", "1"); err == nil || !errors.Is(err, ErrConfig) {
+		t.Fatalf("a call before open: %v", err)
+	}
+	if _, err := c.call(ctx, request{Op: opOpen, Protocol: Protocol + 1, Spec: &Spec{}}); !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "same release") {
+		t.Fatalf("protocol mismatch: %v", err)
+	}
+	if _, err := c.call(ctx, request{Op: opOpen, Protocol: Protocol, Spec: &Spec{Kubeconfig: "k", Context: "c"}}); err != nil {
+		t.Fatal(err)
+	}
+	if spec != (Spec{Kubeconfig: "k", Context: "c"}) {
+		t.Fatalf("opened %+v", spec)
+	}
+	if err := c.ForceSync(ctx, "ns", "es", "v1", "1"); err != nil {
+		t.Fatal(err)
+	}
+	if h, err := c.SecretHash(ctx, "ns", "s", "runner-token"); err != nil || h != "abc" {
+		t.Fatalf("SecretHash = %q, %v", h, err)
+	}
+	if err := c.Restart(ctx, "ns", "d", "T"); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := c.RolloutStatus(ctx, "ns", "d"); err != nil || !r.Complete() {
+		t.Fatalf("RolloutStatus = %+v, %v", r, err)
+	}
+	want := "forceSync ns/es v1 1|secretHash ns/s runner-token|restart ns/d T|rolloutStatus ns/d"
+	if got := strings.Join(fc.calls, "|"); got != want {
+		t.Fatalf("calls %s, want %s", got, want)
+	}
+	fc.err = fmt.Errorf("deployment x: %w", ErrForbidden)
+	if err := c.Restart(ctx, "ns", "d", "T"); !errors.Is(err, ErrForbidden) || err.Error() != "deployment x: forbidden" {
+		t.Fatalf("error across the pipe: %v", err)
+	}
+}
+
+func TestRolloutComplete(t *testing.T) {
+	for _, tc := range []struct {
+		r       Rollout
+		done    bool
+		pending string
+	}{
+		{Rollout{Generation: 2, ObservedGeneration: 1, Replicas: 1, UpdatedReplicas: 1, AvailableReplicas: 1, StatusReplicas: 1}, false, "not yet seen"},
+		{Rollout{Generation: 2, ObservedGeneration: 2, Replicas: 2, UpdatedReplicas: 1, AvailableReplicas: 2, StatusReplicas: 3}, false, "1 of 2 new replicas"},
+		{Rollout{Generation: 2, ObservedGeneration: 2, Replicas: 1, UpdatedReplicas: 1, AvailableReplicas: 1, StatusReplicas: 2}, false, "1 old replicas"},
+		{Rollout{Generation: 2, ObservedGeneration: 2, Replicas: 1, UpdatedReplicas: 1, AvailableReplicas: 0, StatusReplicas: 1}, false, "0 of 1 updated replicas are available"},
+		{Rollout{Generation: 2, ObservedGeneration: 3, Replicas: 1, UpdatedReplicas: 1, AvailableReplicas: 1, StatusReplicas: 1}, true, "nothing"},
+	} {
+		if tc.r.Complete() != tc.done || !strings.Contains(tc.r.Pending(), tc.pending) {
+			t.Errorf("%+v: Complete %v, Pending %q", tc.r, tc.r.Complete(), tc.r.Pending())
+		}
+	}
+}

@@ -1,0 +1,265 @@
+package rotate
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/runnerctl/runnerctl/internal/gitlab"
+	"github.com/runnerctl/runnerctl/internal/kube/remote"
+	"github.com/runnerctl/runnerctl/internal/secrets"
+)
+
+// Cluster is the runner's cluster, reached through the runnerctl-kube
+// helper (kube/remote.Client).
+type Cluster interface {
+	ForceSync(ctx context.Context, ns, name, version, value string) error
+	SecretHash(ctx context.Context, ns, name, key string) (string, error)
+	Restart(ctx context.Context, ns, name, restartedAt string) error
+	RolloutStatus(ctx context.Context, ns, name string) (remote.Rollout, error)
+}
+
+// Contacts reads when a runner last contacted GitLab (gitlab.Client).
+type Contacts interface {
+	RunnerStatus(ctx context.Context, id int64) (*gitlab.Status, error)
+}
+
+// ClusterTarget names a runner's objects in the cluster.
+type ClusterTarget struct {
+	Namespace      string
+	ExternalSecret string // ESO ExternalSecret, gitlab-runner-NAME-token
+	ESOVersion     string // its API version: v1 or v1beta1
+	Secret         string // the ExternalSecret's target Secret (same name)
+	Deployment     string // the chart's Deployment, gitlab-runner-NAME
+	// Reloader: the profile has Stakater Reloader restart the Deployment
+	// when the Secret changes; runnerctl does not restart it itself.
+	Reloader bool
+}
+
+// SecretKey is the key of the runner token in the Secret the chart reads.
+const SecretKey = "runner-token"
+
+// DefaultClusterWait bounds, per runner, the cluster steps' waits (the
+// Secret's refresh, the rollout, the runner's contact) together.
+const DefaultClusterWait = 5 * time.Minute
+
+// The cluster steps, in order; ClusterResult.Step is the one reached.
+const (
+	StepForceSync = "force-sync"
+	StepSecret    = "secret"
+	StepRestart   = "restart"
+	StepRollout   = "rollout"
+	StepContact   = "contact"
+	StepDone      = "done"
+)
+
+// ClusterResult is how far the new token got into the running runner. It
+// never holds the token or its hash.
+type ClusterResult struct {
+	// Step is the step reached: done, or the one that failed.
+	Step string `json:"step"`
+	// Restarted: runnerctl restarted the Deployment (not with Reloader).
+	Restarted bool `json:"restarted,omitempty"`
+	// ContactedAt is the runner's first contact seen after the rotation.
+	ContactedAt *time.Time `json:"contactedAt,omitempty"`
+	// Error says what failed and what remains; "" when done.
+	Error string `json:"error,omitempty"`
+	// Next are the commands that finish by hand (the CLI reports them as
+	// the result's next).
+	Next []string `json:"-"`
+}
+
+// Done reports whether every cluster step succeeded.
+func (c *ClusterResult) Done() bool { return c != nil && c.Step == StepDone }
+
+// kubectl commands that finish each step by hand.
+func (c *ClusterTarget) forceSyncCmd() string {
+	return fmt.Sprintf("kubectl -n %s annotate externalsecret %s force-sync=$(date +%%s) --overwrite", c.Namespace, c.ExternalSecret)
+}
+func (c *ClusterTarget) restartCmd() string {
+	return fmt.Sprintf("kubectl -n %s rollout restart deployment/%s", c.Namespace, c.Deployment)
+}
+func (c *ClusterTarget) statusCmd() string {
+	return fmt.Sprintf("kubectl -n %s rollout status deployment/%s", c.Namespace, c.Deployment)
+}
+func (c *ClusterTarget) logsCmd() string {
+	return fmt.Sprintf("kubectl -n %s logs deployment/%s", c.Namespace, c.Deployment)
+}
+
+// pollInterval is how often a wait asks again (Options.PollInterval).
+const pollInterval = time.Second
+
+// toCluster gets a stored token into the running runner: force ESO to
+// refresh the Secret, wait until the Secret holds the token (comparing
+// SHA-256 hashes, computed by the helper, never printed), restart the
+// Deployment (unless Reloader does), wait for the rollout, and wait until
+// the runner has contacted GitLab since rotatedAt.
+//
+// With Reloader, runnerctl does not restart the Deployment: it waits for
+// the rollout Reloader starts (the Deployment's generation grows past the
+// one read before the force-sync), then for the contact, so that a
+// missing Reloader is reported instead of passing unseen.
+func toCluster(ctx context.Context, d Deps, o Options, t Target, tok secrets.Token, rotatedAt time.Time) *ClusterResult {
+	c := t.Cluster
+	res := &ClusterResult{}
+	wait := o.ClusterWait
+	if wait <= 0 {
+		wait = DefaultClusterWait
+	}
+	interval := o.PollInterval
+	if interval <= 0 {
+		interval = pollInterval
+	}
+	// The waits share one deadline; the helper's calls get the run's ctx,
+	// not this one: a call cut short stops the helper, which the other
+	// runners share (the helper bounds each request itself).
+	waitCtx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	steps := prefixed{d.Steps, t.Name}
+	remaining := func(from string) []string {
+		var next []string
+		switch from {
+		case StepForceSync:
+			next = append(next, c.forceSyncCmd())
+			fallthrough
+		case StepSecret, StepRestart:
+			if !c.Reloader {
+				next = append(next, c.restartCmd())
+			}
+			fallthrough
+		case StepRollout:
+			next = append(next, c.statusCmd())
+		case StepContact:
+			next = append(next, c.logsCmd())
+		}
+		return next
+	}
+	fail := func(step string, format string, args ...any) *ClusterResult {
+		res.Step, res.Next = step, remaining(step)
+		res.Error = "rotated, but " + fmt.Sprintf(format, args...)
+		return res
+	}
+	timedOut := func(err error) bool {
+		return errors.Is(err, context.DeadlineExceeded)
+	}
+	sum := sha256.Sum256([]byte(tok.Reveal()))
+	want := hex.EncodeToString(sum[:])
+
+	// The Deployment's generation before anything changes: the rollout
+	// waited for is one of a later generation (a restart within the same
+	// instant as an earlier one, or a Reloader that never acts, must not
+	// pass for a finished rollout).
+	r0, err := d.Cluster.RolloutStatus(ctx, c.Namespace, c.Deployment)
+	if err != nil {
+		return fail(StepForceSync, "the runner was not restarted: %v; remains: refresh the Secret and restart the runner", err)
+	}
+	gen0 := r0.Generation
+
+	res.Step = StepForceSync
+	// A timestamp as ESO documents (force-sync=$(date +%s)), but to the
+	// nanosecond: two rotations within a second must still change it.
+	steps.Step(fmt.Sprintf("annotating externalsecret %s/%s with force-sync", c.Namespace, c.ExternalSecret))
+	if err := d.Cluster.ForceSync(ctx, c.Namespace, c.ExternalSecret, c.ESOVersion, o.Now().UTC().Format(time.RFC3339Nano)); err != nil {
+		return fail(StepForceSync, "the runner was not restarted: %v; remains: refresh the Secret and restart the runner", err)
+	}
+
+	res.Step = StepSecret
+	steps.Step(fmt.Sprintf("waiting until secret %s/%s holds the new token", c.Namespace, c.Secret))
+	err = poll(waitCtx, interval, func() (bool, error) {
+		h, err := d.Cluster.SecretHash(ctx, c.Namespace, c.Secret, SecretKey)
+		return h == want, err
+	})
+	if err != nil {
+		if timedOut(err) {
+			return fail(StepSecret, "the runner was not restarted: secret %s/%s did not receive the new token within %s (--wait) after the force-sync of externalsecret %s: check `kubectl -n %s describe externalsecret %s`, then restart the runner",
+				c.Namespace, c.Secret, wait, c.ExternalSecret, c.Namespace, c.ExternalSecret)
+		}
+		return fail(StepSecret, "the runner was not restarted: %v", err)
+	}
+
+	if !c.Reloader {
+		res.Step = StepRestart
+		steps.Step(fmt.Sprintf("restarting deployment %s/%s", c.Namespace, c.Deployment))
+		if err := d.Cluster.Restart(ctx, c.Namespace, c.Deployment, o.Now().UTC().Format(time.RFC3339Nano)); err != nil {
+			return fail(StepRestart, "the runner was not restarted: %v; the Secret holds the new token", err)
+		}
+		res.Restarted = true
+	}
+
+	res.Step = StepRollout
+	steps.Step(fmt.Sprintf("waiting for the rollout of deployment %s/%s", c.Namespace, c.Deployment))
+	var last remote.Rollout
+	err = poll(waitCtx, interval, func() (bool, error) {
+		r, err := d.Cluster.RolloutStatus(ctx, c.Namespace, c.Deployment)
+		last = r
+		return err == nil && r.Generation > gen0 && r.Complete(), err
+	})
+	if err != nil {
+		switch {
+		case timedOut(err) && c.Reloader && last.Generation <= gen0:
+			defer func() { res.Next = []string{c.restartCmd(), c.statusCmd()} }()
+			return fail(StepRollout, "Reloader did not restart deployment %s/%s within %s (--wait) after its Secret changed (is Stakater Reloader running in the cluster?): restart it with `%s`",
+				c.Namespace, c.Deployment, wait, c.restartCmd())
+		case timedOut(err):
+			return fail(StepRollout, "the rollout of deployment %s/%s did not complete within %s (--wait): %s; follow it with `%s`",
+				c.Namespace, c.Deployment, wait, last.Pending(), c.statusCmd())
+		}
+		return fail(StepRollout, "the rollout of deployment %s/%s could not be followed: %v", c.Namespace, c.Deployment, err)
+	}
+
+	res.Step = StepContact
+	steps.Step(fmt.Sprintf("waiting until runner %d contacts GitLab", t.RunnerID))
+	// GitLab sends contacted_at to the millisecond. (Its clock, not ours:
+	// a GitLab clock far behind this machine's delays the confirmation.)
+	since := rotatedAt.Truncate(time.Millisecond)
+	var lastContact *time.Time
+	err = poll(waitCtx, interval, func() (bool, error) {
+		st, err := d.Contacts.RunnerStatus(ctx, t.RunnerID)
+		if err != nil {
+			return false, err
+		}
+		lastContact = st.ContactedAt
+		return st.ContactedAt != nil && !st.ContactedAt.Before(since), nil
+	})
+	if err != nil {
+		if timedOut(err) {
+			seen := "never"
+			if lastContact != nil {
+				seen = lastContact.UTC().Format(time.RFC3339)
+			}
+			return fail(StepContact, "runner %d has not contacted GitLab since the rotation (%s) within %s (--wait; last contact: %s), although deployment %s/%s rolled out: check its logs with `%s`",
+				t.RunnerID, rotatedAt.UTC().Format(time.RFC3339), wait, seen, c.Namespace, c.Deployment, c.logsCmd())
+		}
+		return fail(StepContact, "the runner's contact with GitLab could not be checked: %v", err)
+	}
+	res.Step, res.ContactedAt = StepDone, lastContact
+	return res
+}
+
+// poll calls done every interval until it reports true, returns an error,
+// or ctx ends.
+func poll(ctx context.Context, interval time.Duration, done func() (bool, error)) error {
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		ok, err := done()
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return err
+		}
+		if ok {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(interval):
+		}
+	}
+}

@@ -1,0 +1,174 @@
+package rotate
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/runnerctl/runnerctl/internal/gitlab"
+	"github.com/runnerctl/runnerctl/internal/kube/remote"
+)
+
+// memCluster: ESO copies the store's token into the Secret on force-sync
+// (unless noSync); a restart bumps the generation and completes at once
+// (unless stuck); the completed rollout makes the runner contact GitLab.
+type memCluster struct {
+	mu       sync.Mutex
+	store    *memStore
+	secret   string // hash
+	gen      int64
+	restarts int
+	calls    []string
+	noSync   bool
+	stuck    bool
+	reloader bool // simulated Reloader restarts on a Secret change
+	contact  *time.Time
+	noCall   bool // contact never happens
+}
+
+func (m *memCluster) ForceSync(ctx context.Context, ns, name, version, value string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.calls = append(m.calls, "forceSync "+ns+"/"+name+" "+version)
+	if m.noSync {
+		return nil
+	}
+	tok, err := m.store.Get(ctx, target("a", 1).Location)
+	if err != nil {
+		return nil
+	}
+	sum := sha256.Sum256([]byte(tok.Reveal()))
+	if h := hex.EncodeToString(sum[:]); h != m.secret {
+		m.secret = h
+		if m.reloader {
+			m.rollLocked()
+		}
+	}
+	return nil
+}
+
+func (m *memCluster) rollLocked() {
+	m.gen++
+	if !m.stuck && !m.noCall {
+		now := time.Now()
+		m.contact = &now
+	}
+}
+
+func (m *memCluster) SecretHash(_ context.Context, ns, name, key string) (string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.calls = append(m.calls, "secretHash "+ns+"/"+name+" "+key)
+	return m.secret, nil
+}
+
+func (m *memCluster) Restart(_ context.Context, ns, name, at string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.calls = append(m.calls, "restart "+ns+"/"+name)
+	m.restarts++
+	m.rollLocked()
+	return nil
+}
+
+func (m *memCluster) RolloutStatus(_ context.Context, ns, name string) (remote.Rollout, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	obs := m.gen
+	if m.stuck {
+		obs = 1
+	}
+	return remote.Rollout{Generation: m.gen, ObservedGeneration: obs, Replicas: 1, UpdatedReplicas: 1, AvailableReplicas: 1, StatusReplicas: 1}, nil
+}
+
+func (m *memCluster) RunnerStatus(_ context.Context, id int64) (*gitlab.Status, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return &gitlab.Status{ID: id, ContactedAt: m.contact}, nil
+}
+
+func clusterEnv(t *testing.T, reloader bool) (*env, *memCluster, Target, Options) {
+	e := newEnv(t, 1)
+	old := time.Now().Add(-time.Hour)
+	m := &memCluster{store: e.store, gen: 1, reloader: reloader, contact: &old}
+	e.deps.Cluster, e.deps.Contacts = m, m
+	tg := target("a", 1)
+	tg.Cluster = &ClusterTarget{Namespace: "ns", ExternalSecret: "gitlab-runner-a-token", ESOVersion: "v1", Secret: "gitlab-runner-a-token", Deployment: "gitlab-runner-a", Reloader: reloader}
+	o := opts()
+	o.ClusterWait, o.PollInterval = 300*time.Millisecond, time.Millisecond
+	return e, m, tg, o
+}
+
+func TestClusterHappyPath(t *testing.T) {
+	e, m, tg, o := clusterEnv(t, false)
+	rs := Run(context.Background(), e.deps, o, []Target{tg})
+	e.noToken(t, rs)
+	c := rs[0].Cluster
+	if rs[0].Status != Rotated || !c.Done() || !c.Restarted || c.ContactedAt == nil || m.restarts != 1 {
+		t.Fatalf("%+v %+v restarts %d", rs[0], c, m.restarts)
+	}
+	if got := fmt.Sprint(m.calls[:3]); got != "[forceSync ns/gitlab-runner-a-token v1 secretHash ns/gitlab-runner-a-token runner-token restart ns/gitlab-runner-a]" {
+		t.Fatalf("calls %s", got)
+	}
+	if strings.Contains(fmt.Sprintf("%+v", c), m.secret) {
+		t.Fatal("the hash shows in the result")
+	}
+}
+
+func TestClusterFaults(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		reloader bool
+		set      func(*memCluster)
+		step     string
+		msg      string
+		next     string
+	}{
+		{"secret", false, func(m *memCluster) { m.noSync = true }, StepSecret, "did not receive the new token within 300ms", "rollout restart"},
+		{"rollout", false, func(m *memCluster) { m.stuck = true }, StepRollout, "the Deployment controller has not yet seen the new spec", "rollout status"},
+		{"contact", false, func(m *memCluster) { m.noCall = true }, StepContact, "runner 1 has not contacted GitLab since the rotation", "logs deployment/gitlab-runner-a"},
+		{"no reloader", true, func(m *memCluster) { m.reloader = false }, StepRollout, "Reloader did not restart deployment ns/gitlab-runner-a", "rollout restart"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e, m, tg, o := clusterEnv(t, tc.reloader)
+			tc.set(m)
+			rs := Run(context.Background(), e.deps, o, []Target{tg})
+			e.noToken(t, rs)
+			c := rs[0].Cluster
+			if rs[0].Status != Rotated || c.Done() || c.Step != tc.step || !strings.HasPrefix(c.Error, "rotated, but ") ||
+				!strings.Contains(c.Error, tc.msg) || !strings.Contains(strings.Join(c.Next, "\n"), tc.next) {
+				t.Fatalf("%+v", c)
+			}
+			e.stored(t, "a", 1)
+			if tc.reloader && m.restarts != 0 {
+				t.Fatal("runnerctl restarted a Reloader runner")
+			}
+		})
+	}
+}
+
+func TestClusterReloader(t *testing.T) {
+	e, m, tg, o := clusterEnv(t, true)
+	rs := Run(context.Background(), e.deps, o, []Target{tg})
+	if c := rs[0].Cluster; !c.Done() || c.Restarted || m.restarts != 0 {
+		t.Fatalf("%+v restarts %d", c, m.restarts)
+	}
+}
+
+func TestClusterAfterKeptToken(t *testing.T) {
+	e, m, tg, o := clusterEnv(t, false)
+	tok, _ := e.gl.ResetToken(context.Background(), 1)
+	if _, err := e.deps.Recovery.SaveRotated(glURL, "a", 1, "mem", tg.Location, tok.Token); err != nil {
+		t.Fatal(err)
+	}
+	rs := Run(context.Background(), e.deps, o, []Target{tg})
+	if !rs[0].Cluster.Done() || m.restarts != 1 {
+		t.Fatalf("%+v %+v", rs[0], rs[0].Cluster)
+	}
+	e.stored(t, "a", 1)
+}
