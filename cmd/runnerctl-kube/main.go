@@ -1,7 +1,8 @@
-// Command runnerctl-kube gives runnerctl access to a Kubernetes cluster in
-// its own process, so that client-go never slows runnerctl's start-up.
-// runnerctl starts it (rotate-token --kubeconfig/--context); it is not
-// meant to be run by hand.
+// Command runnerctl-kube gives runnerctl access to a Kubernetes cluster and
+// to Helm chart repositories in its own process, so that neither client-go
+// nor the Helm SDK ever slows runnerctl's start-up. runnerctl starts it
+// (rotate-token --kubeconfig/--context; doctor's chart check, which opens
+// no cluster); it is not meant to be run by hand.
 package main
 
 import (

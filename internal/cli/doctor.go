@@ -21,6 +21,7 @@ import (
 	"github.com/runnerctl/runnerctl/internal/config"
 	"github.com/runnerctl/runnerctl/internal/gitlab"
 	"github.com/runnerctl/runnerctl/internal/gitops"
+	kuberemote "github.com/runnerctl/runnerctl/internal/kube/remote"
 	"github.com/runnerctl/runnerctl/internal/secrets"
 	"github.com/runnerctl/runnerctl/internal/secrets/remote"
 )
@@ -64,6 +65,8 @@ type doctorDeps struct {
 	gitlab func(gitlab.Options) (doctorGitLab, error)
 	store  func(ctx context.Context, cfg *config.Config, stderr io.Writer) (store, error)
 	repo   func(dir string) uncommitted
+	// chart asks the chart repository, through runnerctl-kube.
+	chart func(ctx context.Context, q kuberemote.ChartQuery, stderr io.Writer) (kuberemote.ChartAnswer, error)
 }
 
 // uncommitted is what doctor needs of git.
@@ -76,13 +79,35 @@ func realDoctorDeps() doctorDeps {
 		gitlab: func(o gitlab.Options) (doctorGitLab, error) { return gitlab.New(o) },
 		store:  newStore,
 		repo:   func(dir string) uncommitted { return gitops.Git{Dir: dir} },
+		chart:  helperChartVersion,
 	}
+}
+
+// chartTimeout bounds the chart check; the helper gives up on the
+// repository first (its own 30 s), so this only catches a hung helper.
+const chartTimeout = 45 * time.Second
+
+// helperChartVersion runs the chart check in runnerctl-kube, in a
+// charts-only session: the Helm SDK stays out of runnerctl.
+func helperChartVersion(ctx context.Context, q kuberemote.ChartQuery, stderr io.Writer) (kuberemote.ChartAnswer, error) {
+	path, err := kuberemote.Find()
+	if err != nil {
+		return kuberemote.ChartAnswer{}, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, chartTimeout)
+	defer cancel()
+	c, err := kuberemote.StartCharts(ctx, path, stderr)
+	if err != nil {
+		return kuberemote.ChartAnswer{}, err
+	}
+	defer c.Close()
+	return c.ChartVersion(ctx, q)
 }
 
 func newDoctorCmd(e env, g *globals, v *viper.Viper) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "doctor",
-		Short: "Check GitLab, the token, the secrets backend, the runners, the files and the repository",
+		Short: "Check GitLab, the token, the secrets backend, the chart, the runners, the files and the repository",
 		Long: `doctor runs every check runnerctl's commands depend on and prints one line per
 check with its verdict (ok, FAIL, warn, skipped) and, for FAIL and warn, the
 fix:
@@ -95,15 +120,18 @@ fix:
             credentials and can reach every runner's token location; only
             Vault's check proves write permission: for Infisical, AWS and GCP
             a pass means reachable and readable (they have no dry run)
-  chart     the chart version exists in the chart repository (not yet: it
-            needs the Helm SDK in a helper process; always skipped)
+  chart     chart.version exists in chart.repoURL (through runnerctl-kube,
+            with the Helm SDK): an HTTP(S) Helm repository's index.yaml or
+            an OCI registry's tags; warn when the repository cannot be
+            reached from here (HTTPS_PROXY is honoured; no custom CA)
   runner/N  runner N exists in GitLab (warn when it has no runnerID yet)
   files     the generated files match runnerctl.yaml (as render --check)
   repo      the git work tree has nothing uncommitted (warn); skipped
             outside a git repository
 
 Checks that need GitLab are skipped when GitLab cannot be reached.
---offline runs only the files and repo checks. Nothing is changed anywhere.
+--offline runs only the files and repo checks. Nothing is changed anywhere,
+and nothing is written to Helm's cache or configuration.
 
 Exit codes: 0 no check failed (warnings allowed); 1 a check failed; 2
 invalid configuration or usage.`,
@@ -135,10 +163,12 @@ func runDoctor(ctx context.Context, e env, g *globals, o doctorOptions, d doctor
 	var (
 		gitlabChecks []checkResult // gitlab, token, then one per runner
 		secretsCheck checkResult
+		chart        checkResult
 	)
 	if o.offline {
 		gitlabChecks = skipGitLab(l.cfg, "--offline")
 		secretsCheck = checkResult{Check: "secrets", Status: checkSkipped, Detail: "--offline"}
+		chart = checkResult{Check: "chart", Status: checkSkipped, Detail: "--offline"}
 	} else {
 		// GitLab's checks depend on each other; the backend is independent.
 		var grp errgroup.Group
@@ -150,12 +180,11 @@ func runDoctor(ctx context.Context, e env, g *globals, o doctorOptions, d doctor
 			secretsCheck = checkSecrets(ctx, e, l.cfg, d.store)
 			return nil
 		})
+		grp.Go(func() error {
+			chart = checkChart(ctx, e, l.cfg.Chart, d.chart)
+			return nil
+		})
 		_ = grp.Wait()
-	}
-	chart := checkResult{Check: "chart", Status: checkSkipped,
-		Detail: fmt.Sprintf("chart %s: not yet: needs the Helm SDK in a helper process", l.cfg.Chart.Version)}
-	if o.offline {
-		chart.Detail = "--offline"
 	}
 
 	// The fixed order of the output: gitlab, token, secrets, chart, the
@@ -433,6 +462,43 @@ func checkSecrets(ctx context.Context, e env, cfg *config.Config, open func(cont
 	}
 	if len(locs) == 0 {
 		res.Detail = backend + ": credentials accepted (no runners in the spec)"
+	}
+	return res
+}
+
+// checkChart asks the chart repository whether chart.version exists. An
+// unreachable repository is a warning: nothing is known, and what matters
+// is that ArgoCD reaches it, which this machine cannot tell.
+func checkChart(ctx context.Context, e env, ch config.Chart,
+	ask func(context.Context, kuberemote.ChartQuery, io.Writer) (kuberemote.ChartAnswer, error)) checkResult {
+	res := checkResult{Check: "chart"}
+	what := fmt.Sprintf("chart %s %s", ch.Name, ch.Version)
+	a, err := ask(ctx, kuberemote.ChartQuery{RepoURL: ch.RepoURL, Chart: ch.Name, Version: ch.Version}, e.stderr)
+	switch {
+	case errors.Is(err, kuberemote.ErrNoHelper):
+		res.Status, res.Detail = checkFail, err.Error()
+		res.Fix = "install " + kuberemote.HelperName + " next to runnerctl (go install ./cmd/...)"
+	case errors.Is(err, kuberemote.ErrUnreachable):
+		res.Status, res.Detail = checkWarn, what+": cannot reach the chart repository: "+err.Error()
+		res.Fix = "check the network path to " + ch.RepoURL + " (firewall, VPN, HTTPS_PROXY/NO_PROXY); ArgoCD must reach it too"
+	case errors.Is(err, kuberemote.ErrConfig): // a helper of another release, or a bad chart setting
+		res.Status, res.Detail = checkFail, what+": "+err.Error()
+		res.Fix = "install runnerctl and " + kuberemote.HelperName + " from the same release (go install ./cmd/...), or correct chart in runnerctl.yaml, as the error says"
+	case errors.Is(err, kuberemote.ErrNotFound):
+		res.Status, res.Detail = checkFail, what+": "+err.Error()
+		res.Fix = "check chart.repoURL in runnerctl.yaml: the Helm repository's URL (where index.yaml is), or oci://registry/path"
+	case err != nil:
+		res.Status, res.Detail = checkFail, what+": "+err.Error()
+		res.Fix = "check chart.repoURL in runnerctl.yaml and the repository's health, then try again"
+	case a.Found:
+		res.Status, res.Detail = checkOK, fmt.Sprintf("%s found in %s", what, ch.RepoURL)
+	case !a.ChartExists:
+		res.Status, res.Detail = checkFail, fmt.Sprintf("no chart %s in %s", ch.Name, ch.RepoURL)
+		res.Fix = "check chart.name and chart.repoURL in runnerctl.yaml"
+	default:
+		res.Status = checkFail
+		res.Detail = fmt.Sprintf("%s not found in %s (newest: %s)", what, ch.RepoURL, strings.Join(a.Latest, ", "))
+		res.Fix = fmt.Sprintf("set chart.version in runnerctl.yaml to an existing version (the newest is %s), then run `runnerctl render`", a.Latest[0])
 	}
 	return res
 }

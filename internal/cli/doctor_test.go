@@ -17,6 +17,7 @@ import (
 	"github.com/runnerctl/runnerctl/internal/config"
 	"github.com/runnerctl/runnerctl/internal/gitlab"
 	"github.com/runnerctl/runnerctl/internal/gitops"
+	kuberemote "github.com/runnerctl/runnerctl/internal/kube/remote"
 	"github.com/runnerctl/runnerctl/internal/secrets"
 )
 
@@ -228,3 +229,53 @@ skipped  chart             --offline
 		t.Errorf("quiet output %q, want the failure only", got)
 	}
 }
+
+func TestCheckChart(t *testing.T) {
+	ch := config.Chart{RepoURL: "https://charts.example.com", Name: "gitlab-runner", Version: "0.86.0"}
+	e := env{stderr: &bytes.Buffer{}}
+	ask := func(a kuberemote.ChartAnswer, err error) func(context.Context, kuberemote.ChartQuery, io.Writer) (kuberemote.ChartAnswer, error) {
+		return func(_ context.Context, q kuberemote.ChartQuery, _ io.Writer) (kuberemote.ChartAnswer, error) {
+			if q != (kuberemote.ChartQuery{RepoURL: ch.RepoURL, Chart: ch.Name, Version: ch.Version}) {
+				t.Errorf("asked %+v", q)
+			}
+			return a, err
+		}
+	}
+	for _, tc := range []struct {
+		name           string
+		a              kuberemote.ChartAnswer
+		err            error
+		status, detail string
+		fix            string
+	}{
+		{"found", kuberemote.ChartAnswer{Found: true, ChartExists: true, Latest: []string{"0.86.0"}}, nil,
+			checkOK, "chart gitlab-runner 0.86.0 found in https://charts.example.com", ""},
+		{"missing version", kuberemote.ChartAnswer{ChartExists: true, Latest: []string{"0.85.1", "0.85.0"}}, nil,
+			checkFail, "chart gitlab-runner 0.86.0 not found in https://charts.example.com (newest: 0.85.1, 0.85.0)", "the newest is 0.85.1"},
+		{"missing chart", kuberemote.ChartAnswer{}, nil,
+			checkFail, "no chart gitlab-runner in https://charts.example.com", "chart.name"},
+		{"no helper", kuberemote.ChartAnswer{}, fmt.Errorf("%w next to runnerctl or on PATH", kuberemote.ErrNoHelper),
+			checkFail, "runnerctl-kube not found", "install runnerctl-kube next to runnerctl (go install ./cmd/...)"},
+		{"unreachable", kuberemote.ChartAnswer{}, &wrappedKind{"https://charts.example.com: dial tcp: i/o timeout", kuberemote.ErrUnreachable},
+			checkWarn, "cannot reach the chart repository: https://charts.example.com: dial tcp: i/o timeout", "HTTPS_PROXY"},
+		{"404", kuberemote.ChartAnswer{}, &wrappedKind{"https://charts.example.com: HTTP 404", kuberemote.ErrNotFound},
+			checkFail, "HTTP 404", "where index.yaml is"},
+		{"old helper", kuberemote.ChartAnswer{}, &wrappedKind{"runnerctl speaks protocol 2 and runnerctl-kube protocol 1: install both from the same release", kuberemote.ErrConfig},
+			checkFail, "protocol 1", "from the same release"},
+		{"other", kuberemote.ChartAnswer{}, errors.New("chart repository x: invalid index.yaml: boom"),
+			checkFail, "invalid index.yaml", "health"},
+	} {
+		res := checkChart(context.Background(), e, ch, ask(tc.a, tc.err))
+		if res.Check != "chart" || res.Status != tc.status || !strings.Contains(res.Detail, tc.detail) || !strings.Contains(res.Fix, tc.fix) || (tc.fix == "") != (res.Fix == "") {
+			t.Errorf("%s: %+v; want %s with %q, fix %q", tc.name, res, tc.status, tc.detail, tc.fix)
+		}
+	}
+}
+
+type wrappedKind struct {
+	msg  string
+	kind error
+}
+
+func (e *wrappedKind) Error() string { return e.msg }
+func (e *wrappedKind) Unwrap() error { return e.kind }

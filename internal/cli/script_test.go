@@ -33,6 +33,7 @@ func TestScripts(t *testing.T) {
 		Dir: "../../testdata/script",
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"exitcode":      cmdExitCode,
+			"fake-charts":   cmdFakeCharts,
 			"fake-gitlab":   fakegitlab.Cmd,
 			"fake-kube":     cmdFakeKube,
 			"fake-store":    cmdFakeStore,

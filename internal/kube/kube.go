@@ -25,6 +25,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/runnerctl/runnerctl/internal/kube/charts"
 	"github.com/runnerctl/runnerctl/internal/kube/remote"
 )
 
@@ -190,15 +191,16 @@ func (c *Cluster) RolloutStatus(ctx context.Context, ns, name string) (remote.Ro
 	return r, nil
 }
 
-// Main is runnerctl-kube: it serves one cluster on stdin and stdout until
+// Main is runnerctl-kube: it serves one cluster (or, in a charts-only
+// session, chart checks through package charts) on stdin and stdout until
 // stdin closes, and returns the exit code.
 func Main() int {
 	if len(os.Args) != 2 || os.Args[1] != "serve" {
-		fmt.Fprintf(os.Stderr, "%s is runnerctl's helper for cluster access; runnerctl starts it (%s serve).\n", remote.HelperName, remote.HelperName)
+		fmt.Fprintf(os.Stderr, "%s is runnerctl's helper for cluster access and chart checks; runnerctl starts it (%s serve).\n", remote.HelperName, remote.HelperName)
 		return 2
 	}
 	signal.Ignore(os.Interrupt, syscall.SIGTERM)
-	if err := remote.Serve(context.Background(), os.Stdin, os.Stdout, Open); err != nil {
+	if err := remote.Serve(context.Background(), os.Stdin, os.Stdout, Open, charts.Version); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}

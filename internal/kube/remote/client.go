@@ -55,6 +55,17 @@ type Client struct {
 // Start runs the helper at path and opens the cluster spec names. The
 // helper's stderr goes to stderr. Close the Client when done.
 func Start(ctx context.Context, path string, spec Spec, stderr io.Writer) (*Client, error) {
+	return start(ctx, path, request{Op: opOpen, Protocol: Protocol, Spec: &spec}, stderr)
+}
+
+// StartCharts runs the helper at path for chart checks only: no
+// kubeconfig is read and no cluster is reached; the cluster operations
+// fail. Close the Client when done.
+func StartCharts(ctx context.Context, path string, stderr io.Writer) (*Client, error) {
+	return start(ctx, path, request{Op: opOpen, Protocol: Protocol, Charts: true}, stderr)
+}
+
+func start(ctx context.Context, path string, open request, stderr io.Writer) (*Client, error) {
 	cmd := exec.Command(path, "serve")
 	cmd.Stderr = stderr
 	stdin, err := cmd.StdinPipe()
@@ -69,7 +80,7 @@ func Start(ctx context.Context, path string, spec Spec, stderr io.Writer) (*Clie
 		return nil, fmt.Errorf("start %s: %w", HelperName, err)
 	}
 	c := newClient(stdout, stdin, cmd.Wait, func() { _ = cmd.Process.Kill() })
-	if _, err := c.call(ctx, request{Op: opOpen, Protocol: Protocol, Spec: &spec}); err != nil {
+	if _, err := c.call(ctx, open); err != nil {
 		_ = c.Close()
 		return nil, err
 	}
@@ -146,6 +157,18 @@ func (c *Client) RolloutStatus(ctx context.Context, ns, name string) (Rollout, e
 		return Rollout{}, fmt.Errorf("%s: rolloutStatus answered without a rollout", HelperName)
 	}
 	return *resp.Rollout, nil
+}
+
+// ChartVersion asks the chart repository whether q's version exists.
+func (c *Client) ChartVersion(ctx context.Context, q ChartQuery) (ChartAnswer, error) {
+	resp, err := c.call(ctx, request{Op: opChartVersion, Chart: &q})
+	if err != nil {
+		return ChartAnswer{}, err
+	}
+	if resp.Chart == nil {
+		return ChartAnswer{}, fmt.Errorf("%s: chartVersion answered without a chart", HelperName)
+	}
+	return *resp.Chart, nil
 }
 
 // Close ends the helper (it exits when its stdin closes) and waits for it.

@@ -1,18 +1,27 @@
-// Package remote reaches the Kubernetes cluster through a helper process,
-// runnerctl-kube, installed next to runnerctl.
+// Package remote reaches the Kubernetes cluster, and Helm chart
+// repositories, through a helper process, runnerctl-kube, installed next to
+// runnerctl.
 //
 // Why a second binary: linking k8s.io/client-go's dynamic client and
 // clientcmd alone adds about 4.3 ms to every start of a Go binary (5.8 ms
 // against 1.5 ms for hello world; the typed clientset 11.8 ms), and
 // runnerctl's start-up budget is 5× hello world. Only `rotate-token
 // --kubeconfig/--context` needs the cluster, and it can afford one process
-// start. This package links no Kubernetes code; package kube, which only
-// runnerctl-kube imports, does.
+// start. Helm's SDK is heavier still (its pkg/action costs about 15× a
+// hello-world start), and only doctor's chart check needs it. This package
+// links no Kubernetes or Helm code; packages kube and kube/charts, which
+// only runnerctl-kube imports, do.
 //
 // The protocol follows the secrets helper's (internal/secrets/remote):
 // newline-delimited JSON over the helper's stdin and stdout, one answer per
-// request. The first request is "open" with the kubeconfig and context;
-// then forceSync, secretHash, restart and rolloutStatus. No secret value
+// request. The first request is "open", with the protocol version and
+// either a Spec (the kubeconfig and context) or charts: true, a
+// charts-only session that needs no kubeconfig and reaches no cluster (what
+// `runnerctl doctor` uses). After a cluster open: forceSync, secretHash,
+// restart and rolloutStatus; after either open: chartVersion, which asks a
+// Helm chart repository (HTTP(S) index.yaml or OCI registry) whether a
+// chart version exists. The Helm SDK is linked only into the helper (package
+// charts), for the same reason as client-go. No secret value
 // crosses the pipe: the helper answers a Secret key's SHA-256, never its
 // value. The helper exits when its stdin closes and ignores SIGINT and
 // SIGTERM (runnerctl decides when to stop).
@@ -30,8 +39,9 @@ import (
 const HelperName = "runnerctl-kube"
 
 // Protocol is the version of this wire protocol; runnerctl and
-// runnerctl-kube must come from the same release.
-const Protocol = 1
+// runnerctl-kube must come from the same release. Version 2 added the
+// charts-only open and chartVersion.
+const Protocol = 2
 
 // Spec says how to reach the cluster: a kubeconfig file ("" follows
 // $KUBECONFIG and ~/.kube/config) and a context ("" is the kubeconfig's
@@ -48,6 +58,9 @@ var (
 	ErrNotFound     = errors.New("not found")
 	ErrUnauthorized = errors.New("unauthorized")
 	ErrForbidden    = errors.New("forbidden")
+	// ErrUnreachable: a chart repository could not be reached (DNS,
+	// connection, TLS, timeout): nothing is known of the chart.
+	ErrUnreachable = errors.New("unreachable")
 )
 
 // Rollout is a Deployment's rollout state, as `kubectl rollout status`
@@ -86,8 +99,35 @@ func (r Rollout) Pending() string {
 	return "nothing"
 }
 
+// ChartQuery names a chart version in a chart repository: an HTTP(S) Helm
+// repository (its index.yaml) or an OCI registry (oci://host/path, the
+// chart at oci://host/path/chart).
+type ChartQuery struct {
+	RepoURL string `json:"repoURL"`
+	Chart   string `json:"chart"`
+	Version string `json:"version"`
+}
+
+// ChartAnswer is what the repository says of a ChartQuery.
+type ChartAnswer struct {
+	// Found: the exact version exists.
+	Found bool `json:"found"`
+	// ChartExists: the repository has the chart at all (some version).
+	ChartExists bool `json:"chartExists"`
+	// Latest: the chart's newest versions, newest first (at most
+	// MaxLatest).
+	Latest []string `json:"latest,omitempty"`
+}
+
+// MaxLatest is how many of the newest versions ChartAnswer.Latest lists.
+const MaxLatest = 5
+
+// ChartFunc answers a ChartQuery.
+type ChartFunc func(ctx context.Context, q ChartQuery) (ChartAnswer, error)
+
 // Operations.
 const (
+	opChartVersion  = "chartVersion"
 	opOpen          = "open"
 	opForceSync     = "forceSync"
 	opSecretHash    = "secretHash"
@@ -96,11 +136,15 @@ const (
 )
 
 type request struct {
-	Op        string `json:"op"`
-	Protocol  int    `json:"protocol,omitempty"`
-	Spec      *Spec  `json:"spec,omitempty"`
-	Namespace string `json:"namespace,omitempty"`
-	Name      string `json:"name,omitempty"`
+	Op       string `json:"op"`
+	Protocol int    `json:"protocol,omitempty"`
+	Spec     *Spec  `json:"spec,omitempty"`
+	// Charts: open a charts-only session (no Spec, no cluster).
+	Charts bool `json:"charts,omitempty"`
+	// Chart: chartVersion's query.
+	Chart     *ChartQuery `json:"chart,omitempty"`
+	Namespace string      `json:"namespace,omitempty"`
+	Name      string      `json:"name,omitempty"`
 	// Version: forceSync's ExternalSecret API version (v1, v1beta1).
 	Version string `json:"version,omitempty"`
 	// Key: secretHash's data key.
@@ -110,9 +154,10 @@ type request struct {
 }
 
 type response struct {
-	Error   *wireError `json:"error,omitempty"`
-	Hash    string     `json:"hash,omitempty"`
-	Rollout *Rollout   `json:"rollout,omitempty"`
+	Error   *wireError   `json:"error,omitempty"`
+	Hash    string       `json:"hash,omitempty"`
+	Rollout *Rollout     `json:"rollout,omitempty"`
+	Chart   *ChartAnswer `json:"chart,omitempty"`
 }
 
 type wireError struct {
@@ -128,6 +173,7 @@ var kinds = []struct {
 	{"not_found", ErrNotFound},
 	{"unauthorized", ErrUnauthorized},
 	{"forbidden", ErrForbidden},
+	{"unreachable", ErrUnreachable},
 }
 
 func toWire(err error) *wireError {
@@ -179,10 +225,11 @@ type Cluster interface {
 type OpenFunc func(ctx context.Context, spec Spec) (Cluster, error)
 
 // Serve answers requests from r on w until r ends; the first must be open.
-func Serve(ctx context.Context, r io.Reader, w io.Writer, open OpenFunc) error {
+// open connects a cluster; chart answers chartVersion.
+func Serve(ctx context.Context, r io.Reader, w io.Writer, open OpenFunc, chart ChartFunc) error {
 	dec := json.NewDecoder(r)
 	enc := json.NewEncoder(w)
-	var c Cluster
+	var s session
 	for {
 		var req request
 		if err := dec.Decode(&req); err != nil {
@@ -191,50 +238,78 @@ func Serve(ctx context.Context, r io.Reader, w io.Writer, open OpenFunc) error {
 			}
 			return fmt.Errorf("%s: read request: %w", HelperName, err)
 		}
-		if err := enc.Encode(handle(ctx, &c, req, open)); err != nil {
+		if err := enc.Encode(handle(ctx, &s, req, open, chart)); err != nil {
 			return fmt.Errorf("%s: write answer: %w", HelperName, err)
 		}
 	}
 }
 
-func handle(ctx context.Context, c *Cluster, req request, open OpenFunc) response {
+// session is what open established: a cluster, or charts only.
+type session struct {
+	opened bool
+	c      Cluster // nil in a charts-only session
+}
+
+func handle(ctx context.Context, s *session, req request, open OpenFunc, chart ChartFunc) response {
 	fail := func(err error) response { return response{Error: toWire(err)} }
 	if req.Op == opOpen {
 		switch {
 		case req.Protocol != Protocol:
 			return fail(fmt.Errorf("%w: runnerctl speaks protocol %d and %s protocol %d: install both from the same release", ErrConfig, req.Protocol, HelperName, Protocol))
+		case s.opened:
+			return fail(fmt.Errorf("%w: already open", ErrConfig))
+		case req.Charts && req.Spec != nil:
+			return fail(fmt.Errorf("%w: open with both a cluster and charts only", ErrConfig))
+		case req.Charts:
+			s.opened = true
+			return response{}
 		case req.Spec == nil:
 			return fail(fmt.Errorf("%w: open without a cluster", ErrConfig))
-		case *c != nil:
-			return fail(fmt.Errorf("%w: cluster already open", ErrConfig))
 		}
 		cl, err := open(ctx, *req.Spec)
 		if err != nil {
 			return fail(err)
 		}
-		*c = cl
+		s.opened, s.c = true, cl
 		return response{}
 	}
-	if *c == nil {
+	if !s.opened {
 		return fail(fmt.Errorf("%w: %q before open", ErrConfig, req.Op))
 	}
+	if req.Op == opChartVersion {
+		switch {
+		case req.Chart == nil:
+			return fail(fmt.Errorf("%w: chartVersion without a chart", ErrConfig))
+		case chart == nil:
+			return fail(fmt.Errorf("%w: this %s cannot check charts", ErrConfig, HelperName))
+		}
+		a, err := chart(ctx, *req.Chart)
+		if err != nil {
+			return fail(err)
+		}
+		return response{Chart: &a}
+	}
+	if s.c == nil {
+		return fail(fmt.Errorf("%w: %q in a charts-only session", ErrConfig, req.Op))
+	}
+	c := s.c
 	switch req.Op {
 	case opForceSync:
-		if err := (*c).ForceSync(ctx, req.Namespace, req.Name, req.Version, req.Value); err != nil {
+		if err := c.ForceSync(ctx, req.Namespace, req.Name, req.Version, req.Value); err != nil {
 			return fail(err)
 		}
 	case opSecretHash:
-		h, err := (*c).SecretHash(ctx, req.Namespace, req.Name, req.Key)
+		h, err := c.SecretHash(ctx, req.Namespace, req.Name, req.Key)
 		if err != nil {
 			return fail(err)
 		}
 		return response{Hash: h}
 	case opRestart:
-		if err := (*c).Restart(ctx, req.Namespace, req.Name, req.Value); err != nil {
+		if err := c.Restart(ctx, req.Namespace, req.Name, req.Value); err != nil {
 			return fail(err)
 		}
 	case opRolloutStatus:
-		r, err := (*c).RolloutStatus(ctx, req.Namespace, req.Name)
+		r, err := c.RolloutStatus(ctx, req.Namespace, req.Name)
 		if err != nil {
 			return fail(err)
 		}

@@ -40,7 +40,7 @@ func pipeClient(t *testing.T, open OpenFunc) *Client {
 	reqR, reqW := io.Pipe()
 	respR, respW := io.Pipe()
 	done := make(chan error, 1)
-	go func() { done <- Serve(context.Background(), reqR, respW, open); respW.Close() }()
+	go func() { done <- Serve(context.Background(), reqR, respW, open, nil); respW.Close() }()
 	c := newClient(respR, reqW, func() error { return <-done }, func() {})
 	t.Cleanup(func() { _ = c.Close() })
 	return c
@@ -100,5 +100,69 @@ func TestRolloutComplete(t *testing.T) {
 		if tc.r.Complete() != tc.done || !strings.Contains(tc.r.Pending(), tc.pending) {
 			t.Errorf("%+v: Complete %v, Pending %q", tc.r, tc.r.Complete(), tc.r.Pending())
 		}
+	}
+}
+
+func TestChartsOnlySession(t *testing.T) {
+	opened := false
+	var asked ChartQuery
+	chart := func(_ context.Context, q ChartQuery) (ChartAnswer, error) {
+		asked = q
+		if q.Version == "9.9.9" {
+			return ChartAnswer{}, fmt.Errorf("chart repository x: %w", ErrUnreachable)
+		}
+		return ChartAnswer{Found: true, ChartExists: true, Latest: []string{"0.86.0", "0.85.1"}}, nil
+	}
+	reqR, reqW := io.Pipe()
+	respR, respW := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- Serve(context.Background(), reqR, respW, func(context.Context, Spec) (Cluster, error) {
+			opened = true
+			return &fakeCluster{}, nil
+		}, chart)
+		respW.Close()
+	}()
+	c := newClient(respR, reqW, func() error { return <-done }, func() {})
+	defer c.Close()
+	ctx := context.Background()
+	q := ChartQuery{RepoURL: "https://charts.example.com", Chart: "gitlab-runner", Version: "0.86.0"}
+	if _, err := c.ChartVersion(ctx, q); !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "before open") {
+		t.Fatalf("chartVersion before open: %v", err)
+	}
+	if _, err := c.call(ctx, request{Op: opOpen, Protocol: Protocol, Charts: true, Spec: &Spec{}}); !errors.Is(err, ErrConfig) {
+		t.Fatalf("open with a cluster and charts only: %v", err)
+	}
+	if _, err := c.call(ctx, request{Op: opOpen, Protocol: Protocol - 1, Charts: true}); !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "same release") {
+		t.Fatalf("charts-only open with an old protocol: %v", err)
+	}
+	if _, err := c.call(ctx, request{Op: opOpen, Protocol: Protocol, Charts: true}); err != nil {
+		t.Fatal(err)
+	}
+	a, err := c.ChartVersion(ctx, q)
+	if err != nil || !a.Found || strings.Join(a.Latest, ",") != "0.86.0,0.85.1" || asked != q {
+		t.Fatalf("ChartVersion = %+v, %v (asked %+v)", a, err, asked)
+	}
+	q.Version = "9.9.9"
+	if _, err := c.ChartVersion(ctx, q); !errors.Is(err, ErrUnreachable) {
+		t.Fatalf("unreachable across the pipe: %v", err)
+	}
+	if err := c.Restart(ctx, "ns", "d", "T"); !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "charts-only") {
+		t.Fatalf("a cluster operation in a charts-only session: %v", err)
+	}
+	if _, err := c.call(ctx, request{Op: opOpen, Protocol: Protocol, Spec: &Spec{}}); !errors.Is(err, ErrConfig) || opened {
+		t.Fatalf("a second open: %v (opened %v)", err, opened)
+	}
+}
+
+func TestChartVersionAfterClusterOpen(t *testing.T) {
+	c := pipeClient(t, func(context.Context, Spec) (Cluster, error) { return &fakeCluster{}, nil })
+	ctx := context.Background()
+	if _, err := c.call(ctx, request{Op: opOpen, Protocol: Protocol, Spec: &Spec{}}); err != nil {
+		t.Fatal(err)
+	}
+	// pipeClient serves no ChartFunc: the helper says so.
+	if _, err := c.ChartVersion(ctx, ChartQuery{RepoURL: "oci://r/p", Chart: "c", Version: "1"}); !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "cannot check charts") {
+		t.Fatalf("chartVersion without a ChartFunc: %v", err)
 	}
 }
