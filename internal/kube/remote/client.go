@@ -2,54 +2,23 @@ package remote
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"runtime"
-	"sync"
+
+	"github.com/runnerctl/runnerctl/internal/helper"
 )
 
 // ErrNoHelper: runnerctl-kube is neither next to runnerctl nor on PATH.
 var ErrNoHelper = errors.New(HelperName + " not found")
 
-// Find locates the helper as the secrets helper is found: next to the
-// running executable first (`go install ./cmd/...` and the release archives
-// put it there), then on PATH.
-func Find() (string, error) {
-	name := HelperName
-	if runtime.GOOS == "windows" {
-		name += ".exe"
-	}
-	if exe, err := os.Executable(); err == nil {
-		if exe, err = filepath.EvalSymlinks(exe); err == nil {
-			p := filepath.Join(filepath.Dir(exe), name)
-			if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
-				return p, nil
-			}
-		}
-	}
-	p, err := exec.LookPath(HelperName)
-	if err != nil {
-		return "", fmt.Errorf("%w next to runnerctl or on PATH: install it with runnerctl (go install github.com/runnerctl/runnerctl/cmd/...@latest, or take both from the release archive)", ErrNoHelper)
-	}
-	return p, nil
-}
+// Find locates the helper as the secrets helper is found: next to
+// runnerctl, else on PATH.
+func Find() (string, error) { return helper.Find(HelperName, ErrNoHelper) }
 
-// Client is a Cluster served by the helper process. Calls are serialized.
+// Client is a Cluster served by the helper process.
 type Client struct {
-	mu      sync.Mutex
-	enc     *json.Encoder
-	dec     *json.Decoder
-	stdin   io.Closer
-	wait    func() error
-	kill    func()
-	broken  error
-	closed  bool
-	waitErr error
+	conn *helper.Conn
 }
 
 // Start runs the helper at path and opens the cluster spec names. The
@@ -66,20 +35,11 @@ func StartCharts(ctx context.Context, path string, stderr io.Writer) (*Client, e
 }
 
 func start(ctx context.Context, path string, open request, stderr io.Writer) (*Client, error) {
-	cmd := exec.Command(path, "serve")
-	cmd.Stderr = stderr
-	stdin, err := cmd.StdinPipe()
+	conn, err := helper.Start(path, HelperName, stderr)
 	if err != nil {
 		return nil, err
 	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", HelperName, err)
-	}
-	c := newClient(stdout, stdin, cmd.Wait, func() { _ = cmd.Process.Kill() })
+	c := &Client{conn: conn}
 	if _, err := c.call(ctx, open); err != nil {
 		_ = c.Close()
 		return nil, err
@@ -88,45 +48,20 @@ func start(ctx context.Context, path string, open request, stderr io.Writer) (*C
 }
 
 func newClient(r io.Reader, w io.WriteCloser, wait func() error, kill func()) *Client {
-	return &Client{enc: json.NewEncoder(w), dec: json.NewDecoder(r), stdin: w, wait: wait, kill: kill}
+	return &Client{conn: helper.NewConn(HelperName, r, w, wait, kill)}
 }
 
-// call sends one request and waits for its answer or for ctx; a call cut
-// short leaves the pipe out of step, so the helper is stopped.
+// call sends one request and returns its answer, or the helper's error
+// with its sentinel.
 func (c *Client) call(ctx context.Context, req request) (response, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.broken != nil {
-		return response{}, c.broken
+	var resp response
+	if err := c.conn.Call(ctx, req, &resp); err != nil {
+		return response{}, err
 	}
-	type result struct {
-		resp response
-		err  error
+	if resp.Error != nil {
+		return response{}, kinds.FromWire(resp.Error)
 	}
-	done := make(chan result, 1)
-	go func() {
-		var r result
-		if r.err = c.enc.Encode(req); r.err == nil {
-			r.err = c.dec.Decode(&r.resp)
-		}
-		done <- r
-	}()
-	select {
-	case r := <-done:
-		if r.err != nil {
-			c.broken = fmt.Errorf("%s stopped answering: %w", HelperName, r.err)
-			c.kill()
-			return response{}, c.broken
-		}
-		if r.resp.Error != nil {
-			return response{}, fromWire(r.resp.Error)
-		}
-		return r.resp, nil
-	case <-ctx.Done():
-		c.broken = fmt.Errorf("%s: %w", HelperName, ctx.Err())
-		c.kill()
-		return response{}, ctx.Err()
-	}
+	return resp, nil
 }
 
 // ForceSync implements Cluster.
@@ -172,19 +107,4 @@ func (c *Client) ChartVersion(ctx context.Context, q ChartQuery) (ChartAnswer, e
 }
 
 // Close ends the helper (it exits when its stdin closes) and waits for it.
-func (c *Client) Close() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closed {
-		return c.waitErr
-	}
-	c.closed = true
-	_ = c.stdin.Close()
-	c.waitErr = c.wait()
-	if c.broken != nil {
-		c.waitErr = nil
-	} else {
-		c.broken = fmt.Errorf("%s is closed", HelperName)
-	}
-	return c.waitErr
-}
+func (c *Client) Close() error { return c.conn.Close() }

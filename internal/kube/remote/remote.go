@@ -29,10 +29,11 @@ package remote
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/runnerctl/runnerctl/internal/helper"
 )
 
 // HelperName is the helper's executable name (plus ".exe" on Windows).
@@ -154,56 +155,18 @@ type request struct {
 }
 
 type response struct {
-	Error   *wireError   `json:"error,omitempty"`
-	Hash    string       `json:"hash,omitempty"`
-	Rollout *Rollout     `json:"rollout,omitempty"`
-	Chart   *ChartAnswer `json:"chart,omitempty"`
+	Error   *helper.WireError `json:"error,omitempty"`
+	Hash    string            `json:"hash,omitempty"`
+	Rollout *Rollout          `json:"rollout,omitempty"`
+	Chart   *ChartAnswer      `json:"chart,omitempty"`
 }
 
-type wireError struct {
-	Kind    string `json:"kind,omitempty"`
-	Message string `json:"message"`
-}
-
-var kinds = []struct {
-	name string
-	err  error
-}{
-	{"config", ErrConfig},
-	{"not_found", ErrNotFound},
-	{"unauthorized", ErrUnauthorized},
-	{"forbidden", ErrForbidden},
-	{"unreachable", ErrUnreachable},
-}
-
-func toWire(err error) *wireError {
-	w := &wireError{Message: err.Error()}
-	for _, k := range kinds {
-		if errors.Is(err, k.err) {
-			w.Kind = k.name
-			break
-		}
-	}
-	return w
-}
-
-// Error is the helper's error; it unwraps to the sentinel it carried.
-type Error struct {
-	msg  string
-	kind error
-}
-
-func (e *Error) Error() string { return e.msg }
-func (e *Error) Unwrap() error { return e.kind }
-
-func fromWire(w *wireError) error {
-	e := &Error{msg: w.Message}
-	for _, k := range kinds {
-		if k.name == w.Kind {
-			e.kind = k.err
-		}
-	}
-	return e
+var kinds = helper.Kinds{
+	{Name: "config", Err: ErrConfig},
+	{Name: "not_found", Err: ErrNotFound},
+	{Name: "unauthorized", Err: ErrUnauthorized},
+	{Name: "forbidden", Err: ErrForbidden},
+	{Name: "unreachable", Err: ErrUnreachable},
 }
 
 // Cluster is what the helper does in the cluster.
@@ -227,21 +190,8 @@ type OpenFunc func(ctx context.Context, spec Spec) (Cluster, error)
 // Serve answers requests from r on w until r ends; the first must be open.
 // open connects a cluster; chart answers chartVersion.
 func Serve(ctx context.Context, r io.Reader, w io.Writer, open OpenFunc, chart ChartFunc) error {
-	dec := json.NewDecoder(r)
-	enc := json.NewEncoder(w)
 	var s session
-	for {
-		var req request
-		if err := dec.Decode(&req); err != nil {
-			if errors.Is(err, io.EOF) {
-				return nil
-			}
-			return fmt.Errorf("%s: read request: %w", HelperName, err)
-		}
-		if err := enc.Encode(handle(ctx, &s, req, open, chart)); err != nil {
-			return fmt.Errorf("%s: write answer: %w", HelperName, err)
-		}
-	}
+	return helper.Serve(r, w, HelperName, func(req request) response { return handle(ctx, &s, req, open, chart) })
 }
 
 // session is what open established: a cluster, or charts only.
@@ -251,7 +201,7 @@ type session struct {
 }
 
 func handle(ctx context.Context, s *session, req request, open OpenFunc, chart ChartFunc) response {
-	fail := func(err error) response { return response{Error: toWire(err)} }
+	fail := func(err error) response { return response{Error: kinds.ToWire(err)} }
 	if req.Op == opOpen {
 		switch {
 		case req.Protocol != Protocol:

@@ -2,79 +2,35 @@ package remote
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"runtime"
-	"sync"
 
+	"github.com/runnerctl/runnerctl/internal/helper"
 	"github.com/runnerctl/runnerctl/internal/secrets"
 )
 
 // ErrNoHelper: runnerctl-secrets is neither next to runnerctl nor on PATH.
 var ErrNoHelper = errors.New(HelperName + " not found")
 
-// Find locates the helper: next to the running executable first (the
-// release archives and `go install ./cmd/...` put it there), then on PATH.
-func Find() (string, error) {
-	name := HelperName
-	if runtime.GOOS == "windows" {
-		name += ".exe"
-	}
-	if exe, err := os.Executable(); err == nil {
-		if exe, err = filepath.EvalSymlinks(exe); err == nil {
-			p := filepath.Join(filepath.Dir(exe), name)
-			if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
-				return p, nil
-			}
-		}
-	}
-	p, err := exec.LookPath(HelperName)
-	if err != nil {
-		return "", fmt.Errorf("%w next to runnerctl or on PATH: install it with runnerctl (go install github.com/runnerctl/runnerctl/cmd/...@latest, or take both from the release archive)", ErrNoHelper)
-	}
-	return p, nil
-}
+// Find locates the helper: next to runnerctl, else on PATH.
+func Find() (string, error) { return helper.Find(HelperName, ErrNoHelper) }
 
-// Client is a secrets.Store served by the helper process. Calls are
-// serialized: the helper answers one request at a time.
+// Client is a secrets.Store served by the helper process.
 type Client struct {
 	backend string
-	mu      sync.Mutex
-	enc     *json.Encoder
-	dec     *json.Decoder
-	stdin   io.Closer
-	wait    func() error
-	kill    func()
-	broken  error
-	closed  bool
-	waitErr error
+	conn    *helper.Conn
 }
 
 // Start runs the helper at path, with this process's environment (the
 // backends' credentials live there), and opens spec's backend. The
 // helper's stderr goes to stderr. Close the Client when done.
 func Start(ctx context.Context, path string, spec Spec, stderr io.Writer) (*Client, error) {
-	// Not exec.CommandContext: the helper must outlive a cancelled ctx
-	// long enough to store a token that already exists.
-	cmd := exec.Command(path, "serve")
-	cmd.Stderr = stderr
-	stdin, err := cmd.StdinPipe()
+	conn, err := helper.Start(path, helperLabel(spec.Backend), stderr)
 	if err != nil {
 		return nil, err
 	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", HelperName, err)
-	}
-	c := newClient(spec.Backend, stdout, stdin, cmd.Wait, func() { _ = cmd.Process.Kill() })
+	c := &Client{backend: spec.Backend, conn: conn}
 	if err := c.open(ctx, spec); err != nil {
 		_ = c.Close()
 		return nil, err
@@ -82,8 +38,10 @@ func Start(ctx context.Context, path string, spec Spec, stderr io.Writer) (*Clie
 	return c, nil
 }
 
+func helperLabel(backend string) string { return fmt.Sprintf("%s (%s)", HelperName, backend) }
+
 func newClient(backend string, r io.Reader, w io.WriteCloser, wait func() error, kill func()) *Client {
-	return &Client{backend: backend, enc: json.NewEncoder(w), dec: json.NewDecoder(r), stdin: w, wait: wait, kill: kill}
+	return &Client{backend: backend, conn: helper.NewConn(helperLabel(backend), r, w, wait, kill)}
 }
 
 func (c *Client) open(ctx context.Context, spec Spec) error {
@@ -91,43 +49,17 @@ func (c *Client) open(ctx context.Context, spec Spec) error {
 	return err
 }
 
-// call sends one request and waits for its answer or for ctx. A call cut
-// short by ctx leaves the pipe out of step, so the helper is stopped and
-// the Client refuses further calls.
+// call sends one request and returns its answer, or the helper's error
+// with its sentinel.
 func (c *Client) call(ctx context.Context, req request) (response, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.broken != nil {
-		return response{}, c.broken
+	var resp response
+	if err := c.conn.Call(ctx, req, &resp); err != nil {
+		return response{}, err
 	}
-	type result struct {
-		resp response
-		err  error
+	if resp.Error != nil {
+		return response{}, kinds.FromWire(resp.Error)
 	}
-	done := make(chan result, 1)
-	go func() {
-		var r result
-		if r.err = c.enc.Encode(req); r.err == nil {
-			r.err = c.dec.Decode(&r.resp)
-		}
-		done <- r
-	}()
-	select {
-	case r := <-done:
-		if r.err != nil {
-			c.broken = fmt.Errorf("%s (%s) stopped answering: %w", HelperName, c.backend, r.err)
-			c.kill()
-			return response{}, c.broken
-		}
-		if r.resp.Error != nil {
-			return response{}, fromWire(r.resp.Error)
-		}
-		return r.resp, nil
-	case <-ctx.Done():
-		c.broken = fmt.Errorf("%s (%s): %w", HelperName, c.backend, ctx.Err())
-		c.kill()
-		return response{}, ctx.Err()
-	}
+	return resp, nil
 }
 
 // Backend names the backend.
@@ -155,21 +87,4 @@ func (c *Client) Get(ctx context.Context, loc secrets.Location) (secrets.Token, 
 }
 
 // Close ends the helper (it exits when its stdin closes) and waits for it.
-// Closing again returns the first result.
-func (c *Client) Close() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closed {
-		return c.waitErr
-	}
-	c.closed = true
-	_ = c.stdin.Close()
-	c.waitErr = c.wait()
-	if c.broken != nil {
-		c.waitErr = nil // already killed; its exit status says nothing new
-	}
-	if c.broken == nil {
-		c.broken = fmt.Errorf("%s (%s) is closed", HelperName, c.backend)
-	}
-	return c.waitErr
-}
+func (c *Client) Close() error { return c.conn.Close() }

@@ -21,11 +21,11 @@ package remote
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 
+	"github.com/runnerctl/runnerctl/internal/helper"
 	"github.com/runnerctl/runnerctl/internal/secrets"
 )
 
@@ -70,59 +70,19 @@ type request struct {
 }
 
 type response struct {
-	Error *wireError `json:"error,omitempty"`
-	Token string     `json:"token,omitempty"`
-}
-
-type wireError struct {
-	Kind    string `json:"kind,omitempty"`
-	Message string `json:"message"`
+	Error *helper.WireError `json:"error,omitempty"`
+	Token string            `json:"token,omitempty"`
 }
 
 // kinds maps the sentinel errors that callers act on (bootstrap retries
 // ErrTransient, for example) to their names on the wire.
-var kinds = []struct {
-	name string
-	err  error
-}{
-	{"config", ErrConfig},
-	{"auth", secrets.ErrAuth},
-	{"permission", secrets.ErrPermission},
-	{"not_found", secrets.ErrNotFound},
-	{"conflict", secrets.ErrConflict},
-	{"transient", secrets.ErrTransient},
-}
-
-func toWire(err error) *wireError {
-	w := &wireError{Message: err.Error()}
-	for _, k := range kinds {
-		if errors.Is(err, k.err) {
-			w.Kind = k.name
-			break
-		}
-	}
-	return w
-}
-
-// Error is a backend's error as the helper reported it. It unwraps to the
-// same sentinel the backend used, so errors.Is works across the process
-// boundary.
-type Error struct {
-	msg  string
-	kind error
-}
-
-func (e *Error) Error() string { return e.msg }
-func (e *Error) Unwrap() error { return e.kind }
-
-func fromWire(w *wireError) error {
-	e := &Error{msg: w.Message}
-	for _, k := range kinds {
-		if k.name == w.Kind {
-			e.kind = k.err
-		}
-	}
-	return e
+var kinds = helper.Kinds{
+	{Name: "config", Err: ErrConfig},
+	{Name: "auth", Err: secrets.ErrAuth},
+	{Name: "permission", Err: secrets.ErrPermission},
+	{Name: "not_found", Err: secrets.ErrNotFound},
+	{Name: "conflict", Err: secrets.ErrConflict},
+	{Name: "transient", Err: secrets.ErrTransient},
 }
 
 // OpenFunc opens the backend a Spec names.
@@ -132,26 +92,12 @@ type OpenFunc func(ctx context.Context, spec Spec) (secrets.Store, error)
 // be "open". It returns nil at the end of r, and an error when the peer
 // breaks the protocol.
 func Serve(ctx context.Context, r io.Reader, w io.Writer, open OpenFunc) error {
-	dec := json.NewDecoder(r)
-	enc := json.NewEncoder(w)
 	var store secrets.Store
-	for {
-		var req request
-		if err := dec.Decode(&req); err != nil {
-			if errors.Is(err, io.EOF) {
-				return nil
-			}
-			return fmt.Errorf("%s: read request: %w", HelperName, err)
-		}
-		resp := handle(ctx, &store, req, open)
-		if err := enc.Encode(resp); err != nil {
-			return fmt.Errorf("%s: write answer: %w", HelperName, err)
-		}
-	}
+	return helper.Serve(r, w, HelperName, func(req request) response { return handle(ctx, &store, req, open) })
 }
 
 func handle(ctx context.Context, store *secrets.Store, req request, open OpenFunc) response {
-	fail := func(err error) response { return response{Error: toWire(err)} }
+	fail := func(err error) response { return response{Error: kinds.ToWire(err)} }
 	if req.Op == opOpen {
 		switch {
 		case req.Protocol != Protocol:

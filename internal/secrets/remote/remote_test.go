@@ -126,20 +126,20 @@ func TestRoundTrip(t *testing.T) {
 // survive the process boundary, with the backend's message unchanged.
 func TestErrorKindsCrossTheWire(t *testing.T) {
 	for _, k := range kinds {
-		t.Run(k.name, func(t *testing.T) {
+		t.Run(k.Name, func(t *testing.T) {
 			m := newMemStore()
-			m.fail["put"] = fmt.Errorf("mem: write %q: %w", "x", k.err)
+			m.fail["put"] = fmt.Errorf("mem: write %q: %w", "x", k.Err)
 			c, err := pipeClient(t, m, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
 			err = c.Put(context.Background(), secrets.Location{Key: "x"}, secrets.NewToken(canary))
-			if !errors.Is(err, k.err) {
-				t.Fatalf("got %v, want errors.Is %v", err, k.err)
+			if !errors.Is(err, k.Err) {
+				t.Fatalf("got %v, want errors.Is %v", err, k.Err)
 			}
 			for _, other := range kinds {
-				if other.err != k.err && errors.Is(err, other.err) {
-					t.Fatalf("%v also matches %v", err, other.err)
+				if other.Err != k.Err && errors.Is(err, other.Err) {
+					t.Fatalf("%v also matches %v", err, other.Err)
 				}
 			}
 			if want := m.fail["put"].Error(); err.Error() != want {
@@ -159,8 +159,8 @@ func TestErrorKindsCrossTheWire(t *testing.T) {
 			t.Fatalf("got %v", err)
 		}
 		for _, k := range kinds {
-			if errors.Is(err, k.err) {
-				t.Fatalf("an unclassified error matches %v", k.err)
+			if errors.Is(err, k.Err) {
+				t.Fatalf("an unclassified error matches %v", k.Err)
 			}
 		}
 	})
