@@ -47,6 +47,24 @@ type question struct {
 	implicit bool
 }
 
+// registerInitCompletions completes --profile with the known profiles,
+// --name with the runners already in runnerctl.yaml (re-running init for
+// one updates it), and the other choices with their fixed options.
+func registerInitCompletions(cmd *cobra.Command, e env, qs []question) {
+	_ = cmd.RegisterFlagCompletionFunc("profile", completeProfileNames(e))
+	_ = cmd.RegisterFlagCompletionFunc("name", completeRunnerNames(e))
+	for _, q := range qs {
+		if q.kind != "select" || q.flag == "profile" {
+			continue
+		}
+		var choices []cobra.Completion
+		for _, o := range q.options(&initState{}) {
+			choices = append(choices, cobra.CompletionWithDesc(o.Value, o.Label))
+		}
+		_ = cmd.RegisterFlagCompletionFunc(q.flag, cobra.FixedCompletions(choices, cobra.ShellCompDirectiveNoFileComp))
+	}
+}
+
 // initState is the configuration init is building.
 type initState struct {
 	raw      *config.Config
@@ -300,6 +318,7 @@ before writing the files; its scope cannot change.`,
 	for _, q := range qs {
 		f.String(q.flag, "", q.title+": "+q.help)
 	}
+	registerInitCompletions(cmd, e, qs)
 	f.Bool("non-interactive", false, "never prompt; fail listing every missing input")
 	f.Bool("accessible", false, "plain line-by-line prompts (screen readers, answers piped on stdin)")
 	f.Bool("dry-run", false, "change nothing anywhere; print the plan")

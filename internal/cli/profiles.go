@@ -60,9 +60,10 @@ privileged-dind; a repository adds its own as YAML files in profilesDir
 		},
 	}
 	show := &cobra.Command{
-		Use:   "show NAME",
-		Short: "Explain one profile and print its resolved settings",
-		Args:  cobra.ExactArgs(1),
+		Use:               "show NAME",
+		Short:             "Explain one profile and print its resolved settings",
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: onlyOneArg(completeProfileNames(e)),
 		RunE: func(_ *cobra.Command, args []string) error {
 			set, err := loadProfiles(g)
 			if err != nil {

@@ -151,6 +151,10 @@ ExternalSecret for the runner token, and hardened Helm values.`,
 		newProfilesCmd(e, g),
 		newVersionCmd(e, g),
 	)
+	// cobra would add its completion command (bash, zsh, fish, powershell)
+	// only when executing; adding it here puts it in the generated docs too.
+	root.InitDefaultCompletionCmd()
+	_ = root.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"text", "json"}, cobra.ShellCompDirectiveNoFileComp))
 	return root
 }
 

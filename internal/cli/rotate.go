@@ -79,6 +79,7 @@ Exit codes: 0 every runner rotated or skipped, 1 any failed, 2 bad input.`,
 		Example: `  runnerctl rotate-token ci
   runnerctl rotate-token --all --if-expires-within 720h   # in a scheduled pipeline
   runnerctl rotate-token ci --kubeconfig ~/.kube/config --context prod --wait 5m`,
+		ValidArgsFunction: completeRunnerNames(e),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o := rotateOptions{
 				all: v.GetBool("all"), dryRun: v.GetBool("dry-run"),

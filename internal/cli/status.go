@@ -26,13 +26,14 @@ const statusParallel = 8
 
 type statusOptions struct {
 	offline           bool
+	names             []string // only these runners; all when empty
 	tokenFile, caFile string
 	color             bool // stdout is a terminal and colors are not disabled
 }
 
 func newStatusCmd(e env, g *globals, v *viper.Viper) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "status",
+		Use:   "status [NAME...]",
 		Short: "Show each runner's state in GitLab and whether its files are up to date",
 		Long: `status lists the runners of runnerctl.yaml, in its order, with what GitLab says
 about each (online, offline, stale, never_contacted; paused for a paused
@@ -46,7 +47,8 @@ The GitLab personal access token comes from GITLAB_TOKEN or
 --gitlab-token-file; it needs read_api (or api). The token expiry comes
 from GitLab's GraphQL API (GET /runners/:id does not show it), the version
 from GET /runners/:id/managers. --offline skips GitLab and reports the
-files only.
+files only. Runner names limit the table to those runners (and the exit
+code to their state).
 
 Exit codes: 0 every runner exists in GitLab and every generated file is up
 to date; 1 otherwise (a runner not created, missing, or unreadable, or a
@@ -54,14 +56,16 @@ file out of date: useful in CI like render --check); 2 invalid
 configuration or usage.`,
 		Example: `  runnerctl status
   runnerctl status -o json | jq '.[] | select(.status != "online")'
-  runnerctl status --offline      # files only, no GitLab`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+  runnerctl status --offline      # files only, no GitLab
+  runnerctl status ci build       # only these runners`,
+		ValidArgsFunction: completeRunnerNames(e),
+		RunE: func(cmd *cobra.Command, args []string) error {
 			o := statusOptions{
 				offline:   v.GetBool("offline"),
 				tokenFile: v.GetString("gitlab-token-file"), caFile: v.GetString("ca-file"),
 				color: !v.GetBool("no-color") && e.getenv("NO_COLOR") == "" && isTerminal(e.stdout),
 			}
+			o.names = args
 			return runStatus(cmd.Context(), e, g, o, time.Now)
 		},
 	}
@@ -134,6 +138,12 @@ func runStatus(ctx context.Context, e env, g *globals, o statusOptions, now func
 	if err != nil {
 		return err
 	}
+	if len(o.names) > 0 {
+		if rows, err = selectRows(rows, o.names, g.configPath); err != nil {
+			return err
+		}
+		orphans = nil // files of removed runners belong to none of the named
+	}
 	if !o.offline {
 		pat, err := gitlabToken(ctx, e, initOptions{tokenFile: o.tokenFile}, nil)
 		if err != nil {
@@ -174,6 +184,28 @@ func runStatus(ctx context.Context, e env, g *globals, o statusOptions, now func
 			hint(rows, orphans)}
 	}
 	return nil
+}
+
+// selectRows keeps the rows of the named runners, in spec order; a name
+// that is not in the spec is a usage error.
+func selectRows(rows []statusRow, names []string, configPath string) ([]statusRow, error) {
+	want := map[string]bool{}
+	for _, n := range names {
+		want[n] = true
+	}
+	var kept []statusRow
+	for _, r := range rows {
+		if want[r.Name] {
+			kept = append(kept, r)
+			delete(want, r.Name)
+		}
+	}
+	for _, n := range names {
+		if want[n] {
+			return nil, &exitError{code: ExitUsage, msg: fmt.Sprintf("no runner %q in %s", n, configPath)}
+		}
+	}
+	return kept, nil
 }
 
 // hint says how to fix what can be fixed from here.

@@ -2,8 +2,12 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -195,5 +199,49 @@ func TestAskGitLabStopsOnTokenError(t *testing.T) {
 	var se *gitlab.ReadScopeError
 	if !errors.As(err, &se) || f.peak != 0 {
 		t.Errorf("err %v after %d requests, want a ReadScopeError and none", err, f.peak)
+	}
+}
+
+func TestStatusNamedRunners(t *testing.T) {
+	spec := `apiVersion: runnerctl.dev/v1alpha1
+kind: Config
+gitlab: {url: "https://gitlab.example.com/"}
+gitops: {repoURL: "https://gitlab.example.com/ops/gitops.git"}
+secrets: {backend: vault, store: {name: vault}}
+runners: [{name: shared}, {name: frontend}, {name: payments}]
+`
+	cfg := filepath.Join(t.TempDir(), "runnerctl.yaml")
+	if err := os.WriteFile(cfg, []byte(spec), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run := func(args ...string) (int, string, string) {
+		var out, errOut strings.Builder
+		e := env{stdin: strings.NewReader(""), stdout: &out, stderr: &errOut, getenv: func(string) string { return "" }}
+		code := Run(append([]string{"status", "--offline", "-o", "json", "--config", cfg}, args...), e)
+		return code, out.String(), errOut.String()
+	}
+	names := func(out string) []string {
+		var rows []statusRow
+		if err := json.Unmarshal([]byte(out), &rows); err != nil {
+			t.Fatalf("%v:\n%s", err, out)
+		}
+		var n []string
+		for _, r := range rows {
+			n = append(n, r.Name)
+		}
+		return n
+	}
+	// Nothing rendered yet: every runner's files are out of date.
+	code, out, _ := run()
+	if got := names(out); code != ExitFailure || !slices.Equal(got, []string{"shared", "frontend", "payments"}) {
+		t.Errorf("status: exit %d, runners %q", code, got)
+	}
+	code, out, _ = run("payments", "shared")
+	if got := names(out); code != ExitFailure || !slices.Equal(got, []string{"shared", "payments"}) {
+		t.Errorf("status payments shared: exit %d, runners %q (want spec order)", code, got)
+	}
+	code, out, errOut := run("shared", "nope")
+	if code != ExitUsage || out != "" || !strings.Contains(errOut, `no runner "nope"`) {
+		t.Errorf("status shared nope: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 }

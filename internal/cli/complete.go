@@ -1,0 +1,97 @@
+package cli
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/runnerctl/runnerctl/internal/config"
+	"github.com/runnerctl/runnerctl/internal/profile"
+)
+
+// Dynamic shell completion. cobra answers a shell through its hidden
+// __complete command, which parses flags but runs no PersistentPreRunE: the
+// functions here read --config (or RUNNERCTL_CONFIG) themselves, and they
+// never fail loudly: a missing or broken runnerctl.yaml completes nothing
+// rather than printing errors into the user's prompt.
+
+// completionConfig is the runnerctl.yaml that --config names, decoded as
+// written (no defaults, no validation: a half-edited file still completes),
+// and the path it was read from; nil when it cannot be read.
+func completionConfig(cmd *cobra.Command, e env) (*config.Config, string) {
+	path := "runnerctl.yaml"
+	if f := cmd.Flags().Lookup("config"); f != nil && f.Changed {
+		path = f.Value.String()
+	} else if v := e.getenv("RUNNERCTL_CONFIG"); v != "" {
+		path = v
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, path
+	}
+	cfg, err := config.Decode(data)
+	if err != nil {
+		return nil, path
+	}
+	return cfg, path
+}
+
+// completeRunnerNames completes the names of the runners in runnerctl.yaml,
+// each at most once on a command line.
+func completeRunnerNames(e env) cobra.CompletionFunc {
+	return func(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		cfg, _ := completionConfig(cmd, e)
+		if cfg == nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		var out []cobra.Completion
+		for _, r := range cfg.Runners {
+			if r.Name == "" || slices.Contains(args, r.Name) || !strings.HasPrefix(r.Name, toComplete) {
+				continue
+			}
+			out = append(out, r.Name)
+		}
+		return out, cobra.ShellCompDirectiveNoFileComp
+	}
+}
+
+// completeProfileNames completes the built-in hardening profiles and the
+// repository's own (profilesDir of runnerctl.yaml), each with its summary.
+func completeProfileNames(e env) cobra.CompletionFunc {
+	return func(cmd *cobra.Command, _ []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		cfg, path := completionConfig(cmd, e)
+		dir := config.DefaultProfilesDir
+		if cfg != nil && cfg.ProfilesDir != "" {
+			dir = filepath.FromSlash(cfg.ProfilesDir)
+		}
+		set, err := profile.Load(filepath.Join(filepath.Dir(path), dir))
+		if err != nil {
+			set, err = profile.Load("") // a broken repository profile: the built-in ones
+			if err != nil {
+				return nil, cobra.ShellCompDirectiveNoFileComp
+			}
+		}
+		var out []cobra.Completion
+		for _, n := range set.Names() {
+			if !strings.HasPrefix(n, toComplete) {
+				continue
+			}
+			p, _ := set.Get(n)
+			out = append(out, cobra.CompletionWithDesc(n, firstSentence(p.Description)))
+		}
+		return out, cobra.ShellCompDirectiveNoFileComp
+	}
+}
+
+// onlyOneArg limits a completion function to a command's first argument.
+func onlyOneArg(f cobra.CompletionFunc) cobra.CompletionFunc {
+	return func(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		if len(args) > 0 {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		return f(cmd, args, toComplete)
+	}
+}

@@ -1,0 +1,142 @@
+package cli
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// complete runs cobra's hidden __complete command in-process, as a shell
+// does, and returns the candidates (without descriptions) and the directive
+// line.
+func complete(t *testing.T, getenv map[string]string, args ...string) ([]string, string) {
+	t.Helper()
+	var out, errOut strings.Builder
+	e := env{stdin: strings.NewReader(""), stdout: &out, stderr: &errOut, getenv: func(k string) string { return getenv[k] }}
+	if code := Run(append([]string{"__complete"}, args...), e); code != ExitOK {
+		t.Fatalf("__complete %q: exit %d: %s", args, code, errOut.String())
+	}
+	var got []string
+	directive := ""
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		if strings.HasPrefix(line, ":") {
+			directive = line
+			continue
+		}
+		name, _, _ := strings.Cut(line, "\t")
+		got = append(got, name)
+	}
+	return got, directive
+}
+
+const completeSpec = `apiVersion: runnerctl.dev/v1alpha1
+kind: Config
+profilesDir: own-profiles
+runners:
+  - name: ci
+  - name: build
+  - name: build-arm
+`
+
+func writeCompleteRepo(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "runnerctl.yaml"), []byte(completeSpec), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "own-profiles"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	profile := "name: team-strict\nextends: restricted\ndescription: The team's own profile. More text.\n"
+	if err := os.WriteFile(filepath.Join(dir, "own-profiles", "team-strict.yaml"), []byte(profile), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(dir, "runnerctl.yaml")
+}
+
+func TestCompleteRunnerNames(t *testing.T) {
+	cfg := writeCompleteRepo(t)
+	noFiles := ":4" // cobra.ShellCompDirectiveNoFileComp
+	for _, tc := range []struct {
+		name   string
+		env    map[string]string
+		args   []string
+		want   []string
+		direct string
+	}{
+		{"rotate-token, all", nil, []string{"rotate-token", "--config", cfg, ""}, []string{"ci", "build", "build-arm"}, noFiles},
+		{"rotate-token, by prefix", nil, []string{"rotate-token", "--config", cfg, "bu"}, []string{"build", "build-arm"}, noFiles},
+		{"rotate-token, not twice", nil, []string{"rotate-token", "--config", cfg, "build", ""}, []string{"ci", "build-arm"}, noFiles},
+		{"status", nil, []string{"status", "--config", cfg, "c"}, []string{"ci"}, noFiles},
+		{"config from RUNNERCTL_CONFIG", map[string]string{"RUNNERCTL_CONFIG": cfg}, []string{"status", ""}, []string{"ci", "build", "build-arm"}, noFiles},
+		{"init --name", nil, []string{"init", "--config", cfg, "--name", "b"}, []string{"build", "build-arm"}, noFiles},
+		{"no config file", nil, []string{"rotate-token", "--config", filepath.Join(t.TempDir(), "none.yaml"), ""}, nil, noFiles},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, directive := complete(t, tc.env, tc.args...)
+			if !slices.Equal(got, tc.want) || directive != tc.direct {
+				t.Errorf("got %q %s, want %q %s", got, directive, tc.want, tc.direct)
+			}
+		})
+	}
+}
+
+func TestCompleteProfileNames(t *testing.T) {
+	cfg := writeCompleteRepo(t)
+	builtin := []string{"baseline", "privileged-dind", "restricted"}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"profiles show, with the repository's own", []string{"profiles", "show", "--config", cfg, ""}, append(slices.Clone(builtin), "team-strict")},
+		{"profiles show, by prefix", []string{"profiles", "show", "--config", cfg, "te"}, []string{"team-strict"}},
+		{"profiles show, one argument only", []string{"profiles", "show", "--config", cfg, "baseline", ""}, nil},
+		{"init --profile", []string{"init", "--config", cfg, "--profile", "r"}, []string{"restricted"}},
+		{"without runnerctl.yaml: the built-in ones", []string{"profiles", "show", "--config", filepath.Join(t.TempDir(), "none.yaml"), ""}, builtin},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, directive := complete(t, nil, tc.args...)
+			slices.Sort(got)
+			if !slices.Equal(got, tc.want) || directive != ":4" {
+				t.Errorf("got %q %s, want %q :4", got, directive, tc.want)
+			}
+		})
+	}
+}
+
+func TestCompleteFixedChoices(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"init", "--backend", ""}, []string{"infisical", "vault", "aws", "gcp"}},
+		{[]string{"init", "--scope", ""}, []string{"instance", "group", "project"}},
+		{[]string{"status", "--output", ""}, []string{"text", "json"}},
+		{[]string{"completion", ""}, []string{"bash", "fish", "powershell", "zsh"}},
+	} {
+		got, _ := complete(t, nil, tc.args...)
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("%q: got %q, want %q", tc.args, got, tc.want)
+		}
+	}
+}
+
+// TestCompletionScripts checks that cobra's completion command is there,
+// visible, and writes a script for every shell.
+func TestCompletionScripts(t *testing.T) {
+	for shell, marker := range map[string]string{"bash": "__start_runnerctl", "zsh": "#compdef runnerctl", "fish": "complete -c runnerctl", "powershell": "Register-ArgumentCompleter"} {
+		var out, errOut strings.Builder
+		e := env{stdin: strings.NewReader(""), stdout: &out, stderr: &errOut, getenv: func(string) string { return "" }}
+		if code := Run([]string{"completion", shell}, e); code != ExitOK || !strings.Contains(out.String(), marker) {
+			t.Errorf("completion %s: exit %d, %d bytes without %q; stderr %s", shell, code, out.Len(), marker, errOut.String())
+		}
+	}
+	var out strings.Builder
+	Run([]string{"--help"}, env{stdin: strings.NewReader(""), stdout: &out, stderr: &out, getenv: func(string) string { return "" }})
+	if !strings.Contains(out.String(), "completion") {
+		t.Errorf("runnerctl --help does not list the completion command:\n%s", out.String())
+	}
+}
