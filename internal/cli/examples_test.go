@@ -371,3 +371,60 @@ func TestPreCommitHooks(t *testing.T) {
 		assertCommandLines(t, "example hook "+h.ID, runnerctlLines([]string{line}))
 	}
 }
+
+// TestREADMECommandLines checks every runnerctl command line in the shell
+// blocks of the README and of each example's README (those starting with "runnerctl", after any
+// VAR=value assignments) against the real commands and flags. Lines with
+// shell expansions or "..." placeholders are checked up to them.
+func TestREADMECommandLines(t *testing.T) {
+	files, err := filepath.Glob("../../examples/*/README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for _, f := range append([]string{"../../README.md"}, files...) {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines = append(lines, shellCommandLines(string(data))...)
+	}
+	if len(lines) < 20 {
+		t.Fatalf("found only %d runnerctl command lines in the READMEs: %q", len(lines), lines)
+	}
+	assertCommandLines(t, "README", runnerctlLines(lines))
+}
+
+// shellCommandLines returns the lines of a Markdown text's sh blocks that
+// run runnerctl, without comments, VAR=value prefixes, and anything from
+// the first shell expansion, redirection, continuation or placeholder on.
+func shellCommandLines(markdown string) []string {
+	var lines []string
+	inSh := false
+	for _, l := range strings.Split(markdown, "\n") {
+		switch {
+		case strings.HasPrefix(l, "```sh"):
+			inSh = true
+		case strings.HasPrefix(l, "```"):
+			inSh = false
+		case inSh:
+			if i := strings.Index(l, " #"); i >= 0 {
+				l = l[:i]
+			}
+			fields := strings.Fields(l)
+			for len(fields) > 0 && strings.Contains(fields[0], "=") && !strings.HasPrefix(fields[0], "-") {
+				fields = fields[1:] // VAR=value prefixes
+			}
+			for i, f := range fields {
+				if strings.ContainsAny(f, "$<>|\\") || strings.Contains(f, "...") || f == "&&" {
+					fields = fields[:i]
+					break
+				}
+			}
+			if len(fields) > 1 && fields[0] == "runnerctl" {
+				lines = append(lines, strings.Join(fields, " "))
+			}
+		}
+	}
+	return lines
+}
