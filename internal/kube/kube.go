@@ -27,6 +27,7 @@ import (
 
 	"github.com/runnerctl/runnerctl/internal/kube/charts"
 	"github.com/runnerctl/runnerctl/internal/kube/remote"
+	"github.com/runnerctl/runnerctl/internal/validate/engine"
 )
 
 // ForceSyncAnnotation is the annotation whose change makes External
@@ -200,7 +201,9 @@ func Main() int {
 		return 2
 	}
 	signal.Ignore(os.Interrupt, syscall.SIGTERM)
-	if err := remote.Serve(context.Background(), os.Stdin, os.Stdout, Open, charts.Version); err != nil {
+	if err := remote.Serve(context.Background(), os.Stdin, os.Stdout, remote.Handlers{
+		Open: Open, Chart: charts.Version, Validate: engine.Engine{Fetch: charts.Checker{}.Fetch}.Validate,
+	}); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}

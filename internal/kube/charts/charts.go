@@ -16,6 +16,7 @@
 package charts
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -90,13 +91,27 @@ func answer(versions []string, want string) remote.ChartAnswer {
 // indexVersions downloads repoURL's index.yaml with Helm's HTTP getter and
 // lists chart's versions, newest first (Helm sorts the index by semver).
 func indexVersions(repoURL, chart string, timeout time.Duration) ([]string, error) {
+	idx, err := loadIndex(repoURL, timeout)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, cv := range idx.Entries[chart] {
+		if cv != nil && cv.Metadata != nil {
+			out = append(out, cv.Version)
+		}
+	}
+	return out, nil
+}
+
+// loadIndex downloads and loads repoURL's index.yaml.
+func loadIndex(repoURL string, timeout time.Duration) (*repo.IndexFile, error) {
 	tmp, err := os.MkdirTemp("", "runnerctl-kube-charts-")
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(tmp)
-	r, err := repo.NewChartRepository(&repo.Entry{Name: "runnerctl", URL: repoURL},
-		getter.Getters(getter.WithTimeout(timeout), getter.WithUserAgent(remote.HelperName)))
+	r, err := repo.NewChartRepository(&repo.Entry{Name: "runnerctl", URL: repoURL}, getters(timeout))
 	if err != nil {
 		return nil, fmt.Errorf("%w: chart repository %q: %v", remote.ErrConfig, repoURL, err)
 	}
@@ -113,17 +128,74 @@ func indexVersions(repoURL, chart string, timeout time.Duration) ([]string, erro
 	if err != nil {
 		return nil, fmt.Errorf("chart repository %s: invalid index.yaml: %v", repoURL, err)
 	}
-	var out []string
-	for _, cv := range idx.Entries[chart] {
-		if cv != nil && cv.Metadata != nil {
-			out = append(out, cv.Version)
-		}
+	return idx, nil
+}
+
+func getters(timeout time.Duration) getter.Providers {
+	return getter.Getters(getter.WithTimeout(timeout), getter.WithUserAgent(remote.HelperName))
+}
+
+// Fetch downloads the packaged chart (.tgz) that q names, from an HTTP(S)
+// repository (the URL its index.yaml gives) or an OCI registry, in memory.
+func (c Checker) Fetch(ctx context.Context, q remote.ChartQuery) ([]byte, error) {
+	if q.RepoURL == "" || q.Chart == "" || q.Version == "" {
+		return nil, fmt.Errorf("%w: chart repository, name and version are all needed", remote.ErrConfig)
 	}
-	return out, nil
+	timeout := cmp.Or(c.Timeout, Timeout)
+	if strings.HasPrefix(q.RepoURL, "oci://") {
+		rc, err := c.registryClient(timeout)
+		if err != nil {
+			return nil, err
+		}
+		ref := strings.TrimSuffix(strings.TrimPrefix(q.RepoURL, "oci://"), "/") + "/" + q.Chart + ":" + q.Version
+		res, err := rc.Pull(ref)
+		if err != nil {
+			return nil, fetchError("oci://"+ref, err)
+		}
+		return res.Chart.Data, nil
+	}
+	idx, err := loadIndex(q.RepoURL, timeout)
+	if err != nil {
+		return nil, err
+	}
+	cv, err := idx.Get(q.Chart, q.Version)
+	if err != nil || len(cv.URLs) == 0 {
+		return nil, &kindError{msg: fmt.Sprintf("chart repository %s has no chart %s version %s", q.RepoURL, q.Chart, q.Version), kind: remote.ErrNotFound}
+	}
+	u, err := repo.ResolveReferenceURL(q.RepoURL, cv.URLs[0])
+	if err != nil {
+		return nil, fmt.Errorf("chart repository %s: chart URL %q: %v", q.RepoURL, cv.URLs[0], err)
+	}
+	pu, err := url.Parse(u)
+	if err != nil {
+		return nil, fmt.Errorf("chart repository %s: chart URL %q: %v", q.RepoURL, u, err)
+	}
+	g, err := getters(timeout).ByScheme(pu.Scheme)
+	if err != nil {
+		return nil, fmt.Errorf("%w: chart URL %q: %v", remote.ErrConfig, u, err)
+	}
+	buf, err := g.Get(u)
+	if err != nil {
+		return nil, fetchError(u, err)
+	}
+	return buf.Bytes(), nil
 }
 
 // ociVersions lists the semver tags of repoURL/chart, newest first.
 func (c Checker) ociVersions(repoURL, chart string, timeout time.Duration) ([]string, error) {
+	rc, err := c.registryClient(timeout)
+	if err != nil {
+		return nil, err
+	}
+	ref := strings.TrimSuffix(strings.TrimPrefix(repoURL, "oci://"), "/") + "/" + chart
+	tags, err := rc.Tags(ref)
+	if err != nil {
+		return nil, fetchError("oci://"+ref, err)
+	}
+	return tags, nil
+}
+
+func (c Checker) registryClient(timeout time.Duration) (*registry.Client, error) {
 	hc := c.OCIClient
 	if hc == nil {
 		hc = &http.Client{Transport: registry.NewTransport(false)}
@@ -140,12 +212,7 @@ func (c Checker) ociVersions(repoURL, chart string, timeout time.Duration) ([]st
 	if err != nil {
 		return nil, fmt.Errorf("%w: OCI registry client: %v", remote.ErrConfig, err)
 	}
-	ref := strings.TrimSuffix(strings.TrimPrefix(repoURL, "oci://"), "/") + "/" + chart
-	tags, err := rc.Tags(ref)
-	if err != nil {
-		return nil, fetchError("oci://"+ref, err)
-	}
-	return tags, nil
+	return rc, nil
 }
 
 // fetchError classifies a download failure: unreachable (the network),

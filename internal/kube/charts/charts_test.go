@@ -1,6 +1,7 @@
 package charts
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,6 +12,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"helm.sh/helm/v4/pkg/chart/v2/loader"
+	chartutil "helm.sh/helm/v4/pkg/chart/v2/util"
 
 	"github.com/runnerctl/runnerctl/internal/kube/remote"
 )
@@ -131,5 +135,50 @@ func TestOCIRegistry(t *testing.T) {
 	_, err = c.Version(ctx, remote.ChartQuery{RepoURL: "oci://" + host + "/other", Chart: "gitlab-runner", Version: "0.86.0"})
 	if !errors.Is(err, remote.ErrNotFound) {
 		t.Fatalf("unknown repository: %v", err)
+	}
+}
+
+func TestFetchFromIndexRepository(t *testing.T) {
+	isolate(t)
+	ch, err := loader.LoadDir("../../validate/chartcheck/testdata/mini-runner")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tgzPath, err := chartutil.Save(ch, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tgz, err := os.ReadFile(tgzPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/charts/index.yaml":
+			// A relative URL, as `helm repo index` writes them.
+			_, _ = w.Write([]byte("apiVersion: v1\nentries:\n  mini-runner:\n  - apiVersion: v2\n    name: mini-runner\n    version: 0.1.0\n    urls: [pkgs/mini-runner-0.1.0.tgz]\n"))
+		case "/charts/pkgs/mini-runner-0.1.0.tgz":
+			_, _ = w.Write(tgz)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	ctx := context.Background()
+	got, err := Checker{}.Fetch(ctx, remote.ChartQuery{RepoURL: srv.URL + "/charts", Chart: "mini-runner", Version: "0.1.0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := loader.LoadArchive(bytes.NewReader(got))
+	if err != nil || back.Name() != "mini-runner" || back.Metadata.Version != "0.1.0" || len(back.Templates) != len(ch.Templates) {
+		t.Fatalf("fetched chart: %v, %v", back, err)
+	}
+	_, err = Checker{}.Fetch(ctx, remote.ChartQuery{RepoURL: srv.URL + "/charts", Chart: "mini-runner", Version: "9.9.9"})
+	if !errors.Is(err, remote.ErrNotFound) || !strings.Contains(err.Error(), "no chart mini-runner version 9.9.9") {
+		t.Fatalf("missing version: %v", err)
+	}
+	_, err = Checker{}.Fetch(ctx, remote.ChartQuery{RepoURL: srv.URL + "/nothing", Chart: "mini-runner", Version: "0.1.0"})
+	if !errors.Is(err, remote.ErrNotFound) {
+		t.Fatalf("missing repository: %v", err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"github.com/runnerctl/runnerctl/internal/helper"
+	"github.com/runnerctl/runnerctl/internal/validate"
 )
 
 // ErrNoHelper: runnerctl-kube is neither next to runnerctl nor on PATH.
@@ -104,6 +105,16 @@ func (c *Client) ChartVersion(ctx context.Context, q ChartQuery) (ChartAnswer, e
 		return ChartAnswer{}, fmt.Errorf("%s: chartVersion answered without a chart", HelperName)
 	}
 	return *resp.Chart, nil
+}
+
+// Validate asks the helper to validate req; the answer lists the problems
+// found (none: valid).
+func (c *Client) Validate(ctx context.Context, req validate.Request) ([]validate.Problem, error) {
+	resp, err := c.call(ctx, request{Op: opValidate, Validate: &req})
+	if err != nil {
+		return nil, err
+	}
+	return resp.Problems, nil
 }
 
 // Close ends the helper (it exits when its stdin closes) and waits for it.

@@ -17,10 +17,12 @@
 // request. The first request is "open", with the protocol version and
 // either a Spec (the kubeconfig and context) or charts: true, a
 // charts-only session that needs no kubeconfig and reaches no cluster (what
-// `runnerctl doctor` uses). After a cluster open: forceSync, secretHash,
-// restart and rolloutStatus; after either open: chartVersion, which asks a
-// Helm chart repository (HTTP(S) index.yaml or OCI registry) whether a
-// chart version exists. The Helm SDK is linked only into the helper (package
+// `runnerctl doctor` and `runnerctl validate` use). After a cluster open:
+// forceSync, secretHash, restart and rolloutStatus; after either open:
+// chartVersion, which asks a Helm chart repository (HTTP(S) index.yaml or
+// OCI registry) whether a chart version exists, and validate, which
+// validates manifests against CRDs and renders charts (package
+// validate/engine). The Helm SDK is linked only into the helper (package
 // charts), for the same reason as client-go. No secret value
 // crosses the pipe: the helper answers a Secret key's SHA-256, never its
 // value. The helper exits when its stdin closes and ignores SIGINT and
@@ -34,6 +36,7 @@ import (
 	"io"
 
 	"github.com/runnerctl/runnerctl/internal/helper"
+	"github.com/runnerctl/runnerctl/internal/validate"
 )
 
 // HelperName is the helper's executable name (plus ".exe" on Windows).
@@ -41,8 +44,8 @@ const HelperName = "runnerctl-kube"
 
 // Protocol is the version of this wire protocol; runnerctl and
 // runnerctl-kube must come from the same release. Version 2 added the
-// charts-only open and chartVersion.
-const Protocol = 2
+// charts-only open and chartVersion; version 3 added validate.
+const Protocol = 3
 
 // Spec says how to reach the cluster: a kubeconfig file ("" follows
 // $KUBECONFIG and ~/.kube/config) and a context ("" is the kubeconfig's
@@ -126,9 +129,22 @@ const MaxLatest = 5
 // ChartFunc answers a ChartQuery.
 type ChartFunc func(ctx context.Context, q ChartQuery) (ChartAnswer, error)
 
+// ValidateFunc answers a validate request with the problems found.
+type ValidateFunc func(ctx context.Context, req validate.Request) ([]validate.Problem, error)
+
+// Handlers are what the helper does: Open connects a cluster; Chart
+// answers chartVersion; Validate answers validate. A nil handler makes its
+// operation fail.
+type Handlers struct {
+	Open     OpenFunc
+	Chart    ChartFunc
+	Validate ValidateFunc
+}
+
 // Operations.
 const (
 	opChartVersion  = "chartVersion"
+	opValidate      = "validate"
 	opOpen          = "open"
 	opForceSync     = "forceSync"
 	opSecretHash    = "secretHash"
@@ -143,9 +159,11 @@ type request struct {
 	// Charts: open a charts-only session (no Spec, no cluster).
 	Charts bool `json:"charts,omitempty"`
 	// Chart: chartVersion's query.
-	Chart     *ChartQuery `json:"chart,omitempty"`
-	Namespace string      `json:"namespace,omitempty"`
-	Name      string      `json:"name,omitempty"`
+	Chart *ChartQuery `json:"chart,omitempty"`
+	// Validate: validate's request.
+	Validate  *validate.Request `json:"validate,omitempty"`
+	Namespace string            `json:"namespace,omitempty"`
+	Name      string            `json:"name,omitempty"`
 	// Version: forceSync's ExternalSecret API version (v1, v1beta1).
 	Version string `json:"version,omitempty"`
 	// Key: secretHash's data key.
@@ -159,6 +177,8 @@ type response struct {
 	Hash    string            `json:"hash,omitempty"`
 	Rollout *Rollout          `json:"rollout,omitempty"`
 	Chart   *ChartAnswer      `json:"chart,omitempty"`
+	// Problems: validate's answer.
+	Problems []validate.Problem `json:"problems,omitempty"`
 }
 
 var kinds = helper.Kinds{
@@ -187,11 +207,11 @@ type Cluster interface {
 // OpenFunc connects to the cluster a Spec names.
 type OpenFunc func(ctx context.Context, spec Spec) (Cluster, error)
 
-// Serve answers requests from r on w until r ends; the first must be open.
-// open connects a cluster; chart answers chartVersion.
-func Serve(ctx context.Context, r io.Reader, w io.Writer, open OpenFunc, chart ChartFunc) error {
+// Serve answers requests from r on w with h until r ends; the first must
+// be open.
+func Serve(ctx context.Context, r io.Reader, w io.Writer, h Handlers) error {
 	var s session
-	return helper.Serve(r, w, HelperName, func(req request) response { return handle(ctx, &s, req, open, chart) })
+	return helper.Serve(r, w, HelperName, func(req request) response { return handle(ctx, &s, req, h) })
 }
 
 // session is what open established: a cluster, or charts only.
@@ -200,7 +220,7 @@ type session struct {
 	c      Cluster // nil in a charts-only session
 }
 
-func handle(ctx context.Context, s *session, req request, open OpenFunc, chart ChartFunc) response {
+func handle(ctx context.Context, s *session, req request, h Handlers) response {
 	fail := func(err error) response { return response{Error: kinds.ToWire(err)} }
 	if req.Op == opOpen {
 		switch {
@@ -216,7 +236,10 @@ func handle(ctx context.Context, s *session, req request, open OpenFunc, chart C
 		case req.Spec == nil:
 			return fail(fmt.Errorf("%w: open without a cluster", ErrConfig))
 		}
-		cl, err := open(ctx, *req.Spec)
+		if h.Open == nil {
+			return fail(fmt.Errorf("%w: this %s cannot open clusters", ErrConfig, HelperName))
+		}
+		cl, err := h.Open(ctx, *req.Spec)
 		if err != nil {
 			return fail(err)
 		}
@@ -230,14 +253,27 @@ func handle(ctx context.Context, s *session, req request, open OpenFunc, chart C
 		switch {
 		case req.Chart == nil:
 			return fail(fmt.Errorf("%w: chartVersion without a chart", ErrConfig))
-		case chart == nil:
+		case h.Chart == nil:
 			return fail(fmt.Errorf("%w: this %s cannot check charts", ErrConfig, HelperName))
 		}
-		a, err := chart(ctx, *req.Chart)
+		a, err := h.Chart(ctx, *req.Chart)
 		if err != nil {
 			return fail(err)
 		}
 		return response{Chart: &a}
+	}
+	if req.Op == opValidate {
+		switch {
+		case req.Validate == nil:
+			return fail(fmt.Errorf("%w: validate without a request", ErrConfig))
+		case h.Validate == nil:
+			return fail(fmt.Errorf("%w: this %s cannot validate", ErrConfig, HelperName))
+		}
+		ps, err := h.Validate(ctx, *req.Validate)
+		if err != nil {
+			return fail(err)
+		}
+		return response{Problems: ps}
 	}
 	if s.c == nil {
 		return fail(fmt.Errorf("%w: %q in a charts-only session", ErrConfig, req.Op))

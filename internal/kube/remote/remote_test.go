@@ -7,6 +7,8 @@ import (
 	"io"
 	"strings"
 	"testing"
+
+	"github.com/runnerctl/runnerctl/internal/validate"
 )
 
 type fakeCluster struct {
@@ -40,7 +42,7 @@ func pipeClient(t *testing.T, open OpenFunc) *Client {
 	reqR, reqW := io.Pipe()
 	respR, respW := io.Pipe()
 	done := make(chan error, 1)
-	go func() { done <- Serve(context.Background(), reqR, respW, open, nil); respW.Close() }()
+	go func() { done <- Serve(context.Background(), reqR, respW, Handlers{Open: open}); respW.Close() }()
 	c := newClient(respR, reqW, func() error { return <-done }, func() {})
 	t.Cleanup(func() { _ = c.Close() })
 	return c
@@ -113,14 +115,25 @@ func TestChartsOnlySession(t *testing.T) {
 		}
 		return ChartAnswer{Found: true, ChartExists: true, Latest: []string{"0.86.0", "0.85.1"}}, nil
 	}
+	var validated validate.Request
+	validateFn := func(_ context.Context, req validate.Request) ([]validate.Problem, error) {
+		validated = req
+		if len(req.Files) == 0 {
+			return nil, fmt.Errorf("%w: nothing to validate", ErrConfig)
+		}
+		if req.IgnoreMissingSchemas {
+			return nil, nil
+		}
+		return []validate.Problem{{Severity: validate.Error, File: req.Files[0].Path, Field: "spec.x", Message: "unknown field"}}, nil
+	}
 	reqR, reqW := io.Pipe()
 	respR, respW := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		done <- Serve(context.Background(), reqR, respW, func(context.Context, Spec) (Cluster, error) {
+		done <- Serve(context.Background(), reqR, respW, Handlers{Open: func(context.Context, Spec) (Cluster, error) {
 			opened = true
 			return &fakeCluster{}, nil
-		}, chart)
+		}, Chart: chart, Validate: validateFn})
 		respW.Close()
 	}()
 	c := newClient(respR, reqW, func() error { return <-done }, func() {})
@@ -146,6 +159,18 @@ func TestChartsOnlySession(t *testing.T) {
 	q.Version = "9.9.9"
 	if _, err := c.ChartVersion(ctx, q); !errors.Is(err, ErrUnreachable) {
 		t.Fatalf("unreachable across the pipe: %v", err)
+	}
+	req := validate.Request{Files: []validate.File{{Path: "a.yaml", Content: []byte("kind: X\n")}}, Charts: []validate.ChartRequest{{Source: validate.ChartSource{Path: "/c"}}}}
+	ps, err := c.Validate(ctx, req)
+	if err != nil || len(ps) != 1 || ps[0].File != "a.yaml" || ps[0].Field != "spec.x" || string(validated.Files[0].Content) != "kind: X\n" || validated.Charts[0].Source.Path != "/c" {
+		t.Fatalf("Validate = %+v, %v (asked %+v)", ps, err, validated)
+	}
+	req.IgnoreMissingSchemas = true
+	if ps, err := c.Validate(ctx, req); err != nil || len(ps) != 0 {
+		t.Fatalf("Validate with no problems = %#v, %v", ps, err)
+	}
+	if _, err := c.Validate(ctx, validate.Request{}); !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "nothing to validate") {
+		t.Fatalf("a failing validate across the pipe: %v", err)
 	}
 	if err := c.Restart(ctx, "ns", "d", "T"); !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "charts-only") {
 		t.Fatalf("a cluster operation in a charts-only session: %v", err)

@@ -1,0 +1,403 @@
+// Package kubeschema validates Kubernetes objects the way the API server
+// does, without an API server: custom resources (ArgoCD's Application,
+// ESO's ExternalSecret, SecretStore, ClusterSecretStore, anything a CRD
+// defines) against their CRD's structural schema with
+// k8s.io/apiextensions-apiserver's own code — unknown fields the server
+// would prune, defaulting, OpenAPI validation, metadata, list-type
+// invariants and x-kubernetes-validations (CEL) rules — and built-in
+// objects (Namespace, Secret, NetworkPolicy, Deployment, Role...) by strict
+// decoding into k8s.io/api's types plus object metadata validation.
+//
+// It links a large part of Kubernetes, so only the runnerctl-kube helper
+// imports it.
+package kubeschema
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+
+	"k8s.io/apiextensions-apiserver/pkg/apihelpers"
+	apiextensionsinternal "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	structuralschema "k8s.io/apiextensions-apiserver/pkg/apiserver/schema"
+	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/cel"
+	structuraldefaulting "k8s.io/apiextensions-apiserver/pkg/apiserver/schema/defaulting"
+	structurallisttype "k8s.io/apiextensions-apiserver/pkg/apiserver/schema/listtype"
+	schemaobjectmeta "k8s.io/apiextensions-apiserver/pkg/apiserver/schema/objectmeta"
+	structuralpruning "k8s.io/apiextensions-apiserver/pkg/apiserver/schema/pruning"
+	apiservervalidation "k8s.io/apiextensions-apiserver/pkg/apiserver/validation"
+	apimachineryvalidation "k8s.io/apimachinery/pkg/api/validation"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	kjson "k8s.io/apimachinery/pkg/runtime/serializer/json"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	celconfig "k8s.io/apiserver/pkg/apis/cel"
+	"k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/yaml"
+
+	"github.com/runnerctl/runnerctl/internal/validate"
+)
+
+// Validator validates objects against a set of CRDs and Kubernetes'
+// built-in types.
+type Validator struct {
+	crds map[schema.GroupKind]*crdEntry
+	// IgnoreMissing turns "no CRD for this kind" into a warning.
+	IgnoreMissing bool
+	strict        runtime.Decoder
+}
+
+type crdEntry struct {
+	crd    *apiextensionsv1.CustomResourceDefinition
+	source string
+	// versions are built on first use: the Application CRD's schema alone
+	// is 400 kB.
+	versions map[string]*version
+}
+
+type version struct {
+	structural *structuralschema.Structural
+	validator  apiservervalidation.SchemaValidator
+	cel        *cel.Validator
+	namespaced bool
+	err        error
+}
+
+// New returns a Validator knowing no CRD yet.
+func New() *Validator {
+	return &Validator{
+		crds: map[schema.GroupKind]*crdEntry{},
+		strict: kjson.NewSerializerWithOptions(kjson.DefaultMetaFactory, scheme.Scheme, scheme.Scheme,
+			kjson.SerializerOptions{Yaml: true, Strict: true}),
+	}
+}
+
+// AddCRDs reads CustomResourceDefinitions from a YAML file's content (one
+// or more documents, or a List as `kubectl get crd -o yaml` prints it).
+// Documents of other kinds are skipped: a directory of CRDs often holds a
+// kustomization.yaml too. A CRD defined twice is a problem: which one the
+// cluster has is not known.
+func (v *Validator) AddCRDs(path string, content []byte) []validate.Problem {
+	docs, err := validate.SplitDocs(content)
+	if err != nil {
+		return []validate.Problem{{Severity: validate.Error, File: path, Message: "CRD file is not valid YAML: " + err.Error()}}
+	}
+	var ps []validate.Problem
+	for _, d := range docs {
+		var raw map[string]any
+		if err := d.Node.Decode(&raw); err != nil {
+			continue
+		}
+		items := []any{raw}
+		if raw["kind"] == "List" {
+			items, _ = raw["items"].([]any)
+		}
+		for _, it := range items {
+			m, ok := it.(map[string]any)
+			if !ok || m["kind"] != "CustomResourceDefinition" {
+				continue
+			}
+			if p := v.addCRD(path, m); p != nil {
+				ps = append(ps, *p)
+			}
+		}
+	}
+	return ps
+}
+
+func (v *Validator) addCRD(path string, m map[string]any) *validate.Problem {
+	problem := func(name, format string, args ...any) *validate.Problem {
+		return &validate.Problem{Severity: validate.Error, File: path, Object: validate.ObjectName("CustomResourceDefinition", "", name), Message: fmt.Sprintf(format, args...)}
+	}
+	name, _, _ := unstructured.NestedString(m, "metadata", "name")
+	if av := m["apiVersion"]; av != "apiextensions.k8s.io/v1" {
+		return problem(name, "apiVersion %v: only apiextensions.k8s.io/v1 CRDs are supported (Kubernetes 1.22 removed v1beta1)", av)
+	}
+	crd := &apiextensionsv1.CustomResourceDefinition{}
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(m, crd); err != nil {
+		return problem(name, "cannot read the CRD: %v", err)
+	}
+	apiextensionsv1.SetObjectDefaults_CustomResourceDefinition(crd)
+	gk := schema.GroupKind{Group: crd.Spec.Group, Kind: crd.Spec.Names.Kind}
+	if prev, ok := v.crds[gk]; ok {
+		return problem(name, "defined twice (also in %s): keep the one your cluster runs", prev.source)
+	}
+	v.crds[gk] = &crdEntry{crd: crd, source: path, versions: map[string]*version{}}
+	return nil
+}
+
+// Kinds lists the kinds that CRDs were given for, as GROUP/KIND, sorted.
+func (v *Validator) Kinds() []string {
+	var out []string
+	for gk := range v.crds {
+		out = append(out, gk.Group+"/"+gk.Kind)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// File validates every object of a manifest file.
+func (v *Validator) File(ctx context.Context, path string, content []byte) []validate.Problem {
+	docs, err := validate.SplitDocs(content)
+	if err != nil {
+		return []validate.Problem{{Severity: validate.Error, File: path, Message: "not valid YAML: " + err.Error()}}
+	}
+	var ps []validate.Problem
+	for _, d := range docs {
+		var raw map[string]any
+		if err := d.Node.Decode(&raw); err != nil {
+			ps = append(ps, validate.Problem{Severity: validate.Error, File: path, Message: fmt.Sprintf("document %d (line %d) is not an object: %v", d.Index+1, d.Line, err)})
+			continue
+		}
+		doc, err := yaml.Marshal(raw)
+		if err != nil {
+			ps = append(ps, validate.Problem{Severity: validate.Error, File: path, Message: fmt.Sprintf("document %d: %v", d.Index+1, err)})
+			continue
+		}
+		for _, p := range v.Object(ctx, doc) {
+			p.File = path
+			ps = append(ps, p)
+		}
+	}
+	return ps
+}
+
+// Object validates one object given as YAML or JSON.
+func (v *Validator) Object(ctx context.Context, doc []byte) []validate.Problem {
+	js, err := yaml.YAMLToJSONStrict(doc)
+	if err != nil {
+		return []validate.Problem{{Severity: validate.Error, Message: "strict decoding: " + err.Error()}}
+	}
+	u := &unstructured.Unstructured{}
+	if err := u.UnmarshalJSON(js); err != nil {
+		return []validate.Problem{{Severity: validate.Error, Message: "not a Kubernetes object: " + err.Error()}}
+	}
+	gvk := u.GroupVersionKind()
+	obj := validate.ObjectName(gvk.Kind, u.GetNamespace(), u.GetName())
+	at := func(ps []validate.Problem) []validate.Problem {
+		for i := range ps {
+			ps[i].Object = obj
+		}
+		return ps
+	}
+	if e, ok := v.crds[gvk.GroupKind()]; ok {
+		return at(v.custom(ctx, e, gvk, u))
+	}
+	if scheme.Scheme.Recognizes(gvk) {
+		return at(v.builtin(js, gvk, u))
+	}
+	if scheme.Scheme.IsGroupRegistered(gvk.Group) {
+		// A built-in group with a version or kind Kubernetes does not have.
+		return at([]validate.Problem{{Severity: validate.Error, Field: "apiVersion", Message: fmt.Sprintf(
+			"Kubernetes has no kind %q in %s (known versions of it: %s)", gvk.Kind, gvk.GroupVersion(), strings.Join(knownVersions(gvk.GroupKind()), ", "))}})
+	}
+	sev := validate.Error
+	if v.IgnoreMissing {
+		sev = validate.Warning
+	}
+	return at([]validate.Problem{{Severity: sev, Field: "apiVersion", Message: fmt.Sprintf(
+		"no CRD given for %s, kind %s: not validated; pass its CRD with --crds (kubectl get crd -o yaml), or --ignore-missing-schemas", gvk.GroupVersion(), gvk.Kind)}})
+}
+
+func knownVersions(gk schema.GroupKind) []string {
+	var out []string
+	for _, gv := range scheme.Scheme.PrioritizedVersionsForGroup(gk.Group) {
+		if scheme.Scheme.Recognizes(gv.WithKind(gk.Kind)) {
+			out = append(out, gv.String())
+		}
+	}
+	if len(out) == 0 {
+		return []string{"none"}
+	}
+	return out
+}
+
+var strictField = regexp.MustCompile(`^(unknown|duplicate) field "(.*)"$`)
+
+// builtin strictly decodes a built-in object into its k8s.io/api type, as
+// the API server does with fieldValidation=Strict (kubectl's default), and
+// validates its metadata.
+func (v *Validator) builtin(js []byte, gvk schema.GroupVersionKind, u *unstructured.Unstructured) []validate.Problem {
+	var ps []validate.Problem
+	_, _, err := v.strict.Decode(js, nil, nil)
+	if err != nil {
+		if se, ok := runtime.AsStrictDecodingError(err); ok {
+			for _, e := range se.Errors() {
+				if m := strictField.FindStringSubmatch(e.Error()); m != nil {
+					ps = append(ps, validate.Problem{Severity: validate.Error, Field: m[2], Message: m[1] + " field: " + kindHint(m[1], gvk)})
+				} else {
+					ps = append(ps, validate.Problem{Severity: validate.Error, Message: e.Error()})
+				}
+			}
+		} else {
+			return []validate.Problem{{Severity: validate.Error, Message: err.Error()}}
+		}
+	}
+	nameFn := apimachineryvalidation.NameIsDNSSubdomain
+	if gvk.Group == "" && gvk.Kind == "Namespace" {
+		nameFn = apimachineryvalidation.ValidateNamespaceName
+	}
+	// Whether the kind is namespaced takes discovery to know; an object
+	// with a namespace is taken as namespaced, one without as applied to
+	// the namespace of the moment.
+	errs := apimachineryvalidation.ValidateObjectMetaAccessor(u, u.GetNamespace() != "", nameFn, field.NewPath("metadata"))
+	return append(ps, fieldErrors(errs)...)
+}
+
+func kindHint(what string, gvk schema.GroupVersionKind) string {
+	if what == "duplicate" {
+		return "given twice"
+	}
+	return fmt.Sprintf("%s %s has no such field; the API server rejects it (kubectl apply's default --validate=strict)", gvk.GroupVersion(), gvk.Kind)
+}
+
+// custom validates a custom resource as the API server's CRD handler
+// does on create: decode (unknown fields pruned, metadata coerced, nulls
+// dropped), default, then the resource strategy's validation.
+func (v *Validator) custom(ctx context.Context, e *crdEntry, gvk schema.GroupVersionKind, u *unstructured.Unstructured) []validate.Problem {
+	ver := e.version(gvk.Version)
+	if ver == nil {
+		var served []string
+		for _, cv := range e.crd.Spec.Versions {
+			if cv.Served {
+				served = append(served, cv.Name)
+			}
+		}
+		return []validate.Problem{{Severity: validate.Error, Field: "apiVersion", Message: fmt.Sprintf(
+			"version %s is not served by CRD %s from %s (served: %s); with ESO, set eso.apiVersion in runnerctl.yaml to what your cluster serves",
+			gvk.Version, e.crd.Name, e.source, strings.Join(served, ", "))}}
+	}
+	if ver.err != nil {
+		return []validate.Problem{{Severity: validate.Error, Message: fmt.Sprintf("CRD %s from %s: %v", e.crd.Name, e.source, ver.err)}}
+	}
+	var ps []validate.Problem
+	for _, cv := range e.crd.Spec.Versions {
+		if cv.Name == gvk.Version && cv.Deprecated {
+			msg := fmt.Sprintf("%s %s is deprecated", gvk.GroupVersion(), gvk.Kind)
+			if cv.DeprecationWarning != nil {
+				msg = *cv.DeprecationWarning
+			}
+			ps = append(ps, validate.Problem{Severity: validate.Warning, Field: "apiVersion", Message: msg})
+		}
+	}
+	if e.crd.Spec.Scope == apiextensionsv1.NamespaceScoped && u.GetNamespace() == "" {
+		// kubectl and ArgoCD fill in the namespace of the moment.
+		u.SetNamespace("default")
+	}
+
+	// Decoding, as unstructuredSchemaCoercer does with strict field
+	// validation: what pruning would drop is an unknown field.
+	_, _, metaUnknown, err := schemaobjectmeta.GetObjectMetaWithOptions(u.Object, schemaobjectmeta.ObjectMetaOptions{ReturnUnknownFieldPaths: true})
+	if err != nil {
+		return append(ps, validate.Problem{Severity: validate.Error, Field: "metadata", Message: err.Error()})
+	}
+	unknown := append([]string(nil), metaUnknown...)
+	if !e.crd.Spec.PreserveUnknownFields {
+		unknown = append(unknown, structuralpruning.PruneWithOptions(u.Object, ver.structural, true,
+			structuralschema.UnknownFieldPathOptions{TrackUnknownFieldPaths: true})...)
+		structuraldefaulting.PruneNonNullableNullsWithoutDefaults(u.Object, ver.structural)
+	}
+	ferr, metaPaths := schemaobjectmeta.CoerceWithOptions(nil, u.Object, ver.structural, false, schemaobjectmeta.CoerceOptions{ReturnUnknownFieldPaths: true})
+	if ferr != nil {
+		ps = append(ps, fieldErrors(field.ErrorList{ferr})...)
+	}
+	unknown = append(unknown, metaPaths...)
+	slices.Sort(unknown)
+	for _, p := range slices.Compact(unknown) {
+		ps = append(ps, validate.Problem{Severity: validate.Error, Field: p, Message: fmt.Sprintf(
+			"unknown field: the %s schema of %s does not declare it, so the API server drops it (or, with strict field validation, rejects the object)", gvk.Version, e.crd.Name)})
+	}
+	structuraldefaulting.Default(u.Object, ver.structural)
+
+	return append(ps, fieldErrors(ver.validate(ctx, u))...)
+}
+
+// validate is what the API server's custom resource strategy validates on
+// create (apiextensions-apiserver's registry/customresource, whose
+// package is not linked because it brings the whole storage layer, etcd
+// client included): metadata, the OpenAPI schema, embedded objects'
+// metadata, list-type invariants, then the CEL rules unless an earlier
+// error makes them moot.
+func (ver *version) validate(ctx context.Context, u *unstructured.Unstructured) field.ErrorList {
+	errs := apimachineryvalidation.ValidateObjectMetaAccessor(u, ver.namespaced, apimachineryvalidation.NameIsDNSSubdomain, field.NewPath("metadata"))
+	errs = append(errs, apiservervalidation.ValidateCustomResource(nil, u.UnstructuredContent(), ver.validator)...)
+	errs = append(errs, schemaobjectmeta.Validate(ctx, nil, u.Object, ver.structural, false)...)
+	errs = append(errs, structurallisttype.ValidateListSetsAndMaps(nil, ver.structural, u.Object)...)
+	for _, e := range errs {
+		switch e.Type {
+		case field.ErrorTypeNotSupported, field.ErrorTypeRequired, field.ErrorTypeTooLong, field.ErrorTypeTooMany, field.ErrorTypeTypeInvalid:
+			return append(errs, field.Invalid(nil, nil, "some validation rules were not checked because the object was invalid; correct the existing errors to complete validation"))
+		}
+	}
+	celErrs, _ := ver.cel.Validate(ctx, nil, ver.structural, u.Object, nil, celconfig.RuntimeCELCostBudget)
+	return append(errs, celErrs...)
+}
+
+// version builds what validating gvk's version takes, as the API server's
+// CRD handler does when it starts serving the CRD; nil when the version is
+// not served.
+func (e *crdEntry) version(name string) *version {
+	if ver, ok := e.versions[name]; ok {
+		return ver
+	}
+	var cv *apiextensionsv1.CustomResourceDefinitionVersion
+	for i := range e.crd.Spec.Versions {
+		if e.crd.Spec.Versions[i].Name == name && e.crd.Spec.Versions[i].Served {
+			cv = &e.crd.Spec.Versions[i]
+		}
+	}
+	if cv == nil {
+		e.versions[name] = nil
+		return nil
+	}
+	ver := &version{}
+	ver.err = ver.build(e.crd, cv)
+	e.versions[name] = ver
+	return ver
+}
+
+func (ver *version) build(crd *apiextensionsv1.CustomResourceDefinition, cv *apiextensionsv1.CustomResourceDefinitionVersion) error {
+	val, err := apihelpers.GetSchemaForVersion(crd, cv.Name)
+	if err != nil {
+		return err
+	}
+	if val == nil || val.OpenAPIV3Schema == nil {
+		return errors.New("no schema: nothing can be checked")
+	}
+	internal := &apiextensionsinternal.CustomResourceValidation{}
+	if err := apiextensionsv1.Convert_v1_CustomResourceValidation_To_apiextensions_CustomResourceValidation(val, internal, nil); err != nil {
+		return fmt.Errorf("converting the schema: %w", err)
+	}
+	s, err := structuralschema.NewStructural(internal.OpenAPIV3Schema)
+	if err != nil {
+		return fmt.Errorf("the schema is not structural: %w", err)
+	}
+	s = s.DeepCopy()
+	if err := structuraldefaulting.PruneDefaults(s); err != nil {
+		return fmt.Errorf("pruning defaults: %w", err)
+	}
+	validator, _, err := apiservervalidation.NewSchemaValidator(internal.OpenAPIV3Schema)
+	if err != nil {
+		return fmt.Errorf("the schema: %w", err)
+	}
+	ver.structural = s
+	ver.validator = validator
+	ver.namespaced = crd.Spec.Scope == apiextensionsv1.NamespaceScoped
+	// Compiles the CEL rules (x-kubernetes-validations) once.
+	ver.cel = cel.NewValidator(s, true, celconfig.PerCallLimit)
+	return nil
+}
+
+// fieldErrors turns the API server's field errors into problems.
+func fieldErrors(errs field.ErrorList) []validate.Problem {
+	var ps []validate.Problem
+	for _, e := range errs {
+		ps = append(ps, validate.Problem{Severity: validate.Error, Field: e.Field, Message: e.ErrorBody()})
+	}
+	return ps
+}
