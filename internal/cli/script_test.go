@@ -42,6 +42,8 @@ func TestScripts(t *testing.T) {
 			"outside-dir":   cmdOutsideDir,
 			"wait-created":  cmdWaitCreated,
 			"interrupt":     cmdInterrupt,
+			"mini-chart":    cmdMiniChart,
+			"upstream-crds": cmdUpstreamCRDs,
 			"perm":          cmdPerm,
 			"recovery-file": cmdRecoveryFile,
 		},

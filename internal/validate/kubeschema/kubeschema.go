@@ -269,7 +269,7 @@ func (v *Validator) custom(ctx context.Context, e *crdEntry, gvk schema.GroupVer
 			}
 		}
 		return []validate.Problem{{Severity: validate.Error, Field: "apiVersion", Message: fmt.Sprintf(
-			"version %s is not served by CRD %s from %s (served: %s); with ESO, set eso.apiVersion in runnerctl.yaml to what your cluster serves",
+			"version %s is not served by CRD %s from %s (served: %s); for ExternalSecrets, set secrets.esoAPIVersion in runnerctl.yaml to a version your cluster serves",
 			gvk.Version, e.crd.Name, e.source, strings.Join(served, ", "))}}
 	}
 	if ver.err != nil {
@@ -314,7 +314,12 @@ func (v *Validator) custom(ctx context.Context, e *crdEntry, gvk schema.GroupVer
 	}
 	structuraldefaulting.Default(u.Object, ver.structural)
 
-	return append(ps, fieldErrors(ver.validate(ctx, u))...)
+	errs, celSkipped := ver.validate(ctx, u)
+	ps = append(ps, fieldErrors(errs)...)
+	if celSkipped {
+		ps = append(ps, validate.Problem{Severity: validate.Warning, Message: "the CRD's CEL rules (x-kubernetes-validations) were not checked, as the API server does not check them either while the errors above remain"})
+	}
+	return ps
 }
 
 // validate is what the API server's custom resource strategy validates on
@@ -323,19 +328,19 @@ func (v *Validator) custom(ctx context.Context, e *crdEntry, gvk schema.GroupVer
 // client included): metadata, the OpenAPI schema, embedded objects'
 // metadata, list-type invariants, then the CEL rules unless an earlier
 // error makes them moot.
-func (ver *version) validate(ctx context.Context, u *unstructured.Unstructured) field.ErrorList {
-	errs := apimachineryvalidation.ValidateObjectMetaAccessor(u, ver.namespaced, apimachineryvalidation.NameIsDNSSubdomain, field.NewPath("metadata"))
+func (ver *version) validate(ctx context.Context, u *unstructured.Unstructured) (errs field.ErrorList, celSkipped bool) {
+	errs = apimachineryvalidation.ValidateObjectMetaAccessor(u, ver.namespaced, apimachineryvalidation.NameIsDNSSubdomain, field.NewPath("metadata"))
 	errs = append(errs, apiservervalidation.ValidateCustomResource(nil, u.UnstructuredContent(), ver.validator)...)
 	errs = append(errs, schemaobjectmeta.Validate(ctx, nil, u.Object, ver.structural, false)...)
 	errs = append(errs, structurallisttype.ValidateListSetsAndMaps(nil, ver.structural, u.Object)...)
 	for _, e := range errs {
 		switch e.Type {
 		case field.ErrorTypeNotSupported, field.ErrorTypeRequired, field.ErrorTypeTooLong, field.ErrorTypeTooMany, field.ErrorTypeTypeInvalid:
-			return append(errs, field.Invalid(nil, nil, "some validation rules were not checked because the object was invalid; correct the existing errors to complete validation"))
+			return errs, ver.cel != nil
 		}
 	}
 	celErrs, _ := ver.cel.Validate(ctx, nil, ver.structural, u.Object, nil, celconfig.RuntimeCELCostBudget)
-	return append(errs, celErrs...)
+	return append(errs, celErrs...), false
 }
 
 // version builds what validating gvk's version takes, as the API server's

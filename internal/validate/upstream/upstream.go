@@ -12,21 +12,22 @@ import (
 	"path/filepath"
 )
 
-// Module is a pinned Go module holding CRDs in Dir.
+// Module is a pinned Go module holding CRDs in Dir; Name is short.
 type Module struct {
-	Path, Version, Dir string
+	Name, Path, Version, Dir string
 }
 
 // Modules are the pinned CRD sources. ESO v1.3.2 no longer serves
 // external-secrets.io/v1beta1; ArgoCD v3.6 needs a newer Go to be unpacked
 // by `go mod download`.
 var Modules = []Module{
-	{Path: "github.com/argoproj/argo-cd/v3", Version: "v3.5.7", Dir: "manifests/crds"},
-	{Path: "github.com/external-secrets/external-secrets", Version: "v1.3.2", Dir: "config/crds/bases"},
+	{Name: "argo-cd", Path: "github.com/argoproj/argo-cd/v3", Version: "v3.5.7", Dir: "manifests/crds"},
+	{Name: "external-secrets", Path: "github.com/external-secrets/external-secrets", Version: "v1.3.2", Dir: "config/crds/bases"},
 }
 
-// Dirs returns the CRD directories of every pinned module, downloading a
-// module into the module cache when it is not there yet.
+// Dirs returns the CRD directories of every pinned module, in the order
+// of Modules, downloading a module into the module cache when it is not
+// there yet.
 func Dirs() ([]string, error) {
 	var dirs []string
 	for _, m := range Modules {

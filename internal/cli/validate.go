@@ -1,0 +1,312 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/viper"
+
+	kuberemote "github.com/runnerctl/runnerctl/internal/kube/remote"
+	"github.com/runnerctl/runnerctl/internal/render"
+	"github.com/runnerctl/runnerctl/internal/validate"
+)
+
+type validateOptions struct {
+	files         []string
+	crds          []string
+	chart         string
+	ignoreMissing bool
+}
+
+// validateTimeout bounds the helper's work: reading CRDs, rendering the
+// chart, and fetching it from a repository (which has its own 30 s limit).
+const validateTimeout = 2 * time.Minute
+
+func newValidateCmd(e env, g *globals, v *viper.Viper) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "validate [FILE|DIR...]",
+		Short: "Check the generated files against the schemas of the systems that will read them",
+		Long: `validate renders runnerctl.yaml in memory and checks every generated object the
+way the systems that read it would:
+
+  - ArgoCD's Application and ESO's ExternalSecret (and any other custom
+    resource) against their CRDs' structural schemas, as the API server
+    validates them: unknown fields it would prune, types, enums, required
+    fields, list invariants and CEL rules. CRDs come from --crds: files or
+    directories, for example saved with
+    kubectl get crd applications.argoproj.io externalsecrets.external-secrets.io -o yaml
+  - Namespace, Secret, NetworkPolicy and other built-in objects by strict
+    decoding into Kubernetes' types.
+  - runners.config by strict decoding into runnerctl's model of the
+    runner's configuration: a key gitlab-runner does not know is an error.
+  - With --chart, the gitlab-runner chart rendered with each runner's values
+    (as helm template does), checked against the profile's claims: non-root,
+    capabilities dropped, not privileged, no wildcard RBAC, the token
+    Secret's keys mounted. Values keys no template reads are warnings.
+
+FILE and DIR arguments add other manifests, such as your SecretStore.
+
+--chart takes a local chart directory or .tgz (air-gapped), an
+oci://REGISTRY/PATH/CHART[:VERSION] reference, or an https:// chart
+repository URL; the chart name and version not in the reference come from
+runnerctl.yaml.
+
+Each problem is printed as FILE: OBJECT: FIELD: message. Exit codes: 0
+valid (warnings allowed), 1 invalid, 2 bad configuration or usage.`,
+		Example: `  runnerctl validate --crds crds/
+  runnerctl validate --crds crds/ clusters/prod/secret-store.yaml
+  runnerctl validate --crds crds/ --chart ./mirror/gitlab-runner-0.86.0.tgz
+  runnerctl validate --crds crds/ --chart https://charts.gitlab.io -o json`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o := validateOptions{
+				files: args, crds: v.GetStringSlice("crds"), chart: v.GetString("chart"),
+				ignoreMissing: v.GetBool("ignore-missing-schemas"),
+			}
+			return runValidate(cmd.Context(), e, g, o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringSlice("crds", nil, "CRD file or directory (repeatable, or comma-separated)")
+	f.String("chart", "", "also render this chart with the generated values: a directory, a .tgz, oci://... or an https:// chart repository")
+	f.Bool("ignore-missing-schemas", false, "an object whose CRD is not given is a warning, not an error")
+	return cmd
+}
+
+type validateReport struct {
+	Valid    bool               `json:"valid"`
+	Files    []string           `json:"files"`
+	CRDs     []string           `json:"crds"`
+	Chart    string             `json:"chart,omitempty"`
+	Problems []validate.Problem `json:"problems"`
+}
+
+func runValidate(ctx context.Context, e env, g *globals, o validateOptions) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	l, err := load(g)
+	if err != nil {
+		return err
+	}
+	res, err := render.Render(l.cfg, l.profiles)
+	if err != nil {
+		return err
+	}
+	req := validate.Request{IgnoreMissingSchemas: o.ignoreMissing}
+	values := map[string]bool{}
+	for i := range l.cfg.Runners {
+		values[render.ValuesPath(l.cfg, &l.cfg.Runners[i])] = true
+	}
+	rep := validateReport{Files: []string{}, CRDs: []string{}, Chart: o.chart}
+	rep.Problems = validate.Generated(res.Files, values)
+	for _, f := range res.Files {
+		rep.Files = append(rep.Files, f.Path)
+		if !values[f.Path] {
+			req.Files = append(req.Files, validate.File{Path: f.Path, Content: f.Content})
+		}
+	}
+	extra, err := readYAMLFiles(o.files, "FILE")
+	if err != nil {
+		return err
+	}
+	for _, f := range extra {
+		rep.Files = append(rep.Files, f.Path)
+		rep.Problems = append(rep.Problems, validate.Manifest(f.Path, f.Content)...)
+	}
+	req.Files = append(req.Files, extra...)
+	if req.CRDs, err = readYAMLFiles(o.crds, "--crds"); err != nil {
+		return err
+	}
+	for _, f := range req.CRDs {
+		rep.CRDs = append(rep.CRDs, f.Path)
+	}
+	if o.chart != "" {
+		src, err := chartSource(o.chart, l.cfg.Chart.Name, l.cfg.Chart.Version)
+		if err != nil {
+			return err
+		}
+		for i := range l.cfg.Runners {
+			r := &l.cfg.Runners[i]
+			p, err := l.profiles.Get(r.Profile)
+			if err != nil {
+				return err
+			}
+			path := render.ValuesPath(l.cfg, r)
+			req.Charts = append(req.Charts, validate.ChartRequest{Source: src, Input: validate.ChartInput{
+				ValuesPath: path, Values: fileContent(res.Files, path),
+				ReleaseName: "gitlab-runner-" + r.Name, Namespace: r.Namespace, Claims: validate.ClaimsOf(p),
+			}})
+		}
+	}
+
+	ps, err := helperValidate(ctx, req, e.stderr)
+	if err != nil {
+		return err
+	}
+	rep.Problems = append(rep.Problems, ps...)
+	validate.Sort(rep.Problems)
+	if rep.Problems == nil {
+		rep.Problems = []validate.Problem{}
+	}
+	rep.Valid = !validate.HasErrors(rep.Problems)
+
+	if g.output == "json" {
+		if err := writeJSON(e.stdout, rep); err != nil {
+			return err
+		}
+	} else {
+		for _, p := range rep.Problems {
+			if p.Severity == validate.Warning && g.quiet {
+				continue
+			}
+			fmt.Fprintln(e.stdout, p.String())
+		}
+	}
+	errs := 0
+	for _, p := range rep.Problems {
+		if p.Severity == validate.Error {
+			errs++
+		}
+	}
+	if errs > 0 {
+		return &exitError{code: ExitFailure, msg: fmt.Sprintf("invalid: %d error(s) in the files %s renders%s", errs, g.configPath, extraNote(o.files))}
+	}
+	if !g.quiet && g.output == "text" {
+		fmt.Fprintf(e.stderr, "valid: %d file(s) checked against %d CRD file(s)%s, %d warning(s)\n",
+			len(rep.Files), len(rep.CRDs), chartNote(o.chart), len(rep.Problems))
+	}
+	return nil
+}
+
+func extraNote(files []string) string {
+	if len(files) == 0 {
+		return ""
+	}
+	return " and the files given"
+}
+
+func chartNote(chart string) string {
+	if chart == "" {
+		return ""
+	}
+	return " and chart " + chart
+}
+
+func fileContent(files []render.File, path string) []byte {
+	for _, f := range files {
+		if f.Path == path {
+			return f.Content
+		}
+	}
+	return nil
+}
+
+// helperValidate runs the request in runnerctl-kube, which links the
+// Kubernetes and Helm code.
+func helperValidate(ctx context.Context, req validate.Request, stderr io.Writer) ([]validate.Problem, error) {
+	path, err := kuberemote.Find()
+	if err != nil {
+		return nil, fmt.Errorf("%w: validate needs it; install it next to runnerctl (go install ./cmd/... installs both)", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, validateTimeout)
+	defer cancel()
+	c, err := kuberemote.StartCharts(ctx, path, stderr)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	ps, err := c.Validate(ctx, req)
+	if errors.Is(err, kuberemote.ErrConfig) {
+		return nil, &exitError{code: ExitUsage, msg: err.Error()}
+	}
+	return ps, err
+}
+
+// chartSource reads --chart: a local directory or .tgz, oci://...[:VERSION]
+// or an http(s) chart repository; what the reference leaves out comes from
+// runnerctl.yaml.
+func chartSource(ref, name, version string) (validate.ChartSource, error) {
+	bad := func(format string, args ...any) (validate.ChartSource, error) {
+		return validate.ChartSource{}, usageError{fmt.Errorf("--chart %q: "+format, append([]any{ref}, args...)...)}
+	}
+	switch {
+	case strings.HasPrefix(ref, "oci://"):
+		rest := strings.TrimSuffix(strings.TrimPrefix(ref, "oci://"), "/")
+		i := strings.LastIndex(rest, "/")
+		if i <= 0 {
+			return bad("want oci://REGISTRY/PATH/CHART[:VERSION]")
+		}
+		repo, chart := rest[:i], rest[i+1:]
+		if c, v, ok := strings.Cut(chart, ":"); ok {
+			chart, version = c, v
+		}
+		if chart == "" || version == "" {
+			return bad("want oci://REGISTRY/PATH/CHART[:VERSION]")
+		}
+		return validate.ChartSource{RepoURL: "oci://" + repo, Chart: chart, Version: version}, nil
+	case strings.HasPrefix(ref, "https://"), strings.HasPrefix(ref, "http://"):
+		return validate.ChartSource{RepoURL: ref, Chart: name, Version: version}, nil
+	}
+	abs, err := filepath.Abs(ref)
+	if err != nil {
+		return bad("%v", err)
+	}
+	if _, err := os.Stat(abs); err != nil {
+		return bad("no such chart directory or archive (want a directory, a .tgz, oci://... or https://...)")
+	}
+	return validate.ChartSource{Path: abs}, nil
+}
+
+// readYAMLFiles reads files, and the *.yaml, *.yml and *.json files under
+// directories, in a stable order. what names the argument in errors.
+func readYAMLFiles(paths []string, what string) ([]validate.File, error) {
+	var out []validate.File
+	for _, p := range paths {
+		info, err := os.Stat(p)
+		if err != nil {
+			return nil, usageError{fmt.Errorf("%s %q: %w", what, p, err)}
+		}
+		if !info.IsDir() {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return nil, usageError{fmt.Errorf("%s %q: %w", what, p, err)}
+			}
+			out = append(out, validate.File{Path: filepath.ToSlash(p), Content: b})
+			continue
+		}
+		var found []string
+		err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if !d.IsDir() && slices.Contains([]string{".yaml", ".yml", ".json"}, filepath.Ext(path)) {
+				found = append(found, path)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, usageError{fmt.Errorf("%s %q: %w", what, p, err)}
+		}
+		if len(found) == 0 {
+			return nil, usageError{fmt.Errorf("%s %q: no .yaml, .yml or .json file in it", what, p)}
+		}
+		slices.Sort(found)
+		for _, f := range found {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				return nil, usageError{fmt.Errorf("%s %q: %w", what, f, err)}
+			}
+			out = append(out, validate.File{Path: filepath.ToSlash(f), Content: b})
+		}
+	}
+	return out, nil
+}
