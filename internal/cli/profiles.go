@@ -78,7 +78,11 @@ privileged-dind; a repository adds its own as YAML files in profilesDir
 			}
 			fmt.Fprintf(e.stdout, "%s (%s)\n\n%s\n", p.Name, p.Source, strings.TrimSpace(p.Description))
 			if p.Warning != "" {
-				fmt.Fprintf(e.stdout, "\n%s%s\n", colorize(g, "WARNING: "), p.Warning)
+				warn := "WARNING: "
+				if isTerminal(e.stdout) { // g.color is about stderr
+					warn = colorize(g, warn)
+				}
+				fmt.Fprintf(e.stdout, "\n%s%s\n", warn, p.Warning)
 			}
 			if p.RestartsWithReloader() {
 				fmt.Fprintf(e.stdout, "\nRestarts: render annotates each runner's Deployment with %s,\n"+

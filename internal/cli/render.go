@@ -65,8 +65,9 @@ type loaded struct {
 	profiles *profile.Set
 }
 
-// load reads the configuration and the profiles it refers to. A broken
-// profile file is invalid input like a broken runnerctl.yaml: exit 2.
+// load reads the configuration and the profiles it refers to. A missing or
+// unreadable runnerctl.yaml, a broken one and a broken profile file are all
+// invalid input: exit 2.
 func load(g *globals) (*loaded, error) {
 	l := &loaded{root: filepath.Dir(g.configPath)}
 	var perr error
@@ -82,6 +83,13 @@ func load(g *globals) (*loaded, error) {
 	}
 	cfg, err := config.Load(g.configPath, checkProfiles)
 	if err != nil {
+		var coded interface{ ExitCode() int }
+		if !errors.As(err, &coded) {
+			// The file named by --config cannot be read: invalid input
+			// (exit 2), never the 1 that render --check and status use for
+			// "out of date".
+			return nil, usageError{err}
+		}
 		return nil, err
 	}
 	l.cfg = cfg
@@ -115,6 +123,9 @@ func runRender(e env, g *globals, o renderOptions) error {
 		}
 	}
 	if o.stdout {
+		if g.output == "json" {
+			return writeJSON(e.stdout, jsonFiles(res.Files))
+		}
 		return printFiles(e.stdout, res.Files)
 	}
 
@@ -187,6 +198,21 @@ func printSummary(w io.Writer, g *globals, plan *gitops.Plan, prefix string) {
 	if len(pending) == 0 {
 		fmt.Fprintf(w, "up to date: %d file(s)\n", len(plan.Changes))
 	}
+}
+
+// jsonFiles is render --stdout -o json: the files with their content as
+// text.
+func jsonFiles(files []render.File) []renderedFile {
+	out := make([]renderedFile, len(files))
+	for i, f := range files {
+		out[i] = renderedFile{Path: f.Path, Content: string(f.Content)}
+	}
+	return out
+}
+
+type renderedFile struct {
+	Path    string `json:"path"`
+	Content string `json:"content"`
 }
 
 func printFiles(w io.Writer, files []render.File) error {

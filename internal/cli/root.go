@@ -154,6 +154,14 @@ ExternalSecret for the runner token, and hardened Helm values.`,
 	// cobra would add its completion command (bash, zsh, fish, powershell)
 	// only when executing; adding it here puts it in the generated docs too.
 	root.InitDefaultCompletionCmd()
+	// A group of commands (profiles, completion) prints its help, and an
+	// unknown subcommand of it is a usage error (exit 2), not help with exit 0.
+	for _, c := range root.Commands() {
+		if c.HasSubCommands() && !c.Runnable() {
+			c.Args = cobra.NoArgs
+			c.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
+		}
+	}
 	_ = root.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"text", "json"}, cobra.ShellCompDirectiveNoFileComp))
 	return root
 }
