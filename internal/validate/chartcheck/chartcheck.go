@@ -28,6 +28,7 @@ import (
 
 	"github.com/runnerctl/runnerctl/internal/validate"
 	"github.com/runnerctl/runnerctl/internal/validate/kubeschema"
+	"github.com/runnerctl/runnerctl/internal/validate/tplreads"
 )
 
 // Input is one runner's values and what its profile claims.
@@ -54,11 +55,11 @@ func Check(ctx context.Context, ch *chart.Chart, in Input) []validate.Problem {
 	for _, t := range ch.Templates {
 		templates[t.Name] = string(t.Data)
 	}
-	rp, err := analyze(templates)
+	rp, err := tplreads.Analyze(templates)
 	if err != nil {
 		ps = append(ps, validate.Problem{Severity: validate.Warning, File: in.ValuesPath, Message: fmt.Sprintf("%s: templates could not be analysed for unread values keys: %v", chartName, err)})
 	} else {
-		for _, k := range rp.unread(vals) {
+		for _, k := range rp.Unread(vals) {
 			ps = append(ps, validate.Problem{Severity: validate.Warning, File: in.ValuesPath, Field: k,
 				Message: fmt.Sprintf("no template of %s reads this key: it has no effect", chartName)})
 		}

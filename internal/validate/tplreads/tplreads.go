@@ -1,4 +1,8 @@
-package chartcheck
+// Package tplreads finds which .Values keys a Helm chart's templates read,
+// from their parse trees alone, so that validate can warn about values
+// keys that have no effect. It links nothing but text/template/parse, so
+// it can be fuzzed cheaply.
+package tplreads
 
 import (
 	"slices"
@@ -6,7 +10,7 @@ import (
 	"text/template/parse"
 )
 
-// readPaths finds the .Values paths a chart's templates read, by walking
+// Reads are the .Values paths a chart's templates read, by walking
 // their parse trees (Helm templates are Go text/template). A path read
 // "whole" (printed, passed to toYaml, tpl, include, ranged over) covers its
 // whole subtree; one only tested (if, and, or, not, eq, default...) covers
@@ -15,7 +19,7 @@ import (
 // whole: a values key wrongly called unread is worse than one missed. The
 // root context passed to a function other than include or template (dict
 // "root" $) is not followed.
-type readPaths struct {
+type Reads struct {
 	whole [][]string
 	exact [][]string
 	defs  map[string]*parse.ListNode
@@ -34,8 +38,9 @@ type dot struct {
 
 var rootDot = dot{root: true}
 
-func analyze(templates map[string]string) (*readPaths, error) {
-	rp := &readPaths{defs: map[string]*parse.ListNode{}, seen: map[string]bool{}}
+// Analyze parses templates (file name to text) and collects their reads.
+func Analyze(templates map[string]string) (*Reads, error) {
+	rp := &Reads{defs: map[string]*parse.ListNode{}, seen: map[string]bool{}}
 	var tops []*parse.Tree
 	names := make([]string, 0, len(templates))
 	for n := range templates {
@@ -67,7 +72,7 @@ func analyze(templates map[string]string) (*readPaths, error) {
 	return rp, nil
 }
 
-func (rp *readPaths) mark(d dot, whole bool) {
+func (rp *Reads) mark(d dot, whole bool) {
 	switch {
 	case d.values && whole:
 		rp.whole = append(rp.whole, d.path)
@@ -79,7 +84,7 @@ func (rp *readPaths) mark(d dot, whole bool) {
 	// it as a read of everything would hide every unread key.
 }
 
-func (rp *readPaths) list(l *parse.ListNode, d dot, vars map[string]dot) {
+func (rp *Reads) list(l *parse.ListNode, d dot, vars map[string]dot) {
 	if l == nil {
 		return
 	}
@@ -88,7 +93,7 @@ func (rp *readPaths) list(l *parse.ListNode, d dot, vars map[string]dot) {
 	}
 }
 
-func (rp *readPaths) node(n parse.Node, d dot, vars map[string]dot) {
+func (rp *Reads) node(n parse.Node, d dot, vars map[string]dot) {
 	switch n := n.(type) {
 	case *parse.ActionNode:
 		res := rp.pipe(n.Pipe, d, vars, false)
@@ -132,7 +137,7 @@ func copyVars(vars map[string]dot) map[string]dot {
 }
 
 // include follows a named template called with dot d.
-func (rp *readPaths) include(name string, d dot) {
+func (rp *Reads) include(name string, d dot) {
 	key := name + "\x00" + strings.Join(d.path, ".")
 	if d.unknown || rp.seen[key] {
 		return
@@ -145,7 +150,7 @@ func (rp *readPaths) include(name string, d dot) {
 
 // pipe evaluates a pipeline's commands for the paths they read and
 // returns what the pipeline yields when it is a plain path.
-func (rp *readPaths) pipe(p *parse.PipeNode, d dot, vars map[string]dot, test bool) dot {
+func (rp *Reads) pipe(p *parse.PipeNode, d dot, vars map[string]dot, test bool) dot {
 	if p == nil {
 		return dot{unknown: true}
 	}
@@ -167,7 +172,7 @@ var testFuncs = map[string]bool{
 	"typeIs": true, "required": true, "coalesce": true, "ternary": true, "len": true,
 }
 
-func (rp *readPaths) cmd(c *parse.CommandNode, d dot, vars map[string]dot, test, piped bool, prev dot) dot {
+func (rp *Reads) cmd(c *parse.CommandNode, d dot, vars map[string]dot, test, piped bool, prev dot) dot {
 	if len(c.Args) == 0 {
 		return dot{unknown: true}
 	}
@@ -230,7 +235,7 @@ func (rp *readPaths) cmd(c *parse.CommandNode, d dot, vars map[string]dot, test,
 }
 
 // arg resolves one argument to the path it denotes.
-func (rp *readPaths) arg(n parse.Node, d dot, vars map[string]dot, test bool) dot {
+func (rp *Reads) arg(n parse.Node, d dot, vars map[string]dot, test bool) dot {
 	switch n := n.(type) {
 	case *parse.DotNode:
 		return d
@@ -275,7 +280,7 @@ func (d dot) fields(idents []string) dot {
 
 // covers reports whether the templates read values key path k: a whole
 // read of k or of an ancestor, an exact read of k, or any read below k.
-func (rp *readPaths) covers(k []string) bool {
+func (rp *Reads) covers(k []string) bool {
 	for _, w := range rp.whole {
 		if hasPrefix(k, w) || hasPrefix(w, k) {
 			return true
@@ -293,9 +298,9 @@ func hasPrefix(p, prefix []string) bool {
 	return len(prefix) <= len(p) && slices.Equal(p[:len(prefix)], prefix)
 }
 
-// unread lists the key paths of values that the templates never read,
+// Unread lists the key paths of values that the templates never read,
 // stopping at the first unread key of each branch.
-func (rp *readPaths) unread(values map[string]any) []string {
+func (rp *Reads) Unread(values map[string]any) []string {
 	var out []string
 	var walk func(m map[string]any, path []string)
 	walk = func(m map[string]any, path []string) {
@@ -320,7 +325,7 @@ func (rp *readPaths) unread(values map[string]any) []string {
 }
 
 // wholeAt: p's subtree is read whole, no need to look inside.
-func (rp *readPaths) wholeAt(p []string) bool {
+func (rp *Reads) wholeAt(p []string) bool {
 	for _, w := range rp.whole {
 		if hasPrefix(p, w) {
 			return true
