@@ -14,11 +14,12 @@ import (
 	"github.com/runnerctl/runnerctl/internal/gitops"
 	"github.com/runnerctl/runnerctl/internal/profile"
 	"github.com/runnerctl/runnerctl/internal/render"
+	"github.com/runnerctl/runnerctl/internal/validate"
 )
 
 type renderOptions struct {
-	check, stdout, force, dryRun bool
-	outDir                       string
+	check, stdout, force, dryRun, noValidate bool
+	outDir                                   string
 }
 
 func newRenderCmd(e env, g *globals, v *viper.Viper) *cobra.Command {
@@ -41,7 +42,7 @@ drift, and a unified diff is printed), 2 invalid configuration or usage.`,
 			o := renderOptions{
 				check: v.GetBool("check"), stdout: v.GetBool("stdout"),
 				force: v.GetBool("force"), dryRun: v.GetBool("dry-run"),
-				outDir: v.GetString("out"),
+				outDir: v.GetString("out"), noValidate: v.GetBool("no-validate"),
 			}
 			if o.check && (o.stdout || o.dryRun) {
 				return usageError{errors.New("--check cannot be combined with --stdout or --dry-run")}
@@ -55,6 +56,7 @@ drift, and a unified diff is printed), 2 invalid configuration or usage.`,
 	f.String("out", "", "write into this directory instead of the repository root")
 	f.Bool("force", false, "overwrite files that runnerctl did not generate")
 	f.Bool("dry-run", false, "show what would change without writing")
+	f.Bool("no-validate", false, "skip the checks of the generated files (runners.config keys, object identity)")
 	return cmd
 }
 
@@ -96,6 +98,15 @@ func load(g *globals) (*loaded, error) {
 	return l, nil
 }
 
+// valuesPaths names the Helm values files among the generated files.
+func valuesPaths(cfg *config.Config) map[string]bool {
+	values := map[string]bool{}
+	for i := range cfg.Runners {
+		values[render.ValuesPath(cfg, &cfg.Runners[i])] = true
+	}
+	return values
+}
+
 type renderReport struct {
 	Files    []fileReport `json:"files"`
 	Warnings []string     `json:"warnings"`
@@ -116,6 +127,16 @@ func runRender(e env, g *globals, o renderOptions) error {
 	res, err := render.Render(l.cfg, l.profiles)
 	if err != nil {
 		return err
+	}
+	if !o.noValidate {
+		// The checks cheap enough for every render; `runnerctl validate`
+		// does the rest.
+		if ps := validate.Generated(res.Files, valuesPaths(l.cfg)); validate.HasErrors(ps) {
+			for _, p := range ps {
+				fmt.Fprintln(e.stderr, p.String())
+			}
+			return &exitError{code: ExitFailure, msg: "the generated files are invalid (nothing was written); please report this as a runnerctl bug, or use --no-validate to write them anyway"}
+		}
 	}
 	for _, w := range res.Warnings {
 		if !g.quiet || o.check {

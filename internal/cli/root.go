@@ -145,6 +145,7 @@ ExternalSecret for the runner token, and hardened Helm values.`,
 	root.AddCommand(
 		newInitCmd(e, g, v),
 		newRenderCmd(e, g, v),
+		newValidateCmd(e, g, v),
 		newStatusCmd(e, g, v),
 		newDoctorCmd(e, g, v),
 		newRotateCmd(e, g, v),

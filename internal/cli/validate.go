@@ -102,10 +102,7 @@ func runValidate(ctx context.Context, e env, g *globals, o validateOptions) erro
 		return err
 	}
 	req := validate.Request{IgnoreMissingSchemas: o.ignoreMissing}
-	values := map[string]bool{}
-	for i := range l.cfg.Runners {
-		values[render.ValuesPath(l.cfg, &l.cfg.Runners[i])] = true
-	}
+	values := valuesPaths(l.cfg)
 	rep := validateReport{Files: []string{}, CRDs: []string{}, Chart: o.chart}
 	rep.Problems = validate.Generated(res.Files, values)
 	for _, f := range res.Files {
