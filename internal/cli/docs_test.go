@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/cobra/doc"
+	"go.yaml.in/yaml/v3"
 )
 
 // The CLI reference (docs/cli/*.md) and the man pages (docs/man/*.1) are
@@ -159,5 +160,36 @@ func TestBinaryDoesNotLinkDocGenerators(t *testing.T) {
 		if pkg == "github.com/spf13/cobra/doc" || strings.Contains(pkg, "go-md2man") || strings.Contains(pkg, "blackfriday") {
 			t.Errorf("runnerctl links %s", pkg)
 		}
+	}
+}
+
+// TestReleaseShipsEveryManPage: the Homebrew cask in .goreleaser.yaml names
+// its man pages one by one (archives and packages take manpages/* whole);
+// a new command's page must be added there too.
+func TestReleaseShipsEveryManPage(t *testing.T) {
+	data, err := os.ReadFile("../../.goreleaser.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rel struct {
+		Casks []struct {
+			Manpages []string `yaml:"manpages"`
+		} `yaml:"homebrew_casks"`
+	}
+	if err := yaml.Unmarshal(data, &rel); err != nil {
+		t.Fatal(err)
+	}
+	if len(rel.Casks) != 1 {
+		t.Fatalf("%d homebrew_casks in .goreleaser.yaml, want 1", len(rel.Casks))
+	}
+	var want []string
+	for name := range readDir(t, "../../docs/man") {
+		want = append(want, "manpages/"+name+".gz")
+	}
+	got := slices.Clone(rel.Casks[0].Manpages)
+	slices.Sort(want)
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Errorf(".goreleaser.yaml homebrew_casks[0].manpages:\n  %s\nwant (from docs/man):\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
 	}
 }
