@@ -90,9 +90,6 @@ type validateReport struct {
 }
 
 func runValidate(ctx context.Context, e env, g *globals, o validateOptions) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	l, err := load(g)
 	if err != nil {
 		return err

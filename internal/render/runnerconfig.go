@@ -201,7 +201,15 @@ func marshalTOML(rc RunnerConfig) (string, error) {
 // through Helm's tpl: every "{{" becomes an action printing "{{" itself, so
 // nothing in the generated TOML can ever run as a template.
 func escapeTpl(s string) string {
-	return strings.ReplaceAll(s, "{{", "{{`{{`}}")
+	return strings.ReplaceAll(s, "{{", tplEscape)
+}
+
+const tplEscape = "{{`{{`}}"
+
+// UnescapeTpl undoes escapeTpl: it gives the runners.config text that the
+// chart's tpl produces from the generated values.
+func UnescapeTpl(s string) string {
+	return strings.ReplaceAll(s, tplEscape, "{{")
 }
 
 // DecodeRunnerConfig strictly decodes a runners.config TOML document into

@@ -190,10 +190,8 @@ func Values(path string, content []byte) []Problem {
 	if v.Runners.Config == nil {
 		return []Problem{{Severity: Error, File: path, Field: "runners.config", Message: "missing: the runner would start without runnerctl's Kubernetes executor settings"}}
 	}
-	// The chart passes runners.config through Helm's tpl; render escaped
-	// every "{{" so that the template prints it back.
-	text := strings.ReplaceAll(*v.Runners.Config, "{{`{{`}}", "{{")
-	return RunnerConfig(path, "runners.config", text)
+	// The chart passes runners.config through Helm's tpl.
+	return RunnerConfig(path, "runners.config", render.UnescapeTpl(*v.Runners.Config))
 }
 
 // RunnerConfig strictly decodes runner configuration TOML, reporting each

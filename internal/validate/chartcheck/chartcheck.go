@@ -114,16 +114,18 @@ func Check(ctx context.Context, ch *chart.Chart, in Input) []validate.Problem {
 				p.File, p.Message = in.ValuesPath, fmt.Sprintf("%s (rendered from %s): %s", p.Message, n, chartName)
 				ps = append(ps, p)
 			}
-			switch kindOf(raw) {
-			case "apps/v1/Deployment":
+			av, _ := raw["apiVersion"].(string)
+			kind, _ := raw["kind"].(string)
+			switch {
+			case av == "apps/v1" && kind == "Deployment":
 				var dep appsv1.Deployment
 				if yaml.Unmarshal(doc, &dep) == nil {
 					deployments = append(deployments, dep)
 				}
-			case "rbac.authorization.k8s.io/v1/Role", "rbac.authorization.k8s.io/v1/ClusterRole":
+			case av == "rbac.authorization.k8s.io/v1" && (kind == "Role" || kind == "ClusterRole"):
 				var r rbacv1.Role
 				if yaml.Unmarshal(doc, &r) == nil {
-					r.Kind = kindOf(raw)[strings.LastIndex(kindOf(raw), "/")+1:]
+					r.Kind = kind
 					roles = append(roles, r)
 				}
 			}
@@ -132,12 +134,6 @@ func Check(ctx context.Context, ch *chart.Chart, in Input) []validate.Problem {
 	ps = append(ps, checkDeployments(in, chartName, vals, deployments)...)
 	ps = append(ps, checkRoles(in, chartName, roles)...)
 	return ps
-}
-
-func kindOf(raw map[string]any) string {
-	av, _ := raw["apiVersion"].(string)
-	k, _ := raw["kind"].(string)
-	return av + "/" + k
 }
 
 func checkDeployments(in Input, chartName string, vals common.Values, deps []appsv1.Deployment) []validate.Problem {
