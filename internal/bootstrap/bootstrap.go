@@ -225,7 +225,7 @@ func Run(ctx context.Context, d Deps, req Request) (Outcome, error) {
 	// ignore cancellation and run with their own deadline.
 	safe, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Minute)
 	defer cancel()
-	created, err := d.GitLab.CreateRunner(safe, specOf(reg, target), gitlab.NewMarker())
+	created, err := d.GitLab.CreateRunner(safe, specOf(reg, target), gitlab.NewMarker(""))
 	if err != nil {
 		return out, err
 	}

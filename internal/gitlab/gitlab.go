@@ -10,6 +10,7 @@
 package gitlab
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
@@ -142,7 +143,19 @@ var (
 	// ErrUncertain: a change got no answer, or a 5xx, after retries;
 	// GitLab may have made it (UpdateRunner, ResetToken).
 	ErrUncertain = errors.New("GitLab may or may not have made the change")
+	// ErrTokenRefused: GitLab does not accept a runner token: it was reset
+	// since, it expired, or its runner is gone (VerifyRunnerToken).
+	ErrTokenRefused = errors.New("GitLab does not accept the runner token")
+	// ErrTransient: no answer, a 5xx or a 429 after the client's retries;
+	// asking again later may work. It never changes an error's message.
+	ErrTransient = errors.New("temporary failure")
 )
+
+// transientError marks err as ErrTransient without changing its message.
+type transientError struct{ error }
+
+func (e transientError) Unwrap() error        { return e.error }
+func (e transientError) Is(target error) bool { return target == ErrTransient }
 
 // ScopeError says which scopes the token lacks.
 type ScopeError struct {
@@ -247,14 +260,38 @@ type Created struct {
 	Recovered bool
 }
 
-// NewMarker returns a unique marker for one create.
-func NewMarker() string {
+// NewMarker returns a unique marker for one create of the runner whose
+// token lives where identity (8 hex digits, custody.Identity) says: the
+// identity, then 8 random hex digits. Another runnerctl that is about to
+// create the same runner (on another machine, where no lock reaches) finds
+// it by the identity (FindByIdentity); the random half tells two creates
+// apart. An identity that is not 8 hex digits is replaced by random ones:
+// such a marker matches no other create.
+func NewMarker(identity string) string {
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
-	return markerPrefix + hex.EncodeToString(b)
+	id := hex.EncodeToString(b[:4])
+	if len(identity) == identityLen && strings.Trim(identity, hexDigits) == "" {
+		id = identity
+	}
+	return markerPrefix + id + hex.EncodeToString(b[4:])
 }
 
-const markerPrefix = "runnerctl-create-"
+// MarkerIdentity is the identity half of a marker made by NewMarker, or ""
+// when marker is not one.
+func MarkerIdentity(marker string) string {
+	h, ok := strings.CutPrefix(marker, markerPrefix)
+	if !ok || len(h) != 2*identityLen || strings.Trim(h, hexDigits) != "" {
+		return ""
+	}
+	return h[:identityLen]
+}
+
+const (
+	markerPrefix = "runnerctl-create-"
+	identityLen  = 8
+	hexDigits    = "0123456789abcdef"
+)
 
 // JoinMarker is the maintenance note CreateRunner sends: note, then marker
 // on a line of its own.
@@ -270,8 +307,7 @@ func SplitMarker(note string) (text, marker string) {
 		rest, last = note[:i], note[i+1:]
 	}
 	last = strings.TrimSpace(last)
-	hexPart, ok := strings.CutPrefix(last, markerPrefix)
-	if !ok || len(hexPart) != 16 || strings.Trim(hexPart, "0123456789abcdef") != "" {
+	if MarkerIdentity(last) == "" {
 		return note, ""
 	}
 	return strings.TrimSpace(rest), last
@@ -281,7 +317,9 @@ func SplitMarker(note string) (text, marker string) {
 // maintenance note. When the answer is lost (a timeout, a 5xx or a broken
 // connection after GitLab may have acted), the runner is looked for by its
 // marker: if it exists, its token is reset (the first one was never seen)
-// and returned; if not, the create failed and nothing exists.
+// and returned; if not, the create failed and nothing exists. When even
+// that cannot be told, or the runner exists without a known token, the
+// error is ErrUncertain: whoever recorded the marker resolves it later.
 func (c *Client) CreateRunner(ctx context.Context, spec RunnerSpec, marker string) (*Created, error) {
 	note := JoinMarker(spec.MaintenanceNote, marker)
 	opts := &gl.CreateUserRunnerOptions{
@@ -319,16 +357,16 @@ func (c *Client) CreateRunner(ctx context.Context, spec RunnerSpec, marker strin
 	// may be the one that timed out.
 	lookCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 	defer cancel()
-	id, findErr := c.FindByMarker(lookCtx, spec.Target, marker)
+	id, findErr := c.FindByMarker(lookCtx, spec.Target, spec.Description, marker)
 	switch {
 	case findErr != nil:
-		return nil, fmt.Errorf("create runner: the answer was lost (%s) and looking for the runner failed too: %w; check GitLab for a runner whose maintenance note contains %q", c.describe(err), findErr, marker)
+		return nil, fmt.Errorf("create runner: the answer was lost (%s) and looking for the runner failed too: %w (%w); check GitLab for a runner whose maintenance note contains %q", c.describe(err), findErr, ErrUncertain, marker)
 	case id == 0:
 		return nil, c.wrap("create runner (no runner was created)", err)
 	}
 	reset, rerr := c.ResetToken(lookCtx, id)
 	if rerr != nil {
-		return nil, fmt.Errorf("create runner: the answer was lost, runner %d exists, and resetting its token failed: %w; delete runner %d in GitLab and run again", id, rerr, id)
+		return nil, fmt.Errorf("create runner: the answer was lost, runner %d exists, and resetting its token failed: %w (%w); delete runner %d in GitLab and run again", id, rerr, ErrUncertain, id)
 	}
 	reset.Recovered = true
 	return reset, nil
@@ -345,9 +383,76 @@ func ambiguous(err error) bool {
 }
 
 // FindByMarker returns the ID of the runner in target whose maintenance
-// note holds marker, or 0.
-func (c *Client) FindByMarker(ctx context.Context, t Target, marker string) (int64, error) {
-	var candidates []*gl.Runner
+// note holds marker, or 0. GitLab's runner lists do not carry the note, so
+// each candidate's details are read: those with description first (the
+// runner was created with it), then, only if none matches, the others (a
+// description may have been changed in GitLab since).
+func (c *Client) FindByMarker(ctx context.Context, t Target, description, marker string) (int64, error) {
+	list, err := c.listRunners(ctx, t)
+	if err != nil {
+		return 0, err
+	}
+	same, others := splitByDescription(list, description)
+	for _, rs := range [][]*gl.Runner{same, others} {
+		for _, r := range rs {
+			d, err := c.runnerDetails(ctx, r.ID)
+			if errors.Is(err, ErrNotFound) {
+				continue // deleted since the list was read
+			}
+			if err != nil {
+				return 0, err
+			}
+			if d.MaintenanceNote != nil && strings.Contains(*d.MaintenanceNote, marker) {
+				return d.ID, nil
+			}
+		}
+	}
+	return 0, nil
+}
+
+// Found is a runner that a runnerctl create made (FindByIdentity).
+type Found struct {
+	ID        int64
+	Marker    string
+	CreatedAt *time.Time // nil when GitLab does not say
+}
+
+// FindByIdentity returns the runners of target, lowest ID first, that
+// runnerctl created for identity (see NewMarker): the runners of one token
+// location, whichever machine created them. Only runners with description
+// are read (one request each), as every runnerctl that creates that runner
+// uses the description runnerctl.yaml gives it; a runner whose description
+// was changed in GitLab since is not found.
+func (c *Client) FindByIdentity(ctx context.Context, t Target, description, identity string) ([]Found, error) {
+	list, err := c.listRunners(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	same, _ := splitByDescription(list, description)
+	var out []Found
+	for _, r := range same {
+		d, err := c.runnerDetails(ctx, r.ID)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if d.MaintenanceNote == nil {
+			continue
+		}
+		if _, m := SplitMarker(*d.MaintenanceNote); m != "" && MarkerIdentity(m) == identity {
+			out = append(out, Found{ID: d.ID, Marker: m, CreatedAt: d.CreatedAt})
+		}
+	}
+	slices.SortFunc(out, func(a, b Found) int { return cmp.Compare(a.ID, b.ID) })
+	return out, nil
+}
+
+// listRunners lists every runner of target's type there, all pages, newest
+// (highest ID) first: a lost create is the most recent runner.
+func (c *Client) listRunners(ctx context.Context, t Target) ([]*gl.Runner, error) {
+	var all []*gl.Runner
 	page := int64(1)
 	for {
 		var (
@@ -367,26 +472,28 @@ func (c *Client) FindByMarker(ctx context.Context, t Target, marker string) (int
 			rs, resp, err = c.api.Runners.ListAllRunners(&gl.ListRunnersOptions{ListOptions: lo, Type: &t.Type}, gl.WithContext(ctx))
 		}
 		if err != nil {
-			return 0, c.wrap("list runners", err)
+			return nil, c.wrap("list runners", err)
 		}
-		candidates = append(candidates, rs...)
+		all = append(all, rs...)
 		if resp == nil || resp.NextPage == 0 {
 			break
 		}
 		page = resp.NextPage
 	}
-	// Newest first: a lost create is the most recent runner.
-	slices.SortFunc(candidates, func(a, b *gl.Runner) int { return int(b.ID - a.ID) })
-	for _, r := range candidates {
-		d, _, err := c.api.Runners.GetRunnerDetails(r.ID, gl.WithContext(ctx))
-		if err != nil {
-			return 0, c.wrap(fmt.Sprintf("runner %d", r.ID), err)
-		}
-		if strings.Contains(d.MaintenanceNote, marker) {
-			return d.ID, nil
+	slices.SortFunc(all, func(a, b *gl.Runner) int { return cmp.Compare(b.ID, a.ID) })
+	return all, nil
+}
+
+// splitByDescription keeps list's order in both halves.
+func splitByDescription(list []*gl.Runner, description string) (same, others []*gl.Runner) {
+	for _, r := range list {
+		if r.Description == description {
+			same = append(same, r)
+		} else {
+			others = append(others, r)
 		}
 	}
-	return 0, nil
+	return same, others
 }
 
 // RunnerInfo is what runnerctl reads about an existing runner: its scope
@@ -418,11 +525,12 @@ type RunnerInfo struct {
 // user may not update the runner.
 type runnerDetails struct {
 	gl.RunnerDetails
-	MaintenanceNote *string `json:"maintenance_note"` // shadows the embedded field
+	MaintenanceNote *string    `json:"maintenance_note"` // shadows the embedded field
+	CreatedAt       *time.Time `json:"created_at"`       // the Runner entity's, which RunnerDetails extends
 }
 
-// GetRunner returns runner id, or ErrNotFound.
-func (c *Client) GetRunner(ctx context.Context, id int64) (*RunnerInfo, error) {
+// runnerDetails reads GET /runners/:id.
+func (c *Client) runnerDetails(ctx context.Context, id int64) (*runnerDetails, error) {
 	req, err := c.api.NewRequest(http.MethodGet, fmt.Sprintf("runners/%d", id), nil, []gl.RequestOptionFunc{gl.WithContext(ctx)})
 	if err != nil {
 		return nil, fmt.Errorf("runner %d: %w", id, err)
@@ -430,6 +538,15 @@ func (c *Client) GetRunner(ctx context.Context, id int64) (*RunnerInfo, error) {
 	var d runnerDetails
 	if _, err := c.api.Do(req, &d); err != nil {
 		return nil, c.wrap(fmt.Sprintf("runner %d", id), err)
+	}
+	return &d, nil
+}
+
+// GetRunner returns runner id, or ErrNotFound.
+func (c *Client) GetRunner(ctx context.Context, id int64) (*RunnerInfo, error) {
+	d, err := c.runnerDetails(ctx, id)
+	if err != nil {
+		return nil, err
 	}
 	info := &RunnerInfo{
 		ID: d.ID, Type: d.RunnerType, Description: d.Description, TagList: d.TagList,
@@ -617,6 +734,67 @@ func (c *Client) TokenExpiresAt(ctx context.Context, id int64) (*time.Time, erro
 	return resp.Data.Runner.TokenExpiresAt, nil
 }
 
+// VerifySystemID is the system_id VerifyRunnerToken sends. GitLab records
+// a runner manager for every system_id a runner token is verified with
+// (API::Ci::Helpers::Runner#current_runner_manager; "<legacy>" without
+// one), so runnerctl names its own: the manager it leaves is recognisable
+// as runnerctl's check, not a runner process, and status ignores it.
+const VerifySystemID = "runnerctl-verify"
+
+// VerifyRunnerToken asks GitLab whose current token tok is (POST
+// /runners/verify, authenticated by the runner token itself): the runner's
+// ID, or ErrTokenRefused when GitLab does not accept tok (403: reset since,
+// expired, or its runner deleted).
+//
+// It is the check that changes no token: the other way to prove a token,
+// POST /runners/reset_authentication_token with the token itself, replaces
+// it, which is a rotation, not a check. Verifying is not free of effects
+// all the same: GitLab counts it as the runner's contact (contacted_at)
+// and records a runner manager for VerifySystemID. runnerctl verifies only
+// a token it is about to store from a recovery file, so these show only
+// after an interrupted run. The answer echoes the token; it is never kept.
+func (c *Client) VerifyRunnerToken(ctx context.Context, tok secrets.Token) (int64, error) {
+	body := struct {
+		Token    string `json:"token"`
+		SystemID string `json:"system_id"`
+	}{tok.Reveal(), VerifySystemID}
+	var answer struct {
+		ID int64 `json:"id"`
+	}
+	// A check changes nothing that matters: repeat it when the answer is
+	// lost, like a GET, although it is a POST.
+	err := retryLost(ctx, func() error {
+		req, err := c.api.NewRequest(http.MethodPost, "runners/verify", body, []gl.RequestOptionFunc{gl.WithContext(ctx)})
+		if err != nil {
+			return err
+		}
+		_, err = c.api.Do(req, &answer)
+		return err
+	})
+	var er *gl.ErrorResponse
+	if errors.As(err, &er) && er.StatusCode == http.StatusForbidden {
+		return 0, fmt.Errorf("verify runner token: %w (GitLab %s)", ErrTokenRefused, c.url)
+	}
+	if err != nil {
+		return 0, c.wrap("verify runner token", err)
+	}
+	if answer.ID == 0 {
+		return 0, errors.New("verify runner token: GitLab's answer names no runner")
+	}
+	return answer.ID, nil
+}
+
+// ContactedAt is when runner id last contacted GitLab (nil: never): the
+// one field of GET /runners/:id that says whether a restarted runner is
+// back. A runner GitLab does not know is ErrNotFound.
+func (c *Client) ContactedAt(ctx context.Context, id int64) (*time.Time, error) {
+	d, err := c.runnerDetails(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return d.ContactedAt, nil
+}
+
 // DeleteRunner removes runner id (the rollback when its token cannot be
 // stored).
 func (c *Client) DeleteRunner(ctx context.Context, id int64) error {
@@ -628,23 +806,29 @@ func (c *Client) DeleteRunner(ctx context.Context, id int64) error {
 }
 
 // wrap maps the library's errors to runnerctl's, keeping GitLab's message:
-// it says what was wrong with a parameter.
+// it says what was wrong with a parameter. No answer at all, a 5xx and a
+// 429 are also ErrTransient.
 func (c *Client) wrap(what string, err error) error {
 	var er *gl.ErrorResponse
 	if errors.As(err, &er) {
-		switch er.StatusCode {
-		case http.StatusUnauthorized:
+		switch {
+		case er.StatusCode == http.StatusUnauthorized:
 			return fmt.Errorf("%s: %w", what, ErrUnauthorized)
-		case http.StatusNotFound:
+		case er.StatusCode == http.StatusNotFound:
 			return fmt.Errorf("%s: %w (GitLab %s)", what, ErrNotFound, c.url)
-		case http.StatusBadRequest:
+		case er.StatusCode == http.StatusBadRequest:
 			if ve := parseValidation(er.Body); ve != nil {
 				return fmt.Errorf("%s: %w", what, ve)
 			}
+		case er.StatusCode >= 500 || er.StatusCode == http.StatusTooManyRequests:
+			return transientError{fmt.Errorf("%s: %s", what, c.describe(err))}
 		}
 		return fmt.Errorf("%s: %s", what, c.describe(err))
 	}
-	return fmt.Errorf("%s: %w", what, err)
+	if errors.Is(err, context.Canceled) {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return transientError{fmt.Errorf("%s: %w", what, err)}
 }
 
 // ValidationError is GitLab refusing a model's values: a 400 whose body is

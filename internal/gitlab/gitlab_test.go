@@ -46,7 +46,7 @@ func TestSelfManagedWithPrefixAndCA(t *testing.T) {
 	if err := c.CheckToken(ctx); err != nil {
 		t.Fatal(err)
 	}
-	created, err := c.CreateRunner(ctx, spec(gitlab.Target{Type: "instance_type"}), gitlab.NewMarker())
+	created, err := c.CreateRunner(ctx, spec(gitlab.Target{Type: "instance_type"}), gitlab.NewMarker(""))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +134,7 @@ func TestLostCreateIsRecovered(t *testing.T) {
 				target.ProjectID = 9
 			}
 			srv.LoseResponse(fake.OpCreateRunner, 1)
-			created, err := c.CreateRunner(context.Background(), spec(target), gitlab.NewMarker())
+			created, err := c.CreateRunner(context.Background(), spec(target), gitlab.NewMarker(""))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -151,7 +151,7 @@ func TestLostCreateIsRecovered(t *testing.T) {
 func TestCreateNeverRetriedOn5xx(t *testing.T) {
 	srv, c := setup(t, fake.Options{}, "glpat-admin", "api")
 	srv.FailNext(fake.OpCreateRunner, 500, 1)
-	_, err := c.CreateRunner(context.Background(), spec(gitlab.Target{Type: "instance_type"}), gitlab.NewMarker())
+	_, err := c.CreateRunner(context.Background(), spec(gitlab.Target{Type: "instance_type"}), gitlab.NewMarker(""))
 	if err == nil || !strings.Contains(err.Error(), "no runner was created") {
 		t.Fatalf("got %v", err)
 	}
@@ -170,7 +170,7 @@ func TestRateLimitHonoured(t *testing.T) {
 	srv, c := setup(t, fake.Options{}, "glpat-admin", "api")
 	srv.RateLimit(fake.OpCreateRunner, 1, 1)
 	start := time.Now()
-	if _, err := c.CreateRunner(context.Background(), spec(gitlab.Target{Type: "instance_type"}), gitlab.NewMarker()); err != nil {
+	if _, err := c.CreateRunner(context.Background(), spec(gitlab.Target{Type: "instance_type"}), gitlab.NewMarker("")); err != nil {
 		t.Fatal(err)
 	}
 	if srv.CreateCount() != 1 {
@@ -187,7 +187,7 @@ func TestValidationErrorIsClear(t *testing.T) {
 	_, c := setup(t, fake.Options{}, "glpat-admin", "api")
 	s := spec(gitlab.Target{Type: "instance_type"})
 	s.MaximumTimeout = 60
-	_, err := c.CreateRunner(context.Background(), s, gitlab.NewMarker())
+	_, err := c.CreateRunner(context.Background(), s, gitlab.NewMarker(""))
 	if err == nil || !strings.Contains(err.Error(), "Maximum timeout needs to be at least 10 minutes") {
 		t.Fatalf("got %v", err)
 	}
@@ -196,7 +196,7 @@ func TestValidationErrorIsClear(t *testing.T) {
 func TestDeleteAndGet(t *testing.T) {
 	_, c := setup(t, fake.Options{}, "glpat-admin", "api")
 	ctx := context.Background()
-	created, err := c.CreateRunner(ctx, spec(gitlab.Target{Type: "instance_type"}), gitlab.NewMarker())
+	created, err := c.CreateRunner(ctx, spec(gitlab.Target{Type: "instance_type"}), gitlab.NewMarker(""))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,7 +217,7 @@ func TestGetRunnerReturnsSettings(t *testing.T) {
 	ctx := context.Background()
 	s := gitlab.RunnerSpec{Target: gitlab.Target{Type: "group_type", GroupID: 7}, Description: "CI runner", Tags: []string{"k8s", "linux"},
 		AccessLevel: "ref_protected", MaximumTimeout: 3600, Paused: true, MaintenanceNote: "owned by platform"}
-	marker := gitlab.NewMarker()
+	marker := gitlab.NewMarker("")
 	created, err := c.CreateRunner(ctx, s, marker)
 	if err != nil {
 		t.Fatal(err)
@@ -241,7 +241,7 @@ func TestUpdateRunner(t *testing.T) {
 	target := gitlab.Target{Type: "project_type", ProjectID: 9}
 	s := spec(target)
 	s.MaximumTimeout, s.Tags = 3600, []string{"k8s"}
-	created, err := c.CreateRunner(ctx, s, gitlab.NewMarker())
+	created, err := c.CreateRunner(ctx, s, gitlab.NewMarker(""))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -274,7 +274,7 @@ func TestUpdateRunner(t *testing.T) {
 func TestUpdateRunnerLockedOnlyForProjects(t *testing.T) {
 	srv, c := setup(t, fake.Options{}, "glpat-admin", "api")
 	ctx := context.Background()
-	created, err := c.CreateRunner(ctx, spec(gitlab.Target{Type: "instance_type"}), gitlab.NewMarker())
+	created, err := c.CreateRunner(ctx, spec(gitlab.Target{Type: "instance_type"}), gitlab.NewMarker(""))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -291,7 +291,7 @@ func TestUpdateRunnerLockedOnlyForProjects(t *testing.T) {
 func TestUpdateRunnerValidationNamesTheField(t *testing.T) {
 	_, c := setup(t, fake.Options{}, "glpat-admin", "api")
 	ctx := context.Background()
-	created, err := c.CreateRunner(ctx, spec(gitlab.Target{Type: "instance_type"}), gitlab.NewMarker())
+	created, err := c.CreateRunner(ctx, spec(gitlab.Target{Type: "instance_type"}), gitlab.NewMarker(""))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -318,7 +318,7 @@ func TestUpdateRunnerValidationNamesTheField(t *testing.T) {
 func TestUpdateRetriedOn5xx(t *testing.T) {
 	srv, c := setup(t, fake.Options{}, "glpat-admin", "api")
 	ctx := context.Background()
-	created, err := c.CreateRunner(ctx, spec(gitlab.Target{Type: "instance_type"}), gitlab.NewMarker())
+	created, err := c.CreateRunner(ctx, spec(gitlab.Target{Type: "instance_type"}), gitlab.NewMarker(""))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -349,7 +349,7 @@ func TestHasProjectRunner(t *testing.T) {
 	srv.AddProject(9, "platform/app")
 	srv.AddProject(10, "platform/other")
 	ctx := context.Background()
-	created, err := c.CreateRunner(ctx, spec(gitlab.Target{Type: "project_type", ProjectID: 9}), gitlab.NewMarker())
+	created, err := c.CreateRunner(ctx, spec(gitlab.Target{Type: "project_type", ProjectID: 9}), gitlab.NewMarker(""))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -383,7 +383,7 @@ func TestMarkerSplitsOff(t *testing.T) {
 // so.
 func TestUpdateWithoutAnswerIsUncertain(t *testing.T) {
 	srv, c := setup(t, fake.Options{}, "glpat-admin", "api")
-	created, err := c.CreateRunner(context.Background(), spec(gitlab.Target{Type: "instance_type"}), gitlab.NewMarker())
+	created, err := c.CreateRunner(context.Background(), spec(gitlab.Target{Type: "instance_type"}), gitlab.NewMarker(""))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -413,7 +413,7 @@ func TestGetRunnerHiddenNote(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	created, err := admin.CreateRunner(ctx, spec(gitlab.Target{Type: "instance_type"}), gitlab.NewMarker())
+	created, err := admin.CreateRunner(ctx, spec(gitlab.Target{Type: "instance_type"}), gitlab.NewMarker(""))
 	if err != nil {
 		t.Fatal(err)
 	}

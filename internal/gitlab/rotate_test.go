@@ -22,7 +22,7 @@ func TestResetRetriedWhenAnswerLost(t *testing.T) {
 	} {
 		srv, c := setup(t, fake.Options{}, "glpat-admin", "api")
 		ctx := context.Background()
-		created, err := c.CreateRunner(ctx, spec(gitlab.Target{Type: "instance_type"}), gitlab.NewMarker())
+		created, err := c.CreateRunner(ctx, spec(gitlab.Target{Type: "instance_type"}), gitlab.NewMarker(""))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -41,7 +41,7 @@ func TestResetRetriedWhenAnswerLost(t *testing.T) {
 func TestResetNotRetriedOn4xx(t *testing.T) {
 	srv, c := setup(t, fake.Options{}, "glpat-admin", "api")
 	ctx := context.Background()
-	created, _ := c.CreateRunner(ctx, spec(gitlab.Target{Type: "instance_type"}), gitlab.NewMarker())
+	created, _ := c.CreateRunner(ctx, spec(gitlab.Target{Type: "instance_type"}), gitlab.NewMarker(""))
 	srv.FailNext(fake.OpResetToken, 403, 1)
 	if _, err := c.ResetToken(ctx, created.ID); err == nil {
 		t.Fatal("no error")
@@ -55,7 +55,7 @@ func TestResetNotRetriedOn4xx(t *testing.T) {
 func TestTokenExpiresAt(t *testing.T) {
 	srv, c := setup(t, fake.Options{}, "glpat-admin", "api")
 	ctx := context.Background()
-	created, _ := c.CreateRunner(ctx, spec(gitlab.Target{Type: "instance_type"}), gitlab.NewMarker())
+	created, _ := c.CreateRunner(ctx, spec(gitlab.Target{Type: "instance_type"}), gitlab.NewMarker(""))
 	got, err := c.TokenExpiresAt(ctx, created.ID)
 	if err != nil || got != nil {
 		t.Fatalf("never expires: %v %v", got, err)
@@ -78,7 +78,7 @@ func TestTokenExpiresAt(t *testing.T) {
 // GraphQL needs api or read_api: a manage_runner-only token is refused.
 func TestTokenExpiresAtNeedsReadAPI(t *testing.T) {
 	srv, c := setup(t, fake.Options{}, "glpat-admin", "api")
-	created, _ := c.CreateRunner(context.Background(), spec(gitlab.Target{Type: "instance_type"}), gitlab.NewMarker())
+	created, _ := c.CreateRunner(context.Background(), spec(gitlab.Target{Type: "instance_type"}), gitlab.NewMarker(""))
 	srv.AddToken("glpat-manage", "manage_runner")
 	c2, err := gitlab.New(gitlab.Options{URL: srv.URL(), Token: secrets.NewToken("glpat-manage")})
 	if err != nil {

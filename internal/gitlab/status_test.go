@@ -14,7 +14,7 @@ import (
 func TestRunnerStatus(t *testing.T) {
 	srv, c := setup(t, fake.Options{PathPrefix: "/gitlab", TLS: true}, "glpat-admin", "api")
 	ctx := context.Background()
-	created, err := c.CreateRunner(ctx, spec(gitlab.Target{Type: "instance_type"}), gitlab.NewMarker())
+	created, err := c.CreateRunner(ctx, spec(gitlab.Target{Type: "instance_type"}), gitlab.NewMarker(""))
 	if err != nil {
 		t.Fatal(err)
 	}

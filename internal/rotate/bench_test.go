@@ -34,7 +34,7 @@ func BenchmarkRotateFleet(b *testing.B) {
 	ctx := context.Background()
 	var targets []Target
 	for i := range runners {
-		c, err := gl.CreateRunner(ctx, gitlab.RunnerSpec{Target: gitlab.Target{Type: "instance_type"}, RunUntagged: true}, gitlab.NewMarker())
+		c, err := gl.CreateRunner(ctx, gitlab.RunnerSpec{Target: gitlab.Target{Type: "instance_type"}, RunUntagged: true}, gitlab.NewMarker(""))
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -669,7 +669,10 @@ func (s *Server) resetToken(c *call) *response {
 }
 
 // verifyRunner is POST /runners/verify, authenticated by the runner token
-// itself (lib/api/ci/runner.rb): 200 when valid, 403 otherwise.
+// itself (lib/api/ci/runner.rb): 200 when valid, 403 otherwise. As
+// authenticate_runner! does, it counts as the runner's contact (heartbeat:
+// contacted_at) and records a runner manager for the system_id sent, or
+// "<legacy>" without one (current_runner_manager's ensure_manager).
 func (s *Server) verifyRunner(c *call) *response {
 	p, errResp := c.params()
 	if errResp != nil {
@@ -680,11 +683,23 @@ func (s *Server) verifyRunner(c *call) *response {
 		return grapeError(http.StatusBadRequest, "token is missing")
 	}
 	token, _ := coerceString(v)
+	systemID := "<legacy>"
+	if sv, ok := p["system_id"]; ok {
+		systemID, _ = coerceString(sv)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r := s.runnerByToken(token)
 	if r == nil {
 		return messageError(http.StatusForbidden, msgForbidden)
+	}
+	now := time.Now().UTC()
+	r.ContactedAt = &now
+	if i := slices.IndexFunc(r.Managers, func(m Manager) bool { return m.SystemID == systemID }); i >= 0 {
+		r.Managers[i].ContactedAt = now
+	} else {
+		s.nextManager++
+		r.Managers = append(r.Managers, Manager{ID: s.nextManager, SystemID: systemID, CreatedAt: now, ContactedAt: now})
 	}
 	return jsonResponse(http.StatusOK, struct {
 		ID             int64   `json:"id"`

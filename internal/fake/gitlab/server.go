@@ -151,6 +151,7 @@ type fault struct {
 	status     int // faultFail: the status; faultLose: 0 aborts the connection
 	left       int
 	retryAfter int
+	after      int // requests of the operation that pass before the fault applies
 }
 
 // Server is a running fake GitLab.
@@ -169,10 +170,13 @@ type Server struct {
 	nextRunner int64
 	nextPAT    int64
 	nextUser   int64
-	creates    int
-	requests   []string
-	faults     map[string][]*fault
-	delays     map[string]time.Duration
+	// nextManager numbers the runner managers verify records (from 1000,
+	// clear of SetRunnerContact's, which take the runner's ID).
+	nextManager int64
+	creates     int
+	requests    []string
+	faults      map[string][]*fault
+	delays      map[string]time.Duration
 }
 
 // New starts a fake GitLab. It panics on invalid options; Start returns an
@@ -199,18 +203,19 @@ func Start(opts Options) (*Server, error) {
 		return nil, fmt.Errorf("fake gitlab: TokenPrefix %q must be a plain word", opts.TokenPrefix)
 	}
 	s := &Server{
-		opts:       opts,
-		prefix:     prefix,
-		closing:    make(chan struct{}),
-		tokens:     map[string]*pat{},
-		groups:     map[int64]*group{},
-		projects:   map[int64]*project{},
-		runners:    map[int64]*Runner{},
-		nextRunner: 1,
-		nextPAT:    1,
-		nextUser:   2, // user 1 is the administrator, "root"
-		faults:     map[string][]*fault{},
-		delays:     map[string]time.Duration{},
+		opts:        opts,
+		prefix:      prefix,
+		closing:     make(chan struct{}),
+		tokens:      map[string]*pat{},
+		groups:      map[int64]*group{},
+		projects:    map[int64]*project{},
+		runners:     map[int64]*Runner{},
+		nextRunner:  1,
+		nextPAT:     1,
+		nextUser:    2, // user 1 is the administrator, "root"
+		nextManager: 1000,
+		faults:      map[string][]*fault{},
+		delays:      map[string]time.Duration{},
 	}
 	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(s.serveHTTP))
 	// A client that does not trust the certificate is a normal test case:
@@ -378,7 +383,14 @@ func (s *Server) CreateCount() int {
 // GitLab (or the proxy in front of it) sends with that status, without
 // acting. Faults queue up per operation, in the order they were added.
 func (s *Server) FailNext(op string, status, n int) {
-	s.addFault(op, &fault{kind: faultFail, status: status, left: n})
+	s.FailAfter(op, status, n, 0)
+}
+
+// FailAfter is FailNext for the n requests of op that follow the next
+// after ones, which pass: a fault aimed at a later step of a sequence
+// that uses op more than once.
+func (s *Server) FailAfter(op string, status, n, after int) {
+	s.addFault(op, &fault{kind: faultFail, status: status, left: n, after: after})
 }
 
 // LoseResponse makes the next n requests of op act (really create, delete,
@@ -454,6 +466,10 @@ func (s *Server) takeFault(op string) *fault {
 		return nil
 	}
 	f := q[0]
+	if f.after > 0 {
+		f.after--
+		return nil
+	}
 	f.left--
 	if f.left <= 0 {
 		s.faults[op] = q[1:]

@@ -3,6 +3,7 @@ package gitlab
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"time"
 )
 
@@ -51,10 +52,13 @@ func (s *Server) SetRunnerContact(id int64, at time.Time, version string) bool {
 	}
 	at = at.UTC()
 	r.ContactedAt = &at
-	if len(r.Managers) == 0 {
-		r.Managers = []Manager{{ID: id, SystemID: fmt.Sprintf("r_fake%010d", id), CreatedAt: at}}
+	sys := fmt.Sprintf("r_fake%010d", id)
+	i := slices.IndexFunc(r.Managers, func(m Manager) bool { return m.SystemID == sys })
+	if i < 0 {
+		r.Managers = append(r.Managers, Manager{ID: id, SystemID: sys, CreatedAt: at})
+		i = len(r.Managers) - 1
 	}
-	m := &r.Managers[len(r.Managers)-1]
+	m := &r.Managers[i]
 	m.Version, m.ContactedAt = version, at
 	return true
 }

@@ -100,7 +100,9 @@ const CmdUsage = `usage: fake-gitlab SUBCOMMAND [ARGS]
   revoke VALUE              revoke a personal access token
   group ID FULL_PATH        add a group
   project ID FULL_PATH      add a project
-  fail OP STATUS [N]        the next N (1) requests of OP fail with STATUS
+  fail OP STATUS [N] [AFTER]
+                            the next N (1) requests of OP fail with STATUS, once
+                            AFTER (0) requests of OP have passed
   lose OP [N] [STATUS]      the next N (1) requests of OP act, then answer STATUS (502; 0 aborts)
   drop OP [N]               the next N (1) requests of OP act, then the connection is closed
   ratelimit OP [N] [SECS]   the next N (1) requests of OP get 429 with Retry-After SECS (1)
@@ -152,9 +154,9 @@ func Cmd(ts *testscript.TestScript, neg bool, args []string) {
 			scriptServer(ts).AddProject(id, args[1])
 		}
 	case "fail":
-		needArgs(ts, sub, args, 2, 3)
+		needArgs(ts, sub, args, 2, 4)
 		op := checkOp(ts, args[0])
-		scriptServer(ts).FailNext(op, atoi(ts, args[1]), optInt(ts, args, 2, 1))
+		scriptServer(ts).FailAfter(op, atoi(ts, args[1]), optInt(ts, args, 2, 1), optInt(ts, args, 3, 0))
 	case "lose":
 		needArgs(ts, sub, args, 1, 3)
 		op := checkOp(ts, args[0])
