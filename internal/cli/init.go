@@ -19,6 +19,7 @@ import (
 
 	"github.com/runnerctl/runnerctl/internal/bootstrap"
 	"github.com/runnerctl/runnerctl/internal/config"
+	"github.com/runnerctl/runnerctl/internal/custody"
 	"github.com/runnerctl/runnerctl/internal/gitlab"
 	"github.com/runnerctl/runnerctl/internal/gitops"
 	"github.com/runnerctl/runnerctl/internal/profile"
@@ -417,6 +418,17 @@ func runInit(ctx context.Context, e env, g *globals, o initOptions, qs []questio
 			"commit it and set gitlab.tls.caFile in runnerctl.yaml (or gitlab.tls.secretName), then run `runnerctl render`")
 	}
 
+	// Where a token may rest is checked before anything else, dry run
+	// included: a run that creates a runner must have its write-ahead copy.
+	state, err := openState(e, o.recoveryDir, root)
+	if err != nil {
+		return err
+	}
+	identity, err := runnerIdentity(cfg, secrets.Location(loc))
+	if err != nil {
+		return err
+	}
+
 	if o.dryRun {
 		return printInitPlan(e, g, cfg, runner, loc, plan, newYAML, existing)
 	}
@@ -434,18 +446,12 @@ func runInit(ctx context.Context, e env, g *globals, o initOptions, qs []questio
 		return err
 	}
 	defer store.Close()
-	recDir := o.recoveryDir
-	if recDir == "" {
-		recDir = bootstrap.DefaultRecoveryDir(e.getenv)
-	}
-
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	steps := progress(e, g)
 	defer steps.Close()
 	out, err := bootstrap.Run(ctx, bootstrap.Deps{
-		GitLab: gl, Store: store, Steps: steps,
-		Recovery: bootstrap.Recovery{Dir: recDir, RepoRoot: root},
+		GitLab: gl, Store: store, Steps: steps, State: state, Checkpoint: e.checkpoint,
 		Files: bootstrap.Writer(func() error {
 			// The runner ID is known now: record it, then write.
 			raw.Runners[idx].RunnerID = runner.RunnerID
@@ -456,9 +462,10 @@ func runInit(ctx context.Context, e env, g *globals, o initOptions, qs []questio
 			if err := writeConfig(g.configPath, existing, final); err != nil {
 				return err
 			}
+			e.checkpoint.Hit(custody.CheckpointConfig)
 			return plan.Apply()
 		}),
-	}, bootstrap.Request{GitLabURL: cfg.GitLab.URL, Runner: runner, Location: secrets.Location(loc), Recreate: o.recreate})
+	}, bootstrap.Request{GitLabURL: cfg.GitLab.URL, Runner: runner, Location: secrets.Location(loc), Identity: identity, Recreate: o.recreate})
 	if err != nil {
 		return err
 	}
@@ -700,7 +707,7 @@ func reportInit(e env, g *globals, r *config.Runner, out bootstrap.Outcome, plan
 			updated = []string{}
 		}
 		return writeJSON(e.stdout, map[string]any{"runner": r.Name, "runnerID": out.RunnerID, "created": out.Created,
-			"updated": updated, "changed": changed})
+			"adopted": out.Adopted, "updated": updated, "changed": changed})
 	}
 	if g.quiet {
 		return nil
@@ -708,6 +715,8 @@ func reportInit(e env, g *globals, r *config.Runner, out bootstrap.Outcome, plan
 	switch {
 	case out.Created:
 		fmt.Fprintf(e.stdout, "runner %q created (id %d), token stored; files written. Review with `git diff`, then commit.\n", r.Name, out.RunnerID)
+	case out.Adopted:
+		fmt.Fprintf(e.stdout, "runner %q (id %d) taken over (another runnerctl init made it), token stored; files written. Review with `git diff`, then commit.\n", r.Name, out.RunnerID)
 	case len(out.Updated) > 0 && changed:
 		fmt.Fprintf(e.stdout, "runner %q (id %d) updated in GitLab (%s); files written. Review with `git diff`, then commit.\n",
 			r.Name, out.RunnerID, strings.Join(out.Updated, ", "))

@@ -14,6 +14,8 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
+
+	"github.com/runnerctl/runnerctl/internal/custody"
 )
 
 // Exit codes of every command (render --check uses 1 for drift).
@@ -28,6 +30,9 @@ type env struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	getenv         func(string) string
+	// checkpoint is called at each step of a token's custody; nil in
+	// runnerctl (the tests of what a kill leaves behind set it).
+	checkpoint custody.Checkpoint
 }
 
 // globals are the flags every command shares, after viper's layering

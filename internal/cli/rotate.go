@@ -14,7 +14,6 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
 
-	"github.com/runnerctl/runnerctl/internal/bootstrap"
 	"github.com/runnerctl/runnerctl/internal/config"
 	"github.com/runnerctl/runnerctl/internal/gitlab"
 	kuberemote "github.com/runnerctl/runnerctl/internal/kube/remote"
@@ -141,13 +140,21 @@ func runRotate(ctx context.Context, e env, g *globals, o rotateOptions, names []
 	if err != nil {
 		return err
 	}
+	state, err := openState(e, o.recDir, l.root)
+	if err != nil {
+		return err
+	}
 	targets := make([]rotate.Target, len(runners))
 	for i, r := range runners {
 		loc, err := cfg.TokenRef(r)
 		if err != nil {
 			return &exitError{code: ExitUsage, msg: err.Error()}
 		}
-		targets[i] = rotate.Target{Name: r.Name, RunnerID: r.RunnerID, Location: secrets.Location(loc)}
+		identity, err := runnerIdentity(cfg, secrets.Location(loc))
+		if err != nil {
+			return err
+		}
+		targets[i] = rotate.Target{Name: r.Name, RunnerID: r.RunnerID, Location: secrets.Location(loc), Identity: identity}
 		if o.cluster() && !o.dryRun {
 			targets[i].Cluster = clusterTarget(cfg, r, reloads(l.profiles, r))
 		}
@@ -161,15 +168,7 @@ func runRotate(ctx context.Context, e env, g *globals, o rotateOptions, names []
 	if err != nil {
 		return &exitError{code: ExitUsage, msg: err.Error()}
 	}
-	recDir := o.recDir
-	if recDir == "" {
-		recDir = bootstrap.DefaultRecoveryDir(e.getenv)
-	}
-	d := rotate.Deps{
-		GitLab:   gl,
-		Recovery: bootstrap.Recovery{Dir: recDir, RepoRoot: l.root},
-		Locks:    rotate.FileLocks{Dir: recDir},
-	}
+	d := rotate.Deps{GitLab: gl, State: state, Checkpoint: e.checkpoint}
 	if !o.dryRun {
 		store, err := newStore(ctx, cfg, e.stderr)
 		if err != nil {

@@ -22,7 +22,7 @@ import (
 // stdout, stderr and files.
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
-		"runnerctl":         func() { os.Exit(Main()) },
+		"runnerctl":         func() { os.Exit(mainKilledAt(os.Getenv(envKillAt))) },
 		"runnerctl-secrets": func() { os.Exit(backends.Main()) },
 		"runnerctl-kube":    func() { os.Exit(kube.Main()) },
 	})
@@ -46,6 +46,7 @@ func TestScripts(t *testing.T) {
 			"upstream-crds": cmdUpstreamCRDs,
 			"perm":          cmdPerm,
 			"recovery-file": cmdRecoveryFile,
+			"state-clean":   cmdStateClean,
 		},
 		RequireExplicitExec: true,
 	})

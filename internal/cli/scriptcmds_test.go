@@ -4,7 +4,7 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"os"
-	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -12,43 +12,52 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
-	"github.com/gofrs/flock"
-
+	"github.com/runnerctl/runnerctl/internal/config"
+	"github.com/runnerctl/runnerctl/internal/custody"
 	fakegitlab "github.com/runnerctl/runnerctl/internal/fake/gitlab"
-	"github.com/runnerctl/runnerctl/internal/rotate"
+	"github.com/runnerctl/runnerctl/internal/secrets"
 )
 
-// heldLocks are the locks hold-lock took, by script.
+// heldLocks are the unlock functions of the locks hold-lock took, by script.
 var heldLocks sync.Map
 
-// cmdHoldLock takes, from the test process, the rotation lock of runner ID
-// of the GitLab at URL in state directory DIR, as another runnerctl would,
-// until the script ends or "hold-lock release":
+// cmdHoldLock takes, from the test process, the lock of runner NAME of
+// ./runnerctl.yaml in state directory DIR, as another runnerctl COMMAND
+// (default rotate-token) would, until the script ends or "hold-lock
+// release":
 //
-//	hold-lock DIR URL ID
+//	hold-lock DIR NAME [COMMAND]
 //	hold-lock release
 func cmdHoldLock(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || !(len(args) == 3 || len(args) == 1 && args[0] == "release") {
-		ts.Fatalf("usage: hold-lock DIR URL ID | hold-lock release")
+	if neg || !(len(args) == 2 || len(args) == 3 || len(args) == 1 && args[0] == "release") {
+		ts.Fatalf("usage: hold-lock DIR NAME [COMMAND] | hold-lock release")
 	}
 	if len(args) == 1 {
-		if fl, ok := heldLocks.LoadAndDelete(ts); ok {
-			ts.Check(fl.(*flock.Flock).Unlock())
+		if unlock, ok := heldLocks.LoadAndDelete(ts); ok {
+			unlock.(func())()
 		}
 		return
 	}
-	id, err := strconv.ParseInt(args[2], 10, 64)
-	ts.Check(err)
-	path := rotate.FileLocks{Dir: ts.MkAbs(args[0])}.Path(args[1], id)
-	ts.Check(os.MkdirAll(filepath.Dir(path), 0o700))
-	fl := flock.New(path)
-	ok, err := fl.TryLock()
-	ts.Check(err)
-	if !ok {
-		ts.Fatalf("hold-lock: %s is held already", path)
+	command := "rotate-token"
+	if len(args) == 3 {
+		command = args[2]
 	}
-	heldLocks.Store(ts, fl)
-	ts.Defer(func() { _ = fl.Unlock() })
+	l, err := load(&globals{configPath: ts.MkAbs("runnerctl.yaml")})
+	ts.Check(err)
+	i := slices.IndexFunc(l.cfg.Runners, func(r config.Runner) bool { return r.Name == args[1] })
+	if i < 0 {
+		ts.Fatalf("hold-lock: no runner %q in runnerctl.yaml", args[1])
+	}
+	loc, err := l.cfg.TokenRef(&l.cfg.Runners[i])
+	ts.Check(err)
+	identity, err := runnerIdentity(l.cfg, secrets.Location(loc))
+	ts.Check(err)
+	dir, err := custody.Open(ts.MkAbs(args[0]), l.root)
+	ts.Check(err)
+	unlock, err := dir.Lock(args[1], identity, command)
+	ts.Check(err)
+	heldLocks.Store(ts, unlock)
+	ts.Defer(unlock)
 }
 
 // cmdOutsideDir sets VAR to a new, empty directory outside $WORK, removed
@@ -66,6 +75,32 @@ func cmdOutsideDir(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(err)
 	ts.Defer(func() { _ = os.RemoveAll(dir) })
 	ts.Setenv(args[0], dir)
+}
+
+// cmdStateClean checks that a state directory holds no token and no
+// unfinished step: nothing but the locks directory (whose lock files stay
+// by design, empty of secrets):
+//
+//	state-clean DIR
+//	! state-clean DIR    (something is left)
+func cmdStateClean(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: state-clean DIR")
+	}
+	entries, err := os.ReadDir(ts.MkAbs(args[0]))
+	ts.Check(err)
+	var left []string
+	for _, e := range entries {
+		if e.Name() != "locks" || !e.IsDir() {
+			left = append(left, e.Name())
+		}
+	}
+	switch {
+	case len(left) > 0 && !neg:
+		ts.Fatalf("the state directory %s holds %s", args[0], strings.Join(left, ", "))
+	case len(left) == 0 && neg:
+		ts.Fatalf("the state directory %s holds nothing", args[0])
+	}
 }
 
 // cmdPerm checks a file's permission bits, in octal:

@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/runnerctl/runnerctl/internal/bootstrap"
 	fakegitlab "github.com/runnerctl/runnerctl/internal/fake/gitlab"
 	"github.com/runnerctl/runnerctl/internal/gitlab"
 	"github.com/runnerctl/runnerctl/internal/secrets"
@@ -43,8 +42,8 @@ func BenchmarkRotateFleet(b *testing.B) {
 	for _, op := range []string{fakegitlab.OpGetRunner, fakegitlab.OpGraphQL, fakegitlab.OpResetToken} {
 		srv.Delay(op, latency)
 	}
-	dir := b.TempDir()
-	deps := Deps{GitLab: gl, Store: newStore(), Recovery: bootstrap.Recovery{Dir: dir, RepoRoot: b.TempDir()}, Locks: FileLocks{Dir: dir}, Steps: &steps{}}
+	e := newEnv(b)
+	deps := Deps{GitLab: gl, Store: newStore(), State: e.state, Steps: &steps{}}
 	fleet := func(parallel int) time.Duration {
 		start := time.Now()
 		for _, r := range Run(ctx, deps, Options{GitLabURL: srv.URL(), Parallel: parallel}, targets) {

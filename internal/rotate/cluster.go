@@ -22,9 +22,10 @@ type Cluster interface {
 	RolloutStatus(ctx context.Context, ns, name string) (remote.Rollout, error)
 }
 
-// Contacts reads when a runner last contacted GitLab (gitlab.Client).
+// Contacts reads when a runner last contacted GitLab (gitlab.Client):
+// contacted_at of GET /runners/:id, the one thing the wait needs.
 type Contacts interface {
-	RunnerStatus(ctx context.Context, id int64) (*gitlab.Status, error)
+	ContactedAt(ctx context.Context, id int64) (*time.Time, error)
 }
 
 // ClusterTarget names a runner's objects in the cluster.
@@ -215,20 +216,32 @@ func toCluster(ctx context.Context, d Deps, o Options, t Target, tok secrets.Tok
 	// GitLab sends contacted_at to the millisecond. (Its clock, not ours:
 	// a GitLab clock far behind this machine's delays the confirmation.)
 	since := rotatedAt.Truncate(time.Millisecond)
-	var lastContact *time.Time
+	var (
+		lastContact *time.Time
+		lastErr     error // the latest transient failure, if the wait runs out
+	)
 	err = poll(waitCtx, interval, func() (bool, error) {
-		st, err := d.Contacts.RunnerStatus(ctx, t.RunnerID)
+		at, err := d.Contacts.ContactedAt(ctx, t.RunnerID)
+		if errors.Is(err, gitlab.ErrTransient) {
+			// GitLab did not answer this time (a 5xx, a 429, a timeout):
+			// not yet, as long as --wait allows.
+			lastErr = err
+			return false, nil
+		}
 		if err != nil {
 			return false, err
 		}
-		lastContact = st.ContactedAt
-		return st.ContactedAt != nil && !st.ContactedAt.Before(since), nil
+		lastErr, lastContact = nil, at
+		return at != nil && !at.Before(since), nil
 	})
 	if err != nil {
 		if timedOut(err) {
 			seen := "never"
 			if lastContact != nil {
 				seen = lastContact.UTC().Format(time.RFC3339)
+			}
+			if lastErr != nil {
+				seen += fmt.Sprintf("; GitLab's last answer: %v", lastErr)
 			}
 			return fail(StepContact, "runner %d has not contacted GitLab since the rotation (%s) within %s (--wait; last contact: %s), although deployment %s/%s rolled out: check its logs with `%s`",
 				t.RunnerID, rotatedAt.UTC().Format(time.RFC3339), wait, seen, c.Namespace, c.Deployment, c.logsCmd())

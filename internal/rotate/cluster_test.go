@@ -29,6 +29,9 @@ type memCluster struct {
 	reloader bool // simulated Reloader restarts on a Secret change
 	contact  *time.Time
 	noCall   bool // contact never happens
+	// contactErrs fail the next contact reads, one each.
+	contactErrs  []error
+	contactCalls int
 }
 
 func (m *memCluster) ForceSync(ctx context.Context, ns, name, version, value string) error {
@@ -86,10 +89,16 @@ func (m *memCluster) RolloutStatus(_ context.Context, ns, name string) (remote.R
 	return remote.Rollout{Generation: m.gen, ObservedGeneration: obs, Replicas: 1, UpdatedReplicas: 1, AvailableReplicas: 1, StatusReplicas: 1}, nil
 }
 
-func (m *memCluster) RunnerStatus(_ context.Context, id int64) (*gitlab.Status, error) {
+func (m *memCluster) ContactedAt(_ context.Context, id int64) (*time.Time, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return &gitlab.Status{ID: id, ContactedAt: m.contact}, nil
+	m.contactCalls++
+	if len(m.contactErrs) > 0 {
+		err := m.contactErrs[0]
+		m.contactErrs = m.contactErrs[1:]
+		return nil, err
+	}
+	return m.contact, nil
 }
 
 func clusterEnv(t *testing.T, reloader bool) (*env, *memCluster, Target, Options) {
@@ -163,12 +172,33 @@ func TestClusterReloader(t *testing.T) {
 func TestClusterAfterKeptToken(t *testing.T) {
 	e, m, tg, o := clusterEnv(t, false)
 	tok, _ := e.gl.ResetToken(context.Background(), 1)
-	if _, err := e.deps.Recovery.SaveRotated(glURL, "a", 1, "mem", tg.Location, tok.Token); err != nil {
-		t.Fatal(err)
-	}
+	e.keep(t, "a", 1, tok.Token, true)
 	rs := Run(context.Background(), e.deps, o, []Target{tg})
 	if !rs[0].Cluster.Done() || m.restarts != 1 {
 		t.Fatalf("%+v %+v", rs[0], rs[0].Cluster)
 	}
 	e.stored(t, "a", 1)
+}
+
+// A transient failure while waiting for the runner's contact (a 502, a
+// timeout) is "not yet": the wait goes on, and the contact is confirmed.
+func TestClusterContactSurvivesTransientErrors(t *testing.T) {
+	e, m, tg, o := clusterEnv(t, false)
+	transient := fmt.Errorf("runner 1: GitLab answered 502 Bad Gateway (%w)", gitlab.ErrTransient)
+	m.contactErrs = []error{transient, transient}
+	rs := Run(context.Background(), e.deps, o, []Target{tg})
+	if c := rs[0].Cluster; !c.Done() || m.contactCalls < 3 {
+		t.Fatalf("%+v, %d contact reads", c, m.contactCalls)
+	}
+}
+
+// A failure that waiting cannot cure (the token may not read the runner)
+// ends the wait at once.
+func TestClusterContactPermanentError(t *testing.T) {
+	e, m, tg, o := clusterEnv(t, false)
+	m.contactErrs = []error{fmt.Errorf("runner 1: %w", gitlab.ErrUnauthorized)}
+	rs := Run(context.Background(), e.deps, o, []Target{tg})
+	if c := rs[0].Cluster; c.Done() || c.Step != StepContact || !strings.Contains(c.Error, "could not be checked") || m.contactCalls != 1 {
+		t.Fatalf("%+v, %d contact reads", c, m.contactCalls)
+	}
 }

@@ -13,11 +13,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"golang.org/x/sync/errgroup"
 
-	"github.com/runnerctl/runnerctl/internal/bootstrap"
+	"github.com/runnerctl/runnerctl/internal/custody"
 	"github.com/runnerctl/runnerctl/internal/gitlab"
 	"github.com/runnerctl/runnerctl/internal/secrets"
 )
@@ -28,23 +29,8 @@ type GitLab interface {
 	// TokenExpiresAt is when the runner's current token expires; nil: never.
 	TokenExpiresAt(ctx context.Context, id int64) (*time.Time, error)
 	ResetToken(ctx context.Context, id int64) (*gitlab.Created, error)
+	VerifyRunnerToken(ctx context.Context, tok secrets.Token) (int64, error)
 }
-
-// Recovery keeps tokens that are not stored yet (bootstrap.Recovery).
-type Recovery interface {
-	Find(runner string) ([]bootstrap.Saved, error)
-	SaveRotated(gitlabURL, runner string, id int64, backend string, loc secrets.Location, tok secrets.Token) (string, error)
-}
-
-// Locker keeps two rotations of the same runner from running at once.
-type Locker interface {
-	// TryLock takes the runner's lock without waiting; ErrLocked when it
-	// is held. unlock releases it.
-	TryLock(gitlabURL string, id int64) (unlock func(), err error)
-}
-
-// ErrLocked: another rotation of the runner holds its lock.
-var ErrLocked = errors.New("locked")
 
 // Steps reports progress, one line per step.
 type Steps interface {
@@ -53,16 +39,20 @@ type Steps interface {
 
 // Deps are the side effects.
 type Deps struct {
-	GitLab   GitLab
-	Store    secrets.Store // unused with Options.DryRun
-	Recovery Recovery
-	Locks    Locker
-	Steps    Steps
+	GitLab GitLab
+	Store  secrets.Store // unused with Options.DryRun
+	// State is the state directory: intents, kept tokens, the runners'
+	// locks (package custody).
+	State *custody.Dir
+	Steps Steps
 	// Cluster, when set, gets each stored token into the running runner
 	// (targets with a Cluster part); Contacts then confirms the runner's
 	// contact with GitLab.
 	Cluster  Cluster
 	Contacts Contacts
+	// Checkpoint marks each step of a token (tests kill the process
+	// there); nil in runnerctl.
+	Checkpoint custody.Checkpoint
 }
 
 // Options apply to every runner of a run.
@@ -73,11 +63,11 @@ type Options struct {
 	IfExpiresWithin time.Duration
 	// Parallel bounds the runners rotated at once (default DefaultParallel).
 	Parallel int
-	// DryRun reads GitLab and the recovery files and says what would be
+	// DryRun reads GitLab and the state directory and says what would be
 	// done; it takes no lock and changes nothing.
 	DryRun bool
 	// StoreRetry bounds the attempts to store a token.
-	StoreRetry bootstrap.StoreRetry
+	StoreRetry custody.StoreRetry
 	// Now is the clock (tests); nil means time.Now.
 	Now func() time.Time
 	// ClusterWait bounds a runner's cluster steps together (default
@@ -98,6 +88,9 @@ type Target struct {
 	Name     string
 	RunnerID int64 // 0: not created yet
 	Location secrets.Location
+	// Identity names the runner by where its token lives
+	// (custody.Identity): the lock it shares with init.
+	Identity string
 	// Cluster names the runner's objects; nil without cluster access.
 	Cluster *ClusterTarget
 }
@@ -174,12 +167,10 @@ func one(ctx context.Context, d Deps, o Options, t Target) Result {
 	}
 	steps := prefixed{d.Steps, t.Name}
 	step := func(format string, args ...any) { steps.Step(fmt.Sprintf(format, args...)) }
+	cust := custody.Custodian{Dir: d.State, GitLab: d.GitLab, Store: d.Store, Steps: steps, Retry: o.StoreRetry, Checkpoint: d.Checkpoint}
 
 	if !o.DryRun {
-		unlock, err := d.Locks.TryLock(o.GitLabURL, t.RunnerID)
-		if errors.Is(err, ErrLocked) {
-			return fail(fmt.Errorf("runner %q (id %d): another rotation of runner %q is running (its lock is held); nothing was changed: %w", t.Name, t.RunnerID, t.Name, err))
-		}
+		unlock, err := d.State.Lock(t.Name, t.Identity, "rotate-token")
 		if err != nil {
 			return fail(fmt.Errorf("runner %q (id %d): %w; nothing was changed", t.Name, t.RunnerID, err))
 		}
@@ -199,82 +190,134 @@ func one(ctx context.Context, d Deps, o Options, t Target) Result {
 	}
 	res.TokenExpiresAt = expires
 
-	// c. A token kept by an earlier rotation that could not store it is
-	// the runner's live one: store it rather than reset again.
-	kept, err := keptToken(d.Recovery, t)
+	// b. A token kept by an earlier rotation that could not store it is
+	// the runner's live one, unless another rotation has replaced it
+	// since: GitLab decides, and a stale file is discarded, never stored.
+	kept, err := keptToken(d.State, o.GitLabURL, t)
 	if err != nil {
-		return fail(fmt.Errorf("runner %q: read recovery files: %w; nothing was changed", t.Name, err))
+		return fail(fmt.Errorf("runner %q: read the state directory: %w; nothing was changed", t.Name, err))
 	}
 	if kept != nil {
 		if o.DryRun {
-			res.Status, res.Detail = WouldRotate, fmt.Sprintf("would store the token kept in %s by an earlier rotation (no new reset)", kept.Path)
+			res.Status, res.Detail = WouldRotate, fmt.Sprintf("would store the token kept in %s by an earlier rotation, once GitLab confirms it is still current (no new reset)", kept.Path)
 			return res
 		}
-		step("storing the token kept in %s in %s at %q", kept.Path, d.Store.Backend(), t.Location)
-		if err := bootstrap.StoreToken(ctx, d.Store, t.Location, kept.Token, o.StoreRetry, steps); err != nil {
+		settled, err := cust.Settle(ctx, *kept, t.Location)
+		if err != nil {
 			res.RecoveryFile = kept.Path
-			return fail(fmt.Errorf("runner %q (id %d): the token kept in %s by an earlier rotation still could not be stored in %s at %q: %w; "+
-				"the runner's old token no longer works: fix %s and run `runnerctl rotate-token %s` again (it stores the kept token, without a new reset)",
+			return fail(fmt.Errorf("runner %q (id %d): the token kept in %s by an earlier rotation could not be stored in %s at %q: %w; "+
+				"fix %s and run `runnerctl rotate-token %s` again (it stores the kept token once GitLab confirms it, without a new reset)",
 				t.Name, t.RunnerID, kept.Path, d.Store.Backend(), t.Location, err, d.Store.Backend(), t.Name))
 		}
-		res.Status, res.Detail = Rotated, fmt.Sprintf("finished an earlier rotation: stored the token kept in %s", kept.Path)
-		if err := removeFile(kept.Path); err != nil {
-			res.Warnings = append(res.Warnings, fmt.Sprintf("the token is stored but the recovery file %s could not be removed (%v): delete it", kept.Path, err))
+		if settled != custody.Discarded {
+			res.Status, res.Detail = Rotated, fmt.Sprintf("finished an earlier rotation: stored the token kept in %s", kept.Path)
+			if err := d.State.Remove(kept.Path); err != nil {
+				res.Warnings = append(res.Warnings, fmt.Sprintf("the token is stored but the recovery file %s could not be removed (%v): delete it", kept.Path, err))
+			}
+			if in := rotateIntent(d.State, o.GitLabURL, t); in != nil {
+				_ = d.State.End(*in)
+			}
+			res.Warnings = append(res.Warnings, expiryWarnings(expires)...)
+			if d.Cluster != nil && t.Cluster != nil {
+				res.Cluster = toCluster(ctx, d, o, t, kept.Token, o.Now())
+			}
+			return res
 		}
-		res.Warnings = append(res.Warnings, expiryWarnings(expires)...)
-		if d.Cluster != nil && t.Cluster != nil {
-			res.Cluster = toCluster(ctx, d, o, t, kept.Token, o.Now())
-		}
+		res.Warnings = append(res.Warnings, fmt.Sprintf("discarded %s: GitLab no longer accepts the token an earlier rotation kept there (another rotation, on this machine or another, has replaced it since); nothing was stored from it", kept.Path))
+	}
+	discarded := kept != nil
+
+	// c. An earlier rotation stopped after asking GitLab for a reset (it
+	// was killed, or the answer was lost), or its kept token was stale: if
+	// the stored token no longer works, only a new reset brings a known
+	// one, whatever --if-expires-within says.
+	force := false
+	in := rotateIntent(d.State, o.GitLabURL, t)
+	if in != nil && o.DryRun {
+		res.Status, res.Detail = WouldRotate, fmt.Sprintf("an earlier rotation (%s) did not finish: would check the stored token with GitLab and reset it if it no longer works", in.Describe())
 		return res
 	}
+	if in != nil || discarded {
+		live, err := storedIsLive(ctx, d, t)
+		switch {
+		case err != nil:
+			return fail(fmt.Errorf("runner %q (id %d): an earlier rotation did not finish, and checking whether the stored token still works failed: %w; nothing was changed: run again", t.Name, t.RunnerID, err))
+		case live && in == nil:
+			res.Status, res.Detail = Skipped, "the stored token is the runner's current one (another rotation finished since): nothing to do"
+			return res
+		case live:
+			step("an earlier rotation (%s) did not finish, but the stored token still works: GitLab never reset it", in.Describe())
+			_ = d.State.End(*in)
+		default:
+			step("the stored token no longer works (an earlier rotation reset it and never stored the new one); resetting it again")
+			force = true
+		}
+	}
 
-	// b. Not close enough to expiry: nothing to do.
-	if o.IfExpiresWithin > 0 {
+	// d. Not close enough to expiry: nothing to do.
+	if o.IfExpiresWithin > 0 && !force {
 		if expires == nil {
 			res.Status, res.Detail = Skipped, "no expiry set; skipped"
 			return res
 		}
 		if left := expires.Sub(o.Now()); left > o.IfExpiresWithin {
 			res.Status, res.Detail = Skipped, fmt.Sprintf("token expires %s, in %s, later than --if-expires-within %s", expires.UTC().Format(time.RFC3339), roundDuration(left), o.IfExpiresWithin)
-			res.Warnings = expiryWarnings(expires)
+			res.Warnings = append(res.Warnings, expiryWarnings(expires)...)
 			return res
 		}
 	}
 	if o.DryRun {
 		res.Status, res.Detail = WouldRotate, fmt.Sprintf("would reset the token and store it in %s", t.Location)
-		res.Warnings = expiryWarnings(expires)
+		res.Warnings = append(res.Warnings, expiryWarnings(expires)...)
 		return res
 	}
 
-	// d. The reset kills the old token at once: prove first that the new
+	// e. The reset kills the old token at once: prove first that the new
 	// one can be stored.
 	step("checking %s access to %q", d.Store.Backend(), t.Location)
 	if err := d.Store.Check(ctx, t.Location); err != nil {
 		return fail(fmt.Errorf("runner %q: secrets backend %s cannot write %q: %w; the token was not reset, nothing was changed", t.Name, d.Store.Backend(), t.Location, err))
 	}
 
-	// e. Reset.
+	// f. Reset, with the intent on disk first: a kill while GitLab's
+	// answer is in flight must not let a later run skip this runner.
+	intent, err := d.State.Begin(custody.Intent{Kind: custody.IntentRotate, GitLabURL: o.GitLabURL, Runner: t.Name, RunnerID: t.RunnerID, Command: "runnerctl rotate-token"})
+	if err != nil {
+		return fail(fmt.Errorf("runner %q: %w; the token was not reset, nothing was changed", t.Name, err))
+	}
+	d.Checkpoint.Hit(custody.CheckpointIntent)
 	rotatedAt := o.Now()
 	step("resetting the token of runner %d", t.RunnerID)
 	created, err := d.GitLab.ResetToken(ctx, t.RunnerID)
 	if errors.Is(err, gitlab.ErrUncertain) {
 		// GitLab may have reset it unseen: the stored token would then be
-		// dead, and only a new reset brings a known one.
+		// dead, and only a new reset brings a known one. The intent stays,
+		// so that the next run checks, whatever its --if-expires-within.
 		return fail(fmt.Errorf("runner %q: %w; GitLab may have reset the token without answering, and then the stored token no longer works: run `runnerctl rotate-token %s` again", t.Name, err, t.Name))
 	}
 	if err != nil {
+		if !force {
+			// Nothing was reset. (After an earlier interrupted reset, the
+			// intent stays: that one may have happened.)
+			_ = d.State.End(intent)
+		}
 		return fail(fmt.Errorf("runner %q: %w; the token was not reset, nothing was changed", t.Name, err))
 	}
+	d.Checkpoint.Hit(custody.CheckpointAnswered)
 	res.TokenExpiresAt = created.ExpiresAt
 
-	// f. Write-ahead: the new token is on disk (0600, outside the repo)
+	// g. Write-ahead: the new token is on disk (0600, outside the repo)
 	// before the secrets manager is asked, so no crash can lose it.
-	recFile, recErr := d.Recovery.SaveRotated(o.GitLabURL, t.Name, t.RunnerID, d.Store.Backend(), t.Location, created.Token)
+	recFile, recErr := d.State.Keep(custody.Kept{GitLabURL: o.GitLabURL, Runner: t.Name, RunnerID: t.RunnerID, Backend: d.Store.Backend(),
+		Location: t.Location, Rotation: true, Token: created.Token}, keptInstruction(d.Store.Backend(), t))
 	if recErr != nil {
 		step("warning: could not keep the new token in a recovery file (%v); storing it anyway", recErr)
+	} else {
+		_ = d.State.End(intent)
+		d.Checkpoint.Hit(custody.CheckpointKept)
 	}
 	step("storing the new token in %s at %q", d.Store.Backend(), t.Location)
-	if err := bootstrap.StoreToken(ctx, d.Store, t.Location, created.Token, o.StoreRetry, steps); err != nil {
+	if err := cust.StoreToken(ctx, t.Location, created.Token); err != nil {
 		// No rollback exists: the old token is dead. The kept token is the
 		// way forward.
 		if recErr != nil {
@@ -287,9 +330,12 @@ func one(ctx context.Context, d Deps, o Options, t Target) Result {
 			t.Name, t.RunnerID, d.Store.Backend(), t.Location, err, recFile, d.Store.Backend(), t.Name))
 	}
 	if recErr == nil {
-		if err := removeFile(recFile); err != nil {
+		if err := d.State.Remove(recFile); err != nil {
 			res.Warnings = append(res.Warnings, fmt.Sprintf("the token is stored but the recovery file %s could not be removed (%v): delete it", recFile, err))
 		}
+		d.Checkpoint.Hit(custody.CheckpointDone)
+	} else {
+		_ = d.State.End(intent)
 	}
 	res.Status, res.Detail = Rotated, fmt.Sprintf("new token stored in %s at %q", d.Store.Backend(), t.Location)
 	res.Warnings = append(res.Warnings, expiryWarnings(created.ExpiresAt)...)
@@ -299,18 +345,58 @@ func one(ctx context.Context, d Deps, o Options, t Target) Result {
 	return res
 }
 
+// keptInstruction is what a recovery file of a rotation tells its reader.
+func keptInstruction(backend string, t Target) string {
+	return fmt.Sprintf("the runner's old token no longer works. Once %s works, run `runnerctl rotate-token %s` again: it finds this file, checks with GitLab that the token is still current, stores it at %q (without resetting it again) and deletes the file. "+
+		"Or store the token there by hand and delete this file.", backend, t.Name, t.Location.String())
+}
+
 // keptToken is the token an earlier rotation of t kept, or nil.
-func keptToken(r Recovery, t Target) (*bootstrap.Saved, error) {
-	saved, err := r.Find(t.Name)
+func keptToken(dir *custody.Dir, gitlabURL string, t Target) (*custody.Kept, error) {
+	kept, err := dir.Kept(t.Name)
 	if err != nil {
 		return nil, err
 	}
-	for i := range saved {
-		if saved[i].RunnerID == t.RunnerID && saved[i].Rotation {
-			return &saved[i], nil
+	i := slices.IndexFunc(kept, func(k custody.Kept) bool { return k.Rotation && k.For(gitlabURL, t.RunnerID) })
+	if i < 0 {
+		return nil, nil
+	}
+	return &kept[i], nil
+}
+
+// rotateIntent is the intent of an earlier rotation of t that never kept
+// its token, or nil.
+func rotateIntent(dir *custody.Dir, gitlabURL string, t Target) *custody.Intent {
+	ins, err := dir.Intents(t.Name)
+	if err != nil {
+		return nil
+	}
+	for _, in := range ins {
+		if in.Kind == custody.IntentRotate && in.GitLabURL == gitlabURL && in.RunnerID == t.RunnerID {
+			return &in
 		}
 	}
-	return nil, nil
+	return nil
+}
+
+// storedIsLive reports whether the token stored for t is the runner's
+// current one, as GitLab says. Nothing stored is not live.
+func storedIsLive(ctx context.Context, d Deps, t Target) (bool, error) {
+	stored, err := d.Store.Get(ctx, t.Location)
+	if errors.Is(err, secrets.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("%s: read %q: %w", d.Store.Backend(), t.Location, err)
+	}
+	id, err := d.GitLab.VerifyRunnerToken(ctx, stored)
+	if errors.Is(err, gitlab.ErrTokenRefused) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return id == t.RunnerID, nil
 }
 
 // expiryWarnings explain what GitLab's runner token expiry means for a

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/runnerctl/runnerctl/internal/bootstrap"
+	"github.com/runnerctl/runnerctl/internal/custody"
 	"github.com/runnerctl/runnerctl/internal/gitlab"
 	"github.com/runnerctl/runnerctl/internal/secrets"
 )
@@ -78,6 +78,21 @@ func (g *fakeGitLab) ResetToken(_ context.Context, id int64) (*gitlab.Created, e
 	return &gitlab.Created{ID: id, Token: secrets.NewToken(g.tokens[id]), ExpiresAt: g.expires[id]}, nil
 }
 
+// VerifyRunnerToken accepts a runner's current token only.
+func (g *fakeGitLab) VerifyRunnerToken(_ context.Context, tok secrets.Token) (int64, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if err := g.fault("verify"); err != nil {
+		return 0, err
+	}
+	for id, t := range g.tokens {
+		if secrets.NewToken(t).Equal(tok) {
+			return id, nil
+		}
+	}
+	return 0, fmt.Errorf("verify runner token: %w", gitlab.ErrTokenRefused)
+}
+
 func (g *fakeGitLab) live(id int64) secrets.Token {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -135,24 +150,41 @@ func (s *steps) Step(msg string) {
 type env struct {
 	gl    *fakeGitLab
 	store *memStore
-	dir   string
+	state *custody.Dir
 	deps  Deps
 	steps *steps
 }
 
-func newEnv(t *testing.T, ids ...int64) *env {
+func newEnv(t testing.TB, ids ...int64) *env {
 	t.Helper()
-	e := &env{gl: newGitLab(ids...), store: newStore(), dir: t.TempDir(), steps: &steps{}}
-	e.deps = Deps{GitLab: e.gl, Store: e.store, Recovery: bootstrap.Recovery{Dir: e.dir, RepoRoot: t.TempDir()}, Locks: FileLocks{Dir: e.dir}, Steps: e.steps}
+	// Glob characters in the state directory's path: never a pattern.
+	state, err := custody.Open(filepath.Join(t.TempDir(), "state*[?]"), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{gl: newGitLab(ids...), store: newStore(), state: state, steps: &steps{}}
+	e.deps = Deps{GitLab: e.gl, Store: e.store, State: state, Steps: e.steps}
 	return e
 }
 
 func target(name string, id int64) Target {
-	return Target{Name: name, RunnerID: id, Location: secrets.Location{Key: "gitlab/runners/" + name, Property: "runner-token"}}
+	loc := secrets.Location{Key: "gitlab/runners/" + name, Property: "runner-token"}
+	return Target{Name: name, RunnerID: id, Location: loc, Identity: custody.Identity(glURL, "mem", loc)}
 }
 
 func opts() Options {
-	return Options{GitLabURL: glURL, StoreRetry: bootstrap.StoreRetry{Tries: 3, Wait: time.Millisecond}}
+	return Options{GitLabURL: glURL, StoreRetry: custody.StoreRetry{Tries: 3, Wait: time.Millisecond}}
+}
+
+// keep leaves tok in a recovery file for runner id, as a rotation (or,
+// without rotation, an init) that could not store it does.
+func (e *env) keep(t *testing.T, name string, id int64, tok secrets.Token, rotation bool) string {
+	t.Helper()
+	path, err := e.state.Keep(custody.Kept{GitLabURL: glURL, Runner: name, RunnerID: id, Backend: "mem", Location: target(name, id).Location, Rotation: rotation, Token: tok}, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 // noToken fails when a token shows in any result or step line.
@@ -172,10 +204,21 @@ func (e *env) stored(t *testing.T, name string, id int64) {
 	}
 }
 
+// recoveryFiles are the state directory's files but its locks: recovery
+// files and intents.
 func (e *env) recoveryFiles(t *testing.T) []string {
 	t.Helper()
-	m, _ := filepath.Glob(filepath.Join(e.dir, "runnerctl-recovery-*.json"))
-	return m
+	entries, err := os.ReadDir(e.state.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, en := range entries {
+		if en.Name() != "locks" {
+			out = append(out, en.Name())
+		}
+	}
+	return out
 }
 
 func TestRotateFleetKeepsOrderAndIsolatesFailures(t *testing.T) {
@@ -298,13 +341,9 @@ func TestKeptTokenStoredFirst(t *testing.T) {
 	e := newEnv(t, 1)
 	tok, _ := e.gl.ResetToken(context.Background(), 1)
 	resets := e.gl.resets
-	if _, err := e.deps.Recovery.SaveRotated(glURL, "a", 1, "mem", target("a", 1).Location, tok.Token); err != nil {
-		t.Fatal(err)
-	}
+	e.keep(t, "a", 1, tok.Token, true)
 	// init's files (not a rotation) are not picked up.
-	if _, err := (bootstrap.Recovery{Dir: e.dir}).Save(glURL, "b", 2, "mem", target("b", 2).Location, secrets.NewToken("glrt-x")); err != nil {
-		t.Fatal(err)
-	}
+	e.keep(t, "b", 2, secrets.NewToken("glrt-x"), false)
 	o := opts()
 	o.IfExpiresWithin = time.Hour
 	rs := Run(context.Background(), e.deps, o, []Target{target("a", 1)})
@@ -340,12 +379,13 @@ func TestExpiryWindow(t *testing.T) {
 
 func TestLockHeld(t *testing.T) {
 	e := newEnv(t, 1, 2)
-	unlock, err := e.deps.Locks.TryLock(glURL, 1)
+	unlock, err := e.state.Lock("a", target("a", 1).Identity, "init")
 	if err != nil {
 		t.Fatal(err)
 	}
 	rs := Run(context.Background(), e.deps, opts(), []Target{target("a", 1), target("b", 2)})
-	if rs[0].Status != Failed || !errors.Is(rs[0].Err, ErrLocked) || !strings.Contains(rs[0].Error, `another rotation of runner "a" is running`) {
+	if rs[0].Status != Failed || !errors.Is(rs[0].Err, custody.ErrLocked) || !strings.Contains(rs[0].Error, `another runnerctl init (pid `) ||
+		!strings.Contains(rs[0].Error, `is working on runner "a"`) || e.gl.resets != 1 {
 		t.Errorf("%+v", rs[0])
 	}
 	if rs[1].Status != Rotated {
@@ -407,4 +447,106 @@ func (g *slowGitLab) GetRunner(ctx context.Context, id int64) (*gitlab.RunnerInf
 	defer g.leave()
 	time.Sleep(20 * time.Millisecond)
 	return g.fakeGitLab.GetRunner(ctx, id)
+}
+
+// A recovery file left by a rotation that another rotation has overtaken
+// since (machine B kept its token; machine A rotated after): the kept
+// token is dead, so it is discarded, never stored over the live one, and
+// as the stored token is the runner's current one there is nothing to do.
+func TestStaleKeptTokenIsDiscarded(t *testing.T) {
+	e := newEnv(t, 1)
+	old, _ := e.gl.ResetToken(context.Background(), 1) // B's reset, never stored
+	e.keep(t, "a", 1, old.Token, true)
+	live, _ := e.gl.ResetToken(context.Background(), 1) // A's rotation, stored
+	e.store.data[target("a", 1).Location.String()] = live.Token
+	resets := e.gl.resets
+	rs := Run(context.Background(), e.deps, opts(), []Target{target("a", 1)})
+	e.noToken(t, rs)
+	if rs[0].Status != Skipped || !strings.Contains(rs[0].Detail, "another rotation finished since") || e.gl.resets != resets {
+		t.Fatalf("%+v resets %d", rs[0], e.gl.resets-resets)
+	}
+	if len(rs[0].Warnings) != 1 || !strings.Contains(rs[0].Warnings[0], "discarded") {
+		t.Errorf("warnings %v", rs[0].Warnings)
+	}
+	e.stored(t, "a", 1)
+	if files := e.recoveryFiles(t); len(files) != 0 {
+		t.Errorf("files left: %v", files)
+	}
+}
+
+// A stale kept token, and a stored token that does not work either (the
+// runner rotated its own token, say): only a new reset helps, whatever
+// the expiry window says.
+func TestStaleKeptTokenAndDeadStoreResets(t *testing.T) {
+	e := newEnv(t, 1)
+	old, _ := e.gl.ResetToken(context.Background(), 1)
+	e.keep(t, "a", 1, old.Token, true)
+	_, _ = e.gl.ResetToken(context.Background(), 1) // nobody stored this one
+	e.store.data[target("a", 1).Location.String()] = secrets.NewToken("glrt-CANARY-dead")
+	o := opts()
+	o.IfExpiresWithin = time.Hour // no expiry set: would skip
+	rs := Run(context.Background(), e.deps, o, []Target{target("a", 1)})
+	if rs[0].Status != Rotated {
+		t.Fatalf("%+v", rs[0])
+	}
+	e.stored(t, "a", 1)
+	if files := e.recoveryFiles(t); len(files) != 0 {
+		t.Errorf("files left: %v", files)
+	}
+}
+
+// A rotation killed while GitLab's reset answer was in flight leaves its
+// intent; the next run, even one that would skip by expiry, finds the
+// stored token dead and resets again.
+func TestInterruptedResetIsFinished(t *testing.T) {
+	e := newEnv(t, 1)
+	e.store.data[target("a", 1).Location.String()] = e.gl.live(1)
+	if _, err := e.state.Begin(custody.Intent{Kind: custody.IntentRotate, GitLabURL: glURL, Runner: "a", RunnerID: 1}); err != nil {
+		t.Fatal(err)
+	}
+	_, _ = e.gl.ResetToken(context.Background(), 1) // the answer that never arrived
+	o := opts()
+	o.IfExpiresWithin = time.Hour
+	rs := Run(context.Background(), e.deps, o, []Target{target("a", 1)})
+	if rs[0].Status != Rotated {
+		t.Fatalf("%+v", rs[0])
+	}
+	e.stored(t, "a", 1)
+	if files := e.recoveryFiles(t); len(files) != 0 {
+		t.Errorf("files left: %v", files)
+	}
+}
+
+// An intent whose reset never reached GitLab: the stored token still
+// works, the intent goes, and the expiry window decides as usual.
+func TestInterruptedBeforeResetIsDropped(t *testing.T) {
+	e := newEnv(t, 1)
+	e.store.data[target("a", 1).Location.String()] = e.gl.live(1)
+	if _, err := e.state.Begin(custody.Intent{Kind: custody.IntentRotate, GitLabURL: glURL, Runner: "a", RunnerID: 1}); err != nil {
+		t.Fatal(err)
+	}
+	o := opts()
+	o.IfExpiresWithin = time.Hour
+	rs := Run(context.Background(), e.deps, o, []Target{target("a", 1)})
+	if rs[0].Status != Skipped || e.gl.resets != 0 {
+		t.Fatalf("%+v resets %d", rs[0], e.gl.resets)
+	}
+	if files := e.recoveryFiles(t); len(files) != 0 {
+		t.Errorf("files left: %v", files)
+	}
+}
+
+// A lost reset answer leaves the intent: the next run checks instead of
+// trusting the expiry window.
+func TestUncertainResetKeepsIntent(t *testing.T) {
+	e := newEnv(t, 1)
+	e.store.data[target("a", 1).Location.String()] = e.gl.live(1)
+	e.gl.errs["reset"] = []error{fmt.Errorf("reset token of runner 1: GitLab answered 502 (%w)", gitlab.ErrUncertain)}
+	rs := Run(context.Background(), e.deps, opts(), []Target{target("a", 1)})
+	if rs[0].Status != Failed {
+		t.Fatalf("%+v", rs[0])
+	}
+	if files := e.recoveryFiles(t); len(files) != 1 || !strings.HasPrefix(files[0], "runnerctl-intent-a-rotate-1") {
+		t.Fatalf("files %v", files)
+	}
 }
