@@ -47,6 +47,8 @@ func TestScripts(t *testing.T) {
 			"perm":          cmdPerm,
 			"recovery-file": cmdRecoveryFile,
 			"state-clean":   cmdStateClean,
+			"state-files":   cmdStateFiles,
+			"sleep":         cmdSleep,
 		},
 		RequireExplicitExec: true,
 	})

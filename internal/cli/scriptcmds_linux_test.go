@@ -14,15 +14,21 @@ import (
 
 // cmdInterrupt sends SIGINT to every runnerctl process of this script
 // (those whose working directory is under $WORK) and their helpers, as a
-// Ctrl-C reaches the whole foreground process group of a terminal:
+// Ctrl-C reaches the whole foreground process group of a terminal; with
+// -TERM, SIGTERM to the runnerctl processes alone, as a process manager
+// or `kill PID` sends it:
 //
-//	interrupt
+//	interrupt [-TERM]
 //
 // testscript's own kill signals one background command only, which would
 // leave runnerctl-secrets untouched and prove nothing about it.
 func cmdInterrupt(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) != 0 {
-		ts.Fatalf("usage: interrupt")
+	if neg || len(args) > 1 || len(args) == 1 && args[0] != "-TERM" {
+		ts.Fatalf("usage: interrupt [-TERM]")
+	}
+	sig, targets := syscall.SIGINT, []string{"runnerctl", "runnerctl-secrets"}
+	if len(args) == 1 {
+		sig, targets = syscall.SIGTERM, []string{"runnerctl"}
 	}
 	work := ts.Getenv("WORK")
 	entries, err := os.ReadDir("/proc")
@@ -42,10 +48,10 @@ func cmdInterrupt(ts *testscript.TestScript, neg bool, args []string) {
 			continue
 		}
 		name := filepath.Base(strings.SplitN(string(cmdline), "\x00", 2)[0])
-		if name != "runnerctl" && name != "runnerctl-secrets" {
+		if !slices.Contains(targets, name) {
 			continue
 		}
-		if err := syscall.Kill(pid, syscall.SIGINT); err == nil {
+		if err := syscall.Kill(pid, sig); err == nil {
 			hit = append(hit, name)
 		}
 	}

@@ -3,6 +3,7 @@ package cli
 import (
 	"crypto/subtle"
 	"encoding/json"
+	"fmt"
 	"os"
 	"slices"
 	"strconv"
@@ -101,6 +102,39 @@ func cmdStateClean(ts *testscript.TestScript, neg bool, args []string) {
 	case len(left) == 0 && neg:
 		ts.Fatalf("the state directory %s holds nothing", args[0])
 	}
+}
+
+// cmdStateFiles prints a state directory's files but its locks, one a
+// line with its permission bits ("0600 runnerctl-intent-ci-create-….json"),
+// for scripts to match (testscript does not expand globs):
+//
+//	state-files DIR
+func cmdStateFiles(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: state-files DIR")
+	}
+	entries, err := os.ReadDir(ts.MkAbs(args[0]))
+	ts.Check(err)
+	for _, e := range entries {
+		if e.Name() == "locks" {
+			continue
+		}
+		fi, err := e.Info()
+		ts.Check(err)
+		fmt.Fprintf(ts.Stdout(), "%04o %s\n", fi.Mode().Perm(), e.Name())
+	}
+}
+
+// cmdSleep waits, to space out background commands:
+//
+//	sleep 300ms
+func cmdSleep(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: sleep DURATION")
+	}
+	d, err := time.ParseDuration(args[0])
+	ts.Check(err)
+	time.Sleep(d)
 }
 
 // cmdPerm checks a file's permission bits, in octal:
