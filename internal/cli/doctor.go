@@ -51,6 +51,7 @@ type doctorOptions struct {
 	offline           bool
 	tokenFile, caFile string
 	color             bool // stdout is a terminal and colors are not disabled
+	schedule          rotationSchedule
 }
 
 // doctorGitLab is what doctor needs of GitLab.
@@ -58,6 +59,7 @@ type doctorGitLab interface {
 	Probe(ctx context.Context) error
 	CheckToken(ctx context.Context) error
 	GetRunner(ctx context.Context, id int64) (*gitlab.RunnerInfo, error)
+	TokenExpiresAt(ctx context.Context, id int64) (*time.Time, error)
 }
 
 // doctorDeps are doctor's ways into the outside world, replaced in tests.
@@ -67,6 +69,8 @@ type doctorDeps struct {
 	repo   func(dir string) uncommitted
 	// chart asks the chart repository, through runnerctl-kube.
 	chart func(ctx context.Context, q kuberemote.ChartQuery, stderr io.Writer) (kuberemote.ChartAnswer, error)
+	// now is the clock token expiry is judged by.
+	now func() time.Time
 }
 
 // uncommitted is what doctor needs of git.
@@ -80,6 +84,7 @@ func realDoctorDeps() doctorDeps {
 		store:  newStore,
 		repo:   func(dir string) uncommitted { return gitops.Git{Dir: dir} },
 		chart:  helperChartVersion,
+		now:    time.Now,
 	}
 }
 
@@ -125,9 +130,20 @@ fix:
             an OCI registry's tags; warn when the repository cannot be
             reached from here (HTTPS_PROXY is honoured; no custom CA)
   runner/N  runner N exists in GitLab (warn when it has no runnerID yet)
+  expiry/N  runner N's token is not expired (FAIL: run runnerctl
+            rotate-token N), does not expire before the next scheduled
+            rotation could run (warn: rotate it now), and is not inside the
+            scheduled rotation's window (warn, for information: the next
+            run renews it); see --rotate-within and --rotate-every
   files     the generated files match runnerctl.yaml (as render --check)
   repo      the git work tree has nothing uncommitted (warn); skipped
             outside a git repository
+
+The scheduled rotation is the CI template's runnerctl rotate-token --all
+--if-expires-within 720h: --rotate-within is its --if-expires-within,
+--rotate-every how often it runs (weekly at the longest in the template).
+--rotate-within must be longer than --rotate-every, or a token could expire
+between two runs without ever being inside the window (exit 2).
 
 Checks that need GitLab are skipped when GitLab cannot be reached.
 --offline runs only the files and repo checks. Nothing is changed anywhere,
@@ -137,13 +153,15 @@ Exit codes: 0 no check failed (warnings allowed); 1 a check failed; 2
 invalid configuration or usage.`,
 		Example: `  runnerctl doctor
   runnerctl doctor --offline      # files and repository only, no network
-  runnerctl doctor -o json | jq '.[] | select(.status == "fail")'`,
+  runnerctl doctor -o json | jq '.[] | select(.status == "fail")'
+  runnerctl doctor --rotate-every 24h   # the rotation is scheduled daily`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o := doctorOptions{
 				offline:   v.GetBool("offline"),
 				tokenFile: v.GetString("gitlab-token-file"), caFile: v.GetString("ca-file"),
-				color: !v.GetBool("no-color") && e.getenv("NO_COLOR") == "" && isTerminal(e.stdout),
+				color:    !v.GetBool("no-color") && e.getenv("NO_COLOR") == "" && isTerminal(e.stdout),
+				schedule: rotationFlags(v),
 			}
 			return runDoctor(cmd.Context(), e, g, o, realDoctorDeps())
 		},
@@ -152,10 +170,14 @@ invalid configuration or usage.`,
 	f.Bool("offline", false, "run only the checks that need no network (files, repository)")
 	f.String("gitlab-token-file", "", "read the GitLab personal access token from this file (instead of GITLAB_TOKEN)")
 	f.String("ca-file", "", "PEM file of a CA to trust for GitLab (self-managed GitLab with a private CA)")
+	addRotationFlags(f)
 	return cmd
 }
 
 func runDoctor(ctx context.Context, e env, g *globals, o doctorOptions, d doctorDeps) error {
+	if err := o.schedule.check(); err != nil {
+		return err
+	}
 	l, err := load(g)
 	if err != nil {
 		return err // invalid runnerctl.yaml: exit 2
@@ -173,7 +195,7 @@ func runDoctor(ctx context.Context, e env, g *globals, o doctorOptions, d doctor
 		// GitLab's checks depend on each other; the backend is independent.
 		var grp errgroup.Group
 		grp.Go(func() error {
-			gitlabChecks = checkGitLab(ctx, e, l.cfg, o, d.gitlab)
+			gitlabChecks = checkGitLab(ctx, e, l.cfg, o, d.gitlab, d.now)
 			return nil
 		})
 		grp.Go(func() error {
@@ -188,7 +210,7 @@ func runDoctor(ctx context.Context, e env, g *globals, o doctorOptions, d doctor
 	}
 
 	// The fixed order of the output: gitlab, token, secrets, chart, the
-	// runners in spec order, files, repo.
+	// runners in spec order (each runner/N, then its expiry/N), files, repo.
 	results := slices.Concat(gitlabChecks[:2], []checkResult{secretsCheck, chart}, gitlabChecks[2:],
 		[]checkResult{checkFiles(l, g.configPath), checkRepo(ctx, d.repo(l.root))})
 
@@ -217,8 +239,16 @@ func skipGitLab(cfg *config.Config, reason string) []checkResult {
 		{Check: "gitlab", Status: checkSkipped, Detail: reason},
 		{Check: "token", Status: checkSkipped, Detail: reason},
 	}
-	for _, r := range cfg.Runners {
-		out = append(out, checkResult{Check: "runner/" + r.Name, Status: checkSkipped, Detail: reason})
+	return append(out, skipRunners(cfg.Runners, reason)...)
+}
+
+// skipRunners is the checks of every runner, skipped for reason.
+func skipRunners(runners []config.Runner, reason string) []checkResult {
+	var out []checkResult
+	for _, r := range runners {
+		out = append(out,
+			checkResult{Check: "runner/" + r.Name, Status: checkSkipped, Detail: reason},
+			checkResult{Check: "expiry/" + r.Name, Status: checkSkipped, Detail: reason})
 	}
 	return out
 }
@@ -226,7 +256,7 @@ func skipGitLab(cfg *config.Config, reason string) []checkResult {
 // checkGitLab runs the checks that need GitLab, in order: reachable, the
 // token, then every runner (a few at a time). What cannot be checked
 // because an earlier check failed is skipped, not failed again.
-func checkGitLab(ctx context.Context, e env, cfg *config.Config, o doctorOptions, newClient func(gitlab.Options) (doctorGitLab, error)) []checkResult {
+func checkGitLab(ctx context.Context, e env, cfg *config.Config, o doctorOptions, newClient func(gitlab.Options) (doctorGitLab, error), now func() time.Time) []checkResult {
 	pat, tokenErr := gitlabToken(ctx, e, initOptions{tokenFile: o.tokenFile}, nil)
 	client, err := newClient(gitlab.Options{URL: cfg.GitLab.URL, Token: pat, CAFile: o.caFile})
 	if err != nil { // the CA file cannot be read or holds no certificate
@@ -248,15 +278,13 @@ func checkGitLab(ctx context.Context, e env, cfg *config.Config, o doctorOptions
 		}
 		return out
 	}
-	token, canRead := checkToken(ctx, client, tokenErr)
+	token, access := checkToken(ctx, client, tokenErr)
 	out := []checkResult{reach, token}
-	if !canRead {
-		for _, r := range cfg.Runners {
-			out = append(out, checkResult{Check: "runner/" + r.Name, Status: checkSkipped, Detail: "needs a token that may read runners"})
-		}
-		return out
+	if !access.runners {
+		return append(out, skipRunners(cfg.Runners, "needs a token that may read runners")...)
 	}
-	return append(out, checkRunners(ctx, client, cfg.Runners)...)
+	rc := runnerChecks{c: client, schedule: o.schedule, now: now, expiry: access.expiry}
+	return append(out, rc.run(ctx, cfg.Runners)...)
 }
 
 func checkReachable(ctx context.Context, c doctorGitLab, cfg *config.Config, caFile string) checkResult {
@@ -325,54 +353,76 @@ func reachProblem(err error) (detail, fix string) {
 // tokenFix is what a token that cannot do runnerctl's work needs.
 const tokenFix = "export GITLAB_TOKEN (or use --gitlab-token-file) with a personal access token that has the api scope, or create_runner, manage_runner and read_api"
 
-// checkToken checks the token and reports whether it may read runners,
-// so that the runner checks can run.
-func checkToken(ctx context.Context, c doctorGitLab, tokenErr error) (checkResult, bool) {
+// tokenAccess is what the runner checks may ask GitLab with the token.
+type tokenAccess struct {
+	runners bool // GET /runners/:id: read_api, manage_runner or api
+	expiry  bool // the token expiry, through GraphQL: read_api or api
+}
+
+// checkToken checks the token and reports what it may read, so that the
+// runner checks that it allows can run.
+func checkToken(ctx context.Context, c doctorGitLab, tokenErr error) (checkResult, tokenAccess) {
 	if tokenErr != nil {
 		detail := tokenErr.Error()
 		if o := strings.Index(detail, ":"); strings.HasPrefix(detail, "no GitLab personal access token") && o > 0 {
 			detail = detail[:o]
 		}
-		return checkResult{Check: "token", Status: checkFail, Detail: detail, Fix: tokenFix}, false
+		return checkResult{Check: "token", Status: checkFail, Detail: detail, Fix: tokenFix}, tokenAccess{}
 	}
 	err := c.CheckToken(ctx)
 	var scopeErr *gitlab.ScopeError
 	switch {
 	case err == nil:
-		return checkResult{Check: "token", Status: checkOK, Detail: "valid, with the scopes runnerctl needs"}, true
+		return checkResult{Check: "token", Status: checkOK, Detail: "valid, with the scopes runnerctl needs"}, tokenAccess{runners: true, expiry: true}
 	case errors.As(err, &scopeErr):
-		canRead := slices.ContainsFunc(scopeErr.Have, func(s string) bool { return s == "read_api" || s == "manage_runner" })
+		access := tokenAccess{
+			runners: slices.ContainsFunc(scopeErr.Have, func(s string) bool { return s == "read_api" || s == "manage_runner" }),
+			expiry:  slices.Contains(scopeErr.Have, "read_api"), // api would not be a scope error
+		}
 		return checkResult{Check: "token", Status: checkFail,
 			Detail: fmt.Sprintf("scopes [%s] lack %s", strings.Join(scopeErr.Have, ", "), strings.Join(scopeErr.Missing, "; ")),
-			Fix:    tokenFix}, canRead
+			Fix:    tokenFix}, access
 	case errors.Is(err, gitlab.ErrUnauthorized):
-		return checkResult{Check: "token", Status: checkFail, Detail: err.Error(), Fix: tokenFix}, false
+		return checkResult{Check: "token", Status: checkFail, Detail: err.Error(), Fix: tokenFix}, tokenAccess{}
 	}
 	return checkResult{Check: "token", Status: checkFail, Detail: err.Error(),
-		Fix: "GitLab answered but the token could not be checked: try again, or check GitLab's health"}, false
+		Fix: "GitLab answered but the token could not be checked: try again, or check GitLab's health"}, tokenAccess{}
 }
 
 // runnerGetter is what the runner checks need of GitLab.
 type runnerGetter interface {
 	GetRunner(ctx context.Context, id int64) (*gitlab.RunnerInfo, error)
+	TokenExpiresAt(ctx context.Context, id int64) (*time.Time, error)
 }
 
-// checkRunners asks GitLab about every runner with a runnerID, a few at a
-// time; results keep the spec's order.
-func checkRunners(ctx context.Context, c runnerGetter, runners []config.Runner) []checkResult {
-	out := make([]checkResult, len(runners))
+// runnerChecks are the two checks of each runner: runner/N (it exists) and
+// expiry/N (its token lives until the scheduled rotation renews it).
+type runnerChecks struct {
+	c        runnerGetter
+	schedule rotationSchedule
+	now      func() time.Time
+	expiry   bool // the token may read token expiry (GraphQL)
+}
+
+// run asks GitLab about every runner with a runnerID, a few at a time;
+// results keep the spec's order, each runner/N followed by its expiry/N.
+func (rc runnerChecks) run(ctx context.Context, runners []config.Runner) []checkResult {
+	out := make([]checkResult, 2*len(runners))
 	var grp errgroup.Group
 	grp.SetLimit(statusParallel)
 	for i := range runners {
-		r, res := &runners[i], &out[i] // each goroutine writes only its own slot
+		// Each goroutine writes only its own two slots.
+		r, res, exp := &runners[i], &out[2*i], &out[2*i+1]
 		*res = checkResult{Check: "runner/" + r.Name}
+		*exp = checkResult{Check: "expiry/" + r.Name, Status: checkSkipped}
 		if r.RunnerID == 0 {
 			res.Status, res.Detail = checkWarn, "not created: no runnerID in runnerctl.yaml"
 			res.Fix = fmt.Sprintf("run `runnerctl init --name %s`", r.Name)
+			exp.Detail = "not created"
 			continue
 		}
 		grp.Go(func() error {
-			info, err := c.GetRunner(ctx, r.RunnerID)
+			info, err := rc.c.GetRunner(ctx, r.RunnerID)
 			switch {
 			case errors.Is(err, gitlab.ErrNotFound):
 				res.Status, res.Detail = checkFail, fmt.Sprintf("runner %d does not exist in GitLab (or the token may not see it)", r.RunnerID)
@@ -383,11 +433,46 @@ func checkRunners(ctx context.Context, c runnerGetter, runners []config.Runner) 
 			default:
 				res.Status, res.Detail = checkOK, fmt.Sprintf("runner %d exists (%s)", info.ID, info.Status)
 			}
+			switch {
+			case res.Status != checkOK:
+				exp.Detail = fmt.Sprintf("runner/%s failed", r.Name)
+			case !rc.expiry:
+				exp.Detail = "needs a token with read_api or api (GitLab's GraphQL API)"
+			default:
+				*exp = rc.checkExpiry(ctx, r)
+			}
 			return nil
 		})
 	}
 	_ = grp.Wait()
 	return out
+}
+
+// checkExpiry judges runner r's token expiry against the scheduled
+// rotation.
+func (rc runnerChecks) checkExpiry(ctx context.Context, r *config.Runner) checkResult {
+	res := checkResult{Check: "expiry/" + r.Name}
+	at, err := rc.c.TokenExpiresAt(ctx, r.RunnerID)
+	if err != nil {
+		res.Status, res.Detail = checkFail, err.Error()
+		res.Fix = "check the token's access to this runner (GraphQL needs read_api or api), or try again"
+		return res
+	}
+	now := rc.now()
+	w := rc.schedule.tokenAdvice(r.Name, at, now)
+	switch {
+	case w == nil && at == nil:
+		res.Status, res.Detail = checkOK, "the token never expires"
+	case w == nil:
+		res.Status = checkOK
+		res.Detail = fmt.Sprintf("the token expires %s, after the scheduled rotation's window (%s)", ago(now, *at), flagDuration(rc.schedule.within))
+	default:
+		res.Status, res.Detail, res.Fix = checkWarn, w.Message, w.fix()
+		if w.failed() {
+			res.Status = checkFail
+		}
+	}
+	return res
 }
 
 // backendCredentials says where each backend's credentials come from.

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/runnerctl/runnerctl/internal/config"
 	"github.com/runnerctl/runnerctl/internal/gitlab"
@@ -45,10 +46,23 @@ func TestReachProblemTellsCausesApart(t *testing.T) {
 	}
 }
 
-// fakeDoctorGitLab answers GetRunner from a map; CheckToken with tokenErr.
+// fakeDoctorGitLab answers GetRunner from a map; CheckToken with tokenErr;
+// TokenExpiresAt from expires (never when absent) or expiryErr.
 type fakeDoctorGitLab struct {
 	probeErr, tokenErr error
 	runners            map[int64]error // nil: exists
+	expires            map[int64]time.Time
+	expiryErr          error
+}
+
+func (f *fakeDoctorGitLab) TokenExpiresAt(_ context.Context, id int64) (*time.Time, error) {
+	if f.expiryErr != nil {
+		return nil, f.expiryErr
+	}
+	if at, ok := f.expires[id]; ok {
+		return &at, nil
+	}
+	return nil, nil
 }
 
 func (f *fakeDoctorGitLab) Probe(context.Context) error      { return f.probeErr }
@@ -64,15 +78,22 @@ func (f *fakeDoctorGitLab) GetRunner(_ context.Context, id int64) (*gitlab.Runne
 	return &gitlab.RunnerInfo{ID: id, Status: "online"}, nil
 }
 
+var doctorNow = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+
 func TestCheckRunnersInSpecOrder(t *testing.T) {
 	gl := &fakeDoctorGitLab{runners: map[int64]error{1: nil, 3: errors.New("runner 3: GitLab answered 500")}}
 	runners := []config.Runner{{Name: "a", RunnerID: 1}, {Name: "new"}, {Name: "gone", RunnerID: 2}, {Name: "broken", RunnerID: 3}}
-	got := checkRunners(context.Background(), gl, runners)
+	rc := runnerChecks{c: gl, schedule: rotationSchedule{within: 720 * time.Hour, every: 168 * time.Hour}, now: func() time.Time { return doctorNow }, expiry: true}
+	got := rc.run(context.Background(), runners)
 	want := []struct{ check, status, detail string }{
 		{"runner/a", checkOK, "runner 1 exists (online)"},
+		{"expiry/a", checkOK, "the token never expires"},
 		{"runner/new", checkWarn, "not created: no runnerID in runnerctl.yaml"},
+		{"expiry/new", checkSkipped, "not created"},
 		{"runner/gone", checkFail, "runner 2 does not exist in GitLab (or the token may not see it)"},
+		{"expiry/gone", checkSkipped, "runner/gone failed"},
 		{"runner/broken", checkFail, "runner 3: GitLab answered 500"},
+		{"expiry/broken", checkSkipped, "runner/broken failed"},
 	}
 	if len(got) != len(want) {
 		t.Fatalf("got %d results, want %d", len(got), len(want))
@@ -81,9 +102,58 @@ func TestCheckRunnersInSpecOrder(t *testing.T) {
 		if got[i].Check != w.check || got[i].Status != w.status || got[i].Detail != w.detail {
 			t.Errorf("result %d = %+v, want %+v", i, got[i], w)
 		}
-		if got[i].Status != checkOK && got[i].Fix == "" {
+		if got[i].Status != checkOK && got[i].Status != checkSkipped && got[i].Fix == "" {
 			t.Errorf("result %d (%s) has no fix", i, got[i].Status)
 		}
+	}
+}
+
+// TestCheckExpiry: each runner's token against a rotation scheduled weekly
+// with a 720h window, on a fixed clock.
+func TestCheckExpiry(t *testing.T) {
+	sched := rotationSchedule{within: 720 * time.Hour, every: 168 * time.Hour}
+	for _, tc := range []struct {
+		name           string
+		left           time.Duration // until expiry; 0 with never
+		never          bool
+		err            error
+		status, detail string
+		fix            string
+	}{
+		{name: "never", never: true, status: checkOK, detail: "the token never expires"},
+		{name: "after the window", left: 720*time.Hour + time.Minute, status: checkOK,
+			detail: "the token expires in 30d, after the scheduled rotation's window (720h)"},
+		{name: "window's edge", left: 720 * time.Hour, status: checkWarn,
+			detail: "token expires in 30d, inside the scheduled rotation's window (720h)",
+			fix:    "nothing to do while the schedule runs: the next scheduled `runnerctl rotate-token --all --if-expires-within 720h` rotates it"},
+		{name: "in the window", left: 200 * time.Hour, status: checkWarn,
+			detail: "token expires in 8d, inside the scheduled rotation's window (720h)",
+			fix:    "nothing to do while the schedule runs: the next scheduled `runnerctl rotate-token --all --if-expires-within 720h` rotates it"},
+		{name: "interval's edge", left: 168 * time.Hour, status: checkWarn,
+			detail: "token expires in 7d, before the next scheduled rotation could run (it runs every 168h)",
+			fix:    "run `runnerctl rotate-token ci`"},
+		{name: "before the next run", left: 47 * time.Hour, status: checkWarn,
+			detail: "token expires in 47h, before the next scheduled rotation could run (it runs every 168h)",
+			fix:    "run `runnerctl rotate-token ci`"},
+		{name: "expires now", left: 0, status: checkFail,
+			detail: "token expired 0s ago: the runner cannot authenticate to GitLab", fix: "run `runnerctl rotate-token ci`"},
+		{name: "expired", left: -3 * time.Hour, status: checkFail,
+			detail: "token expired 3h ago: the runner cannot authenticate to GitLab", fix: "run `runnerctl rotate-token ci`"},
+		{name: "GraphQL fails", err: errors.New("token expiry of runner 1: GitLab GraphQL: boom"), status: checkFail,
+			detail: "token expiry of runner 1: GitLab GraphQL: boom", fix: "check the token's access to this runner (GraphQL needs read_api or api), or try again"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			gl := &fakeDoctorGitLab{runners: map[int64]error{1: nil}, expiryErr: tc.err}
+			if !tc.never && tc.err == nil {
+				gl.expires = map[int64]time.Time{1: doctorNow.Add(tc.left)}
+			}
+			rc := runnerChecks{c: gl, schedule: sched, now: func() time.Time { return doctorNow }, expiry: true}
+			got := rc.run(context.Background(), []config.Runner{{Name: "ci", RunnerID: 1}})
+			want := checkResult{Check: "expiry/ci", Status: tc.status, Detail: tc.detail, Fix: tc.fix}
+			if len(got) != 2 || got[1] != want {
+				t.Errorf("got %+v,\nwant %+v", got, want)
+			}
+		})
 	}
 }
 
@@ -96,20 +166,23 @@ func TestCheckGitLabSkipsWhatDependsOnAFailure(t *testing.T) {
 		name string
 		e    env
 		gl   *fakeDoctorGitLab
-		want []string // status of gitlab, token, runner/ci
+		want []string // status of gitlab, token, runner/ci, expiry/ci
 	}{
-		{"healthy", e, &fakeDoctorGitLab{runners: map[int64]error{1: nil}}, []string{checkOK, checkOK, checkOK}},
-		{"unreachable", e, &fakeDoctorGitLab{probeErr: refused}, []string{checkFail, checkSkipped, checkSkipped}},
-		{"unreachable, no token", noToken, &fakeDoctorGitLab{probeErr: refused}, []string{checkFail, checkFail, checkSkipped}},
-		{"no token", noToken, &fakeDoctorGitLab{}, []string{checkOK, checkFail, checkSkipped}},
-		{"revoked", e, &fakeDoctorGitLab{tokenErr: gitlab.ErrUnauthorized}, []string{checkOK, checkFail, checkSkipped}},
+		{"healthy", e, &fakeDoctorGitLab{runners: map[int64]error{1: nil}}, []string{checkOK, checkOK, checkOK, checkOK}},
+		{"unreachable", e, &fakeDoctorGitLab{probeErr: refused}, []string{checkFail, checkSkipped, checkSkipped, checkSkipped}},
+		{"unreachable, no token", noToken, &fakeDoctorGitLab{probeErr: refused}, []string{checkFail, checkFail, checkSkipped, checkSkipped}},
+		{"no token", noToken, &fakeDoctorGitLab{}, []string{checkOK, checkFail, checkSkipped, checkSkipped}},
+		{"revoked", e, &fakeDoctorGitLab{tokenErr: gitlab.ErrUnauthorized}, []string{checkOK, checkFail, checkSkipped, checkSkipped}},
 		{"read_api only", e, &fakeDoctorGitLab{tokenErr: &gitlab.ScopeError{Have: []string{"read_api"}, Missing: []string{"create_runner or api"}},
-			runners: map[int64]error{1: nil}}, []string{checkOK, checkFail, checkOK}},
+			runners: map[int64]error{1: nil}}, []string{checkOK, checkFail, checkOK, checkOK}},
+		// manage_runner reads runners but not GraphQL: no expiry check.
+		{"manage_runner only", e, &fakeDoctorGitLab{tokenErr: &gitlab.ScopeError{Have: []string{"manage_runner"}, Missing: []string{"read_api"}},
+			runners: map[int64]error{1: nil}}, []string{checkOK, checkFail, checkOK, checkSkipped}},
 		{"create_runner only", e, &fakeDoctorGitLab{tokenErr: &gitlab.ScopeError{Have: []string{"create_runner"}, Missing: []string{"manage_runner or api"}}},
-			[]string{checkOK, checkFail, checkSkipped}},
+			[]string{checkOK, checkFail, checkSkipped, checkSkipped}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := checkGitLab(context.Background(), tc.e, cfg, doctorOptions{}, func(gitlab.Options) (doctorGitLab, error) { return tc.gl, nil })
+			got := checkGitLab(context.Background(), tc.e, cfg, doctorOptions{}, func(gitlab.Options) (doctorGitLab, error) { return tc.gl, nil }, time.Now)
 			var statuses []string
 			for _, r := range got {
 				statuses = append(statuses, r.Status)

@@ -21,7 +21,13 @@ func newProfilesCmd(e env, g *globals) *cobra.Command {
 		Long: `Hardening profiles say how the runner pod, its RBAC Role, its job pods and its
 namespace are locked down. The built-in ones are baseline, restricted and
 privileged-dind; a repository adds its own as YAML files in profilesDir
-(runnerctl-profiles/ by default), each extending another profile.`,
+(runnerctl-profiles/ by default), each extending another profile.
+
+Every built-in profile leaves the runner token's rotation to
+runnerctl rotate-token (runnerToken.automaticRotation: false, which render
+turns into FF_DISABLE_AUTOMATIC_TOKEN_ROTATION = true): profiles show says
+why. A profile that sets it to true is warned about wherever it shows up,
+and its own warning field cannot silence that.`,
 	}
 	list := &cobra.Command{
 		Use:   "list",
@@ -38,11 +44,24 @@ privileged-dind; a repository adds its own as YAML files in profilesDir
 				Source  string `json:"source"`
 				Summary string `json:"summary"`
 				Warning string `json:"warning,omitempty"`
+				// Warnings adds to the profile's own warning those that no
+				// profile can switch off.
+				Warnings []string `json:"warnings,omitempty"`
 			}
 			var items []item
+			var loud []string // the warnings no profile can switch off
 			for _, n := range set.Names() {
 				p, _ := set.Get(n)
-				items = append(items, item{Name: p.Name, Extends: p.Extends, Source: p.Source, Summary: firstSentence(p.Description), Warning: p.Warning})
+				items = append(items, item{Name: p.Name, Extends: p.Extends, Source: p.Source, Summary: firstSentence(p.Description),
+					Warning: p.Warning, Warnings: p.Warnings()})
+				if w := p.TokenRotationWarning(); w != "" {
+					loud = append(loud, fmt.Sprintf("profile %q (%s): %s", p.Name, p.Source, w))
+				}
+			}
+			// On stderr, like render's warnings: the list itself stays clean
+			// for scripts, and the JSON valid.
+			for _, w := range loud {
+				fmt.Fprintln(e.stderr, colorize(g, "WARNING: ")+w)
 			}
 			if g.output == "json" {
 				return writeJSON(e.stdout, items)
@@ -74,16 +93,20 @@ privileged-dind; a repository adds its own as YAML files in profilesDir
 				return usageError{err}
 			}
 			if g.output == "json" {
-				return writeJSON(e.stdout, p)
+				return writeJSON(e.stdout, struct {
+					*profile.Profile
+					Warnings []string `json:"Warnings,omitempty"`
+				}{p, p.Warnings()})
 			}
 			fmt.Fprintf(e.stdout, "%s (%s)\n\n%s\n", p.Name, p.Source, strings.TrimSpace(p.Description))
-			if p.Warning != "" {
+			for _, w := range p.Warnings() {
 				warn := "WARNING: "
 				if isTerminal(e.stdout) { // g.color is about stderr
 					warn = colorize(g, warn)
 				}
-				fmt.Fprintf(e.stdout, "\n%s%s\n", warn, p.Warning)
+				fmt.Fprintf(e.stdout, "\n%s%s\n", warn, w)
 			}
+			fmt.Fprintf(e.stdout, "\n%s\n", tokenRotationText(p))
 			if p.RestartsWithReloader() {
 				fmt.Fprintf(e.stdout, "\nRestarts: render annotates each runner's Deployment with %s,\n"+
 					"naming its token Secret (and S3 cache credentials Secret): Stakater Reloader, when\n"+
@@ -93,11 +116,12 @@ privileged-dind; a repository adds its own as YAML files in profilesDir
 			enc := yaml.NewEncoder(&out)
 			enc.SetIndent(2)
 			err = enc.Encode(struct {
-				RunnerPod profile.RunnerPod `yaml:"runnerPod"`
-				RBAC      profile.RBAC      `yaml:"rbac"`
-				Jobs      profile.Jobs      `yaml:"jobs"`
-				Namespace profile.Namespace `yaml:"namespace,omitempty"`
-			}{p.RunnerPod, p.RBAC, p.Jobs, p.Namespace})
+				RunnerPod   profile.RunnerPod   `yaml:"runnerPod"`
+				RBAC        profile.RBAC        `yaml:"rbac"`
+				Jobs        profile.Jobs        `yaml:"jobs"`
+				Namespace   profile.Namespace   `yaml:"namespace,omitempty"`
+				RunnerToken profile.RunnerToken `yaml:"runnerToken"`
+			}{p.RunnerPod, p.RBAC, p.Jobs, p.Namespace, effectiveRunnerToken(p)})
 			if err != nil {
 				return err
 			}
@@ -107,6 +131,45 @@ privileged-dind; a repository adds its own as YAML files in profilesDir
 	}
 	cmd.AddCommand(list, show)
 	return cmd
+}
+
+// tokenRotationText says who rotates the runner token under profile p, and
+// why it is not the runner.
+func tokenRotationText(p *profile.Profile) string {
+	state := fmt.Sprintf("off: every runner's config sets %s = true", render.FlagDisableAutomaticTokenRotation)
+	if p.AutomaticTokenRotation() {
+		state = fmt.Sprintf("ON, against runnerctl's default (runnerToken.automaticRotation: true): every runner's config sets %s = false",
+			render.FlagDisableAutomaticTokenRotation)
+	}
+	return wrapText("Runner token: gitlab-runner's automatic token rotation is "+state+". "+profile.TokenRotationReason, 76)
+}
+
+// effectiveRunnerToken is p's runnerToken block with its default filled
+// in, so that the resolved settings show what render does.
+func effectiveRunnerToken(p *profile.Profile) profile.RunnerToken {
+	on := p.AutomaticTokenRotation()
+	return profile.RunnerToken{AutomaticRotation: &on}
+}
+
+// wrapText fills s into lines of at most width bytes (a longer word stays
+// whole), keeping the line breaks s already has.
+func wrapText(s string, width int) string {
+	var out []string
+	for _, para := range strings.Split(s, "\n") {
+		line := ""
+		for _, w := range strings.Fields(para) {
+			if line != "" && len(line)+1+len(w) > width {
+				out = append(out, line)
+				line = ""
+			}
+			if line != "" {
+				line += " "
+			}
+			line += w
+		}
+		out = append(out, line)
+	}
+	return strings.Join(out, "\n")
 }
 
 // loadProfiles loads the built-in profiles plus the repository's, taking

@@ -29,6 +29,7 @@ type statusOptions struct {
 	names             []string // only these runners; all when empty
 	tokenFile, caFile string
 	color             bool // stdout is a terminal and colors are not disabled
+	schedule          rotationSchedule
 }
 
 func newStatusCmd(e env, g *globals, v *viper.Viper) *cobra.Command {
@@ -50,20 +51,34 @@ from GET /runners/:id/managers. --offline skips GitLab and reports the
 files only. Runner names limit the table to those runners (and the exit
 code to their state).
 
-Exit codes: 0 every runner exists in GitLab and every generated file is up
-to date; 1 otherwise (a runner not created, missing, or unreadable, or a
-file out of date: useful in CI like render --check); 2 invalid
-configuration or usage.`,
+Token expiry is judged against the scheduled rotation (the CI template's
+runnerctl rotate-token --all --if-expires-within 720h): --rotate-within is
+its --if-expires-within, --rotate-every how often it runs. A token that
+has expired is a failure: the runner cannot authenticate; run runnerctl
+rotate-token NAME. One that expires within --rotate-every is a warning:
+the next scheduled rotation may come too late; run runnerctl rotate-token
+NAME now. One that expires within --rotate-within is a warning for
+information: the next scheduled rotation renews it. Each goes to stderr
+with its command, and into the runner's JSON object as tokenWarning.
+--rotate-within must be longer than --rotate-every, or a token could
+expire between two runs without ever being inside the window (exit 2).
+
+Exit codes: 0 every runner exists in GitLab, no token has expired, and
+every generated file is up to date; 1 otherwise (a runner not created,
+missing, or unreadable, an expired token, or a file out of date: useful in
+CI like render --check); 2 invalid configuration or usage.`,
 		Example: `  runnerctl status
   runnerctl status -o json | jq '.[] | select(.status != "online")'
   runnerctl status --offline      # files only, no GitLab
-  runnerctl status ci build       # only these runners`,
+  runnerctl status ci build       # only these runners
+  runnerctl status --rotate-every 24h   # the rotation is scheduled daily`,
 		ValidArgsFunction: completeRunnerNames(e),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o := statusOptions{
 				offline:   v.GetBool("offline"),
 				tokenFile: v.GetString("gitlab-token-file"), caFile: v.GetString("ca-file"),
-				color: !v.GetBool("no-color") && e.getenv("NO_COLOR") == "" && isTerminal(e.stdout),
+				color:    !v.GetBool("no-color") && e.getenv("NO_COLOR") == "" && isTerminal(e.stdout),
+				schedule: rotationFlags(v),
 			}
 			o.names = args
 			return runStatus(cmd.Context(), e, g, o, time.Now)
@@ -73,6 +88,7 @@ configuration or usage.`,
 	f.Bool("offline", false, "do not contact GitLab; report only whether the files are up to date")
 	f.String("gitlab-token-file", "", "read the GitLab personal access token from this file (instead of GITLAB_TOKEN)")
 	f.String("ca-file", "", "PEM file of a CA to trust for GitLab (self-managed GitLab with a private CA)")
+	addRotationFlags(f)
 	return cmd
 }
 
@@ -101,6 +117,7 @@ type statusRow struct {
 	ContactedAt    *time.Time     `json:"contactedAt"`
 	Version        *string        `json:"version"`
 	TokenExpiresAt *time.Time     `json:"tokenExpiresAt"`
+	TokenWarning   *tokenWarning  `json:"tokenWarning,omitempty"` // expired, or expiring before or inside the scheduled rotation
 	FilesUpToDate  bool           `json:"filesUpToDate"`
 	PendingFiles   []pendingFile  `json:"pendingFiles"`
 	Error          string         `json:"error,omitempty"`
@@ -123,6 +140,9 @@ func (r *statusRow) problem() string {
 	case statusError:
 		p = append(p, "GitLab could not be asked")
 	}
+	if w := r.TokenWarning; w != nil && w.failed() {
+		p = append(p, "token expired")
+	}
 	if !r.FilesUpToDate {
 		p = append(p, "files out of date")
 	}
@@ -130,6 +150,9 @@ func (r *statusRow) problem() string {
 }
 
 func runStatus(ctx context.Context, e env, g *globals, o statusOptions, now func() time.Time) error {
+	if err := o.schedule.check(); err != nil {
+		return err
+	}
 	l, err := load(g)
 	if err != nil {
 		return err
@@ -157,13 +180,17 @@ func runStatus(ctx context.Context, e env, g *globals, o statusOptions, now func
 			return err
 		}
 	}
+	at := now() // one instant for every row, the table and the warnings
+	for i := range rows {
+		rows[i].TokenWarning = o.schedule.tokenAdvice(rows[i].Name, rows[i].TokenExpiresAt, at)
+	}
 
 	if g.output == "json" {
 		if err := writeJSON(e.stdout, rows); err != nil {
 			return err
 		}
 	} else if !g.quiet {
-		if err := writeStatusTable(e.stdout, rows, now(), o.color); err != nil {
+		if err := writeStatusTable(e.stdout, rows, at, o.color); err != nil {
 			return err
 		}
 	}
@@ -171,6 +198,13 @@ func runStatus(ctx context.Context, e env, g *globals, o statusOptions, now func
 	for i := range rows {
 		if rows[i].Error != "" {
 			fmt.Fprintf(e.stderr, "runnerctl: runner %q: %s\n", rows[i].Name, rows[i].Error)
+		}
+		switch w := rows[i].TokenWarning; {
+		case w == nil:
+		case w.failed(): // an error, like the line above; the exit code follows
+			fmt.Fprintf(e.stderr, "runnerctl: runner %q: %s; %s\n", rows[i].Name, w.Message, w.fix())
+		case !g.quiet:
+			fmt.Fprintf(e.stderr, "%srunner %q: %s; %s\n", colorize(g, "WARNING: "), rows[i].Name, w.Message, w.fix())
 		}
 		if p := rows[i].problem(); p != "" {
 			problems = append(problems, fmt.Sprintf("%s: %s", rows[i].Name, p))
@@ -211,13 +245,21 @@ func selectRows(rows []statusRow, names []string, configPath string) ([]statusRo
 // hint says how to fix what can be fixed from here.
 func hint(rows []statusRow, orphans []gitops.Change) string {
 	drift := len(orphans) > 0
+	var expired []string
 	for _, r := range rows {
 		drift = drift || !r.FilesUpToDate
+		if w := r.TokenWarning; w != nil && w.failed() {
+			expired = append(expired, r.Name)
+		}
+	}
+	var h string
+	if len(expired) > 0 {
+		h += "; run `runnerctl rotate-token " + strings.Join(expired, " ") + "`"
 	}
 	if drift {
-		return "; run `runnerctl render` and commit the result"
+		h += "; run `runnerctl render` and commit the result"
 	}
-	return ""
+	return h
 }
 
 // fileState renders the spec and compares it with the repository: one row

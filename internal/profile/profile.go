@@ -1,7 +1,12 @@
 // Package profile loads hardening profiles: YAML data that says how the
-// runner pod, its RBAC, its job pods and its namespace are locked down.
-// Built-in profiles are embedded; a repository may add its own, each
-// extending another (built-in or its own) profile.
+// runner pod, its RBAC, its job pods, its namespace and its token are
+// locked down. Built-in profiles are embedded; a repository may add its
+// own, each extending another (built-in or its own) profile.
+//
+// The fields of a profile file are those of Profile and the types it
+// holds, under their yaml names: runnerPod, rbac, jobs, namespace and
+// runnerToken. A field left unset inherits from the profile named in
+// extends.
 package profile
 
 import (
@@ -30,6 +35,10 @@ type Profile struct {
 	RBAC        RBAC      `yaml:"rbac"`
 	Jobs        Jobs      `yaml:"jobs"`
 	Namespace   Namespace `yaml:"namespace,omitempty"`
+	// RunnerToken says who rotates the runner's token. Unlike the other
+	// fields, its unset value is not the runner's default but runnerctl's:
+	// rotation belongs to runnerctl rotate-token.
+	RunnerToken RunnerToken `yaml:"runnerToken,omitempty"`
 
 	// Source says where the profile came from, for messages.
 	Source string `yaml:"-"`
@@ -152,6 +161,31 @@ type EmptyDir struct {
 type Namespace struct {
 	Labels map[string]string `yaml:"labels,omitempty"`
 }
+
+// RunnerToken is the runnerToken block of a profile.
+type RunnerToken struct {
+	// AutomaticRotation true lets gitlab-runner reset its own token, as it
+	// does by default when GitLab has runner token expiration configured:
+	// at 75% of the token's lifetime it fetches a new token and keeps it
+	// only in its pod's config.toml. The token in the secrets manager is
+	// then dead, and the runner cannot authenticate after its next restart
+	// (a node drain, an OOM kill). false, or unset, is runnerctl's default,
+	// and the value of every built-in profile: render sets
+	// FF_DISABLE_AUTOMATIC_TOKEN_ROTATION = true in [runners.feature_flags],
+	// the runner only logs a warning as its token nears expiry, and
+	// runnerctl rotate-token (scheduled in CI) rotates it and stores the new
+	// token. A profile that sets true gets a warning that it cannot switch
+	// off (TokenRotationWarning): on render's stderr, in every generated
+	// file's header and in profiles list and show.
+	AutomaticRotation *bool `yaml:"automaticRotation,omitempty" json:"automaticRotation,omitempty"`
+}
+
+// TokenRotationReason says why runnerctl turns the runner's automatic token
+// rotation off (profiles show prints it).
+const TokenRotationReason = "Rotation belongs to `runnerctl rotate-token`, which stores every new token in the " +
+	"secrets manager. A runner that rotates its own token (at 75% of its lifetime, when GitLab " +
+	"has runner token expiration configured) keeps the new one only inside its pod and leaves a " +
+	"dead token in the secrets manager: the runner then fails to authenticate at its next restart."
 
 // Set is every profile known for one repository, resolved.
 type Set struct {
@@ -351,6 +385,38 @@ func (s *Set) Names() []string {
 // Reloader annotations (runnerPod.restartOnSecretChange: reloader).
 func (p *Profile) RestartsWithReloader() bool {
 	return p.RunnerPod.RestartOnSecretChange == RestartReloader
+}
+
+// AutomaticTokenRotation says whether gitlab-runner may rotate its own
+// token (runnerToken.automaticRotation: true); unset is false.
+func (p *Profile) AutomaticTokenRotation() bool {
+	return p.RunnerToken.AutomaticRotation != nil && *p.RunnerToken.AutomaticRotation
+}
+
+// TokenRotationWarning is the warning of a profile that lets gitlab-runner
+// rotate its own token, or "". It is computed from the resolved setting,
+// not taken from the profile's warning field, so that no profile can
+// silence it.
+func (p *Profile) TokenRotationWarning() string {
+	if !p.AutomaticTokenRotation() {
+		return ""
+	}
+	return "runnerToken.automaticRotation is true: gitlab-runner will reset its own token at 75% of its " +
+		"lifetime and keep the new one only inside its pod, so the token in the secrets manager dies and " +
+		"the runner cannot authenticate after its next restart. Remove the setting (or set it to false) " +
+		"and let `runnerctl rotate-token` rotate the token."
+}
+
+// Warnings are what a user of the profile must know: the profile's own
+// warning, then the ones no profile can switch off.
+func (p *Profile) Warnings() []string {
+	var w []string
+	for _, s := range []string{p.Warning, p.TokenRotationWarning()} {
+		if s != "" {
+			w = append(w, s)
+		}
+	}
+	return w
 }
 
 // Privileged says whether job pods may run privileged.

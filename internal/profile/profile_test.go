@@ -153,3 +153,55 @@ func TestRestartOnSecretChange(t *testing.T) {
 		t.Error("child lost restricted's unregisterRunners: false")
 	}
 }
+
+// TestTokenRotation: every built-in profile leaves token rotation to
+// rotate-token, explicitly; a profile that lets the runner rotate its own
+// token warns, and no profile can silence that warning, neither with an
+// empty warning field nor by inheriting it.
+func TestTokenRotation(t *testing.T) {
+	rules := "rbac: {rules: [{apiGroups: [\"\"], resources: [pods], verbs: [get]}]}\n"
+	set, err := Load(writeProfiles(t, map[string]string{
+		"standalone.yaml": "name: standalone\ndescription: x\n" + rules,
+		"self.yaml":       "name: self\nextends: restricted\ndescription: x\nwarning: \"\"\nrunnerToken: {automaticRotation: true}\n",
+		"self-child.yaml": "name: self-child\nextends: self\ndescription: x\n",
+		"fixed.yaml":      "name: fixed\nextends: self\ndescription: x\nrunnerToken: {automaticRotation: false}\n",
+		"dind-self.yaml":  "name: dind-self\nextends: privileged-dind\ndescription: x\nrunnerToken: {automaticRotation: true}\n",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"baseline", "restricted", "privileged-dind"} {
+		p, _ := set.Get(name)
+		if a := p.RunnerToken.AutomaticRotation; a == nil || *a || p.AutomaticTokenRotation() || p.TokenRotationWarning() != "" {
+			t.Errorf("built-in %s: runnerToken.automaticRotation = %v, want an explicit false and no warning", name, a)
+		}
+	}
+	for name, want := range map[string]int{"standalone": 0, "self": 1, "self-child": 1, "fixed": 0, "dind-self": 2} {
+		p, err := set.Get(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rotation []string
+		for _, w := range p.Warnings() {
+			if strings.Contains(w, "runnerToken.automaticRotation is true") && strings.Contains(w, "runnerctl rotate-token") {
+				rotation = append(rotation, w)
+			}
+		}
+		if p.AutomaticTokenRotation() != (want > 0) || len(rotation) != min(want, 1) || len(p.Warnings()) != want {
+			t.Errorf("%s: automatic rotation %v, warnings %q", name, p.AutomaticTokenRotation(), p.Warnings())
+		}
+	}
+	// The profile's own warning comes first.
+	if w := mustGet(t, set, "dind-self").Warnings(); !strings.Contains(w[0], "PRIVILEGED") {
+		t.Errorf("dind-self warnings in the wrong order: %q", w)
+	}
+}
+
+func mustGet(t *testing.T, s *Set, name string) *Profile {
+	t.Helper()
+	p, err := s.Get(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}

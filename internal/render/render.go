@@ -34,8 +34,9 @@ type File struct {
 // Result is the output of Render.
 type Result struct {
 	Files []File
-	// Warnings are things the user must know (a privileged profile, for
-	// example); they are printed by render and also written into the files.
+	// Warnings are things the user must know (a privileged profile, a
+	// runner allowed to rotate its own token); they are printed by render
+	// and also written into the files.
 	Warnings []string
 }
 
@@ -119,8 +120,8 @@ func Render(cfg *config.Config, profiles Profiles) (*Result, error) {
 	res := &Result{}
 	for i, files := range out {
 		res.Files = append(res.Files, files...)
-		if p := used[i]; p.Warning != "" {
-			res.Warnings = append(res.Warnings, fmt.Sprintf("runner %q (profile %s): %s", cfg.Runners[i].Name, p.Name, p.Warning))
+		for _, w := range used[i].Warnings() {
+			res.Warnings = append(res.Warnings, fmt.Sprintf("runner %q (profile %s): %s", cfg.Runners[i].Name, used[i].Name, w))
 		}
 	}
 	slices.SortFunc(res.Files, func(a, b File) int { return strings.Compare(a.Path, b.Path) })
@@ -242,8 +243,11 @@ func fileHeader(r *config.Runner, p *profile.Profile) string {
 	var b strings.Builder
 	b.WriteString(Header)
 	fmt.Fprintf(&b, "# Runner %q, profile %q. Edit runnerctl.yaml and run `runnerctl render` instead.\n", r.Name, p.Name)
-	if p.Warning != "" {
-		fmt.Fprintf(&b, "#\n# WARNING: %s\n", p.Warning)
+	if ws := p.Warnings(); len(ws) > 0 {
+		b.WriteString("#\n")
+		for _, w := range ws {
+			fmt.Fprintf(&b, "# WARNING: %s\n", w)
+		}
 	}
 	return b.String()
 }

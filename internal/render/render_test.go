@@ -410,6 +410,10 @@ func TestProfileClaims(t *testing.T) {
 				t.Fatal(err)
 			}
 			k := rc.Runners[0].Kubernetes
+			// Every profile leaves token rotation to rotate-token.
+			if ff, ok := rc.Runners[0].FeatureFlags[render.FlagDisableAutomaticTokenRotation]; !ok || !ff {
+				t.Errorf("%s: runner may rotate its own token: feature flags %v", prof, rc.Runners[0].FeatureFlags)
+			}
 			psa := app.Spec.SyncPolicy.ManagedNamespaceMetadata
 			switch prof {
 			case "baseline":
@@ -455,6 +459,61 @@ func TestProfileClaims(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestSelfRotatingProfile: a repository's profile that lets the runner
+// rotate its own token renders the flag off, keeps the other feature flags,
+// and warns on every render and in every file, even though it empties its
+// own warning field.
+func TestSelfRotatingProfile(t *testing.T) {
+	ps, err := profile.Load("testdata/profiles")
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := `apiVersion: runnerctl.dev/v1alpha1
+kind: Config
+gitlab: {url: "https://gitlab.example.com"}
+gitops: {repoURL: "https://gitlab.example.com/platform/gitops.git"}
+secrets: {backend: vault, store: {name: vault}}
+runners:
+  - name: ci
+    profile: restricted-self-rotating
+  - name: plain
+    profile: restricted
+`
+	res, err := render.Render(mustLoad(t, spec), ps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkWellFormed(t, res)
+	golden(t, "self-rotating", joinFiles(res))
+
+	if len(res.Warnings) != 1 || !strings.HasPrefix(res.Warnings[0], `runner "ci" (profile restricted-self-rotating): runnerToken.automaticRotation is true`) ||
+		!strings.Contains(res.Warnings[0], "rotate-token") {
+		t.Errorf("warnings %q, want one for runner ci's automatic token rotation", res.Warnings)
+	}
+	for _, f := range res.Files {
+		warned := bytes.Contains(f.Content, []byte("\n# WARNING: runnerToken.automaticRotation is true"))
+		if mine := strings.Contains(f.Path, "gitlab-runner-ci"); warned != mine {
+			t.Errorf("%s: warning in the header = %v, want %v", f.Path, warned, mine)
+		}
+		if !strings.HasPrefix(f.Path, "values/") {
+			continue
+		}
+		var v struct{ Runners struct{ Config string } }
+		if err := sigsyaml.Unmarshal(f.Content, &v); err != nil {
+			t.Fatal(err)
+		}
+		rc, err := render.DecodeRunnerConfig(untpl(t, v.Runners.Config))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ff := rc.Runners[0].FeatureFlags
+		wantDisabled := !strings.Contains(f.Path, "gitlab-runner-ci")
+		if got, ok := ff[render.FlagDisableAutomaticTokenRotation]; !ok || got != wantDisabled || !ff[render.FlagUseAdvancedPodSpec] {
+			t.Errorf("%s: feature flags %v, want %s = %v next to the seccomp patch's flag", f.Path, ff, render.FlagDisableAutomaticTokenRotation, wantDisabled)
+		}
 	}
 }
 

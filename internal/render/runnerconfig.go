@@ -114,6 +114,22 @@ type PodSpecPatch struct {
 	Patch     string `toml:"patch"`
 }
 
+// Feature flags that render sets in [runners.feature_flags], as spelled in
+// gitlab-runner's common/featureflags.go (both exist in 18.9.0, the runner
+// of the default chart). The encoder sorts the table's keys, so the flags
+// come out in the same order whatever map order is.
+const (
+	// FlagDisableAutomaticTokenRotation true stops gitlab-runner from
+	// resetting its own token at 75% of the token's lifetime (it only logs a
+	// warning): rotate-token owns rotation, and a token the runner rotated
+	// itself would live only in its pod, leaving a dead one in the secrets
+	// manager. See profile.RunnerToken.
+	FlagDisableAutomaticTokenRotation = "FF_DISABLE_AUTOMATIC_TOKEN_ROTATION"
+	// FlagUseAdvancedPodSpec makes [[runners.kubernetes.pod_spec]] patches
+	// take effect.
+	FlagUseAdvancedPodSpec = "FF_USE_ADVANCED_POD_SPEC_CONFIGURATION"
+)
+
 // runnerConfig builds the typed runner configuration of r under profile p.
 func runnerConfig(r *config.Runner, p *profile.Profile) RunnerConfig {
 	j := p.Jobs
@@ -164,9 +180,13 @@ func runnerConfig(r *config.Runner, p *profile.Profile) RunnerConfig {
 			k.Volumes.EmptyDir = append(k.Volumes.EmptyDir, EmptyDir{Name: d.Name, MountPath: d.MountPath, Medium: d.Medium})
 		}
 	}
-	sec := RunnerSection{Kubernetes: k}
+	// Every runner says whether it may rotate its own token, even when the
+	// profile lets it (false then): the setting is visible in every diff.
+	sec := RunnerSection{Kubernetes: k, FeatureFlags: map[string]bool{
+		FlagDisableAutomaticTokenRotation: !p.AutomaticTokenRotation(),
+	}}
 	if j.SeccompProfile != "" {
-		sec.FeatureFlags = map[string]bool{"FF_USE_ADVANCED_POD_SPEC_CONFIGURATION": true}
+		sec.FeatureFlags[FlagUseAdvancedPodSpec] = true
 		sec.Kubernetes.PodSpec = []PodSpecPatch{{
 			Name:      "seccomp",
 			PatchType: "strategic",
