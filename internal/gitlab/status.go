@@ -69,6 +69,10 @@ func (c *Client) RunnerStatus(ctx context.Context, id int64) (*Status, error) {
 	if err != nil {
 		return nil, c.wrap(fmt.Sprintf("managers of runner %d", id), err)
 	}
+	// The manager GitLab records when runnerctl verifies a kept token
+	// (VerifySystemID) is no runner process: it neither counts nor says
+	// which gitlab-runner version runs.
+	managers = slices.DeleteFunc(managers, func(m *gl.RunnerManager) bool { return m.SystemID == VerifySystemID })
 	st.Managers = len(managers)
 	if m := latestManager(managers); m != nil {
 		st.Version = m.Version

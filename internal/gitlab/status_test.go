@@ -46,6 +46,18 @@ func TestRunnerStatus(t *testing.T) {
 		t.Errorf("after 3h: %+v, %v", st, err)
 	}
 
+	// runnerctl's own check of the token records a manager in GitLab (and
+	// a contact): it is not a runner process, and no version.
+	if _, err := c.VerifyRunnerToken(ctx, created.Token); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := srv.Runner(created.ID); len(r.Managers) != 2 {
+		t.Fatalf("managers %+v", r.Managers)
+	}
+	if st, err = c.RunnerStatus(ctx, created.ID); err != nil || st.Managers != 1 || st.Version != "18.9.1" {
+		t.Errorf("after a verify: %+v, %v", st, err)
+	}
+
 	if _, err := c.RunnerStatus(ctx, 999); !errors.Is(err, gitlab.ErrNotFound) {
 		t.Errorf("unknown runner: %v, want ErrNotFound", err)
 	}
