@@ -420,7 +420,7 @@ func runInit(ctx context.Context, e env, g *globals, o initOptions, qs []questio
 
 	// Where a token may rest is checked before anything else, dry run
 	// included: a run that creates a runner must have its write-ahead copy.
-	state, err := openState(e, o.recoveryDir, root)
+	state, err := openState(e, o.recoveryDir, root, o.dryRun)
 	if err != nil {
 		return err
 	}

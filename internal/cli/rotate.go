@@ -140,7 +140,7 @@ func runRotate(ctx context.Context, e env, g *globals, o rotateOptions, names []
 	if err != nil {
 		return err
 	}
-	state, err := openState(e, o.recDir, l.root)
+	state, err := openState(e, o.recDir, l.root, o.dryRun)
 	if err != nil {
 		return err
 	}

@@ -78,13 +78,18 @@ func runnerIdentity(cfg *config.Config, loc secrets.Location) (string, error) {
 
 // openState opens the state directory given by --recovery-dir (flag, or
 // "" for the default) for the repository at root, before anything is
-// created: a place inside the repository is the user's to fix (exit 2).
-func openState(e env, flag, root string) (*custody.Dir, error) {
+// created: a place inside the repository is the user's to fix (exit 2). A
+// dry run only locates it: it creates nothing, not even the directory.
+func openState(e env, flag, root string, dryRun bool) (*custody.Dir, error) {
 	dir := flag
 	if dir == "" {
 		dir = custody.DefaultPath(e.getenv)
 	}
-	d, err := custody.Open(dir, root)
+	open := custody.Open
+	if dryRun {
+		open = custody.Locate
+	}
+	d, err := open(dir, root)
 	if errors.Is(err, custody.ErrPlace) {
 		return nil, &exitError{code: ExitUsage, msg: err.Error() + "; nothing was changed"}
 	}

@@ -214,3 +214,25 @@ func TestIdentity(t *testing.T) {
 		}
 	}
 }
+
+// Locate judges the place like Open but creates nothing; a directory that
+// does not exist holds no kept token and no intent.
+func TestLocateChangesNothing(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "not", "yet")
+	d, err := Locate(dir, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("Locate created %s: %v", dir, err)
+	}
+	kept, err := d.Kept("ci")
+	ins, ierr := d.Intents("ci")
+	if err != nil || ierr != nil || len(kept)+len(ins) != 0 {
+		t.Fatalf("kept %v %v, intents %v %v", kept, err, ins, ierr)
+	}
+	repo := t.TempDir()
+	if _, err := Locate(filepath.Join(repo, "state"), repo); !errors.Is(err, ErrPlace) {
+		t.Fatalf("inside the repository: %v", err)
+	}
+}

@@ -46,17 +46,11 @@ var ErrPlace = errors.New("not a place for runner tokens")
 // syncing and removing a probe file, so that the write-ahead copy of a new
 // token cannot fail for a reason known in advance.
 func Open(dir, repoRoot string) (*Dir, error) {
-	abs, err := filepath.Abs(dir)
+	d, err := Locate(dir, repoRoot)
 	if err != nil {
-		return nil, fmt.Errorf("state directory %q: %w", dir, err)
-	}
-	resolved, err := resolve(abs)
-	if err != nil {
-		return nil, fmt.Errorf("state directory %q: %w", dir, err)
-	}
-	if err := outside(resolved, dir, repoRoot); err != nil {
 		return nil, err
 	}
+	resolved := d.path
 	if err := os.MkdirAll(resolved, 0o700); err != nil {
 		return nil, fmt.Errorf("create state directory %q: %w", resolved, err)
 	}
@@ -79,6 +73,25 @@ func Open(dir, repoRoot string) (*Dir, error) {
 	rerr := os.Remove(probe.Name())
 	if err := errors.Join(werr, serr, cerr, rerr); err != nil {
 		return nil, fmt.Errorf("state directory %q cannot be written: %w", resolved, err)
+	}
+	return &Dir{path: resolved}, nil
+}
+
+// Locate is Open without changing anything, for dry runs: dir is
+// resolved and refused in the same places, but not created or probed. A
+// directory that does not exist holds nothing; Keep, Begin and Lock need
+// Open.
+func Locate(dir, repoRoot string) (*Dir, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("state directory %q: %w", dir, err)
+	}
+	resolved, err := resolve(abs)
+	if err != nil {
+		return nil, fmt.Errorf("state directory %q: %w", dir, err)
+	}
+	if err := outside(resolved, dir, repoRoot); err != nil {
+		return nil, err
 	}
 	return &Dir{path: resolved}, nil
 }
