@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/runnerctl/runnerctl/internal/helper"
 	"github.com/runnerctl/runnerctl/internal/validate"
@@ -36,7 +37,7 @@ func StartCharts(ctx context.Context, path string, stderr io.Writer) (*Client, e
 }
 
 func start(ctx context.Context, path string, open request, stderr io.Writer) (*Client, error) {
-	conn, err := helper.Start(path, HelperName, stderr)
+	conn, err := helper.Start(path, HelperName, os.Environ(), stderr)
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/runnerctl/runnerctl/internal/helper"
 	"github.com/runnerctl/runnerctl/internal/secrets"
@@ -26,7 +27,7 @@ type Client struct {
 // backends' credentials live there), and opens spec's backend. The
 // helper's stderr goes to stderr. Close the Client when done.
 func Start(ctx context.Context, path string, spec Spec, stderr io.Writer) (*Client, error) {
-	conn, err := helper.Start(path, helperLabel(spec.Backend), stderr)
+	conn, err := helper.Start(path, helperLabel(spec.Backend), os.Environ(), stderr)
 	if err != nil {
 		return nil, err
 	}
