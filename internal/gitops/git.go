@@ -31,7 +31,9 @@ type Git struct {
 //   - childenv.Credentials (the GitLab token, the Vault and Infisical
 //     credentials): git needs none of them. Its credential helper for the
 //     GitOps remote has credentials of its own, and a hook has no business
-//     with a token that can create runners or read their tokens.
+//     with a token that can create runners or read their tokens. (A
+//     credential helper written to print $GITLAB_TOKEN finds nothing now:
+//     it must read a variable of its own, or git's credential store.)
 //   - childenv.CloudSecretValues (AWS keys and session tokens held in the
 //     environment, often exported for runnerctl's AWS backend alone): a
 //     pre-commit hook does not need them. The cloud identity stays
