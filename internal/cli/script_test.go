@@ -42,6 +42,7 @@ func TestScripts(t *testing.T) {
 			"outside-dir":   cmdOutsideDir,
 			"wait-created":  cmdWaitCreated,
 			"interrupt":     cmdInterrupt,
+			"proc-env":      cmdProcEnv,
 			"mini-chart":    cmdMiniChart,
 			"upstream-crds": cmdUpstreamCRDs,
 			"perm":          cmdPerm,

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 )
@@ -30,10 +31,62 @@ func cmdInterrupt(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) == 1 {
 		sig, targets = syscall.SIGTERM, []string{"runnerctl"}
 	}
+	var hit []string
+	for _, p := range scriptProcs(ts) {
+		if !slices.Contains(targets, p.name) {
+			continue
+		}
+		if err := syscall.Kill(p.pid, sig); err == nil {
+			hit = append(hit, p.name)
+		}
+	}
+	slices.Sort(hit)
+	fmt.Fprintln(ts.Stdout(), strings.Join(hit, " "))
+}
+
+// cmdProcEnv waits (up to 30s) for a process of this script named NAME
+// (runnerctl-secrets, runnerctl-kube) and writes the environment it was
+// started with, as /proc/PID/environ holds it, into FILE, one entry a
+// line:
+//
+//	proc-env NAME FILE
+//
+// That is what the process got from its parent, whatever it reads later.
+func cmdProcEnv(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: proc-env NAME FILE")
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(2 * time.Millisecond) {
+		for _, p := range scriptProcs(ts) {
+			if p.name != args[0] {
+				continue
+			}
+			environ, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(p.pid), "environ"))
+			if err != nil {
+				continue // it exited meanwhile
+			}
+			lines := strings.ReplaceAll(strings.TrimSuffix(string(environ), "\x00"), "\x00", "\n") + "\n"
+			ts.Check(os.WriteFile(ts.MkAbs(args[1]), []byte(lines), 0o600))
+			return
+		}
+		if time.Now().After(deadline) {
+			ts.Fatalf("proc-env: no process %s under $WORK after 30s", args[0])
+		}
+	}
+}
+
+// scriptProc is a process of this script: its working directory is under
+// $WORK.
+type scriptProc struct {
+	pid  int
+	name string // the base name of its argv[0]
+}
+
+func scriptProcs(ts *testscript.TestScript) []scriptProc {
 	work := ts.Getenv("WORK")
 	entries, err := os.ReadDir("/proc")
 	ts.Check(err)
-	var hit []string
+	var procs []scriptProc
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil {
@@ -47,14 +100,7 @@ func cmdInterrupt(ts *testscript.TestScript, neg bool, args []string) {
 		if err != nil {
 			continue
 		}
-		name := filepath.Base(strings.SplitN(string(cmdline), "\x00", 2)[0])
-		if !slices.Contains(targets, name) {
-			continue
-		}
-		if err := syscall.Kill(pid, sig); err == nil {
-			hit = append(hit, name)
-		}
+		procs = append(procs, scriptProc{pid: pid, name: filepath.Base(strings.SplitN(string(cmdline), "\x00", 2)[0])})
 	}
-	slices.Sort(hit)
-	fmt.Fprintln(ts.Stdout(), strings.Join(hit, " "))
+	return procs
 }

@@ -5,15 +5,44 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+
+	"github.com/runnerctl/runnerctl/internal/childenv"
 )
 
 // Git runs the user's own git in the repository, so that their
 // configuration, hooks and commit signing apply as to any other commit.
+// git gets runnerctl's environment without runnerctl's secrets (Env).
 type Git struct {
 	Dir string
+}
+
+// Env is the environment git runs with: environ (runnerctl's own, as
+// os.Environ gives it) without runnerctl's secrets and without the cloud
+// credentials held in variables.
+//
+// git runs the user's code: hooks (pre-commit and its kin), credential
+// helpers, signing programs, ssh. A denylist keeps all of that working as
+// in the user's shell (GIT_*, SSH_AUTH_SOCK, GNUPGHOME, HOME, PATH, XDG_*,
+// the proxies). What goes:
+//   - childenv.Credentials (the GitLab token, the Vault and Infisical
+//     credentials): git needs none of them. Its credential helper for the
+//     GitOps remote has credentials of its own, and a hook has no business
+//     with a token that can create runners or read their tokens. (A
+//     credential helper written to print $GITLAB_TOKEN finds nothing now:
+//     it must read a variable of its own, or git's credential store.)
+//   - childenv.CloudSecretValues (AWS keys and session tokens held in the
+//     environment, often exported for runnerctl's AWS backend alone): a
+//     pre-commit hook does not need them. The cloud identity stays
+//     reachable where it lives in files (AWS_PROFILE, the shared config,
+//     web identity, GOOGLE_APPLICATION_CREDENTIALS are kept), so that a
+//     credential helper such as AWS CodeCommit's still works with a
+//     profile. runnerctl-kube keeps them: exec plugins need them.
+func Env(environ []string) []string {
+	return childenv.Drop(environ, childenv.Credentials().Plus(childenv.CloudSecretValues()))
 }
 
 func (g Git) run(ctx context.Context, args ...string) (string, error) {
@@ -24,6 +53,7 @@ func (g Git) run(ctx context.Context, args ...string) (string, error) {
 func (g Git) runRaw(ctx context.Context, args ...string) (string, error) {
 	cmd := exec.CommandContext(ctx, "git", args...)
 	cmd.Dir = g.Dir
+	cmd.Env = Env(os.Environ())
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Run(); err != nil {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -124,5 +125,67 @@ func TestUncommitted(t *testing.T) {
 
 	if _, err := (Git{Dir: t.TempDir()}).Uncommitted(ctx); !errors.Is(err, ErrNotRepo) {
 		t.Fatalf("outside a repository: err = %v, want ErrNotRepo", err)
+	}
+}
+
+// A hook that git runs for Commit sees the user's environment, not
+// runnerctl's secrets.
+func TestCommitHookEnvironment(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("the hook is a POSIX shell script")
+	}
+	g, run := gitRepo(t)
+	ctx := context.Background()
+	write(t, g, "README.md", "# ops\n")
+	run("add", ".")
+	run("commit", "-q", "-m", "initial")
+
+	out := filepath.Join(t.TempDir(), "hook-env")
+	hook := filepath.Join(g.Dir, ".git", "hooks", "pre-commit")
+	if err := os.WriteFile(hook, []byte("#!/bin/sh\nenv > \"$HOOK_ENV_OUT\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("HOOK_ENV_OUT", out)
+	t.Setenv("GITLAB_TOKEN", "glpat-not-for-hooks")
+	t.Setenv("VAULT_TOKEN", "hvs.not-for-hooks")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "not-for-hooks")
+	t.Setenv("AWS_PROFILE", "ops")
+	t.Setenv("SSH_AUTH_SOCK", "/run/agent.sock")
+
+	write(t, g, "runnerctl.yaml", "a\n")
+	if err := g.Commit(ctx, []string{"runnerctl.yaml"}, "runnerctl"); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatalf("the hook did not run: %v", err)
+	}
+	env := strings.Split(string(data), "\n")
+	for _, w := range []string{"AWS_PROFILE=ops", "SSH_AUTH_SOCK=/run/agent.sock", "GIT_AUTHOR_NAME=t"} {
+		if !slices.Contains(env, w) {
+			t.Errorf("the hook lacks %s", w)
+		}
+	}
+	for _, kv := range env {
+		if name, _, _ := strings.Cut(kv, "="); name == "GITLAB_TOKEN" || name == "VAULT_TOKEN" || name == "AWS_SECRET_ACCESS_KEY" {
+			t.Errorf("the hook got %s", name)
+		}
+	}
+}
+
+func TestEnv(t *testing.T) {
+	environ := []string{
+		"PATH=/usr/bin", "HOME=/home/u", "GIT_DIR=.git", "SSH_AUTH_SOCK=/a", "XDG_CONFIG_HOME=/c", "GNUPGHOME=/g",
+		"GITLAB_TOKEN=x", "VAULT_TOKEN=x", "VAULT_SECRET_ID=x", "VAULT_ROLE_ID=x",
+		"INFISICAL_UNIVERSAL_AUTH_CLIENT_ID=x", "INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET=x", "INFISICAL_TOKEN=x",
+		"AWS_ACCESS_KEY_ID=x", "AWS_SECRET_ACCESS_KEY=x", "AWS_SESSION_TOKEN=x", "AWS_CONTAINER_AUTHORIZATION_TOKEN=x",
+		"AWS_PROFILE=p", "AWS_CONFIG_FILE=/f", "GOOGLE_APPLICATION_CREDENTIALS=/k.json", "VAULT_ADDR=https://v",
+	}
+	want := []string{
+		"PATH=/usr/bin", "HOME=/home/u", "GIT_DIR=.git", "SSH_AUTH_SOCK=/a", "XDG_CONFIG_HOME=/c", "GNUPGHOME=/g",
+		"AWS_PROFILE=p", "AWS_CONFIG_FILE=/f", "GOOGLE_APPLICATION_CREDENTIALS=/k.json", "VAULT_ADDR=https://v",
+	}
+	if got := Env(environ); !slices.Equal(got, want) {
+		t.Errorf("Env:\n got %q\nwant %q", got, want)
 	}
 }

@@ -57,13 +57,21 @@ type Conn struct {
 	waitErr error
 }
 
-// Start runs `path serve` with this process's environment (the helpers'
-// credentials live there); the helper's stderr goes to stderr. name is how
-// messages call it. Close the Conn when done.
-func Start(path, name string, stderr io.Writer) (*Conn, error) {
+// Start runs `path serve` with env as its whole environment ("NAME=value"
+// entries, built by the caller, which knows what that helper needs: see
+// package childenv). A nil env is an empty environment, never this
+// process's: runnerctl's environment holds secrets no helper should get
+// by accident. The helper's stderr goes to stderr; name is how messages
+// call it. Close the Conn when done.
+func Start(path, name string, env []string, stderr io.Writer) (*Conn, error) {
 	// Not exec.CommandContext: a helper must outlive a cancelled ctx long
-	// enough to store a token that already exists.
+	// enough to store a token that already exists. Call gives up on a
+	// cancelled ctx and kills the helper itself when the pipe is out of step.
 	cmd := exec.Command(path, "serve")
+	if env == nil {
+		env = []string{} // exec.Cmd reads nil as "inherit everything"
+	}
+	cmd.Env = env
 	cmd.Stderr = stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {

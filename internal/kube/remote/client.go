@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/runnerctl/runnerctl/internal/helper"
 	"github.com/runnerctl/runnerctl/internal/validate"
@@ -23,7 +24,8 @@ type Client struct {
 }
 
 // Start runs the helper at path and opens the cluster spec names. The
-// helper's stderr goes to stderr. Close the Client when done.
+// helper gets this process's environment without runnerctl's secrets
+// (Env); its stderr goes to stderr. Close the Client when done.
 func Start(ctx context.Context, path string, spec Spec, stderr io.Writer) (*Client, error) {
 	return start(ctx, path, request{Op: opOpen, Protocol: Protocol, Spec: &spec}, stderr)
 }
@@ -36,7 +38,7 @@ func StartCharts(ctx context.Context, path string, stderr io.Writer) (*Client, e
 }
 
 func start(ctx context.Context, path string, open request, stderr io.Writer) (*Client, error) {
-	conn, err := helper.Start(path, HelperName, stderr)
+	conn, err := helper.Start(path, HelperName, Env(os.Environ()), stderr)
 	if err != nil {
 		return nil, err
 	}

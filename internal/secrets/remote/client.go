@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/runnerctl/runnerctl/internal/helper"
 	"github.com/runnerctl/runnerctl/internal/secrets"
@@ -22,11 +23,12 @@ type Client struct {
 	conn    *helper.Conn
 }
 
-// Start runs the helper at path, with this process's environment (the
-// backends' credentials live there), and opens spec's backend. The
-// helper's stderr goes to stderr. Close the Client when done.
+// Start runs the helper at path and opens spec's backend. The helper gets
+// the part of this process's environment that backend needs (Env): its
+// credentials live there, the GitLab token and other backends' do not go.
+// The helper's stderr goes to stderr. Close the Client when done.
 func Start(ctx context.Context, path string, spec Spec, stderr io.Writer) (*Client, error) {
-	conn, err := helper.Start(path, helperLabel(spec.Backend), stderr)
+	conn, err := helper.Start(path, helperLabel(spec.Backend), Env(os.Environ(), spec.Backend), stderr)
 	if err != nil {
 		return nil, err
 	}

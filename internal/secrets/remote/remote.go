@@ -38,8 +38,8 @@ const HelperName = "runnerctl-secrets"
 const Protocol = 1
 
 // Spec says which backend to open, with its settings from runnerctl.yaml.
-// Credentials are not here: the helper reads them from the environment it
-// inherits, as the backend's own tools do.
+// Credentials are not here: the helper reads them from its environment, as
+// the backend's own tools do (Start passes it the backend's variables).
 type Spec struct {
 	Backend     string `json:"backend"`
 	Mount       string `json:"mount,omitempty"`       // vault: KV v2 mount

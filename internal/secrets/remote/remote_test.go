@@ -8,11 +8,13 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/runnerctl/runnerctl/internal/config"
 	"github.com/runnerctl/runnerctl/internal/secrets"
 )
 
@@ -234,15 +236,18 @@ func TestCancelledCallBreaksTheClient(t *testing.T) {
 	}
 }
 
-// The real process path: the test binary plays the helper.
+// The real process path: the test binary plays the helper when started as
+// one (`serve`; no variable can tell it: the helper's environment is
+// filtered). It serves "mem", and "vault" to see that backend's
+// environment; the key "environ" reads the helper's environment.
 func TestMain(m *testing.M) {
-	if os.Getenv("REMOTE_TEST_HELPER") == "1" {
+	if len(os.Args) == 2 && os.Args[1] == "serve" {
 		store := newMemStore()
 		err := Serve(context.Background(), os.Stdin, os.Stdout, func(_ context.Context, spec Spec) (secrets.Store, error) {
-			if spec.Backend != "mem" {
+			if spec.Backend != "mem" && spec.Backend != config.BackendVault {
 				return nil, fmt.Errorf("%w: unknown backend %q", ErrConfig, spec.Backend)
 			}
-			return store, nil
+			return environStore{store}, nil
 		})
 		if err != nil {
 			os.Exit(1)
@@ -252,8 +257,18 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+// environStore answers Get of the key "environ" with the process's
+// environment, one entry a line.
+type environStore struct{ *memStore }
+
+func (e environStore) Get(ctx context.Context, loc secrets.Location) (secrets.Token, error) {
+	if loc.Key == "environ" {
+		return secrets.NewToken(strings.Join(os.Environ(), "\n")), nil
+	}
+	return e.memStore.Get(ctx, loc)
+}
+
 func TestProcess(t *testing.T) {
-	t.Setenv("REMOTE_TEST_HELPER", "1")
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
@@ -298,5 +313,57 @@ func TestFindOnPath(t *testing.T) {
 	got, err := Find()
 	if err != nil || got != want {
 		t.Fatalf("Find = %q, %v", got, err)
+	}
+}
+
+// The helper process gets the configured backend's variables and what it
+// needs to reach the network; never the GitLab token, nor another
+// backend's credentials.
+func TestProcessEnvironment(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("GITLAB_TOKEN", "glpat-not-for-helpers")
+	t.Setenv("VAULT_TOKEN", "hvs.for-vault-only")
+	t.Setenv("VAULT_ADDR", "https://vault.example.com")
+	t.Setenv("INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET", "for-infisical-only")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "for-aws-only")
+	t.Setenv("HTTPS_PROXY", "http://proxy.example.com:3128")
+	t.Setenv("RUNNERCTL_TEST_UNRELATED", "1")
+	for _, tc := range []struct {
+		backend   string
+		want, not []string
+	}{
+		{config.BackendVault,
+			[]string{"VAULT_TOKEN=hvs.for-vault-only", "VAULT_ADDR=https://vault.example.com", "HTTPS_PROXY=http://proxy.example.com:3128"},
+			[]string{"GITLAB_TOKEN", "INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET", "AWS_SECRET_ACCESS_KEY", "RUNNERCTL_TEST_UNRELATED"}},
+		{"mem",
+			[]string{"HTTPS_PROXY=http://proxy.example.com:3128"},
+			[]string{"GITLAB_TOKEN", "VAULT_TOKEN", "VAULT_ADDR", "INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET", "AWS_SECRET_ACCESS_KEY", "RUNNERCTL_TEST_UNRELATED"}},
+	} {
+		t.Run(tc.backend, func(t *testing.T) {
+			c, err := Start(context.Background(), exe, Spec{Backend: tc.backend}, io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			tok, err := c.Get(context.Background(), secrets.Location{Key: "environ"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			env := strings.Split(tok.Reveal(), "\n")
+			for _, w := range tc.want {
+				if !slices.Contains(env, w) {
+					t.Errorf("the helper lacks %s", w)
+				}
+			}
+			for _, kv := range env {
+				name, _, _ := strings.Cut(kv, "=")
+				if slices.Contains(tc.not, name) {
+					t.Errorf("the helper got %s", name)
+				}
+			}
+		})
 	}
 }
