@@ -21,7 +21,7 @@ const canary = "glrt-CANARY-4f2a9"
 
 type fakeGitLab struct {
 	tokenErr, createErr, deleteErr, getErr, updateErr, resetErr, findErr error
-	existing                                                            map[int64]bool
+	existing                                                             map[int64]bool
 	// infos are existing runners' details; an existing runner without
 	// one is an instance runner with run_untagged, as runner() asks.
 	infos            map[int64]*gitlab.RunnerInfo

@@ -190,14 +190,3 @@ func remove(path string) error {
 	}
 	return nil
 }
-
-// syncDir makes a rename or removal in dir durable: renameio syncs the
-// file it writes, not the directory entry.
-func syncDir(dir string) error {
-	f, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	return f.Sync()
-}

@@ -13,8 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/renameio/v2"
-
+	"github.com/runnerctl/runnerctl/internal/atomicfile"
 	"github.com/runnerctl/runnerctl/internal/secrets"
 )
 
@@ -110,10 +109,10 @@ func (d *Dir) Keep(k Kept, instruction string) (string, error) {
 // state directory (never in $TMPDIR: it holds a token too), and syncs the
 // directory so that the new entry survives a crash of the machine.
 func (d *Dir) write(path string, data []byte) error {
-	if err := renameio.WriteFile(path, data, 0o600, renameio.WithTempDir(d.path)); err != nil {
+	if err := atomicfile.WriteFile(path, data, 0o600); err != nil {
 		return err
 	}
-	return syncDir(d.path)
+	return atomicfile.SyncDir(d.path)
 }
 
 // Kept returns the tokens kept for runner, lowest runner ID first. The
@@ -166,7 +165,7 @@ func (d *Dir) Remove(path string) error {
 	if err := remove(path); err != nil {
 		return err
 	}
-	return syncDir(d.path)
+	return atomicfile.SyncDir(d.path)
 }
 
 // names lists the directory's regular files named prefix…suffix, sorted.
@@ -189,7 +188,7 @@ func (d *Dir) names(prefix, suffix string) ([]string, error) {
 }
 
 // sweep removes the temporary files that a write of one of runner's files
-// left when it was killed (renameio names them "." + the file's name +
+// left when it was killed (atomicfile names them "." + the file's name +
 // digits): they may hold half a token. The caller holds runner's lock, so
 // no other write of them is under way.
 func (d *Dir) sweep(runner string) {

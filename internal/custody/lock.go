@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/gofrs/flock"
-	"github.com/google/renameio/v2"
 
+	"github.com/runnerctl/runnerctl/internal/atomicfile"
 	"github.com/runnerctl/runnerctl/internal/secrets"
 )
 
@@ -94,7 +94,7 @@ func (d *Dir) Lock(runner, identity, command string) (unlock func(), err error) 
 	// Who holds it, for the message of a process that finds it held. Best
 	// effort: the lock itself is the flock.
 	h, _ := json.Marshal(Holder{Command: command, PID: os.Getpid(), At: time.Now().UTC()})
-	_ = renameio.WriteFile(base+".holder", append(h, '\n'), 0o600, renameio.WithTempDir(dir))
+	_ = atomicfile.WriteFile(base+".holder", append(h, '\n'), 0o600)
 	d.sweep(runner)
 	return func() { _ = fl.Unlock() }, nil
 }

@@ -15,9 +15,9 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/google/renameio/v2"
 	"github.com/rogpeppe/go-internal/diff"
 
+	"github.com/runnerctl/runnerctl/internal/atomicfile"
 	"github.com/runnerctl/runnerctl/internal/render"
 )
 
@@ -204,7 +204,7 @@ func WriteFile(root, rel string, content []byte) error {
 
 // writeIn creates rel's directories through the os.Root (which refuses any
 // path escaping it, through ".." or symlinks), then replaces the file
-// atomically with renameio: readers see the old or the new content.
+// atomically (atomicfile): readers see the old or the new content.
 func writeIn(r *os.Root, root, rel string, content []byte) error {
 	if err := r.MkdirAll(filepath.Dir(rel), 0o755); err != nil {
 		return fmt.Errorf("create directory for %q: %w", rel, err)
@@ -212,7 +212,7 @@ func writeIn(r *os.Root, root, rel string, content []byte) error {
 	if _, err := r.Stat(filepath.Dir(rel)); err != nil {
 		return fmt.Errorf("write %q: %w", rel, err)
 	}
-	if err := renameio.WriteFile(filepath.Join(root, rel), content, 0o644); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(root, rel), content, 0o644); err != nil {
 		return fmt.Errorf("write %q: %w", rel, err)
 	}
 	return nil
