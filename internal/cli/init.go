@@ -294,7 +294,10 @@ and the AWS and GCP SDKs' default chains. No secret is taken from a flag.
 
 Without a terminal on stdin, or with --non-interactive, init never prompts
 and lists every missing input. Re-running with the same inputs creates no
-second runner and changes no file. Re-running with other registration
+second runner and changes no file. A run that was killed or lost GitLab's
+answer leaves an intent or a kept token in the state directory; the next
+init finishes it (adopting the runner GitLab made) before creating anything,
+and stores a kept token only once GitLab confirms it is still current. Re-running with other registration
 settings (description, tags, run-untagged, locked, protected,
 maximum-timeout, paused, maintenance-note) updates the runner in GitLab
 before writing the files; its scope cannot change.`,
@@ -326,7 +329,7 @@ before writing the files; its scope cannot change.`,
 	f.Bool("recreate", false, "create a new runner when the recorded runner ID no longer exists in GitLab")
 	f.String("gitlab-token-file", "", "read the GitLab personal access token from this file (instead of GITLAB_TOKEN)")
 	f.String("ca-file", "", "PEM file of a CA to trust for GitLab (self-managed GitLab with a private CA)")
-	f.String("recovery-dir", "", "where a token is kept (0600) if it cannot be stored (default $XDG_STATE_HOME/runnerctl)")
+	f.String("recovery-dir", "", "state directory, outside the repository: intents, tokens kept (0600) until stored, locks (default $XDG_STATE_HOME/runnerctl)")
 	f.Bool("commit", false, "commit the files runnerctl wrote (and only those) with your git configuration and hooks")
 	f.Bool("push", false, "commit, then push the current branch")
 	f.Bool("merge-request", false, "commit on a new branch runnerctl/NAME, push it and open a merge request in GitLab")

@@ -51,12 +51,16 @@ A reset kills the old token at once, so nothing can be rolled back: before
 resetting, rotate-token checks that the backend can be written; after, the
 new token is kept in a 0600 recovery file (outside the repository) until it
 is stored. If storing fails for good, the runner's result says so and a
-re-run stores the kept token without resetting again.
+re-run stores the kept token without resetting again, once GitLab confirms
+it is still the runner's current token (a file another rotation overtook
+is discarded). A rotation killed while the reset's answer was in flight
+makes the next run check the stored token and reset again if it is dead,
+whatever --if-expires-within says.
 
 Runners rotate concurrently (--parallel); each gets a result, and a failure
-does not stop the others. A per-runner lock (in the state directory) keeps
-two rotations of one runner on one machine apart; CI jobs on several
-machines should share a GitLab CI resource_group.
+does not stop the others. A per-runner lock in the state directory, shared
+with init, keeps two runs for one runner on one machine apart; CI jobs on
+several machines should share a GitLab CI resource_group.
 
 The runner pods read their token only at start: the output ends with the
 kubectl commands that remain (refresh the Secret, restart the runner).
