@@ -141,12 +141,8 @@ func (d *Dir) Intents(runner string) ([]Intent, error) {
 	var out []Intent
 	for _, n := range names {
 		path := filepath.Join(d.path, n)
-		data, err := os.ReadFile(path)
-		if err != nil {
-			continue
-		}
-		var rec intentRecord
-		if json.Unmarshal(data, &rec) != nil || rec.RunnerName != runner {
+		rec, ok := readRecord[intentRecord](path)
+		if !ok || rec.RunnerName != runner {
 			continue
 		}
 		in := Intent{

@@ -132,12 +132,8 @@ func (d *Dir) Kept(runner string) ([]Kept, error) {
 			continue
 		}
 		path := filepath.Join(d.path, n)
-		data, err := os.ReadFile(path)
-		if err != nil {
-			continue
-		}
-		var rec keptRecord
-		if json.Unmarshal(data, &rec) != nil || rec.RunnerName != runner || rec.RunnerID == 0 || rec.Token == "" {
+		rec, ok := readRecord[keptRecord](path)
+		if !ok || rec.RunnerName != runner || rec.RunnerID == 0 || rec.Token == "" {
 			continue
 		}
 		loc := secrets.Location{Key: rec.Key, Property: rec.Property}
@@ -153,6 +149,13 @@ func (d *Dir) Kept(runner string) ([]Kept, error) {
 	}
 	slices.SortFunc(out, func(a, b Kept) int { return cmp.Compare(a.RunnerID, b.RunnerID) })
 	return out, nil
+}
+
+// readRecord reads the JSON record at path; ok is false when it cannot be
+// read or parsed (the file is then the user's to inspect).
+func readRecord[T any](path string) (rec T, ok bool) {
+	data, err := os.ReadFile(path)
+	return rec, err == nil && json.Unmarshal(data, &rec) == nil
 }
 
 // Remove deletes a file of the state directory (a recovery file whose

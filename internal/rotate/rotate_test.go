@@ -495,44 +495,40 @@ func TestStaleKeptTokenAndDeadStoreResets(t *testing.T) {
 	}
 }
 
-// A rotation killed while GitLab's reset answer was in flight leaves its
-// intent; the next run, even one that would skip by expiry, finds the
-// stored token dead and resets again.
-func TestInterruptedResetIsFinished(t *testing.T) {
-	e := newEnv(t, 1)
-	e.store.data[target("a", 1).Location.String()] = e.gl.live(1)
-	if _, err := e.state.Begin(custody.Intent{Kind: custody.IntentRotate, GitLabURL: glURL, Runner: "a", RunnerID: 1}); err != nil {
-		t.Fatal(err)
-	}
-	_, _ = e.gl.ResetToken(context.Background(), 1) // the answer that never arrived
-	o := opts()
-	o.IfExpiresWithin = time.Hour
-	rs := Run(context.Background(), e.deps, o, []Target{target("a", 1)})
-	if rs[0].Status != Rotated {
-		t.Fatalf("%+v", rs[0])
-	}
-	e.stored(t, "a", 1)
-	if files := e.recoveryFiles(t); len(files) != 0 {
-		t.Errorf("files left: %v", files)
-	}
-}
-
-// An intent whose reset never reached GitLab: the stored token still
-// works, the intent goes, and the expiry window decides as usual.
-func TestInterruptedBeforeResetIsDropped(t *testing.T) {
-	e := newEnv(t, 1)
-	e.store.data[target("a", 1).Location.String()] = e.gl.live(1)
-	if _, err := e.state.Begin(custody.Intent{Kind: custody.IntentRotate, GitLabURL: glURL, Runner: "a", RunnerID: 1}); err != nil {
-		t.Fatal(err)
-	}
-	o := opts()
-	o.IfExpiresWithin = time.Hour
-	rs := Run(context.Background(), e.deps, o, []Target{target("a", 1)})
-	if rs[0].Status != Skipped || e.gl.resets != 0 {
-		t.Fatalf("%+v resets %d", rs[0], e.gl.resets)
-	}
-	if files := e.recoveryFiles(t); len(files) != 0 {
-		t.Errorf("files left: %v", files)
+// A rotation killed while GitLab's reset request was in flight leaves its
+// intent. The next run, even one that would skip by expiry, checks the
+// stored token: dead (the reset happened), it resets again; alive (the
+// reset never reached GitLab), the intent goes and the window decides.
+func TestInterruptedReset(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		resetHappened bool
+		want          Status
+		resets        int
+	}{
+		{"reset happened", true, Rotated, 2},
+		{"reset never reached GitLab", false, Skipped, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, 1)
+			e.store.data[target("a", 1).Location.String()] = e.gl.live(1)
+			if _, err := e.state.Begin(custody.Intent{Kind: custody.IntentRotate, GitLabURL: glURL, Runner: "a", RunnerID: 1}); err != nil {
+				t.Fatal(err)
+			}
+			if tc.resetHappened {
+				_, _ = e.gl.ResetToken(context.Background(), 1) // the answer that never arrived
+			}
+			o := opts()
+			o.IfExpiresWithin = time.Hour
+			rs := Run(context.Background(), e.deps, o, []Target{target("a", 1)})
+			if rs[0].Status != tc.want || e.gl.resets != tc.resets {
+				t.Fatalf("%+v, %d resets", rs[0], e.gl.resets)
+			}
+			e.stored(t, "a", 1)
+			if files := e.recoveryFiles(t); len(files) != 0 {
+				t.Errorf("files left: %v", files)
+			}
+		})
 	}
 }
 
