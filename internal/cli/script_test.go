@@ -2,6 +2,7 @@ package cli
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -32,24 +33,31 @@ func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir: "../../testdata/script",
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"exitcode":      cmdExitCode,
-			"fake-charts":   cmdFakeCharts,
-			"fake-gitlab":   fakegitlab.Cmd,
-			"fake-kube":     cmdFakeKube,
-			"fake-store":    cmdFakeStore,
-			"hold-lock":     cmdHoldLock,
-			"no-canary":     cmdNoCanary,
-			"outside-dir":   cmdOutsideDir,
-			"wait-created":  cmdWaitCreated,
-			"interrupt":     cmdInterrupt,
-			"proc-env":      cmdProcEnv,
-			"mini-chart":    cmdMiniChart,
-			"upstream-crds": cmdUpstreamCRDs,
-			"perm":          cmdPerm,
-			"recovery-file": cmdRecoveryFile,
-			"state-clean":   cmdStateClean,
-			"state-files":   cmdStateFiles,
-			"sleep":         cmdSleep,
+			"exitcode":        cmdExitCode,
+			"fake-charts":     cmdFakeCharts,
+			"fake-gitlab":     fakegitlab.Cmd,
+			"fake-kube":       cmdFakeKube,
+			"fake-store":      cmdFakeStore,
+			"hold-lock":       cmdHoldLock,
+			"no-canary":       cmdNoCanary,
+			"outside-dir":     cmdOutsideDir,
+			"wait-created":    cmdWaitCreated,
+			"interrupt":       cmdInterrupt,
+			"proc-env":        cmdProcEnv,
+			"mini-chart":      cmdMiniChart,
+			"published-chart": cmdPublishedChart,
+			"upstream-crds":   cmdUpstreamCRDs,
+			"perm":            cmdPerm,
+			"recovery-file":   cmdRecoveryFile,
+			"state-clean":     cmdStateClean,
+			"state-files":     cmdStateFiles,
+			"sleep":           cmdSleep,
+		},
+		Condition: func(cond string) (bool, error) {
+			if cond == "published-chart" {
+				return hasPublishedChart(), nil
+			}
+			return false, fmt.Errorf("unknown condition %q", cond)
 		},
 		RequireExplicitExec: true,
 	})

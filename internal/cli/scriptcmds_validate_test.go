@@ -26,6 +26,32 @@ func cmdUpstreamCRDs(ts *testscript.TestScript, neg bool, args []string) {
 	}
 }
 
+// publishedChart is the gitlab-runner chart as published, in the
+// workplace's shared reference data (outside the repository).
+const publishedChart = "../../../shared/reference/gitlab-runner-chart-0.86.0/gitlab-runner-0.86.0.tgz"
+
+// hasPublishedChart is the [published-chart] script condition: scripts
+// that need the chart skip without it ([!published-chart] skip).
+func hasPublishedChart() bool {
+	_, err := os.Stat(publishedChart)
+	return err == nil
+}
+
+// cmdPublishedChart sets VAR to the absolute path of the published chart:
+//
+//	published-chart CHART
+func cmdPublishedChart(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: published-chart VAR")
+	}
+	p, err := filepath.Abs(publishedChart)
+	ts.Check(err)
+	if !hasPublishedChart() {
+		ts.Fatalf("published-chart: %s is not there; guard the script with [!published-chart] skip", p)
+	}
+	ts.Setenv(args[0], p)
+}
+
 // cmdMiniChart copies the small test chart (internal/validate/chartcheck/
 // testdata/mini-runner) into DIR, keeping files the script already put
 // there, so that a script can ship a variant of one template:

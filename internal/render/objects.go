@@ -14,6 +14,10 @@ type objectMeta struct {
 	Finalizers []string          `yaml:"finalizers,omitempty"`
 }
 
+// ArgoCDFinalizer is the finalizer of every generated Application: ArgoCD
+// deletes the runner's resources with it, in foreground.
+const ArgoCDFinalizer = "resources-finalizer.argocd.argoproj.io/foreground"
+
 // ArgoCD Application (argoproj.io/v1alpha1), the fields runnerctl sets.
 type application struct {
 	APIVersion string     `yaml:"apiVersion"`

@@ -285,8 +285,13 @@ func buildApplication(cfg *config.Config, r *config.Runner, p *profile.Profile, 
 			Namespace: a.Namespace,
 			Labels:    labels(r),
 			// Deleting the Application (or its file, with app-of-apps)
-			// removes the runner's resources too.
-			Finalizers: []string{"resources-finalizer.argocd.argoproj.io"},
+			// removes the runner's resources too, in foreground, as the
+			// sync policy prunes (PrunePropagationPolicy=foreground). The
+			// path form is the same to ArgoCD (its
+			// ForegroundPropagationPolicyFinalizer) and, unlike the bare
+			// name, draws no warning from the API server, which prefers
+			// finalizer names with a path.
+			Finalizers: []string{ArgoCDFinalizer},
 		},
 	}
 	app.Spec.Project = a.Project

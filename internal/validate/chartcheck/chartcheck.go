@@ -26,6 +26,7 @@ import (
 	chart "helm.sh/helm/v4/pkg/chart/v2"
 	"helm.sh/helm/v4/pkg/engine"
 
+	"github.com/runnerctl/runnerctl/internal/render"
 	"github.com/runnerctl/runnerctl/internal/validate"
 	"github.com/runnerctl/runnerctl/internal/validate/kubeschema"
 	"github.com/runnerctl/runnerctl/internal/validate/tplreads"
@@ -87,6 +88,7 @@ func Check(ctx context.Context, ch *chart.Chart, in Input) []validate.Problem {
 	kv.IgnoreMissing = true // the chart's own CRs (if any) are not ours to judge
 	var deployments []appsv1.Deployment
 	var roles []rbacv1.Role
+	var configMaps []corev1.ConfigMap
 	for _, n := range names {
 		if !strings.HasSuffix(n, ".yaml") && !strings.HasSuffix(n, ".yml") || strings.HasPrefix(path.Base(n), "_") {
 			continue
@@ -122,6 +124,11 @@ func Check(ctx context.Context, ch *chart.Chart, in Input) []validate.Problem {
 				if yaml.Unmarshal(doc, &dep) == nil {
 					deployments = append(deployments, dep)
 				}
+			case av == "v1" && kind == "ConfigMap":
+				var cm corev1.ConfigMap
+				if yaml.Unmarshal(doc, &cm) == nil {
+					configMaps = append(configMaps, cm)
+				}
 			case av == "rbac.authorization.k8s.io/v1" && (kind == "Role" || kind == "ClusterRole"):
 				var r rbacv1.Role
 				if yaml.Unmarshal(doc, &r) == nil {
@@ -133,7 +140,30 @@ func Check(ctx context.Context, ch *chart.Chart, in Input) []validate.Problem {
 	}
 	ps = append(ps, checkDeployments(in, chartName, vals, deployments)...)
 	ps = append(ps, checkRoles(in, chartName, roles)...)
+	ps = append(ps, checkRunnerConfig(in, chartName, vals, configMaps)...)
 	return ps
+}
+
+// checkRunnerConfig makes sure that runners.config reaches the runner: the
+// chart passes it through tpl into a ConfigMap that its entrypoint merges
+// into config.toml. A chart that put it nowhere would run the runner with
+// none of the profile's job-pod hardening.
+func checkRunnerConfig(in Input, chartName string, vals common.Values, cms []corev1.ConfigMap) []validate.Problem {
+	v, _ := vals.PathValue("runners.config")
+	cfg, _ := v.(string)
+	if strings.TrimSpace(cfg) == "" {
+		return nil
+	}
+	want := strings.TrimSpace(render.UnescapeTpl(cfg))
+	for _, cm := range cms {
+		for _, data := range cm.Data {
+			if strings.TrimSpace(data) == want {
+				return nil
+			}
+		}
+	}
+	return []validate.Problem{{Severity: validate.Error, File: in.ValuesPath, Field: "runners.config",
+		Message: fmt.Sprintf("%s puts runners.config in no ConfigMap: the runner would start without its config.toml (job pod hardening included)", chartName)}}
 }
 
 func checkDeployments(in Input, chartName string, vals common.Values, deps []appsv1.Deployment) []validate.Problem {
@@ -141,6 +171,17 @@ func checkDeployments(in Input, chartName string, vals common.Values, deps []app
 		return []validate.Problem{{Severity: validate.Error, File: in.ValuesPath, Message: chartName + " rendered no Deployment: the runner would not run"}}
 	}
 	var ps []validate.Problem
+	// rotate-token restarts deployment/RELEASE (the chart's fullname is the
+	// release name when it starts with the chart's name); a chart that
+	// names it otherwise would leave rotated runners on their old token.
+	if !slices.ContainsFunc(deps, func(d appsv1.Deployment) bool { return d.Name == in.ReleaseName }) {
+		var names []string
+		for _, d := range deps {
+			names = append(names, d.Name)
+		}
+		ps = append(ps, validate.Problem{Severity: validate.Error, File: in.ValuesPath, Field: "metadata.name",
+			Message: fmt.Sprintf("%s names the runner's Deployment %s, not %s: rotate-token --kubeconfig restarts deployment/%s", chartName, strings.Join(names, ", "), in.ReleaseName, in.ReleaseName)})
+	}
 	c := in.Claims
 	for _, dep := range deps {
 		obj := validate.ObjectName("Deployment", dep.Namespace, dep.Name)

@@ -158,3 +158,19 @@ func TestRenderFailureAndStrictDecoding(t *testing.T) {
 	ps = Check(context.Background(), ch, input(t, readValues(t)))
 	wantProblem(t, ps, validate.Error, "spec.template.spec.containerz", "unknown field")
 }
+
+// What rotate-token and the runner assume of the chart: the Deployment is
+// named after the release, and runners.config reaches a ConfigMap.
+func TestDeploymentNameAndRunnerConfigPlacement(t *testing.T) {
+	ch := withTemplate(t, miniChart(t), "_helpers.tpl", func(s string) string {
+		return strings.Replace(s, `hasPrefix "gitlab-runner" .Release.Name`, `hasPrefix "never" .Release.Name`, 1)
+	})
+	ps := Check(context.Background(), ch, input(t, readValues(t)))
+	wantProblem(t, ps, validate.Error, "metadata.name", "names the runner's Deployment gitlab-runner-homelab-mini-runner, not gitlab-runner-homelab: rotate-token --kubeconfig restarts deployment/gitlab-runner-homelab")
+
+	ch = withTemplate(t, miniChart(t), "configmap.yaml", func(s string) string {
+		return strings.Replace(s, "tpl .Values.runners.config .", `"[[runners]]"`, 1)
+	})
+	ps = Check(context.Background(), ch, input(t, readValues(t)))
+	wantProblem(t, ps, validate.Error, "runners.config", "puts runners.config in no ConfigMap")
+}

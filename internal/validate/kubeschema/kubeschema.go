@@ -185,8 +185,13 @@ func (v *Validator) Object(ctx context.Context, doc []byte) []validate.Problem {
 		}
 		return ps
 	}
+	// What ArgoCD refuses only when it syncs, whatever the CRD says.
+	var argo []validate.Problem
+	if gvk.Group == "argoproj.io" && gvk.Kind == "Application" {
+		argo = validate.ApplicationSources(u.Object)
+	}
 	if e, ok := v.crds[gvk.GroupKind()]; ok {
-		return at(v.custom(ctx, e, gvk, u))
+		return at(append(v.custom(ctx, e, gvk, u), argo...))
 	}
 	if scheme.Scheme.Recognizes(gvk) {
 		return at(v.builtin(js, gvk, u))
@@ -200,8 +205,8 @@ func (v *Validator) Object(ctx context.Context, doc []byte) []validate.Problem {
 	if v.IgnoreMissing {
 		sev = validate.Warning
 	}
-	return at([]validate.Problem{{Severity: sev, Field: "apiVersion", Message: fmt.Sprintf(
-		"no CRD given for %s, kind %s: not validated; pass its CRD with --crds (kubectl get crd -o yaml), or --ignore-missing-schemas", gvk.GroupVersion(), gvk.Kind)}})
+	return at(append([]validate.Problem{{Severity: sev, Field: "apiVersion", Message: fmt.Sprintf(
+		"no CRD given for %s, kind %s: not validated; pass its CRD with --crds (kubectl get crd -o yaml), or --ignore-missing-schemas", gvk.GroupVersion(), gvk.Kind)}}, argo...))
 }
 
 func knownVersions(gk schema.GroupKind) []string {
@@ -316,6 +321,7 @@ func (v *Validator) custom(ctx context.Context, e *crdEntry, gvk schema.GroupVer
 
 	errs, celSkipped := ver.validate(ctx, u)
 	ps = append(ps, fieldErrors(errs)...)
+	ps = append(ps, finalizerWarnings(u)...)
 	if celSkipped {
 		ps = append(ps, validate.Problem{Severity: validate.Warning, Message: "the CRD's CEL rules (x-kubernetes-validations) were not checked, as the API server does not check them either while the errors above remain"})
 	}

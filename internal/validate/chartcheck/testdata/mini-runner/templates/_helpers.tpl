@@ -1,5 +1,9 @@
 {{- define "mini.fullname" -}}
+{{- if hasPrefix "gitlab-runner" .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
 {{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
 {{- end -}}
 
 {{- define "mini.serviceAccount" -}}
