@@ -50,6 +50,8 @@ type Validator struct {
 	// IgnoreMissing turns "no CRD for this kind" into a warning.
 	IgnoreMissing bool
 	strict        runtime.Decoder
+	// serveAll: see crdEntry.version. Set only by this package's tests.
+	serveAll bool
 }
 
 type crdEntry struct {
@@ -169,24 +171,51 @@ func (v *Validator) File(ctx context.Context, path string, content []byte) []val
 
 // Object validates one object given as YAML or JSON.
 func (v *Validator) Object(ctx context.Context, doc []byte) []validate.Problem {
+	return v.Admit(ctx, doc).Problems
+}
+
+// Admission is what the API server makes of one object on create.
+type Admission struct {
+	// Given is the object as written, decoded as the API server decodes
+	// JSON (integers as int64, other numbers as float64); nil when it does
+	// not decode.
+	Given map[string]any
+	// Stored is the custom resource as the API server would store it:
+	// unknown fields pruned, metadata coerced, schema defaults filled in.
+	// It is nil for built-in kinds and for custom resources that cannot be
+	// admitted (no CRD, a version not served, a CRD that does not build).
+	Stored map[string]any
+	// Problems are what validation finds, as Object reports them.
+	Problems []validate.Problem
+}
+
+// Admit validates one object given as YAML or JSON, and returns it as
+// written and as the API server would store it. Comparing the two (see
+// Changes) tells whether a GitOps tool will ever see the live object equal
+// its manifest.
+func (v *Validator) Admit(ctx context.Context, doc []byte) Admission {
 	js, err := yaml.YAMLToJSONStrict(doc)
 	if err != nil {
-		return []validate.Problem{{Severity: validate.Error, Message: "strict decoding: " + err.Error()}}
+		return Admission{Problems: []validate.Problem{{Severity: validate.Error, Message: "strict decoding: " + err.Error()}}}
 	}
 	u := &unstructured.Unstructured{}
 	if err := u.UnmarshalJSON(js); err != nil {
-		return []validate.Problem{{Severity: validate.Error, Message: "not a Kubernetes object: " + err.Error()}}
+		return Admission{Problems: []validate.Problem{{Severity: validate.Error, Message: "not a Kubernetes object: " + err.Error()}}}
 	}
+	a := Admission{Given: runtime.DeepCopyJSON(u.Object)}
 	gvk := u.GroupVersionKind()
 	obj := validate.ObjectName(gvk.Kind, u.GetNamespace(), u.GetName())
-	at := func(ps []validate.Problem) []validate.Problem {
+	at := func(ps []validate.Problem) Admission {
 		for i := range ps {
 			ps[i].Object = obj
 		}
-		return ps
+		a.Problems = ps
+		return a
 	}
 	if e, ok := v.crds[gvk.GroupKind()]; ok {
-		return at(v.custom(ctx, e, gvk, u))
+		var ps []validate.Problem
+		a.Stored, ps = v.custom(ctx, e, gvk, u)
+		return at(ps)
 	}
 	if scheme.Scheme.Recognizes(gvk) {
 		return at(v.builtin(js, gvk, u))
@@ -258,9 +287,10 @@ func kindHint(what string, gvk schema.GroupVersionKind) string {
 
 // custom validates a custom resource as the API server's CRD handler
 // does on create: decode (unknown fields pruned, metadata coerced, nulls
-// dropped), default, then the resource strategy's validation.
-func (v *Validator) custom(ctx context.Context, e *crdEntry, gvk schema.GroupVersionKind, u *unstructured.Unstructured) []validate.Problem {
-	ver := e.version(gvk.Version)
+// dropped), default, then the resource strategy's validation. It returns
+// the object as it would be stored, nil when it cannot be admitted.
+func (v *Validator) custom(ctx context.Context, e *crdEntry, gvk schema.GroupVersionKind, u *unstructured.Unstructured) (map[string]any, []validate.Problem) {
+	ver := e.version(gvk.Version, v.serveAll)
 	if ver == nil {
 		var served []string
 		for _, cv := range e.crd.Spec.Versions {
@@ -268,12 +298,12 @@ func (v *Validator) custom(ctx context.Context, e *crdEntry, gvk schema.GroupVer
 				served = append(served, cv.Name)
 			}
 		}
-		return []validate.Problem{{Severity: validate.Error, Field: "apiVersion", Message: fmt.Sprintf(
+		return nil, []validate.Problem{{Severity: validate.Error, Field: "apiVersion", Message: fmt.Sprintf(
 			"version %s is not served by CRD %s from %s (served: %s); for ExternalSecrets, set secrets.esoAPIVersion in runnerctl.yaml to a version your cluster serves",
 			gvk.Version, e.crd.Name, e.source, strings.Join(served, ", "))}}
 	}
 	if ver.err != nil {
-		return []validate.Problem{{Severity: validate.Error, Message: fmt.Sprintf("CRD %s from %s: %v", e.crd.Name, e.source, ver.err)}}
+		return nil, []validate.Problem{{Severity: validate.Error, Message: fmt.Sprintf("CRD %s from %s: %v", e.crd.Name, e.source, ver.err)}}
 	}
 	var ps []validate.Problem
 	for _, cv := range e.crd.Spec.Versions {
@@ -294,7 +324,7 @@ func (v *Validator) custom(ctx context.Context, e *crdEntry, gvk schema.GroupVer
 	// validation: what pruning would drop is an unknown field.
 	_, _, metaUnknown, err := schemaobjectmeta.GetObjectMetaWithOptions(u.Object, schemaobjectmeta.ObjectMetaOptions{ReturnUnknownFieldPaths: true})
 	if err != nil {
-		return append(ps, validate.Problem{Severity: validate.Error, Field: "metadata", Message: err.Error()})
+		return nil, append(ps, validate.Problem{Severity: validate.Error, Field: "metadata", Message: err.Error()})
 	}
 	unknown := append([]string(nil), metaUnknown...)
 	if !e.crd.Spec.PreserveUnknownFields {
@@ -319,7 +349,7 @@ func (v *Validator) custom(ctx context.Context, e *crdEntry, gvk schema.GroupVer
 	if celSkipped {
 		ps = append(ps, validate.Problem{Severity: validate.Warning, Message: "the CRD's CEL rules (x-kubernetes-validations) were not checked, as the API server does not check them either while the errors above remain"})
 	}
-	return ps
+	return u.Object, ps
 }
 
 // validate is what the API server's custom resource strategy validates on
@@ -346,13 +376,17 @@ func (ver *version) validate(ctx context.Context, u *unstructured.Unstructured) 
 // version builds what validating gvk's version takes, as the API server's
 // CRD handler does when it starts serving the CRD; nil when the version is
 // not served.
-func (e *crdEntry) version(name string) *version {
+//
+// serveAll takes every version of the CRD as served: tests use it to
+// check objects of a version that current releases of an operator still
+// define but no longer serve (ESO's external-secrets.io/v1beta1).
+func (e *crdEntry) version(name string, serveAll bool) *version {
 	if ver, ok := e.versions[name]; ok {
 		return ver
 	}
 	var cv *apiextensionsv1.CustomResourceDefinitionVersion
 	for i := range e.crd.Spec.Versions {
-		if e.crd.Spec.Versions[i].Name == name && e.crd.Spec.Versions[i].Served {
+		if e.crd.Spec.Versions[i].Name == name && (e.crd.Spec.Versions[i].Served || serveAll) {
 			cv = &e.crd.Spec.Versions[i]
 		}
 	}
