@@ -51,6 +51,14 @@ func TestScripts(t *testing.T) {
 			"state-files":   cmdStateFiles,
 			"sleep":         cmdSleep,
 		},
+		// $EXAMPLES is examples/ of this repository, for scripts that
+		// check the committed examples as they are.
+		Setup: func(e *testscript.Env) error {
+			examples, err := filepath.Abs("../../examples")
+			e.Setenv("EXAMPLES", examples)
+			return err
+		},
+		Condition:           scriptCondition,
 		RequireExplicitExec: true,
 	})
 }

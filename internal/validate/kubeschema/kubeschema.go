@@ -8,6 +8,10 @@
 // objects (Namespace, Secret, NetworkPolicy, Deployment, Role...) by strict
 // decoding into k8s.io/api's types plus object metadata validation.
 //
+// It also reports drift: every field of a custom resource that the API
+// server would fill in with a schema default on create, so that the live
+// object, which GitOps tools compare with the file, would differ from it.
+//
 // It links a large part of Kubernetes, so only the runnerctl-kube helper
 // imports it.
 package kubeschema
@@ -49,7 +53,10 @@ type Validator struct {
 	crds map[schema.GroupKind]*crdEntry
 	// IgnoreMissing turns "no CRD for this kind" into a warning.
 	IgnoreMissing bool
-	strict        runtime.Decoder
+	// AllowDrift turns "the API server would fill in this field" into a
+	// warning.
+	AllowDrift bool
+	strict     runtime.Decoder
 	// serveAll: see crdEntry.version. Set only by this package's tests.
 	serveAll bool
 }
@@ -299,7 +306,7 @@ func (v *Validator) custom(ctx context.Context, e *crdEntry, gvk schema.GroupVer
 			}
 		}
 		return nil, []validate.Problem{{Severity: validate.Error, Field: "apiVersion", Message: fmt.Sprintf(
-			"version %s is not served by CRD %s from %s (served: %s); for ExternalSecrets, set secrets.esoAPIVersion in runnerctl.yaml to a version your cluster serves",
+			"version %s is not served by CRD %s from %s (served: %s); for ExternalSecrets, set secrets.esoVersion in runnerctl.yaml to the ESO release your cluster runs",
 			gvk.Version, e.crd.Name, e.source, strings.Join(served, ", "))}}
 	}
 	if ver.err != nil {
@@ -342,7 +349,13 @@ func (v *Validator) custom(ctx context.Context, e *crdEntry, gvk schema.GroupVer
 		ps = append(ps, validate.Problem{Severity: validate.Error, Field: p, Message: fmt.Sprintf(
 			"unknown field: the %s schema of %s does not declare it, so the API server drops it (or, with strict field validation, rejects the object)", gvk.Version, e.crd.Name)})
 	}
+	// What the file says, once what is reported above is set aside: the
+	// rest of the difference from the stored object is the defaults.
+	written := runtime.DeepCopyJSON(u.Object)
 	structuraldefaulting.Default(u.Object, ver.structural)
+	for _, c := range Changes(written, u.Object) {
+		ps = append(ps, v.drift(c))
+	}
 
 	errs, celSkipped := ver.validate(ctx, u)
 	ps = append(ps, fieldErrors(errs)...)
@@ -350,6 +363,26 @@ func (v *Validator) custom(ctx context.Context, e *crdEntry, gvk schema.GroupVer
 		ps = append(ps, validate.Problem{Severity: validate.Warning, Message: "the CRD's CEL rules (x-kubernetes-validations) were not checked, as the API server does not check them either while the errors above remain"})
 	}
 	return u.Object, ps
+}
+
+// drift reports a field that the stored object has and the file does not
+// (or has otherwise): GitOps tools compare the two, so the object never
+// looks in sync. ArgoCD compares a list in a custom resource item by item
+// as a whole, so one default inside spec.data[] is enough.
+func (v *Validator) drift(c Change) validate.Problem {
+	p := validate.Problem{Severity: validate.Error, Field: c.Path}
+	if v.AllowDrift {
+		p.Severity = validate.Warning
+	}
+	switch c.Kind {
+	case Added:
+		p.Message = fmt.Sprintf("defaulted to %s on the server; %s", JSONValue(c.To), validate.DriftNote)
+	case Removed:
+		p.Message = fmt.Sprintf("dropped on the server; %s", validate.DriftNote)
+	default:
+		p.Message = fmt.Sprintf("set to %s on the server (the file has %s); %s", JSONValue(c.To), JSONValue(c.From), validate.DriftNote)
+	}
+	return p
 }
 
 // validate is what the API server's custom resource strategy validates on
