@@ -81,6 +81,10 @@ func diff(path string, a, b any, out *[]Change) {
 				va, inA := av[k]
 				vb, inB := bv[k]
 				p := childPath(path, k)
+				// A null that the second form drops is not listed: the
+				// API server drops the nulls its schema does not allow
+				// before defaulting, and a null is what "absent" means in
+				// an apply patch anyway.
 				switch {
 				case inA && va != nil && !inB:
 					*out = append(*out, Change{Path: p, Kind: Removed, From: va})
