@@ -2,7 +2,6 @@ package cli
 
 import (
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -53,12 +52,14 @@ func TestScripts(t *testing.T) {
 			"state-files":     cmdStateFiles,
 			"sleep":           cmdSleep,
 		},
-		Condition: func(cond string) (bool, error) {
-			if cond == "published-chart" {
-				return hasPublishedChart(), nil
-			}
-			return false, fmt.Errorf("unknown condition %q", cond)
+		// $EXAMPLES is examples/ of this repository, for scripts that
+		// check the committed examples as they are.
+		Setup: func(e *testscript.Env) error {
+			examples, err := filepath.Abs("../../examples")
+			e.Setenv("EXAMPLES", examples)
+			return err
 		},
+		Condition:           scriptCondition,
 		RequireExplicitExec: true,
 	})
 }

@@ -1,9 +1,12 @@
 package cli
 
 import (
+	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
@@ -11,45 +14,64 @@ import (
 )
 
 // cmdUpstreamCRDs copies the pinned upstream CRDs (ArgoCD's, ESO's; see
-// package upstream) from the Go module cache into DIR, as a user would
-// keep their cluster's CRDs in the GitOps repository:
+// package upstream) into DIR, as a user would keep their cluster's CRDs in
+// the GitOps repository. Without -eso, ArgoCD v3.5.7's and ESO v1.3.2's,
+// from the Go module cache; with -eso=2.9, ESO v2.9.0's instead, from
+// ../shared/reference (guard the script with [reference:eso-crds-v2.9.0]):
 //
-//	upstream-crds DIR
+//	upstream-crds [-eso=RELEASE] DIR
 func cmdUpstreamCRDs(ts *testscript.TestScript, neg bool, args []string) {
+	rel := ""
+	if len(args) == 2 && strings.HasPrefix(args[0], "-eso=") {
+		rel, args = strings.TrimPrefix(args[0], "-eso="), args[1:]
+	}
 	if neg || len(args) != 1 {
-		ts.Fatalf("usage: upstream-crds DIR")
+		ts.Fatalf("usage: upstream-crds [-eso=RELEASE] DIR")
 	}
-	dirs, err := upstream.Dirs()
+	if rel == "" {
+		dirs, err := upstream.Dirs()
+		ts.Check(err)
+		for i, d := range dirs {
+			copyTree(ts, d, filepath.Join(ts.MkAbs(args[0]), upstream.Modules[i].Name), false)
+		}
+		return
+	}
+	argo, err := upstream.ArgoCD()
 	ts.Check(err)
-	for i, d := range dirs {
-		copyTree(ts, d, filepath.Join(ts.MkAbs(args[0]), upstream.Modules[i].Name), false)
+	eso, release, err := upstream.ESO(rel)
+	ts.Check(err)
+	copyTree(ts, argo, filepath.Join(ts.MkAbs(args[0]), "argo-cd"), false)
+	copyTree(ts, eso, filepath.Join(ts.MkAbs(args[0]), "external-secrets-"+release), false)
+}
+
+// scriptCondition answers [reference:NAME]: whether ../shared/reference/NAME
+// (see package upstream) is on this machine. Scripts that need it skip
+// without it, as a fresh clone has no ../shared.
+func scriptCondition(cond string) (bool, error) {
+	name, ok := strings.CutPrefix(cond, "reference:")
+	if !ok {
+		return false, fmt.Errorf("unknown condition %q", cond)
 	}
+	_, err := upstream.ReferenceDir(name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
-// publishedChart is the gitlab-runner chart as published, in the
-// workplace's shared reference data (outside the repository).
-const publishedChart = "../../../shared/reference/gitlab-runner-chart-0.86.0/gitlab-runner-0.86.0.tgz"
-
-// hasPublishedChart is the [published-chart] script condition: scripts
-// that need the chart skip without it ([!published-chart] skip).
-func hasPublishedChart() bool {
-	_, err := os.Stat(publishedChart)
-	return err == nil
-}
-
-// cmdPublishedChart sets VAR to the absolute path of the published chart:
+// cmdPublishedChart sets VAR to the path of the gitlab-runner chart as
+// published, in the workplace's shared reference data (outside the
+// repository); guard the script with
+// [!reference:gitlab-runner-chart-0.86.0] skip:
 //
-//	published-chart CHART
+//	published-chart VAR
 func cmdPublishedChart(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 1 {
 		ts.Fatalf("usage: published-chart VAR")
 	}
-	p, err := filepath.Abs(publishedChart)
+	dir, err := upstream.ReferenceDir("gitlab-runner-chart-0.86.0")
 	ts.Check(err)
-	if !hasPublishedChart() {
-		ts.Fatalf("published-chart: %s is not there; guard the script with [!published-chart] skip", p)
-	}
-	ts.Setenv(args[0], p)
+	ts.Setenv(args[0], filepath.Join(dir, "gitlab-runner-0.86.0.tgz"))
 }
 
 // cmdMiniChart copies the small test chart (internal/validate/chartcheck/

@@ -25,6 +25,7 @@ type validateOptions struct {
 	crds          []string
 	chart         string
 	ignoreMissing bool
+	allowDrift    bool
 }
 
 // validateTimeout bounds the helper's work: reading CRDs, rendering the
@@ -44,6 +45,12 @@ way the systems that read it would:
     fields, list invariants and CEL rules. CRDs come from --crds: files or
     directories, for example saved with
     kubectl get crd applications.argoproj.io externalsecrets.external-secrets.io -o yaml
+  - Drift: every field of a custom resource that the API server would fill
+    in with a CRD default on create. The live object then differs from the
+    file for ever, and ArgoCD shows the Application OutOfSync (and, with
+    selfHeal, re-applies it in a loop). Each such field is an error, or a
+    warning with --allow-drift. The files runnerctl renders have none when
+    secrets.esoVersion names the ESO release whose CRDs --crds gives.
   - Namespace, Secret, NetworkPolicy and other built-in objects by strict
     decoding into Kubernetes' types.
   - runners.config by strict decoding into runnerctl's model of the
@@ -53,7 +60,8 @@ way the systems that read it would:
     capabilities dropped, not privileged, no wildcard RBAC, the token
     Secret's keys mounted. Values keys no template reads are warnings.
 
-FILE and DIR arguments add other manifests, such as your SecretStore.
+FILE and DIR arguments add other manifests, such as your SecretStore:
+they get the same checks, drift included.
 
 --chart takes a local chart directory or .tgz (air-gapped), an
 oci://REGISTRY/PATH/CHART[:VERSION] reference, or an https:// chart
@@ -64,12 +72,14 @@ Each problem is printed as FILE: OBJECT: FIELD: message. Exit codes: 0
 valid (warnings allowed), 1 invalid, 2 bad configuration or usage.`,
 		Example: `  runnerctl validate --crds crds/
   runnerctl validate --crds crds/ clusters/prod/secret-store.yaml
+  runnerctl validate --crds crds/ --allow-drift platform/
   runnerctl validate --crds crds/ --chart ./mirror/gitlab-runner-0.86.0.tgz
   runnerctl validate --crds crds/ --chart https://charts.gitlab.io -o json`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o := validateOptions{
 				files: args, crds: v.GetStringSlice("crds"), chart: v.GetString("chart"),
 				ignoreMissing: v.GetBool("ignore-missing-schemas"),
+				allowDrift:    v.GetBool("allow-drift"),
 			}
 			return runValidate(cmd.Context(), e, g, o)
 		},
@@ -78,6 +88,7 @@ valid (warnings allowed), 1 invalid, 2 bad configuration or usage.`,
 	f.StringSlice("crds", nil, "CRD file or directory (repeatable, or comma-separated)")
 	f.String("chart", "", "also render this chart with the generated values: a directory, a .tgz, oci://... or an https:// chart repository")
 	f.Bool("ignore-missing-schemas", false, "an object whose CRD is not given is a warning, not an error")
+	f.Bool("allow-drift", false, "a field that the API server would fill in with a default is a warning, not an error")
 	return cmd
 }
 
@@ -98,7 +109,7 @@ func runValidate(ctx context.Context, e env, g *globals, o validateOptions) erro
 	if err != nil {
 		return err
 	}
-	req := validate.Request{IgnoreMissingSchemas: o.ignoreMissing}
+	req := validate.Request{IgnoreMissingSchemas: o.ignoreMissing, AllowDrift: o.allowDrift}
 	values := valuesPaths(l.cfg)
 	rep := validateReport{Files: []string{}, CRDs: []string{}, Chart: o.chart}
 	rep.Problems = validate.Generated(res.Files, values)
@@ -165,20 +176,31 @@ func runValidate(ctx context.Context, e env, g *globals, o validateOptions) erro
 			fmt.Fprintln(e.stdout, p.String())
 		}
 	}
-	errs := 0
+	errs, drift := 0, 0
 	for _, p := range rep.Problems {
 		if p.Severity == validate.Error {
 			errs++
 		}
+		if p.IsDrift() {
+			drift++
+		}
 	}
 	if errs > 0 {
-		return &exitError{code: ExitFailure, msg: fmt.Sprintf("invalid: %d error(s) in the files %s renders%s", errs, g.configPath, extraNote(o.files))}
+		return &exitError{code: ExitFailure, msg: fmt.Sprintf("invalid: %d error(s) in the files %s renders%s%s", errs, g.configPath, extraNote(o.files), driftNote(drift, o.allowDrift))}
 	}
 	if !g.quiet && g.output == "text" {
 		fmt.Fprintf(e.stderr, "valid: %d file(s) checked against %d CRD file(s)%s, %d warning(s)\n",
 			len(rep.Files), len(rep.CRDs), chartNote(o.chart), len(rep.Problems))
 	}
 	return nil
+}
+
+// driftNote says what to do about the fields the API server would fill in.
+func driftNote(drift int, allowed bool) string {
+	if drift == 0 || allowed {
+		return ""
+	}
+	return fmt.Sprintf("; %d of them are fields the API server would fill in: write them into the file (for the files runnerctl renders, set secrets.esoVersion to the ESO release of the CRDs), or pass --allow-drift", drift)
 }
 
 func extraNote(files []string) string {

@@ -175,3 +175,44 @@ func TestExtraChecksGetLines(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// TestESOVersion: secrets.esoVersion picks the ExternalSecret API version
+// unless esoAPIVersion is given, and a file that only says v1beta1 (as
+// files did before esoVersion existed) means an ESO before 0.17.
+func TestESOVersion(t *testing.T) {
+	withSecrets := func(extra string) string {
+		return strings.Replace(minimal, "    name: vault\n", "    name: vault\n"+extra, 1)
+	}
+	for _, c := range []struct {
+		extra, version, api string
+	}{
+		{"", "2.9", "v1"},
+		{"  esoVersion: \"1.3\"\n", "1.3", "v1"},
+		{"  esoVersion: 1.3\n", "1.3", "v1"},
+		{"  esoVersion: \"0.16\"\n", "0.16", "v1beta1"},
+		{"  esoAPIVersion: v1beta1\n", "0.16", "v1beta1"},
+		{"  esoAPIVersion: v1\n", "2.9", "v1"},
+	} {
+		cfg, err := config.Parse("runnerctl.yaml", []byte(withSecrets(c.extra)))
+		if err != nil {
+			t.Errorf("%q: %v", c.extra, err)
+			continue
+		}
+		if s := cfg.Secrets; s.ESOVersion != c.version || s.ESOAPIVersion != c.api {
+			t.Errorf("%q: esoVersion %q, esoAPIVersion %q; want %q, %q", c.extra, s.ESOVersion, s.ESOAPIVersion, c.version, c.api)
+		}
+	}
+	for extra, want := range map[string]string{
+		"  esoVersion: \"2.5\"\n":                           `line 11: secrets.esoVersion: "2.5" is not an ESO release line runnerctl renders for; use one of 2.9, 1.3, 0.16`,
+		"  esoVersion: v2.9.0\n":                            `secrets.esoVersion: "v2.9.0" is not an ESO release line`,
+		"  esoVersion: \"2.9\"\n  esoAPIVersion: v1beta1\n": `line 12: secrets.esoAPIVersion: v1beta1 is not served by ESO 2.9, which serves ExternalSecrets in v1 only`,
+		"  esoVersion: \"0.16\"\n  esoAPIVersion: v1\n":     `secrets.esoAPIVersion: v1 is not served by ESO 0.16, which serves ExternalSecrets in v1beta1 only`,
+		"  esoAPIVersion: v2\n":                             `secrets.esoAPIVersion: "v2" is not one of v1, v1beta1`,
+	} {
+		_, err := config.Parse("runnerctl.yaml", []byte(withSecrets(extra)))
+		var inv *config.InvalidError
+		if !errors.As(err, &inv) || inv.ExitCode() != 2 || len(inv.Errors) != 1 || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: want one field error containing %q (exit 2), got %v", extra, want, err)
+		}
+	}
+}

@@ -14,6 +14,45 @@ const (
 	DefaultProfilesDir = "runnerctl-profiles"
 )
 
+// ESORelease is an External Secrets Operator release line that runnerctl
+// renders ExternalSecrets for (secrets.esoVersion).
+type ESORelease struct {
+	// Version is MAJOR.MINOR, as secrets.esoVersion names it.
+	Version string
+	// APIVersion is the ExternalSecret API version runnerctl writes for
+	// the release, the only one its CRD serves: ESO 0.17 added v1, and the
+	// CRDs of 1.3.2 and 2.9.0 define v1beta1 without serving it.
+	APIVersion string
+}
+
+// ESOReleases are the release lines whose CRD defaults runnerctl knows,
+// newest first. Each one's defaults come from its CRDs (see
+// internal/render/esodefaults.yaml); LegacyESOVersion stands for every ESO
+// before 0.17.
+var ESOReleases = []ESORelease{
+	{Version: DefaultESOVersion, APIVersion: "v1"},
+	{Version: "1.3", APIVersion: "v1"},
+	{Version: LegacyESOVersion, APIVersion: "v1beta1"},
+}
+
+// DefaultESOVersion is the newest ESO release runnerctl was verified
+// against; LegacyESOVersion is the one for clusters whose ESO serves only
+// external-secrets.io/v1beta1.
+const (
+	DefaultESOVersion = "2.9"
+	LegacyESOVersion  = "0.16"
+)
+
+// ESOReleaseOf returns the release line named version.
+func ESOReleaseOf(version string) (ESORelease, bool) {
+	for _, r := range ESOReleases {
+		if r.Version == version {
+			return r, true
+		}
+	}
+	return ESORelease{}, false
+}
+
 // RunnerPlaceholder in a backend layout is replaced by the runner's name.
 const RunnerPlaceholder = "{runner}"
 
@@ -53,6 +92,16 @@ func (c *Config) ApplyDefaults() {
 
 	s := &c.Secrets
 	setDefault(&s.Store.Kind, "ClusterSecretStore")
+	if s.ESOVersion == "" {
+		s.ESOVersion = DefaultESOVersion
+		if s.ESOAPIVersion == "v1beta1" {
+			// Files written before esoVersion existed said "old ESO" this way.
+			s.ESOVersion = LegacyESOVersion
+		}
+	}
+	if rel, ok := ESOReleaseOf(s.ESOVersion); ok {
+		setDefault(&s.ESOAPIVersion, rel.APIVersion)
+	}
 	setDefault(&s.ESOAPIVersion, "v1")
 	setDefault(&s.RefreshInterval, "15m")
 	// The backend's own block may be omitted entirely when its defaults suit.

@@ -124,7 +124,8 @@ type Chart struct {
 type Secrets struct {
 	Backend         string     `yaml:"backend" doc:"Secrets manager holding the runner tokens: infisical, vault, aws or gcp."`
 	Store           StoreRef   `yaml:"store" doc:"The ESO SecretStore or ClusterSecretStore that reads this backend."`
-	ESOAPIVersion   string     `yaml:"esoAPIVersion,omitempty" doc:"API version of the generated ExternalSecrets: v1 (ESO 0.17 and later) or v1beta1 (older ESO)." default:"v1"`
+	ESOVersion      string     `yaml:"esoVersion,omitempty" doc:"External Secrets Operator release line that your cluster runs, as MAJOR.MINOR: 2.9 (the newest verified release), 1.3, or 0.16 for any ESO before 0.17 (which serves only external-secrets.io/v1beta1). The generated ExternalSecrets spell out every field that this release's CRD would fill in with a default, so that the live objects equal the files and ArgoCD shows them Synced. For another release, pick the nearest and run runnerctl validate --crds with your cluster's CRDs: it names every field the API server would still add. When omitted with esoAPIVersion v1beta1, 0.16." default:"2.9"`
+	ESOAPIVersion   string     `yaml:"esoAPIVersion,omitempty" doc:"API version of the generated ExternalSecrets: v1 (ESO 0.17 and later) or v1beta1 (older ESO). Follows esoVersion when omitted; it must be the one that release serves." default:"v1"`
 	RefreshInterval string     `yaml:"refreshInterval,omitempty" doc:"How often ESO re-reads the token, a Go duration." default:"15m"`
 	Infisical       *Infisical `yaml:"infisical,omitempty" doc:"Layout in Infisical (backend: infisical)."`
 	Vault           *Vault     `yaml:"vault,omitempty" doc:"Layout in Vault KV version 2 (backend: vault)."`

@@ -273,7 +273,7 @@ func (c *Config) validateSecrets(v *validator) {
 	v.oneOf("secrets.backend", s.Backend, Backends...)
 	v.oneOf("secrets.store.kind", s.Store.Kind, "ClusterSecretStore", "SecretStore")
 	v.dnsSubdomain("secrets.store.name", s.Store.Name)
-	v.oneOf("secrets.esoAPIVersion", s.ESOAPIVersion, "v1", "v1beta1")
+	c.validateESO(v)
 	v.duration("secrets.refreshInterval", s.RefreshInterval)
 	blocks := map[string]bool{
 		BackendInfisical: s.Infisical != nil, BackendVault: s.Vault != nil,
@@ -319,6 +319,27 @@ func (c *Config) validateSecrets(v *validator) {
 			v.match("secrets.gcp.project", g.Project, dnsLabelRE, "a GCP project ID")
 		}
 		v.match("secrets.gcp.name", g.Name, gcpNameRE, "a Secret Manager secret ID (letters, digits, '_' and '-')")
+	}
+}
+
+// validateESO checks that secrets.esoVersion is a release line runnerctl
+// knows the CRD defaults of, and that esoAPIVersion is what it serves:
+// a file the API server rejects, or fills in, is never in sync.
+func (c *Config) validateESO(v *validator) {
+	s := c.Secrets
+	var names []string
+	for _, r := range ESOReleases {
+		names = append(names, r.Version)
+	}
+	rel, ok := ESOReleaseOf(s.ESOVersion)
+	if !ok {
+		v.add("secrets.esoVersion", "%q is not an ESO release line runnerctl renders for; use one of %s (MAJOR.MINOR of your cluster's ESO; %s for any ESO before 0.17)",
+			s.ESOVersion, strings.Join(names, ", "), LegacyESOVersion)
+	}
+	v.oneOf("secrets.esoAPIVersion", s.ESOAPIVersion, "v1", "v1beta1")
+	if ok && rel.APIVersion != s.ESOAPIVersion && (s.ESOAPIVersion == "v1" || s.ESOAPIVersion == "v1beta1") {
+		v.add("secrets.esoAPIVersion", "%s is not served by ESO %s, which serves ExternalSecrets in %s only; remove esoAPIVersion, or set secrets.esoVersion to the release your cluster runs",
+			s.ESOAPIVersion, rel.Version, rel.APIVersion)
 	}
 }
 

@@ -117,15 +117,23 @@ type esStoreRef struct {
 	Kind string `yaml:"kind"`
 }
 
+// The fields after the first ones of esTarget, esTemplate and esRemoteRef
+// are those that the chosen ESO release's CRD would fill in with defaults
+// (esoDefaults): written out, and empty (omitted) where that release
+// defaults nothing.
+
 type esTarget struct {
 	Name           string      `yaml:"name"`
 	CreationPolicy string      `yaml:"creationPolicy"`
+	DeletionPolicy string      `yaml:"deletionPolicy,omitempty"`
 	Template       *esTemplate `yaml:"template,omitempty"`
 }
 
 type esTemplate struct {
-	Type string            `yaml:"type"`
-	Data map[string]string `yaml:"data"`
+	Type          string            `yaml:"type"`
+	EngineVersion string            `yaml:"engineVersion,omitempty"`
+	MergePolicy   string            `yaml:"mergePolicy,omitempty"`
+	Data          map[string]string `yaml:"data"`
 }
 
 type esData struct {
@@ -134,8 +142,11 @@ type esData struct {
 }
 
 type esRemoteRef struct {
-	Key      string `yaml:"key"`
-	Property string `yaml:"property,omitempty"`
+	Key                string `yaml:"key"`
+	Property           string `yaml:"property,omitempty"`
+	ConversionStrategy string `yaml:"conversionStrategy,omitempty"`
+	DecodingStrategy   string `yaml:"decodingStrategy,omitempty"`
+	MetadataPolicy     string `yaml:"metadataPolicy,omitempty"`
 }
 
 // Helm values of the gitlab-runner chart: only keys the chart reads (checked

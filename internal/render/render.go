@@ -78,6 +78,10 @@ func Render(cfg *config.Config, profiles Profiles) (*Result, error) {
 	if errs := Check(cfg, profiles); len(errs) > 0 {
 		return nil, &config.InvalidError{File: config.DefaultFile, Errors: errs}
 	}
+	eso, err := esoDefaultsFor(cfg)
+	if err != nil {
+		return nil, err
+	}
 	// Profiles first, each encoded once; then runners in parallel, each into
 	// its own slot so that the result does not depend on scheduling.
 	profileYAML := map[string][]byte{}
@@ -102,7 +106,7 @@ func Render(cfg *config.Config, profiles Profiles) (*Result, error) {
 		wg.Go(func() {
 			for i := range next {
 				r := &cfg.Runners[i]
-				out[i], errs[i] = renderRunner(cfg, r, used[i], profileYAML[used[i].Name])
+				out[i], errs[i] = renderRunner(cfg, eso, r, used[i], profileYAML[used[i].Name])
 				if errs[i] != nil {
 					errs[i] = fmt.Errorf("render runner %q: %w", r.Name, errs[i])
 				}
@@ -181,7 +185,7 @@ func labels(r *config.Runner) map[string]string {
 	}
 }
 
-func renderRunner(cfg *config.Config, r *config.Runner, p *profile.Profile, profileYAML []byte) ([]File, error) {
+func renderRunner(cfg *config.Config, eso *esoDefaults, r *config.Runner, p *profile.Profile, profileYAML []byte) ([]File, error) {
 	head := fileHeader(r, p)
 	var files []File
 	add := func(path string, docs ...any) error {
@@ -194,9 +198,9 @@ func renderRunner(cfg *config.Config, r *config.Runner, p *profile.Profile, prof
 	}
 
 	manifests := []string{path.Base(ExternalSecretPath(cfg, r))}
-	secrets := []any{tokenExternalSecret(cfg, r)}
+	secrets := []any{tokenExternalSecret(cfg, eso, r)}
 	if c := r.Cache; c != nil && c.S3.Credentials != nil {
-		secrets = append(secrets, cacheExternalSecret(cfg, r))
+		secrets = append(secrets, cacheExternalSecret(cfg, eso, r))
 	}
 	if err := add(ExternalSecretPath(cfg, r), secrets...); err != nil {
 		return nil, err
@@ -378,7 +382,7 @@ func esAPIVersion(cfg *config.Config) string {
 // tokenExternalSecret produces the Secret the chart reads through
 // runners.secret: the token under runner-token, and an empty
 // runner-registration-token, which the chart still expects to exist.
-func tokenExternalSecret(cfg *config.Config, r *config.Runner) externalSecret {
+func tokenExternalSecret(cfg *config.Config, eso *esoDefaults, r *config.Runner) externalSecret {
 	ref, _ := cfg.TokenRef(r) // validated by config.Validate
 	return externalSecret{
 		APIVersion: esAPIVersion(cfg),
@@ -387,22 +391,18 @@ func tokenExternalSecret(cfg *config.Config, r *config.Runner) externalSecret {
 		Spec: esSpec{
 			RefreshInterval: cfg.Secrets.RefreshInterval,
 			SecretStoreRef:  esStoreRef{Name: cfg.Secrets.Store.Name, Kind: cfg.Secrets.Store.Kind},
-			Target: esTarget{
-				Name:           tokenSecretName(r),
-				CreationPolicy: "Owner",
-				Template: &esTemplate{Type: "Opaque", Data: map[string]string{
-					"runner-token":              "{{ .runnerToken }}",
-					"runner-registration-token": "",
-				}},
-			},
-			Data: []esData{{SecretKey: "runnerToken", RemoteRef: esRemoteRef{Key: ref.Key, Property: ref.Property}}},
+			Target: eso.target(tokenSecretName(r), &esTemplate{Type: "Opaque", Data: map[string]string{
+				"runner-token":              "{{ .runnerToken }}",
+				"runner-registration-token": "",
+			}}),
+			Data: []esData{{SecretKey: "runnerToken", RemoteRef: eso.remoteRef(ref.Key, ref.Property)}},
 		},
 	}
 }
 
 // cacheExternalSecret produces the Secret named by runners.cache.secretName,
 // with the accesskey and secretkey keys the chart reads for S3.
-func cacheExternalSecret(cfg *config.Config, r *config.Runner) externalSecret {
+func cacheExternalSecret(cfg *config.Config, eso *esoDefaults, r *config.Runner) externalSecret {
 	c := r.Cache.S3.Credentials
 	return externalSecret{
 		APIVersion: esAPIVersion(cfg),
@@ -411,10 +411,10 @@ func cacheExternalSecret(cfg *config.Config, r *config.Runner) externalSecret {
 		Spec: esSpec{
 			RefreshInterval: cfg.Secrets.RefreshInterval,
 			SecretStoreRef:  esStoreRef{Name: cfg.Secrets.Store.Name, Kind: cfg.Secrets.Store.Kind},
-			Target:          esTarget{Name: cacheSecretName(r), CreationPolicy: "Owner"},
+			Target:          eso.target(cacheSecretName(r), nil),
 			Data: []esData{
-				{SecretKey: "accesskey", RemoteRef: esRemoteRef{Key: c.AccessKey.Key, Property: c.AccessKey.Property}},
-				{SecretKey: "secretkey", RemoteRef: esRemoteRef{Key: c.SecretKey.Key, Property: c.SecretKey.Property}},
+				{SecretKey: "accesskey", RemoteRef: eso.remoteRef(c.AccessKey.Key, c.AccessKey.Property)},
+				{SecretKey: "secretkey", RemoteRef: eso.remoteRef(c.SecretKey.Key, c.SecretKey.Property)},
 			},
 		},
 	}

@@ -183,6 +183,23 @@ runners:
     profile: baseline
     networkPolicy: {gitlabCIDRs: [10.20.0.10/32], apiServerCIDRs: [10.96.0.1/32]}
 `,
+		// A cluster on ESO 1.3, whose CRD also defaults three fields of
+		// every remoteRef.
+		"eso-1.3": `apiVersion: runnerctl.dev/v1alpha1
+kind: Config
+gitlab: {url: "https://gitlab.example.com"}
+gitops: {repoURL: "https://gitlab.example.com/platform/gitops.git"}
+secrets: {backend: aws, esoVersion: "1.3", store: {name: aws}}
+runners:
+  - name: ci
+    cache:
+      s3:
+        serverAddress: s3.amazonaws.com
+        bucketName: runner-cache
+        credentials:
+          accessKey: {key: ci/cache, property: accessKeyId}
+          secretKey: {key: ci/cache, property: secretAccessKey}
+`,
 		"gitlab-ca-secret": `apiVersion: runnerctl.dev/v1alpha1
 kind: Config
 gitlab:

@@ -10,6 +10,9 @@ type Request struct {
 	CRDs []File `json:"crds,omitempty"`
 	// IgnoreMissingSchemas makes an object without a CRD a warning.
 	IgnoreMissingSchemas bool `json:"ignoreMissingSchemas,omitempty"`
+	// AllowDrift makes a field that the API server would fill in on
+	// create a warning.
+	AllowDrift bool `json:"allowDrift,omitempty"`
 	// Charts are the chart renderings to check, one per runner.
 	Charts []ChartRequest `json:"charts,omitempty"`
 }

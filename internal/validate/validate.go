@@ -62,6 +62,14 @@ func (p Problem) String() string {
 	return b.String()
 }
 
+// DriftNote ends the message of every problem that names a field the API
+// server would fill in on create (a CRD schema default the manifest leaves
+// out): the live object will then never equal the file.
+const DriftNote = "the live object will differ from the file (ArgoCD: OutOfSync)"
+
+// IsDrift reports whether p names such a field.
+func (p Problem) IsDrift() bool { return strings.HasSuffix(p.Message, DriftNote) }
+
 // HasErrors reports whether any problem is an error.
 func HasErrors(ps []Problem) bool {
 	return slices.ContainsFunc(ps, func(p Problem) bool { return p.Severity == Error })

@@ -44,8 +44,9 @@ const HelperName = "runnerctl-kube"
 
 // Protocol is the version of this wire protocol; runnerctl and
 // runnerctl-kube must come from the same release. Version 2 added the
-// charts-only open and chartVersion; version 3 added validate.
-const Protocol = 3
+// charts-only open and chartVersion; version 3 added validate; version 4,
+// validate's allowDrift (an older helper would report drift as errors).
+const Protocol = 4
 
 // Spec says how to reach the cluster: a kubeconfig file ("" follows
 // $KUBECONFIG and ~/.kube/config) and a context ("" is the kubeconfig's

@@ -33,6 +33,7 @@ type Engine struct {
 func (e Engine) Validate(ctx context.Context, req validate.Request) ([]validate.Problem, error) {
 	v := kubeschema.New()
 	v.IgnoreMissing = req.IgnoreMissingSchemas
+	v.AllowDrift = req.AllowDrift
 	var ps []validate.Problem
 	for _, f := range req.CRDs {
 		ps = append(ps, v.AddCRDs(f.Path, f.Content)...)

@@ -8,6 +8,10 @@
 // objects (Namespace, Secret, NetworkPolicy, Deployment, Role...) by strict
 // decoding into k8s.io/api's types plus object metadata validation.
 //
+// It also reports drift: every field of a custom resource that the API
+// server would fill in with a schema default on create, so that the live
+// object, which GitOps tools compare with the file, would differ from it.
+//
 // It links a large part of Kubernetes, so only the runnerctl-kube helper
 // imports it.
 package kubeschema
@@ -49,7 +53,12 @@ type Validator struct {
 	crds map[schema.GroupKind]*crdEntry
 	// IgnoreMissing turns "no CRD for this kind" into a warning.
 	IgnoreMissing bool
-	strict        runtime.Decoder
+	// AllowDrift turns "the API server would fill in this field" into a
+	// warning.
+	AllowDrift bool
+	strict     runtime.Decoder
+	// serveAll: see crdEntry.version. Set only by this package's tests.
+	serveAll bool
 }
 
 type crdEntry struct {
@@ -169,21 +178,46 @@ func (v *Validator) File(ctx context.Context, path string, content []byte) []val
 
 // Object validates one object given as YAML or JSON.
 func (v *Validator) Object(ctx context.Context, doc []byte) []validate.Problem {
+	return v.Admit(ctx, doc).Problems
+}
+
+// Admission is what the API server makes of one object on create.
+type Admission struct {
+	// Given is the object as written, decoded as the API server decodes
+	// JSON (integers as int64, other numbers as float64); nil when it does
+	// not decode.
+	Given map[string]any
+	// Stored is the custom resource as the API server would store it:
+	// unknown fields pruned, metadata coerced, schema defaults filled in.
+	// It is nil for built-in kinds and for custom resources that cannot be
+	// admitted (no CRD, a version not served, a CRD that does not build).
+	Stored map[string]any
+	// Problems are what validation finds, as Object reports them.
+	Problems []validate.Problem
+}
+
+// Admit validates one object given as YAML or JSON, and returns it as
+// written and as the API server would store it. Comparing the two (see
+// Changes) tells whether a GitOps tool will ever see the live object equal
+// its manifest.
+func (v *Validator) Admit(ctx context.Context, doc []byte) Admission {
 	js, err := yaml.YAMLToJSONStrict(doc)
 	if err != nil {
-		return []validate.Problem{{Severity: validate.Error, Message: "strict decoding: " + err.Error()}}
+		return Admission{Problems: []validate.Problem{{Severity: validate.Error, Message: "strict decoding: " + err.Error()}}}
 	}
 	u := &unstructured.Unstructured{}
 	if err := u.UnmarshalJSON(js); err != nil {
-		return []validate.Problem{{Severity: validate.Error, Message: "not a Kubernetes object: " + err.Error()}}
+		return Admission{Problems: []validate.Problem{{Severity: validate.Error, Message: "not a Kubernetes object: " + err.Error()}}}
 	}
+	a := Admission{Given: runtime.DeepCopyJSON(u.Object)}
 	gvk := u.GroupVersionKind()
 	obj := validate.ObjectName(gvk.Kind, u.GetNamespace(), u.GetName())
-	at := func(ps []validate.Problem) []validate.Problem {
+	at := func(ps []validate.Problem) Admission {
 		for i := range ps {
 			ps[i].Object = obj
 		}
-		return ps
+		a.Problems = ps
+		return a
 	}
 	// What ArgoCD refuses only when it syncs, whatever the CRD says.
 	var argo []validate.Problem
@@ -191,7 +225,9 @@ func (v *Validator) Object(ctx context.Context, doc []byte) []validate.Problem {
 		argo = validate.ApplicationSources(u.Object)
 	}
 	if e, ok := v.crds[gvk.GroupKind()]; ok {
-		return at(append(v.custom(ctx, e, gvk, u), argo...))
+		var ps []validate.Problem
+		a.Stored, ps = v.custom(ctx, e, gvk, u)
+		return at(append(ps, argo...))
 	}
 	if scheme.Scheme.Recognizes(gvk) {
 		return at(v.builtin(js, gvk, u))
@@ -263,9 +299,10 @@ func kindHint(what string, gvk schema.GroupVersionKind) string {
 
 // custom validates a custom resource as the API server's CRD handler
 // does on create: decode (unknown fields pruned, metadata coerced, nulls
-// dropped), default, then the resource strategy's validation.
-func (v *Validator) custom(ctx context.Context, e *crdEntry, gvk schema.GroupVersionKind, u *unstructured.Unstructured) []validate.Problem {
-	ver := e.version(gvk.Version)
+// dropped), default, then the resource strategy's validation. It returns
+// the object as it would be stored, nil when it cannot be admitted.
+func (v *Validator) custom(ctx context.Context, e *crdEntry, gvk schema.GroupVersionKind, u *unstructured.Unstructured) (map[string]any, []validate.Problem) {
+	ver := e.version(gvk.Version, v.serveAll)
 	if ver == nil {
 		var served []string
 		for _, cv := range e.crd.Spec.Versions {
@@ -273,12 +310,12 @@ func (v *Validator) custom(ctx context.Context, e *crdEntry, gvk schema.GroupVer
 				served = append(served, cv.Name)
 			}
 		}
-		return []validate.Problem{{Severity: validate.Error, Field: "apiVersion", Message: fmt.Sprintf(
-			"version %s is not served by CRD %s from %s (served: %s); for ExternalSecrets, set secrets.esoAPIVersion in runnerctl.yaml to a version your cluster serves",
+		return nil, []validate.Problem{{Severity: validate.Error, Field: "apiVersion", Message: fmt.Sprintf(
+			"version %s is not served by CRD %s from %s (served: %s); for ExternalSecrets, set secrets.esoVersion in runnerctl.yaml to the ESO release your cluster runs",
 			gvk.Version, e.crd.Name, e.source, strings.Join(served, ", "))}}
 	}
 	if ver.err != nil {
-		return []validate.Problem{{Severity: validate.Error, Message: fmt.Sprintf("CRD %s from %s: %v", e.crd.Name, e.source, ver.err)}}
+		return nil, []validate.Problem{{Severity: validate.Error, Message: fmt.Sprintf("CRD %s from %s: %v", e.crd.Name, e.source, ver.err)}}
 	}
 	var ps []validate.Problem
 	for _, cv := range e.crd.Spec.Versions {
@@ -299,7 +336,7 @@ func (v *Validator) custom(ctx context.Context, e *crdEntry, gvk schema.GroupVer
 	// validation: what pruning would drop is an unknown field.
 	_, _, metaUnknown, err := schemaobjectmeta.GetObjectMetaWithOptions(u.Object, schemaobjectmeta.ObjectMetaOptions{ReturnUnknownFieldPaths: true})
 	if err != nil {
-		return append(ps, validate.Problem{Severity: validate.Error, Field: "metadata", Message: err.Error()})
+		return nil, append(ps, validate.Problem{Severity: validate.Error, Field: "metadata", Message: err.Error()})
 	}
 	unknown := append([]string(nil), metaUnknown...)
 	if !e.crd.Spec.PreserveUnknownFields {
@@ -317,7 +354,13 @@ func (v *Validator) custom(ctx context.Context, e *crdEntry, gvk schema.GroupVer
 		ps = append(ps, validate.Problem{Severity: validate.Error, Field: p, Message: fmt.Sprintf(
 			"unknown field: the %s schema of %s does not declare it, so the API server drops it (or, with strict field validation, rejects the object)", gvk.Version, e.crd.Name)})
 	}
+	// What the file says, once what is reported above is set aside: the
+	// rest of the difference from the stored object is the defaults.
+	written := runtime.DeepCopyJSON(u.Object)
 	structuraldefaulting.Default(u.Object, ver.structural)
+	for _, c := range Changes(written, u.Object) {
+		ps = append(ps, v.drift(c))
+	}
 
 	errs, celSkipped := ver.validate(ctx, u)
 	ps = append(ps, fieldErrors(errs)...)
@@ -325,7 +368,27 @@ func (v *Validator) custom(ctx context.Context, e *crdEntry, gvk schema.GroupVer
 	if celSkipped {
 		ps = append(ps, validate.Problem{Severity: validate.Warning, Message: "the CRD's CEL rules (x-kubernetes-validations) were not checked, as the API server does not check them either while the errors above remain"})
 	}
-	return ps
+	return u.Object, ps
+}
+
+// drift reports a field that the stored object has and the file does not
+// (or has otherwise): GitOps tools compare the two, so the object never
+// looks in sync. ArgoCD compares a list in a custom resource item by item
+// as a whole, so one default inside spec.data[] is enough.
+func (v *Validator) drift(c Change) validate.Problem {
+	p := validate.Problem{Severity: validate.Error, Field: c.Path}
+	if v.AllowDrift {
+		p.Severity = validate.Warning
+	}
+	switch c.Kind {
+	case Added:
+		p.Message = fmt.Sprintf("defaulted to %s on the server; %s", JSONValue(c.To), validate.DriftNote)
+	case Removed:
+		p.Message = fmt.Sprintf("dropped on the server; %s", validate.DriftNote)
+	default:
+		p.Message = fmt.Sprintf("set to %s on the server (the file has %s); %s", JSONValue(c.To), JSONValue(c.From), validate.DriftNote)
+	}
+	return p
 }
 
 // validate is what the API server's custom resource strategy validates on
@@ -352,13 +415,17 @@ func (ver *version) validate(ctx context.Context, u *unstructured.Unstructured) 
 // version builds what validating gvk's version takes, as the API server's
 // CRD handler does when it starts serving the CRD; nil when the version is
 // not served.
-func (e *crdEntry) version(name string) *version {
+//
+// serveAll takes every version of the CRD as served: tests use it to
+// check objects of a version that current releases of an operator still
+// define but no longer serve (ESO's external-secrets.io/v1beta1).
+func (e *crdEntry) version(name string, serveAll bool) *version {
 	if ver, ok := e.versions[name]; ok {
 		return ver
 	}
 	var cv *apiextensionsv1.CustomResourceDefinitionVersion
 	for i := range e.crd.Spec.Versions {
-		if e.crd.Spec.Versions[i].Name == name && e.crd.Spec.Versions[i].Served {
+		if e.crd.Spec.Versions[i].Name == name && (e.crd.Spec.Versions[i].Served || serveAll) {
 			cv = &e.crd.Spec.Versions[i]
 		}
 	}

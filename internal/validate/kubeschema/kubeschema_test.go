@@ -128,10 +128,70 @@ spec:
 
 func TestUpstreamCRDsAcceptValidObjects(t *testing.T) {
 	v := upstreamValidator(t)
-	for name, doc := range map[string]string{"application": application, "externalsecret": externalSecret} {
+	for name, doc := range map[string]string{"application": application, "externalsecret": externalSecretComplete} {
 		if ps := problems(t, v, doc); len(ps) > 0 {
 			t.Errorf("%s: want no problems, got:\n%s", name, dump(ps))
 		}
+	}
+}
+
+// externalSecretComplete is externalSecret with every field that ESO
+// v1.3.2's CRD defaults.
+var externalSecretComplete = strings.NewReplacer(
+	"    creationPolicy: Owner\n", "    creationPolicy: Owner\n    deletionPolicy: Retain\n",
+	"        key: GITLAB_RUNNER_HOMELAB_TOKEN\n", "        key: GITLAB_RUNNER_HOMELAB_TOKEN\n        conversionStrategy: Default\n        decodingStrategy: None\n        metadataPolicy: None\n",
+).Replace(externalSecret)
+
+// TestDrift: each field the API server would fill in is one problem, at
+// its path, with the value quoted as JSON; an error, or a warning with
+// AllowDrift. A value the file sets, default or not, is no drift.
+func TestDrift(t *testing.T) {
+	v := upstreamValidator(t)
+	ps := problems(t, v, externalSecret)
+	var got []string
+	for _, p := range ps {
+		got = append(got, p.String())
+		if !p.IsDrift() || p.Severity != validate.Error || p.Object != "ExternalSecret gitlab-runner/gitlab-runner-homelab-token" {
+			t.Errorf("not a drift error of the object: %+v", p)
+		}
+	}
+	note := "on the server; the live object will differ from the file (ArgoCD: OutOfSync)"
+	want := []string{
+		"ExternalSecret gitlab-runner/gitlab-runner-homelab-token: spec.data[0].remoteRef.conversionStrategy: defaulted to \"Default\" " + note,
+		"ExternalSecret gitlab-runner/gitlab-runner-homelab-token: spec.data[0].remoteRef.decodingStrategy: defaulted to \"None\" " + note,
+		"ExternalSecret gitlab-runner/gitlab-runner-homelab-token: spec.data[0].remoteRef.metadataPolicy: defaulted to \"None\" " + note,
+		"ExternalSecret gitlab-runner/gitlab-runner-homelab-token: spec.target.deletionPolicy: defaulted to \"Retain\" " + note,
+	}
+	validate.Sort(ps)
+	got = got[:0]
+	for _, p := range ps {
+		got = append(got, p.String())
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("drift:\n got %s\nwant %s", strings.Join(got, "\n     "), strings.Join(want, "\n     "))
+	}
+
+	// A whole defaulted object is one problem per field in it.
+	noTarget := strings.Replace(externalSecretComplete, "  target:\n    name: gitlab-runner-homelab-token\n    creationPolicy: Owner\n    deletionPolicy: Retain\n", "", 1)
+	ps = problems(t, v, noTarget)
+	wantProblem(t, ps, validate.Error, "spec.target.creationPolicy", `defaulted to "Owner" on the server`)
+	wantProblem(t, ps, validate.Error, "spec.target.deletionPolicy", `defaulted to "Retain" on the server`)
+	if len(ps) != 2 {
+		t.Errorf("want 2 problems without a target, got:\n%s", dump(ps))
+	}
+
+	v.AllowDrift = true
+	ps = problems(t, v, externalSecret)
+	if len(ps) != 4 || validate.HasErrors(ps) {
+		t.Errorf("with AllowDrift, want 4 warnings:\n%s", dump(ps))
+	}
+	wantProblem(t, ps, validate.Warning, "spec.data[0].remoteRef.decodingStrategy", `defaulted to "None" on the server`)
+
+	// An unknown field is reported as such, not also as drift.
+	v.AllowDrift = false
+	ps = problems(t, v, strings.Replace(externalSecretComplete, "    creationPolicy: Owner\n", "    creationPolicy: Owner\n    deletePolicyy: Retain\n", 1))
+	if len(ps) != 1 || ps[0].IsDrift() {
+		t.Errorf("an unknown field: want one unknown-field error, got:\n%s", dump(ps))
 	}
 }
 

@@ -1,12 +1,17 @@
 // Package upstream finds the upstream CRDs that tests validate against:
 // ArgoCD's and External Secrets Operator's, from pinned module versions in
-// the Go module cache (downloaded through the module proxy when missing).
+// the Go module cache (downloaded through the module proxy when missing),
+// and ESO v2.9.0's from the shared reference directory next to the
+// repository (its Go module needs a newer Go than this one to download).
 // They are never committed to this repository.
 package upstream
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -31,11 +36,11 @@ var Modules = []Module{
 func Dirs() ([]string, error) {
 	var dirs []string
 	for _, m := range Modules {
-		d, err := download(m)
+		d, err := moduleDir(m)
 		if err != nil {
 			return nil, err
 		}
-		dirs = append(dirs, filepath.Join(d, filepath.FromSlash(m.Dir)))
+		dirs = append(dirs, d)
 	}
 	return dirs, nil
 }
@@ -57,4 +62,79 @@ func download(m Module) (string, error) {
 		return "", fmt.Errorf("go mod download %s@%s: no directory in its answer", m.Path, m.Version)
 	}
 	return info.Dir, nil
+}
+
+// ArgoCD returns the directory of ArgoCD v3.5.7's CRDs.
+func ArgoCD() (string, error) { return moduleDir(Modules[0]) }
+
+// ESO returns the directory of the External Secrets Operator CRDs that a
+// render for ESO release line rel (a secrets.esoVersion value) is checked
+// against, and the ESO release they come from:
+//
+//   - "2.9": v2.9.0, from the shared reference directory; an error wrapping
+//     fs.ErrNotExist when that directory is absent (a fresh clone has no
+//     ../shared), which tests turn into a skip;
+//   - "1.3": v1.3.2, from the Go module cache;
+//   - "0.16": ESO before 0.17 served only external-secrets.io/v1beta1. No
+//     such release is pinned here; its CRDs are v1.3.2's, whose v1beta1
+//     schema (defined there, no longer served) is the newest one, and what
+//     tests check v1beta1 renders against.
+func ESO(rel string) (dir, release string, err error) {
+	switch rel {
+	case "2.9":
+		dir, err := ReferenceDir("eso-crds-v2.9.0")
+		return dir, "v2.9.0", err
+	case "1.3", "0.16":
+		dir, err := moduleDir(Modules[1])
+		return dir, Modules[1].Version, err
+	}
+	return "", "", fmt.Errorf("no CRDs known for ESO %q", rel)
+}
+
+func moduleDir(m Module) (string, error) {
+	d, err := download(m)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(d, filepath.FromSlash(m.Dir)), nil
+}
+
+// ReferenceDir returns the absolute path of ../shared/reference/NAME,
+// relative to the root of this module (found from the working directory
+// up, as go test runs each package in its own directory). The error wraps
+// fs.ErrNotExist when the directory is absent.
+func ReferenceDir(name string) (string, error) {
+	root, err := moduleRoot()
+	if err != nil {
+		return "", err
+	}
+	dir := filepath.Join(filepath.Dir(root), "shared", "reference", name)
+	info, err := os.Stat(dir)
+	if err != nil {
+		return "", fmt.Errorf("reference CRDs %q: %w", name, err)
+	}
+	if !info.IsDir() {
+		return "", fmt.Errorf("reference CRDs %q: %s is not a directory: %w", name, dir, fs.ErrNotExist)
+	}
+	return dir, nil
+}
+
+const modulePath = "github.com/runnerctl/runnerctl"
+
+func moduleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		data, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+		if err == nil && bytes.HasPrefix(data, []byte("module "+modulePath+"\n")) {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("the root of module " + modulePath + " is not above the working directory")
+		}
+		dir = parent
+	}
 }
