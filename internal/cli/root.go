@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/runnerctl/runnerctl/internal/custody"
+	"github.com/runnerctl/runnerctl/internal/redact"
 )
 
 // Exit codes of every command (render --check uses 1 for drift).
@@ -72,14 +73,17 @@ func Run(args []string, e env) int {
 	if err == nil {
 		return ExitOK
 	}
+	// Every message passes redact.Text on its way out: whatever URL an
+	// error quotes (one that did not parse, say) loses its credentials and
+	// query, whichever code built the message.
 	var coded interface{ ExitCode() int }
 	if errors.As(err, &coded) {
 		if msg := err.Error(); msg != "" {
-			fmt.Fprintln(e.stderr, "runnerctl: "+msg)
+			fmt.Fprintln(e.stderr, "runnerctl: "+redact.Text(msg))
 		}
 		return coded.ExitCode()
 	}
-	fmt.Fprintln(e.stderr, "runnerctl: "+err.Error())
+	fmt.Fprintln(e.stderr, "runnerctl: "+redact.Text(err.Error()))
 	if isCobraUsageError(err) {
 		return ExitUsage
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/charmbracelet/bubbles/spinner"
 
 	"github.com/runnerctl/runnerctl/internal/bootstrap"
+	"github.com/runnerctl/runnerctl/internal/redact"
 )
 
 // stepper reports the steps of a network sequence and is closed when the
@@ -25,10 +26,16 @@ func progress(e env, g *globals) stepper {
 	case g.quiet || g.output == "json":
 		return lines{}
 	case isTerminal(e.stderr):
-		return newSpinnerSteps(e.stderr, spinner.MiniDot)
+		return redacting{newSpinnerSteps(e.stderr, spinner.MiniDot)}
 	}
-	return lines{bootstrap.LineSteps{W: e.stderr}}
+	return redacting{lines{bootstrap.LineSteps{W: e.stderr}}}
 }
+
+// redacting passes every step line through redact.Text: a step may quote
+// an error, and an error may quote a URL with its credentials.
+type redacting struct{ stepper }
+
+func (r redacting) Step(msg string) { r.stepper.Step(redact.Text(msg)) }
 
 // lines is LineSteps with nothing to close.
 type lines struct{ bootstrap.LineSteps }

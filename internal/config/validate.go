@@ -5,12 +5,13 @@ import (
 	"net/netip"
 	"net/url"
 	"path/filepath"
-
 	"slices"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/runnerctl/runnerctl/internal/redact"
 )
 
 // Secrets backends.
@@ -159,18 +160,21 @@ func (v *validator) httpURL(path, s string, schemes ...string) {
 	if !v.required(path, s) {
 		return
 	}
+	// A URL is quoted only without its credentials and query, which may
+	// hold a password or a token (http://u:PW@…, ?private_token=…).
+	shown := redact.URL(s)
 	u, err := url.Parse(s)
 	switch {
 	case err != nil:
-		v.add(path, "%q is not a URL: %v", s, err)
+		v.add(path, "%q is not a URL: %s", shown, redact.Text(err.Error()))
 	case !slices.Contains(schemes, u.Scheme):
-		v.add(path, "%q must start with %s://", s, strings.Join(schemes, ":// or "))
+		v.add(path, "%q must start with %s://", shown, strings.Join(schemes, ":// or "))
 	case u.Host == "" || strings.ContainsAny(u.Host, " \"'<>"):
-		v.add(path, "%q has no valid host", s)
+		v.add(path, "%q has no valid host", shown)
 	case u.User != nil:
 		v.add(path, "must not contain credentials; runnerctl reads secrets from the environment, never from files in Git")
 	case u.RawQuery != "" || u.Fragment != "" || strings.ContainsAny(s, "?# "):
-		v.add(path, "%q must not contain a query, fragment or spaces", s)
+		v.add(path, "%q must not contain a query, fragment or spaces", shown)
 	}
 }
 

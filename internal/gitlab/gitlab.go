@@ -30,6 +30,7 @@ import (
 	gl "gitlab.com/gitlab-org/api/client-go/v2"
 
 	"github.com/runnerctl/runnerctl/internal/config"
+	"github.com/runnerctl/runnerctl/internal/redact"
 	"github.com/runnerctl/runnerctl/internal/secrets"
 )
 
@@ -96,7 +97,7 @@ func New(o Options) (*Client, error) {
 		gl.WithCustomBackoff(retryWait),
 	)
 	if err != nil {
-		return nil, fmt.Errorf("gitlab %q: %w", o.URL, err)
+		return nil, fmt.Errorf("gitlab %q: %s", redact.URL(o.URL), redact.Text(err.Error()))
 	}
 	return &Client{api: api, url: o.URL, hc: hc}, nil
 }

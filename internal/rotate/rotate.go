@@ -20,6 +20,7 @@ import (
 
 	"github.com/runnerctl/runnerctl/internal/custody"
 	"github.com/runnerctl/runnerctl/internal/gitlab"
+	"github.com/runnerctl/runnerctl/internal/redact"
 	"github.com/runnerctl/runnerctl/internal/secrets"
 )
 
@@ -156,7 +157,7 @@ func Run(ctx context.Context, d Deps, o Options, targets []Target) []Result {
 func one(ctx context.Context, d Deps, o Options, t Target) Result {
 	res := Result{Name: t.Name, RunnerID: t.RunnerID}
 	fail := func(err error) Result {
-		res.Status, res.Err, res.Error = Failed, err, err.Error()
+		res.Status, res.Err, res.Error = Failed, err, redact.Text(err.Error())
 		return res
 	}
 	if t.RunnerID == 0 {

@@ -61,6 +61,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/runnerctl/runnerctl/internal/redact"
 	"github.com/runnerctl/runnerctl/internal/secrets"
 )
 
@@ -186,7 +187,7 @@ func apiBase(raw string) (string, error) {
 	}
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return "", fmt.Errorf("infisical: %s %q is not an http(s) URL", EnvAPIURL, raw)
+		return "", fmt.Errorf("infisical: %s %q is not an http(s) URL", EnvAPIURL, redact.URL(raw))
 	}
 	base := strings.TrimRight(raw, "/")
 	if !strings.HasSuffix(base, "/api") {
@@ -349,7 +350,7 @@ func (s *Store) login(ctx context.Context, a addr) error {
 			return s.redactor.Errorf("%s: universal auth login: %w: Infisical rejects the client ID or secret (HTTP %d: %s)", a, secrets.ErrAuth, r.status, r.message())
 		case http.StatusNotFound:
 			// Not a missing secret: the URL does not lead to Infisical's API.
-			return s.redactor.Errorf("%s: universal auth login: HTTP 404 at %s: check %s", a, s.base+"/v1/auth/universal-auth/login", EnvAPIURL)
+			return s.redactor.Errorf("%s: universal auth login: HTTP 404 at %s: check %s", a, redact.URL(s.base+"/v1/auth/universal-auth/login"), EnvAPIURL)
 		}
 		return s.statusErr(a, "universal auth login", r)
 	}

@@ -53,6 +53,7 @@ import (
 
 	"github.com/hashicorp/vault/api"
 
+	"github.com/runnerctl/runnerctl/internal/redact"
 	"github.com/runnerctl/runnerctl/internal/secrets"
 )
 
@@ -157,7 +158,7 @@ func New(opts Options) (*Store, error) {
 	}
 	client, err := api.NewClient(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("vault: %s %q: %s", EnvAddr, addr, s.redactor.Scrub(err.Error()))
+		return nil, fmt.Errorf("vault: %s %q: %s", EnvAddr, redact.URL(addr), redact.Text(s.redactor.Scrub(err.Error())))
 	}
 	// api.NewClient also took VAULT_TOKEN and VAULT_NAMESPACE from the
 	// process environment: the Store's own environment wins.
