@@ -33,10 +33,14 @@ func (r *Runner) Check(text string) []Issue {
 	if err := toml.Unmarshal([]byte(text), &m); err != nil {
 		return []Issue{decodeIssue(err)}
 	}
-	c := &checker{r: r, reported: map[string]bool{}, opened: map[string]bool{}}
+	c := &checker{r: r, reported: map[string]bool{}, opened: map[string]bool{}, lines: []int{0}}
+	for i := range len(text) {
+		if text[i] == '\n' {
+			c.lines = append(c.lines, i+1)
+		}
+	}
 	p := unstable.Parser{}
 	p.Reset([]byte(text))
-	c.p = &p
 	var table []string
 	for p.NextExpression() {
 		e := p.Expression()
@@ -70,14 +74,29 @@ func decodeIssue(err error) Issue {
 }
 
 type checker struct {
-	r      *Runner
-	p      *unstable.Parser
+	r *Runner
+	// lines holds the offset of each line's start, to turn offsets into
+	// line numbers without rescanning the text for each key.
+	lines  []int
 	issues []Issue
 	// reported holds the keys already reported, so that nothing below them
 	// is reported again.
 	reported map[string]bool
 	// opened holds the arrays of tables that a [[...]] header started.
 	opened map[string]bool
+	// kids caches the names below a key, for suggestions.
+	kids map[string][]string
+}
+
+func (c *checker) children(path string) []string {
+	if k, ok := c.kids[path]; ok {
+		return k
+	}
+	if c.kids == nil {
+		c.kids = map[string][]string{}
+	}
+	c.kids[path] = c.r.children(path)
+	return c.kids[path]
 }
 
 // key reads a (possibly dotted) key and the line it is on.
@@ -87,7 +106,8 @@ func (c *checker) key(it *unstable.Iterator) ([]string, int) {
 	for it.Next() {
 		n := it.Node()
 		if line == 0 {
-			line = c.p.Shape(n.Raw).Start.Line
+			off := int(n.Raw.Offset)
+			line, _ = slices.BinarySearch(c.lines, off+1)
 		}
 		parts = append(parts, string(n.Data))
 	}
@@ -184,7 +204,7 @@ func (c *checker) resolve(parts []string, line int) (typ string, ok bool) {
 func (c *checker) caseFold(parts []string, line int) (string, bool) {
 	name := parts[len(parts)-1]
 	parent := strings.Join(parts[:len(parts)-1], ".")
-	for _, k := range c.r.children(parent) {
+	for _, k := range c.children(parent) {
 		if strings.EqualFold(k, name) {
 			typ, _ := c.r.typeOf(parent + "." + k)
 			c.add(true, parts, line, ": gitlab-runner %s spells it %q; it matches keys regardless of case, so this works, but write it as the runner does", c.r.Version, k)
@@ -205,7 +225,7 @@ func (c *checker) unknown(parts []string, line int, root bool) {
 		return
 	}
 	msg := fmt.Sprintf("unknown key %q (TOML line %d): gitlab-runner %s does not know it and would silently ignore it", key, line, c.r.Version)
-	if s := suggest(parts[len(parts)-1], c.r.children(strings.Join(parts[:len(parts)-1], "."))); s != "" {
+	if s := suggest(parts[len(parts)-1], c.children(strings.Join(parts[:len(parts)-1], "."))); s != "" {
 		msg += fmt.Sprintf("; did you mean %q?", s)
 	}
 	if vs := c.r.otherVersions(path); len(vs) > 0 {
@@ -329,7 +349,7 @@ func (c *checker) value(parts []string, line int, typ string, v *unstable.Node) 
 // problem, so that an array is reported once.
 func (c *checker) element(parts []string, line int, elem string, n *unstable.Node) bool {
 	before := len(c.issues)
-	probe := &checker{r: c.r, p: c.p, reported: map[string]bool{}, opened: map[string]bool{}}
+	probe := &checker{r: c.r, lines: c.lines, reported: map[string]bool{}, opened: map[string]bool{}}
 	probe.value(parts, line, elem, n)
 	if len(probe.issues) > 0 {
 		c.typeError(parts, line, "an array holding "+kindOf(n), "list:"+elem)
