@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/pelletier/go-toml/v2"
 
@@ -95,11 +96,14 @@ func versionSource(cfg *config.Config) string {
 }
 
 // imageVersionRE finds the runner version in a gitlab-runner or helper
-// image tag: v18.9.0, alpine-v18.9.0, x86_64-v18.9.0.
-var imageVersionRE = regexp.MustCompile(`(?:^|-)v(\d+\.\d+\.\d+)$`)
+// image tag: v18.9.0, alpine-v18.9.0, x86_64-v18.9.0. Compiled on first
+// use, not at every start of runnerctl.
+var imageVersionRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(?:^|-)v(\d+\.\d+\.\d+)$`)
+})
 
 func tagVersion(tag string) (string, bool) {
-	m := imageVersionRE.FindStringSubmatch(tag)
+	m := imageVersionRE().FindStringSubmatch(tag)
 	if m == nil {
 		return "", false
 	}

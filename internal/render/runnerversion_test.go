@@ -315,3 +315,15 @@ func TestExtraConfigRefused(t *testing.T) {
 		t.Errorf("runners.config:\n%s", got)
 	}
 }
+
+// TestDefaultChartKnown: the default chart's runner version, which
+// config documents, is the one runnerkeys maps it to and has facts for.
+func TestDefaultChartKnown(t *testing.T) {
+	v, ok := runnerkeys.RunnerOfChart(config.DefaultChartVersion)
+	if !ok || v != config.DefaultChartAppVersion {
+		t.Fatalf("chart %s: runnerkeys says gitlab-runner %q (%v), config says %s", config.DefaultChartVersion, v, ok, config.DefaultChartAppVersion)
+	}
+	if _, err := runnerkeys.Lookup(v); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,8 +1,12 @@
 package runnerkeys
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"go.yaml.in/yaml/v3"
 )
 
 func mustLookup(t *testing.T, v string) *Runner {
@@ -193,6 +197,36 @@ func TestSuggest(t *testing.T) {
 	} {
 		if got := suggest(name, []string{"privileged", "namespace", "image", "helper_image"}); got != want {
 			t.Errorf("suggest(%q) = %q, want %q", name, got, want)
+		}
+	}
+}
+
+// TestChartsFromReference: the chart-to-runner mapping says what each
+// chart's own Chart.yaml says (its appVersion), for every chart in
+// ../shared/reference.
+func TestChartsFromReference(t *testing.T) {
+	charts, _ := filepath.Glob("../../../shared/reference/gitlab-runner-chart-*/Chart.yaml")
+	if len(charts) == 0 {
+		t.Skip("no gitlab-runner chart in ../shared/reference (a fresh clone has none): the chart mapping cannot be checked here")
+	}
+	for _, path := range charts {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var c struct {
+			Version    string `yaml:"version"`
+			AppVersion string `yaml:"appVersion"`
+		}
+		if err := yaml.Unmarshal(data, &c); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		got, ok := RunnerOfChart(c.Version)
+		if !ok || got != c.AppVersion {
+			t.Errorf("%s: chart %s deploys gitlab-runner %s; runnerkeys says %q (known: %v)", path, c.Version, c.AppVersion, got, ok)
+		}
+		if _, err := Lookup(c.AppVersion); err != nil {
+			t.Errorf("%s: %v", path, err)
 		}
 	}
 }
