@@ -406,6 +406,11 @@ func runInit(ctx context.Context, e env, g *globals, o initOptions, qs []questio
 	if err != nil {
 		return err
 	}
+	// render's own check, before a runner is created that files the runner
+	// cannot read would leave behind.
+	if err := checkGenerated(e, cfg, res.Files); err != nil {
+		return err
+	}
 	p := cfg.GitOps.Paths
 	plan, err := gitops.NewPlan(root, res.Files, []string{p.Applications, p.Manifests, p.Values}, false)
 	if err != nil {

@@ -98,6 +98,36 @@ func load(g *globals) (*loaded, error) {
 	return l, nil
 }
 
+// checkGenerated runs the cheap checks over the files render produced from
+// cfg and prints the errors. runners.config problems come from runnerctl.yaml
+// (runners[].extraConfig, or a runner version that does not fit): invalid
+// input, exit 2, which render --check keeps apart from drift (1). Any other
+// problem is runnerctl's own bug.
+func checkGenerated(e env, cfg *config.Config, files []render.File) error {
+	rv, err := render.RunnerVersion(cfg)
+	if err != nil {
+		return err // render.Render reported it already
+	}
+	ps := validate.Generated(files, valuesPaths(cfg), rv)
+	if !validate.HasErrors(ps) {
+		return nil
+	}
+	ours := false
+	for _, p := range ps {
+		if p.Severity != validate.Error {
+			continue
+		}
+		fmt.Fprintln(e.stderr, p.String())
+		ours = ours || p.Field != "runners.config"
+	}
+	if ours {
+		return &exitError{code: ExitFailure, msg: "the generated files are invalid (nothing was written); please report this as a runnerctl bug, or use --no-validate to write them anyway"}
+	}
+	return &exitError{code: ExitUsage, msg: fmt.Sprintf(
+		"runners.config would hold what gitlab-runner %s does not understand (nothing was written): fix runners[].extraConfig, or chart.runnerVersion if the runner is another version",
+		rv.Version)}
+}
+
 // valuesPaths names the Helm values files among the generated files.
 func valuesPaths(cfg *config.Config) map[string]bool {
 	values := map[string]bool{}
@@ -131,11 +161,8 @@ func runRender(e env, g *globals, o renderOptions) error {
 	if !o.noValidate {
 		// The checks cheap enough for every render; `runnerctl validate`
 		// does the rest.
-		if ps := validate.Generated(res.Files, valuesPaths(l.cfg)); validate.HasErrors(ps) {
-			for _, p := range ps {
-				fmt.Fprintln(e.stderr, p.String())
-			}
-			return &exitError{code: ExitFailure, msg: "the generated files are invalid (nothing was written); please report this as a runnerctl bug, or use --no-validate to write them anyway"}
+		if err := checkGenerated(e, l.cfg, res.Files); err != nil {
+			return err
 		}
 	}
 	for _, w := range res.Warnings {

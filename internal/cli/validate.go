@@ -53,15 +53,21 @@ way the systems that read it would:
     secrets.esoVersion names the ESO release whose CRDs --crds gives.
   - Namespace, Secret, NetworkPolicy and other built-in objects by strict
     decoding into Kubernetes' types.
-  - runners.config by strict decoding into runnerctl's model of the
-    runner's configuration: a key gitlab-runner does not know is an error.
+  - runners.config against the TOML keys, value types and feature flags of
+    the gitlab-runner version deployed (chart.runnerVersion, else the
+    appVersion of chart.version): gitlab-runner silently ignores a key it
+    does not know, so a misspelt hardening setting would do nothing, and it
+    fails to start on a value of the wrong type. Both are errors.
   - With --chart, the gitlab-runner chart rendered with each runner's values
     (as helm template does), checked against the profile's claims: non-root,
     capabilities dropped, not privileged, no wildcard RBAC, the token
     Secret's keys mounted. Values keys no template reads are warnings.
 
 FILE and DIR arguments add other manifests, such as your SecretStore:
-they get the same checks, drift included.
+they get the same checks, drift included. They may also be Helm values
+files of the gitlab-runner chart (a document without apiVersion and kind
+that has runners.config), whose runners.config is checked as above: the
+committed ones, for example.
 
 --chart takes a local chart directory or .tgz (air-gapped), an
 oci://REGISTRY/PATH/CHART[:VERSION] reference, or an https:// chart
@@ -109,10 +115,14 @@ func runValidate(ctx context.Context, e env, g *globals, o validateOptions) erro
 	if err != nil {
 		return err
 	}
+	rv, err := render.RunnerVersion(l.cfg)
+	if err != nil {
+		return err // render.Render reported it already
+	}
 	req := validate.Request{IgnoreMissingSchemas: o.ignoreMissing, AllowDrift: o.allowDrift}
 	values := valuesPaths(l.cfg)
 	rep := validateReport{Files: []string{}, CRDs: []string{}, Chart: o.chart}
-	rep.Problems = validate.Generated(res.Files, values)
+	rep.Problems = validate.Generated(res.Files, values, rv)
 	for _, f := range res.Files {
 		rep.Files = append(rep.Files, f.Path)
 		if !values[f.Path] {
@@ -125,9 +135,15 @@ func runValidate(ctx context.Context, e env, g *globals, o validateOptions) erro
 	}
 	for _, f := range extra {
 		rep.Files = append(rep.Files, f.Path)
+		if validate.IsValues(f.Content) {
+			// A committed or hand-written values file: its runners.config
+			// is what the runner reads, whatever runnerctl.yaml says.
+			rep.Problems = append(rep.Problems, validate.Values(f.Path, f.Content, rv)...)
+			continue
+		}
 		rep.Problems = append(rep.Problems, validate.Manifest(f.Path, f.Content)...)
+		req.Files = append(req.Files, f)
 	}
-	req.Files = append(req.Files, extra...)
 	if req.CRDs, err = readYAMLFiles(o.crds, "--crds"); err != nil {
 		return err
 	}

@@ -118,6 +118,8 @@ type Chart struct {
 	RepoURL string `yaml:"repoURL,omitempty" doc:"Helm repository of the chart (https:// or oci://)." default:"https://charts.gitlab.io"`
 	Name    string `yaml:"name,omitempty" doc:"Chart name." default:"gitlab-runner"`
 	Version string `yaml:"version,omitempty" doc:"Exact chart version. The default is the newest version runnerctl was verified against." default:"0.86.0"`
+	// RunnerVersion overrides the runner version that Version maps to.
+	RunnerVersion string `yaml:"runnerVersion,omitempty" doc:"The gitlab-runner version that chart.version deploys (the chart's appVersion), such as 19.3.0. Leave it empty for the charts runnerctl knows (0.86.0 runs 18.9.0); any other chart.version needs it, or runnerctl refuses to guess. It decides which runners.config keys and feature flags validate and render accept (runnerctl knows those of 18.9.x and 19.3.x), and how job pods get their seccomp profile: the runner's seccomp_profile keys from 18.11, a pod_spec patch before." default:"the appVersion of chart.version"`
 }
 
 // Secrets configures the token store and the ESO objects that read it.
@@ -190,6 +192,7 @@ type Runner struct {
 	Autoscaling       *Autoscaling   `yaml:"autoscaling,omitempty" doc:"Horizontal scaling of runner pods (the chart's hpa)."`
 	NetworkPolicy     *NetworkPolicy `yaml:"networkPolicy,omitempty" doc:"Egress restriction of runner and job pods, rendered as an extra manifest."`
 	Metrics           bool           `yaml:"metrics,omitempty" doc:"Expose the runner's Prometheus metrics (the chart's metrics.enabled)."`
+	ExtraConfig       string         `yaml:"extraConfig,omitempty" doc:"More of the runner's config.toml, for the settings runnerctl has no field for (node_selector, node_tolerations, volumes, ...), written as in config.toml: [runners.kubernetes.node_selector] and so on; a [[runners]] line is optional. It is merged into the generated [[runners]] entry: tables merge, arrays of tables are appended to runnerctl's; a key runnerctl already sets (from the profile or another field) is refused, so the profile's hardening cannot be undone here. validate and render check every key, value type and feature flag against the runner version (chart.runnerVersion): gitlab-runner itself silently ignores a key it does not know."`
 }
 
 // ImageRef overrides the chart's runner image.

@@ -126,9 +126,10 @@ type Jobs struct {
 	// AutomountServiceAccountToken false keeps the Kubernetes API token out
 	// of job pods.
 	AutomountServiceAccountToken *bool `yaml:"automountServiceAccountToken,omitempty"`
-	// SeccompProfile (RuntimeDefault) is applied to the whole job pod. The
-	// runner has no native key for it, so it becomes a pod_spec patch with
-	// the FF_USE_ADVANCED_POD_SPEC_CONFIGURATION feature flag.
+	// SeccompProfile (RuntimeDefault) is applied to the whole job pod:
+	// through the runner's pod_security_context.seccomp_profile where it
+	// has one (gitlab-runner 18.11 and later), else through a pod_spec
+	// patch with the FF_USE_ADVANCED_POD_SPEC_CONFIGURATION feature flag.
 	SeccompProfile string     `yaml:"seccompProfile,omitempty"`
 	EmptyDirs      []EmptyDir `yaml:"emptyDirs,omitempty"`
 }

@@ -45,10 +45,11 @@ type Profiles interface {
 	Get(name string) (*profile.Profile, error)
 }
 
-// Check finds what only the profiles can tell about cfg: runners naming an
-// unknown profile, and runners sharing a namespace whose profiles label it
-// differently (two Applications would then overwrite each other's labels on
-// every sync). config.Load runs it so that errors carry line numbers.
+// Check finds what only the profiles and the runner version can tell about
+// cfg: runners naming an unknown profile, runners sharing a namespace whose
+// profiles label it differently (two Applications would then overwrite each
+// other's labels on every sync), and what checkRunnerVersion finds.
+// config.Load runs it so that errors carry line numbers.
 func Check(cfg *config.Config, profiles Profiles) []config.FieldError {
 	var errs []config.FieldError
 	nsLabels := map[string]map[string]string{}
@@ -69,14 +70,18 @@ func Check(cfg *config.Config, profiles Profiles) []config.FieldError {
 		}
 		nsLabels[r.Namespace], nsOwner[r.Namespace] = p.Namespace.Labels, r.Name
 	}
-	return errs
+	return append(errs, checkRunnerVersion(cfg, profiles)...)
 }
 
 // Render generates every file for every runner of cfg, which must have been
 // defaulted and validated (config.Load does both).
 func Render(cfg *config.Config, profiles Profiles) (*Result, error) {
-	if errs := Check(cfg, profiles); len(errs) > 0 {
-		return nil, &config.InvalidError{File: config.DefaultFile, Errors: errs}
+	invalid := Check(cfg, profiles)
+	if e := versionError(cfg); e != nil {
+		invalid = append(invalid, *e)
+	}
+	if len(invalid) > 0 {
+		return nil, &config.InvalidError{File: config.DefaultFile, Errors: invalid}
 	}
 	eso, err := esoDefaultsFor(cfg)
 	if err != nil {
@@ -126,6 +131,9 @@ func Render(cfg *config.Config, profiles Profiles) (*Result, error) {
 		res.Files = append(res.Files, files...)
 		for _, w := range used[i].Warnings() {
 			res.Warnings = append(res.Warnings, fmt.Sprintf("runner %q (profile %s): %s", cfg.Runners[i].Name, used[i].Name, w))
+		}
+		for _, w := range runnerWarnings(cfg, &cfg.Runners[i]) {
+			res.Warnings = append(res.Warnings, fmt.Sprintf("runner %q: %s", cfg.Runners[i].Name, w))
 		}
 	}
 	slices.SortFunc(res.Files, func(a, b File) int { return strings.Compare(a.Path, b.Path) })
@@ -421,7 +429,7 @@ func cacheExternalSecret(cfg *config.Config, eso *esoDefaults, r *config.Runner)
 }
 
 func buildValues(cfg *config.Config, r *config.Runner, p *profile.Profile) (runnerValues, error) {
-	toml, err := marshalTOML(runnerConfig(r, p))
+	toml, err := runnerTOML(cfg, r, p)
 	if err != nil {
 		return runnerValues{}, err
 	}

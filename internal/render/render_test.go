@@ -16,6 +16,7 @@ import (
 	"github.com/runnerctl/runnerctl/internal/config"
 	"github.com/runnerctl/runnerctl/internal/profile"
 	"github.com/runnerctl/runnerctl/internal/render"
+	"github.com/runnerctl/runnerctl/internal/runnerkeys"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files with the current output")
@@ -127,7 +128,7 @@ kind: Config
 gitlab: {url: "https://gitlab.example.com"}
 gitops: {repoURL: "git@gitlab.example.com:platform/gitops.git", paths: {applications: apps/runners, manifests: k8s/runners, values: helm/runners}}
 argocd: {namespace: argo, project: ci, destination: {name: prod}}
-chart: {version: 0.85.1}
+chart: {version: 0.85.1, runnerVersion: 18.9.0}
 secrets:
   backend: vault
   esoAPIVersion: v1beta1
@@ -296,9 +297,23 @@ runners:
 }
 
 // checkWellFormed parses every generated document and the runner config
-// inside each values file, so a golden file can never hold broken output.
+// inside each values file, so a golden file can never hold broken output:
+// runners.config decodes strictly into runnerctl's model, and gitlab-runner
+// 18.9.0 (the default chart's) knows every key in it.
 func checkWellFormed(t *testing.T, res *render.Result) {
 	t.Helper()
+	checkWellFormedFor(t, res, "18.9.0", true)
+}
+
+// checkWellFormedFor is checkWellFormed for runner version v; model false
+// skips the strict decoding into runnerctl's model, for runners.config
+// holding runners[].extraConfig.
+func checkWellFormedFor(t *testing.T, res *render.Result, v string, model bool) {
+	t.Helper()
+	rv, err := runnerkeys.Lookup(v)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, f := range res.Files {
 		if !bytes.HasPrefix(f.Content, []byte(render.Header)) {
 			t.Errorf("%s: missing header", f.Path)
@@ -316,8 +331,11 @@ func checkWellFormed(t *testing.T, res *render.Result) {
 			if strings.Contains(f.Path, "values/") || strings.Contains(f.Path, "helm/") {
 				runners := doc["runners"].(map[string]any)
 				tomlText := untpl(t, runners["config"].(string))
-				if _, err := render.DecodeRunnerConfig(tomlText); err != nil {
+				if _, err := render.DecodeRunnerConfig(tomlText); model && err != nil {
 					t.Errorf("%s: runners.config: %v", f.Path, err)
+				}
+				for _, i := range rv.Check(tomlText) {
+					t.Errorf("%s: runners.config for gitlab-runner %s: %s", f.Path, v, i.Msg)
 				}
 			} else if doc["apiVersion"] == nil || doc["kind"] == nil {
 				t.Errorf("%s: document without apiVersion/kind", f.Path)

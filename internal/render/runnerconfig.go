@@ -9,6 +9,7 @@ import (
 
 	"github.com/runnerctl/runnerctl/internal/config"
 	"github.com/runnerctl/runnerctl/internal/profile"
+	"github.com/runnerctl/runnerctl/internal/runnerkeys"
 )
 
 // RunnerConfig is runnerctl's typed model of the part of gitlab-runner's
@@ -78,6 +79,14 @@ type PodSecurityContext struct {
 	RunAsGroup   *int64 `toml:"run_as_group,omitempty"`
 	RunAsNonRoot *bool  `toml:"run_as_non_root,omitempty"`
 	RunAsUser    *int64 `toml:"run_as_user,omitempty"`
+	// SeccompProfile exists from gitlab-runner 18.11 (see
+	// runnerkeys.Runner.NativeSeccomp); older runners get a pod_spec patch.
+	SeccompProfile *SeccompProfile `toml:"seccomp_profile,omitempty"`
+}
+
+// SeccompProfile is the seccomp_profile table of a security context.
+type SeccompProfile struct {
+	Type string `toml:"type"`
 }
 
 // ContainerSecurityContext is one of the *_container_security_context tables.
@@ -107,7 +116,8 @@ type EmptyDir struct {
 }
 
 // PodSpecPatch is [[runners.kubernetes.pod_spec]]; it takes effect only
-// with the FF_USE_ADVANCED_POD_SPEC_CONFIGURATION feature flag.
+// with the FF_USE_ADVANCED_POD_SPEC_CONFIGURATION feature flag. runnerctl
+// uses one only where the runner has no key of its own for a setting.
 type PodSpecPatch struct {
 	Name      string `toml:"name"`
 	PatchType string `toml:"patch_type"`
@@ -115,9 +125,10 @@ type PodSpecPatch struct {
 }
 
 // Feature flags that render sets in [runners.feature_flags], as spelled in
-// gitlab-runner's common/featureflags.go (both exist in 18.9.0, the runner
-// of the default chart). The encoder sorts the table's keys, so the flags
-// come out in the same order whatever map order is.
+// gitlab-runner's helpers/featureflags/flags.go (both exist in every runner
+// version runnerkeys knows, which its tests check). The encoder sorts the
+// table's keys, so the flags come out in the same order whatever map order
+// is.
 const (
 	// FlagDisableAutomaticTokenRotation true stops gitlab-runner from
 	// resetting its own token at 75% of the token's lifetime (it only logs a
@@ -130,8 +141,15 @@ const (
 	FlagUseAdvancedPodSpec = "FF_USE_ADVANCED_POD_SPEC_CONFIGURATION"
 )
 
-// runnerConfig builds the typed runner configuration of r under profile p.
-func runnerConfig(r *config.Runner, p *profile.Profile) RunnerConfig {
+// runnerConfig builds the typed runner configuration of r under profile p,
+// for runner version rv.
+//
+// helper_image is set only when runnerctl.yaml names one (helperImage): left
+// out, the runner picks the helper of its own version, and its
+// architecture from the job pod's kubernetes.io/arch node selector. No
+// profile sets one: a fixed tag such as x86_64-latest follows another
+// release than the runner's and does not start on arm64 nodes.
+func runnerConfig(r *config.Runner, p *profile.Profile, rv *runnerkeys.Runner) RunnerConfig {
 	j := p.Jobs
 	k := KubernetesSection{
 		Namespace:                    r.Namespace,
@@ -185,12 +203,23 @@ func runnerConfig(r *config.Runner, p *profile.Profile) RunnerConfig {
 	sec := RunnerSection{Kubernetes: k, FeatureFlags: map[string]bool{
 		FlagDisableAutomaticTokenRotation: !p.AutomaticTokenRotation(),
 	}}
-	if j.SeccompProfile != "" {
+	switch sp := j.SeccompProfile; {
+	case sp == "":
+	case rv.NativeSeccomp():
+		// The pod's profile applies to every container that sets none of
+		// its own, and the runner sets none: the same effect as the patch
+		// below, and what PSA "restricted" checks, without the feature flag
+		// that lets any pod_spec patch through.
+		if sec.Kubernetes.PodSecurityContext == nil {
+			sec.Kubernetes.PodSecurityContext = &PodSecurityContext{}
+		}
+		sec.Kubernetes.PodSecurityContext.SeccompProfile = &SeccompProfile{Type: sp}
+	default:
 		sec.FeatureFlags[FlagUseAdvancedPodSpec] = true
 		sec.Kubernetes.PodSpec = []PodSpecPatch{{
 			Name:      "seccomp",
 			PatchType: "strategic",
-			Patch:     fmt.Sprintf("securityContext:\n  seccompProfile:\n    type: %s\n", j.SeccompProfile),
+			Patch:     fmt.Sprintf("securityContext:\n  seccompProfile:\n    type: %s\n", sp),
 		}}
 	}
 	if c := r.Cache; c != nil {

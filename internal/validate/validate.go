@@ -1,8 +1,8 @@
 // Package validate holds what `runnerctl validate` reports and the checks
 // cheap enough for runnerctl itself to run on every render: each generated
 // file parses, each object names its apiVersion, kind and name, and each
-// runner's runners.config decodes strictly into runnerctl's typed model of
-// gitlab-runner's configuration.
+// runner's runners.config holds only keys, value types and feature flags
+// that the gitlab-runner version deployed knows (package runnerkeys).
 //
 // The expensive checks (objects against CRD structural schemas with
 // k8s.io/apiextensions-apiserver, core objects strictly decoded into
@@ -21,10 +21,10 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/pelletier/go-toml/v2"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/runnerctl/runnerctl/internal/render"
+	"github.com/runnerctl/runnerctl/internal/runnerkeys"
 )
 
 // Severity of a Problem.
@@ -143,12 +143,13 @@ func (t TypeMeta) Name() string { return ObjectName(t.Kind, t.Metadata.Namespace
 
 // Generated runs the cheap checks over files that render produced from cfg.
 // valuesFiles names the Helm values files among them (their documents are
-// not Kubernetes objects).
-func Generated(files []render.File, valuesFiles map[string]bool) []Problem {
+// not Kubernetes objects); rv is the runner version that reads their
+// runners.config.
+func Generated(files []render.File, valuesFiles map[string]bool, rv *runnerkeys.Runner) []Problem {
 	var ps []Problem
 	for _, f := range files {
 		if valuesFiles[f.Path] {
-			ps = append(ps, Values(f.Path, f.Content)...)
+			ps = append(ps, Values(f.Path, f.Content, rv)...)
 			continue
 		}
 		ps = append(ps, Manifest(f.Path, f.Content)...)
@@ -182,11 +183,32 @@ func Manifest(path string, content []byte) []Problem {
 	return ps
 }
 
-// Values checks a generated Helm values file: it parses, and its
-// runners.config is TOML that decodes strictly into render.RunnerConfig, so
-// that every key is one gitlab-runner knows (it ignores the others
-// silently, which would make a hardening setting a no-op).
-func Values(path string, content []byte) []Problem {
+// IsValues reports whether content is a gitlab-runner chart values file
+// rather than a manifest: one YAML document, without apiVersion and kind,
+// whose runners.config is a string.
+func IsValues(content []byte) bool {
+	docs, err := SplitDocs(content)
+	if err != nil || len(docs) != 1 {
+		return false
+	}
+	var v struct {
+		APIVersion string `yaml:"apiVersion"`
+		Kind       string `yaml:"kind"`
+		Runners    struct {
+			Config *string `yaml:"config"`
+		} `yaml:"runners"`
+	}
+	if docs[0].Node.Decode(&v) != nil {
+		return false
+	}
+	return v.APIVersion == "" && v.Kind == "" && v.Runners.Config != nil
+}
+
+// Values checks a Helm values file, generated or committed: it parses, and
+// its runners.config holds only what runner version rv knows (it ignores
+// other keys silently, which would make a hardening setting a no-op, and
+// fails to start on a value of the wrong type).
+func Values(path string, content []byte, rv *runnerkeys.Runner) []Problem {
 	var v struct {
 		Runners struct {
 			Config *string `yaml:"config"`
@@ -199,35 +221,20 @@ func Values(path string, content []byte) []Problem {
 		return []Problem{{Severity: Error, File: path, Field: "runners.config", Message: "missing: the runner would start without runnerctl's Kubernetes executor settings"}}
 	}
 	// The chart passes runners.config through Helm's tpl.
-	return RunnerConfig(path, "runners.config", render.UnescapeTpl(*v.Runners.Config))
+	return RunnerConfig(path, "runners.config", render.UnescapeTpl(*v.Runners.Config), rv)
 }
 
-// RunnerConfig strictly decodes runner configuration TOML, reporting each
-// unknown key by its full name and each type mismatch where it is.
-func RunnerConfig(path, field, text string) []Problem {
-	_, err := render.DecodeRunnerConfig(text)
-	if err == nil {
-		return nil
-	}
-	var strict *toml.StrictMissingError
-	if errors.As(err, &strict) {
-		var ps []Problem
-		for _, e := range strict.Errors {
-			row, _ := e.Position()
-			ps = append(ps, Problem{Severity: Error, File: path, Field: field,
-				Message: fmt.Sprintf("unknown key %q (TOML line %d): gitlab-runner ignores keys it does not know", strings.Join(e.Key(), "."), row)})
+// RunnerConfig checks runner configuration TOML against runner version rv:
+// each unknown key and feature flag by its full name and TOML line, each
+// value of the wrong type with the type rv expects.
+func RunnerConfig(path, field, text string, rv *runnerkeys.Runner) []Problem {
+	var ps []Problem
+	for _, i := range rv.Check(text) {
+		sev := Error
+		if i.Warning {
+			sev = Warning
 		}
-		return ps
+		ps = append(ps, Problem{Severity: sev, File: path, Field: field, Message: i.Msg})
 	}
-	var de *toml.DecodeError
-	if errors.As(err, &de) {
-		row, _ := de.Position()
-		key := strings.Join(de.Key(), ".")
-		msg := fmt.Sprintf("TOML line %d: %s", row, de.Error())
-		if key != "" {
-			msg = fmt.Sprintf("key %q (TOML line %d): %s", key, row, de.Error())
-		}
-		return []Problem{{Severity: Error, File: path, Field: field, Message: msg}}
-	}
-	return []Problem{{Severity: Error, File: path, Field: field, Message: err.Error()}}
+	return ps
 }
