@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"go.yaml.in/yaml/v3"
 
@@ -266,12 +267,39 @@ func fileHeader(r *config.Runner, p *profile.Profile) string {
 
 // marshalDocs writes the header and the documents, separated by "---".
 //
-// Objects are encoded with go.yaml.in/yaml/v3 straight from the typed
-// structs: fields come out in the order the structs declare them (apiVersion,
-// kind, metadata, spec, as people write manifests) and map keys sorted, so
-// output never depends on map order. sigs.k8s.io/yaml was the first choice;
-// its JSON round trip made a 200-runner render 10x slower for the same bytes.
+// Objects are encoded straight from the typed structs: fields come out in
+// the order the structs declare them (apiVersion, kind, metadata, spec, as
+// people write manifests) and map keys sorted, so output never depends on
+// map order. The bytes are go.yaml.in/yaml/v3's (indent 2): appendYAML
+// writes them for render's own types, and yaml/v3 itself encodes any file
+// holding something appendYAML does not take (see yamlenc.go for why).
+// sigs.k8s.io/yaml was the first choice; its JSON round trip made a
+// 200-runner render 10x slower for the same bytes.
 func marshalDocs(header string, docs ...any) ([]byte, error) {
+	b := make([]byte, 0, len(header)+1024*len(docs))
+	b = append(b, header...)
+	for i, d := range docs {
+		if i > 0 {
+			b = append(b, "---\n"...)
+		}
+		var err error
+		if b, err = appendYAML(b, d); err != nil {
+			if errors.Is(err, errUnsupported) {
+				yamlFallbacks.Add(1)
+				return marshalDocsYAMLv3(header, docs...)
+			}
+			return nil, err
+		}
+	}
+	return b, nil
+}
+
+// yamlFallbacks counts the files marshalDocs left to yaml/v3, for the test
+// that render's usual files never need it (it would be slow, not wrong).
+var yamlFallbacks atomic.Int64
+
+// marshalDocsYAMLv3 is marshalDocs through yaml/v3's own encoder.
+func marshalDocsYAMLv3(header string, docs ...any) ([]byte, error) {
 	var b bytes.Buffer
 	b.WriteString(header)
 	enc := yaml.NewEncoder(&b)
