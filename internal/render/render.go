@@ -141,6 +141,18 @@ func Render(cfg *config.Config, profiles Profiles) (*Result, error) {
 	return res, nil
 }
 
+// applicationStart begins the document of every generated Application.
+const applicationStart = "\napiVersion: argoproj.io/v1alpha1\nkind: Application\n"
+
+// Deploys reports whether content, a file runnerctl generated, is an
+// ArgoCD Application: the file ArgoCD deploys a runner from, which names
+// the runner's values and manifests. Whoever writes the files writes these
+// last and deletes them first, so that no Application ever refers to files
+// not written yet or already gone.
+func Deploys(content []byte) bool {
+	return bytes.HasPrefix(content, []byte(Header)) && bytes.Contains(content, []byte(applicationStart))
+}
+
 // Names of the generated objects and files of one runner.
 func releaseName(r *config.Runner) string        { return "gitlab-runner-" + r.Name }
 func tokenSecretName(r *config.Runner) string    { return releaseName(r) + "-token" }
