@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -69,8 +68,12 @@ func registerInitCompletions(cmd *cobra.Command, e env, qs []question) {
 // initState is the configuration init is building.
 type initState struct {
 	raw      *config.Config
-	runner   *config.Runner
+	runner   *config.Runner // raw.Runners[idx]
+	idx      int
 	profiles *profile.Set
+
+	existing   []byte // runnerctl.yaml as it was read (empty if none)
+	configPath string
 }
 
 func (s *initState) reg() *config.Registration {
@@ -292,9 +295,19 @@ credentials come from their usual variables: VAULT_ADDR/VAULT_TOKEN (or
 VAULT_ROLE_ID/VAULT_SECRET_ID), INFISICAL_UNIVERSAL_AUTH_CLIENT_ID/_SECRET,
 and the AWS and GCP SDKs' default chains. No secret is taken from a flag.
 
+In a terminal (or with --accessible, plain lines on stdin) init asks for
+every input that no flag, variable or runnerctl.yaml gives, and checks each
+answer where it is given, by the rules runnerctl.yaml's validation applies
+to that field: a refused answer is asked again with the reason, as is a
+flag's value that would be refused. In accessible mode an empty line takes
+the default, and a question that the input leaves unanswered (it ended, or
+gave 5 refused lines) stops init with exit status 2, naming it.
+
 Without a terminal on stdin, or with --non-interactive, init never prompts
-and lists every missing input. Re-running with the same inputs creates no
-second runner and changes no file. A run that was killed or lost GitLab's
+and lists every missing input.
+
+Re-running with the same inputs creates no second runner and changes no
+file. A run that was killed or lost GitLab's
 answer leaves an intent or a kept token in the state directory; the next
 init finishes it (adopting the runner GitLab made) before creating anything,
 and stores a kept token only once GitLab confirms it is still current. Re-running with other registration
@@ -370,22 +383,33 @@ func runInit(ctx context.Context, e env, g *globals, o initOptions, qs []questio
 		raw.Runners = append(raw.Runners, config.Runner{Name: name})
 		idx = len(raw.Runners) - 1
 	}
-	st := &initState{raw: raw, runner: &raw.Runners[idx], profiles: profiles}
+	st := &initState{raw: raw, runner: &raw.Runners[idx], idx: idx, profiles: profiles,
+		existing: existing, configPath: g.configPath}
 
 	interactive := !o.nonInteractive && (o.accessible || isTerminal(e.stdin))
 	var asker prompt.Asker
 	if interactive {
-		asker = prompt.Huh{In: e.stdin, Out: e.stderr, Accessible: o.accessible}
+		h := prompt.New(e.stdin, e.stderr, o.accessible)
+		// In a terminal, one program owns the screen from the first
+		// question to the confirmation; whatever runnerctl prints in
+		// between goes through it (say), and it ends before anything else
+		// is printed or changed.
+		defer h.Close()
+		asker = h
+	}
+	say := func(msg string) {
+		if asker != nil {
+			asker.Say(msg)
+			return
+		}
+		fmt.Fprintln(e.stderr, msg)
 	}
 	if err := ask(ctx, st, qs, flags, asker); err != nil {
 		return err
 	}
-	if reg := st.runner.Registration; reg != nil && reflect.ValueOf(*reg).IsZero() {
-		st.runner.Registration = nil // all defaults: nothing to write
-	}
 
 	// Validate the whole result, with profiles, before touching anything.
-	newYAML, err := config.Update(existing, raw)
+	newYAML, err := st.candidate()
 	if err != nil {
 		return err
 	}
@@ -412,12 +436,12 @@ func runInit(ctx context.Context, e env, g *globals, o initOptions, qs []questio
 		return err
 	}
 	for _, w := range res.Warnings {
-		fmt.Fprintln(e.stderr, colorize(g, "WARNING: ")+w)
+		say(colorize(g, "WARNING: ") + w)
 	}
 	if o.caFile != "" && cfg.GitLab.TLS == nil {
 		// --ca-file is for runnerctl's own connection; the deployed runner
 		// would fail TLS against the same GitLab.
-		fmt.Fprintln(e.stderr, colorize(g, "WARNING: ")+"--ca-file makes runnerctl trust GitLab, but the runner pods need the CA too: "+
+		say(colorize(g, "WARNING: ") + "--ca-file makes runnerctl trust GitLab, but the runner pods need the CA too: " +
 			"commit it and set gitlab.tls.caFile in runnerctl.yaml (or gitlab.tls.secretName), then run `runnerctl render`")
 	}
 
@@ -433,12 +457,22 @@ func runInit(ctx context.Context, e env, g *globals, o initOptions, qs []questio
 	}
 
 	if o.dryRun {
+		if asker != nil {
+			_ = asker.Close()
+		}
 		return printInitPlan(e, g, cfg, runner, loc, plan, newYAML, existing)
 	}
 
 	pat, err := gitlabToken(ctx, e, o, asker)
 	if err != nil {
 		return err
+	}
+	if asker != nil {
+		// The last question is asked: the terminal is the user's again
+		// before anything is changed.
+		if err := asker.Close(); err != nil {
+			return askError(question{title: "GitLab personal access token"}, err)
+		}
 	}
 	gl, err := gitlab.New(gitlab.Options{URL: cfg.GitLab.URL, Token: pat, CAFile: o.caFile})
 	if err != nil {
@@ -570,9 +604,13 @@ func flagValue(flags *pflag.FlagSet, name string) string {
 	return f.Value.String()
 }
 
-// ask fills every question: flag (or env) first, else the existing file's
-// value, else a prompt, else the default. Without a prompt, every required
-// question left empty is reported at once.
+// ask fills every question: flag (or env) first, else a prompt starting
+// from the existing file's value or the default, else (no prompt) that
+// value. With a prompt, every answer is checked where it is given and
+// asked again until it is accepted, and a flag's value that would be
+// refused is asked again too: an interactive run never ends with missing
+// inputs. Without a prompt, every required question left empty and every
+// value that does not parse is reported at once.
 func ask(ctx context.Context, st *initState, qs []question, flags *pflag.FlagSet, asker prompt.Asker) error {
 	var missing, bad []string
 	for _, q := range qs {
@@ -581,16 +619,24 @@ func ask(ctx context.Context, st *initState, qs []question, flags *pflag.FlagSet
 		}
 		v := flagValue(flags, q.flag)
 		// An explicitly empty flag (--maintenance-note '') is an answer.
-		if v == "" && !flags.Changed(q.flag) {
-			def := q.get(st)
-			if def == "" {
-				def = q.def(st)
+		given := v != "" || flags.Changed(q.flag)
+		var refused string
+		if given && asker != nil {
+			if err := st.check(q, v); err != nil {
+				given, refused = false, fmt.Sprintf("--%s %q: %v", q.flag, v, err)
+			}
+		}
+		if !given {
+			def, why := q.defaultOf(st)
+			if refused != "" {
+				asker.Say(refused)
+				def = v
 			}
 			v = def
 			if asker != nil {
 				var err error
-				if v, err = askOne(ctx, asker, st, q, def); err != nil {
-					return fmt.Errorf("prompt %q: %w", q.title, err)
+				if v, err = askOne(ctx, asker, st, q, def, why); err != nil {
+					return askError(q, err)
 				}
 			}
 		}
@@ -623,17 +669,6 @@ func ask(ctx context.Context, st *initState, qs []question, flags *pflag.FlagSet
 	return &exitError{code: ExitUsage, msg: b.String()}
 }
 
-func askOne(ctx context.Context, a prompt.Asker, st *initState, q question, def string) (string, error) {
-	switch q.kind {
-	case "bool":
-		b, err := a.Confirm(ctx, q.title, q.help, def == "true")
-		return strconv.FormatBool(b), err
-	case "select":
-		return a.Select(ctx, q.title, q.help, q.options(st), def)
-	}
-	return a.Input(ctx, q.title, q.help, def, nil)
-}
-
 func envName(flag string) string {
 	return strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
 }
@@ -655,9 +690,18 @@ func gitlabToken(ctx context.Context, e env, o initOptions, asker prompt.Asker) 
 		return secrets.NewToken(t), nil
 	}
 	if asker != nil {
-		t, err := asker.Secret(ctx, "GitLab personal access token", "Needs the api scope, or create_runner, manage_runner and read_api; it is not stored anywhere.")
-		if err == nil && strings.TrimSpace(t) != "" {
-			return secrets.NewToken(strings.TrimSpace(t)), nil
+		t, err := asker.Secret(ctx, "GitLab personal access token", "Needs the api scope, or create_runner, manage_runner and read_api; it is not stored anywhere.",
+			func(t string) error {
+				if t == "" {
+					return errors.New("is required: set GITLAB_TOKEN or use --gitlab-token-file to give it otherwise")
+				}
+				return nil
+			})
+		if errors.Is(err, prompt.ErrAborted) {
+			return secrets.Token{}, askError(question{title: "GitLab personal access token"}, err)
+		}
+		if err == nil && t != "" {
+			return secrets.NewToken(t), nil
 		}
 	}
 	return secrets.Token{}, &exitError{code: ExitUsage, msg: "no GitLab personal access token: set GITLAB_TOKEN or use --gitlab-token-file"}
