@@ -45,6 +45,9 @@ type question struct {
 	// implicit: the default is runnerctl.yaml's own default, so an answer
 	// equal to it is not written into the file.
 	implicit bool
+	// suggest offers a default in the prompt only, and says why: a value
+	// that the user must choose, which a run without prompts never invents.
+	suggest func(s *initState) (value, why string)
 }
 
 // registerInitCompletions completes --profile with the known profiles,
@@ -74,6 +77,10 @@ type initState struct {
 
 	existing   []byte // runnerctl.yaml as it was read (empty if none)
 	configPath string
+	getenv     func(string) string
+	// origin is the URL of the git remote init pushes to, the GitOps
+	// repository URL's default (originDefault).
+	origin, originRemote string
 }
 
 func (s *initState) reg() *config.Registration {
@@ -117,6 +124,7 @@ func questions() []question {
 		func(s *initState) *string { return &s.raw.GitLab.URL }, "")
 	text("repo-url", "GitOps repository URL", "Clone URL of this repository as ArgoCD reaches it.", true,
 		func(s *initState) *string { return &s.raw.GitOps.RepoURL }, "")
+	qs[len(qs)-1].def = func(s *initState) string { return s.origin }
 	text("name", "Runner name", "A DNS label: names the Application gitlab-runner-NAME and the generated files.", true,
 		func(s *initState) *string { return &s.runner.Name }, "")
 	add(question{flag: "scope", implicit: true, title: "Runner scope", help: "Who may use the runner.", kind: "select",
@@ -213,10 +221,12 @@ func questions() []question {
 				{Value: "aws", Label: "aws: AWS Secrets Manager"}, {Value: "gcp", Label: "gcp: GCP Secret Manager"}}
 		},
 		required: func(*initState) bool { return true },
+		suggest:  suggestBackend,
 		get:      func(s *initState) string { return s.raw.Secrets.Backend },
 		set:      func(s *initState, v string) error { s.raw.Secrets.Backend = v; return nil }})
 	text("store-name", "ESO store name", "Name of the ClusterSecretStore (or SecretStore) that reads this backend.", true,
 		func(s *initState) *string { return &s.raw.Secrets.Store.Name }, "")
+	qs[len(qs)-1].suggest = suggestStoreName
 	backendQ := func(flag, backend, title, help string, required bool, field func(s *initState) *string) {
 		get, set := strField(field)
 		add(question{flag: flag, title: title, help: help, get: get, set: set, implicit: !required,
@@ -299,12 +309,22 @@ In a terminal (or with --accessible, plain lines on stdin) init asks for
 every input that no flag, variable or runnerctl.yaml gives, and checks each
 answer where it is given, by the rules runnerctl.yaml's validation applies
 to that field: a refused answer is asked again with the reason, as is a
-flag's value that would be refused. In accessible mode an empty line takes
-the default, and a question that the input leaves unanswered (it ended, or
-gave 5 refused lines) stops init with exit status 2, naming it.
+flag's value that would be refused. Defaults: the GitOps repository URL is
+the URL of the git remote that --remote names (origin), without
+credentials; the secrets backend offered is the first one whose credentials
+the environment holds (Vault's VAULT_ADDR with VAULT_TOKEN or an AppRole,
+INFISICAL_UNIVERSAL_AUTH_CLIENT_ID, AWS's variables or shared credentials
+file, GCP's GOOGLE_APPLICATION_CREDENTIALS or gcloud's application default
+credentials, in that order); the ESO store name offered is vault,
+infisical, aws-secrets-manager or gcp-secret-manager, after the backend. In
+accessible mode an empty line takes the default, and a question that the
+input leaves unanswered (it ended, or gave 5 refused lines) stops init with
+exit status 2, naming it.
 
 Without a terminal on stdin, or with --non-interactive, init never prompts
-and lists every missing input.
+and lists every missing input. Only the repository URL is taken from git
+unasked; a backend or an ESO store name is never guessed, since the token
+and the store must be where the user chose.
 
 Re-running with the same inputs creates no second runner and changes no
 file. A run that was killed or lost GitLab's
@@ -384,7 +404,8 @@ func runInit(ctx context.Context, e env, g *globals, o initOptions, qs []questio
 		idx = len(raw.Runners) - 1
 	}
 	st := &initState{raw: raw, runner: &raw.Runners[idx], idx: idx, profiles: profiles,
-		existing: existing, configPath: g.configPath}
+		existing: existing, configPath: g.configPath, getenv: e.getenv}
+	originDefault(ctx, st, qs, flags, root, o.remote)
 
 	interactive := !o.nonInteractive && (o.accessible || isTerminal(e.stdin))
 	var asker prompt.Asker
@@ -406,6 +427,9 @@ func runInit(ctx context.Context, e env, g *globals, o initOptions, qs []questio
 	}
 	if err := ask(ctx, st, qs, flags, asker); err != nil {
 		return err
+	}
+	if st.origin != "" && asker == nil && raw.GitOps.RepoURL == st.origin {
+		logf(e, g, "gitops.repoURL: %s (git remote %s)", st.origin, st.originRemote)
 	}
 
 	// Validate the whole result, with profiles, before touching anything.
@@ -627,7 +651,7 @@ func ask(ctx context.Context, st *initState, qs []question, flags *pflag.FlagSet
 			}
 		}
 		if !given {
-			def, why := q.defaultOf(st)
+			def, why := q.defaultOf(st, asker != nil)
 			if refused != "" {
 				asker.Say(refused)
 				def = v

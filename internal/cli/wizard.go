@@ -4,11 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"reflect"
+	"runtime"
 	"strconv"
 	"strings"
 
+	"github.com/spf13/pflag"
+
 	"github.com/runnerctl/runnerctl/internal/config"
+	"github.com/runnerctl/runnerctl/internal/gitops"
 	"github.com/runnerctl/runnerctl/internal/prompt"
 	"github.com/runnerctl/runnerctl/internal/render"
 )
@@ -50,14 +56,153 @@ func runnerField(path string) func(int) string {
 	return func(i int) string { return fmt.Sprintf("runners[%d].%s", i, path) }
 }
 
+// storeNames are the ESO store names the wizard offers for each backend
+// (the ones the examples use). They are only offered: the store is one
+// that the user created in the cluster, and a name runnerctl made up
+// would leave the ExternalSecret unsynced, so a run without prompts
+// still needs --store-name.
+var storeNames = map[string]string{
+	config.BackendVault:     "vault",
+	config.BackendInfisical: "infisical",
+	config.BackendAWS:       "aws-secrets-manager",
+	config.BackendGCP:       "gcp-secret-manager",
+}
+
+func suggestStoreName(s *initState) (string, string) {
+	name, ok := storeNames[s.raw.Secrets.Backend]
+	if !ok {
+		return "", ""
+	}
+	return name, fmt.Sprintf("(Suggested for %s; it must be the name of the store in your cluster.)", s.raw.Secrets.Backend)
+}
+
+// suggestBackend offers the backend whose credentials the environment
+// holds (detectBackend). Only offered, never taken by a run without
+// prompts: credentials lying around for one backend do not say that the
+// runner tokens belong there.
+func suggestBackend(s *initState) (string, string) {
+	found := detectBackend(s.getenv)
+	if len(found) == 0 {
+		return "", ""
+	}
+	why := fmt.Sprintf("(Default %s: %s.", found[0].backend, found[0].why)
+	if len(found) > 1 {
+		var others []string
+		for _, f := range found[1:] {
+			others = append(others, f.backend)
+		}
+		why += " Credentials were found for " + strings.Join(others, ", ") + " too."
+	}
+	return found[0].backend, why + ")"
+}
+
+type foundBackend struct{ backend, why string }
+
+// detectBackend lists the backends whose credentials the environment
+// holds, in a fixed order: the variables that exist for runnerctl's
+// backends alone first (Vault's, Infisical's), then the clouds' default
+// chains, which are often set up for other work on the same machine.
+// Only the usual places are looked at; nothing is contacted.
+func detectBackend(getenv func(string) string) []foundBackend {
+	var found []foundBackend
+	set := func(names ...string) bool {
+		for _, n := range names {
+			if getenv(n) == "" {
+				return false
+			}
+		}
+		return true
+	}
+	switch {
+	case set("VAULT_ADDR", "VAULT_TOKEN"):
+		found = append(found, foundBackend{config.BackendVault, "VAULT_ADDR and VAULT_TOKEN are set"})
+	case set("VAULT_ADDR", "VAULT_ROLE_ID", "VAULT_SECRET_ID"):
+		found = append(found, foundBackend{config.BackendVault, "VAULT_ADDR, VAULT_ROLE_ID and VAULT_SECRET_ID are set"})
+	}
+	if set("INFISICAL_UNIVERSAL_AUTH_CLIENT_ID") {
+		found = append(found, foundBackend{config.BackendInfisical, "INFISICAL_UNIVERSAL_AUTH_CLIENT_ID is set"})
+	}
+	home := getenv("HOME")
+	if home == "" {
+		home = getenv("USERPROFILE") // Windows
+	}
+	exists := func(path string) bool {
+		if path == "" {
+			return false
+		}
+		info, err := os.Stat(path)
+		return err == nil && info.Mode().IsRegular()
+	}
+	awsCredentials := getenv("AWS_SHARED_CREDENTIALS_FILE")
+	if awsCredentials == "" && home != "" {
+		awsCredentials = filepath.Join(home, ".aws", "credentials")
+	}
+	switch {
+	case set("AWS_ACCESS_KEY_ID"):
+		found = append(found, foundBackend{config.BackendAWS, "AWS_ACCESS_KEY_ID is set"})
+	case set("AWS_PROFILE"):
+		found = append(found, foundBackend{config.BackendAWS, "AWS_PROFILE is set"})
+	case set("AWS_WEB_IDENTITY_TOKEN_FILE"):
+		found = append(found, foundBackend{config.BackendAWS, "AWS_WEB_IDENTITY_TOKEN_FILE is set"})
+	case exists(awsCredentials):
+		found = append(found, foundBackend{config.BackendAWS, "the AWS shared credentials file exists"})
+	}
+	gcloud := getenv("CLOUDSDK_CONFIG")
+	switch {
+	case gcloud != "": // gcloud's configuration directory, named
+	case runtime.GOOS == "windows" && getenv("APPDATA") != "":
+		gcloud = filepath.Join(getenv("APPDATA"), "gcloud")
+	case home != "":
+		gcloud = filepath.Join(home, ".config", "gcloud")
+	}
+	switch {
+	case set("GOOGLE_APPLICATION_CREDENTIALS"):
+		found = append(found, foundBackend{config.BackendGCP, "GOOGLE_APPLICATION_CREDENTIALS is set"})
+	case gcloud != "" && exists(filepath.Join(gcloud, "application_default_credentials.json")):
+		found = append(found, foundBackend{config.BackendGCP, "gcloud's application default credentials exist"})
+	}
+	return found
+}
+
+// originDefault sets st.origin to the URL of the git remote that init
+// pushes to (--remote, origin by default) when nothing else gives the
+// GitOps repository URL. It is a default safe to take without asking: it
+// names this very repository, as the user's git reaches it. A URL that
+// runnerctl.yaml could not hold is not offered. git runs with
+// gitops.Env's environment, without runnerctl's secrets.
+func originDefault(ctx context.Context, st *initState, qs []question, flags *pflag.FlagSet, root, remote string) {
+	if flagValue(flags, "repo-url") != "" || flags.Changed("repo-url") || st.raw.GitOps.RepoURL != "" {
+		return
+	}
+	url, err := gitops.Git{Dir: root}.RemoteURL(ctx, remote)
+	if err != nil || url == "" {
+		return // not a repository, or no such remote: nothing to offer
+	}
+	for _, q := range qs {
+		if q.flag == "repo-url" && st.check(q, url) == nil {
+			st.origin, st.originRemote = url, remote
+		}
+	}
+}
+
 // defaultOf is the value q starts from when no flag gives one, and why it
 // is that value (said in the question's help): the existing
-// runnerctl.yaml's, else the question's default.
-func (q question) defaultOf(st *initState) (string, string) {
+// runnerctl.yaml's, else the question's default, else, when the question
+// is asked, what it suggests.
+func (q question) defaultOf(st *initState, asking bool) (string, string) {
 	if v := q.get(st); v != "" {
 		return v, ""
 	}
-	return q.def(st), ""
+	if v := q.def(st); v != "" {
+		if q.flag == "repo-url" && v == st.origin {
+			return v, fmt.Sprintf("(Default: git remote %s.)", st.originRemote)
+		}
+		return v, ""
+	}
+	if asking && q.suggest != nil {
+		return q.suggest(st)
+	}
+	return "", ""
 }
 
 // check validates answer v to q as the final validation of runnerctl.yaml

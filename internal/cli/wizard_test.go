@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -33,7 +34,7 @@ func newTestState(t *testing.T) *initState {
 	raw := &config.Config{APIVersion: config.APIVersion, Kind: config.Kind,
 		Runners: []config.Runner{{Name: "other"}, {}}}
 	return &initState{raw: raw, runner: &raw.Runners[1], idx: 1, profiles: profiles,
-		configPath: filepath.Join(t.TempDir(), "runnerctl.yaml")}
+		configPath: filepath.Join(t.TempDir(), "runnerctl.yaml"), getenv: func(string) string { return "" }}
 }
 
 // An answer is judged by runnerctl.yaml's own rules for the question's
@@ -83,12 +84,46 @@ func TestCheckAnswer(t *testing.T) {
 	}
 }
 
+func TestDetectBackend(t *testing.T) {
+	home := t.TempDir()
+	gcloud := filepath.Join(home, ".config", "gcloud")
+	if err := os.MkdirAll(gcloud, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(gcloud, "application_default_credentials.json"), []byte("{}"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{}, ""},
+		{map[string]string{"VAULT_ADDR": "https://v"}, ""}, // an address is no credential
+		{map[string]string{"VAULT_ADDR": "https://v", "VAULT_TOKEN": "t", "AWS_PROFILE": "ops"}, "vault aws"},
+		{map[string]string{"VAULT_ADDR": "https://v", "VAULT_ROLE_ID": "r", "VAULT_SECRET_ID": "s"}, "vault"},
+		{map[string]string{"AWS_ACCESS_KEY_ID": "a", "INFISICAL_UNIVERSAL_AUTH_CLIENT_ID": "i"}, "infisical aws"},
+		{map[string]string{"GOOGLE_APPLICATION_CREDENTIALS": "/k.json", "AWS_WEB_IDENTITY_TOKEN_FILE": "/t"}, "aws gcp"},
+		{map[string]string{"HOME": home}, "gcp"},
+	} {
+		var got []string
+		for _, f := range detectBackend(func(k string) string { return c.env[k] }) {
+			got = append(got, f.backend)
+		}
+		if strings.Join(got, " ") != c.want {
+			t.Errorf("%v: found %q, want %q", c.env, got, c.want)
+		}
+	}
+}
+
 // With a prompt, ask takes every answer only once it is accepted: refused
 // ones are said with their reason, and nothing is left missing.
 func TestAskChecksEachAnswer(t *testing.T) {
 	st := newTestState(t)
+	st.getenv = func(k string) string {
+		return map[string]string{"VAULT_ADDR": "https://vault.example.com", "VAULT_TOKEN": "t"}[k]
+	}
 	qs := questions()
-	cmd := newInitCmd(env{getenv: func(string) string { return "" }}, &globals{}, viper.New())
+	cmd := newInitCmd(env{getenv: st.getenv}, &globals{}, viper.New())
 	if err := cmd.Flags().Set("chart-version", "1.x"); err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +133,7 @@ func TestAskChecksEachAnswer(t *testing.T) {
 		"", "", "", // scope (instance), description, tags
 		"n", "", // run untagged: refused without tags, then the default (yes)
 		"", "60", "", "", "", // protected, timeout refused then default, paused, note
-		"vault", "", "vault", "", // backend, store name (required: refused empty), mount
+		"", "", "", // backend (vault, from the environment), store name (vault), mount
 		"", "", // profile, namespace
 		"", "0.86.0", // the refused flag's value again, then a good one
 	}}
@@ -119,7 +154,6 @@ func TestAskChecksEachAnswer(t *testing.T) {
 		"Maximum job timeout (seconds): registration.maximumTimeout must be 0 (none) or at least 600 seconds",
 		`--chart-version "1.x": "1.x" is not an exact chart version`,
 		`Chart version: "1.x" is not an exact chart version`,
-		"ESO store name: secrets.store.name is required",
 	} {
 		if !strings.Contains(said, w) {
 			t.Errorf("not said: %q\nsaid:\n%s", w, said)
