@@ -282,6 +282,7 @@ func splitList(v string) []string {
 
 type initOptions struct {
 	nonInteractive, accessible, dryRun, recreate bool
+	yes                                          bool
 	tokenFile, caFile, recoveryDir               string
 	commit, push, mergeRequest                   bool
 	remote, mrProject                            string
@@ -321,10 +322,16 @@ accessible mode an empty line takes the default, and a question that the
 input leaves unanswered (it ended, or gave 5 refused lines) stops init with
 exit status 2, naming it.
 
+Before anything is changed, init shows what it will do (the GitLab and the
+runner's scope and settings, where the token is stored, the ESO store, the
+profile, the files) and asks to confirm. Answering no changes nothing and
+exits 1, so that a command chained after init does not run; --yes (or
+RUNNERCTL_YES=true) answers yes beforehand.
+
 Without a terminal on stdin, or with --non-interactive, init never prompts
-and lists every missing input. Only the repository URL is taken from git
-unasked; a backend or an ESO store name is never guessed, since the token
-and the store must be where the user chose.
+(nor asks to confirm) and lists every missing input. Only the repository
+URL is taken from git unasked; a backend or an ESO store name is never
+guessed, since the token and the store must be where the user chose.
 
 Re-running with the same inputs creates no second runner and changes no
 file. A run that was killed or lost GitLab's
@@ -341,7 +348,7 @@ before writing the files; its scope cannot change.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o := initOptions{
 				nonInteractive: v.GetBool("non-interactive"), accessible: v.GetBool("accessible"),
-				dryRun: v.GetBool("dry-run"), recreate: v.GetBool("recreate"),
+				dryRun: v.GetBool("dry-run"), recreate: v.GetBool("recreate"), yes: v.GetBool("yes"),
 				tokenFile: v.GetString("gitlab-token-file"), caFile: v.GetString("ca-file"),
 				recoveryDir: v.GetString("recovery-dir"),
 				commit:      v.GetBool("commit") || v.GetBool("push") || v.GetBool("merge-request"),
@@ -358,6 +365,7 @@ before writing the files; its scope cannot change.`,
 	registerInitCompletions(cmd, e, qs)
 	f.Bool("non-interactive", false, "never prompt; fail listing every missing input")
 	f.Bool("accessible", false, "plain line-by-line prompts (screen readers, answers piped on stdin)")
+	f.BoolP("yes", "y", false, "do not ask for confirmation before changing anything (a run without prompts never asks)")
 	f.Bool("dry-run", false, "change nothing anywhere; print the plan")
 	f.Bool("recreate", false, "create a new runner when the recorded runner ID no longer exists in GitLab")
 	f.String("gitlab-token-file", "", "read the GitLab personal access token from this file (instead of GITLAB_TOKEN)")
@@ -492,10 +500,21 @@ func runInit(ctx context.Context, e env, g *globals, o initOptions, qs []questio
 		return err
 	}
 	if asker != nil {
-		// The last question is asked: the terminal is the user's again
-		// before anything is changed.
+		// The last question: everything is known, nothing is changed yet.
+		// A run without prompts (no terminal, --non-interactive) has
+		// nobody to ask; --yes says yes beforehand.
+		if !o.yes {
+			ok, err := confirmInit(ctx, e, asker, cfg, runner, loc, plan, g.configPath, string(newYAML) != string(existing))
+			if err != nil {
+				return askError(question{title: "confirmation", flag: "yes"}, err)
+			}
+			if !ok {
+				// Not a success: `runnerctl init && git push` must stop here.
+				return &exitError{code: ExitFailure, msg: fmt.Sprintf("runner %q: not confirmed; nothing was changed", runner.Name)}
+			}
+		}
 		if err := asker.Close(); err != nil {
-			return askError(question{title: "GitLab personal access token"}, err)
+			return askError(question{title: "confirmation", flag: "yes"}, err)
 		}
 	}
 	gl, err := gitlab.New(gitlab.Options{URL: cfg.GitLab.URL, Token: pat, CAFile: o.caFile})

@@ -17,6 +17,7 @@ import (
 	"github.com/runnerctl/runnerctl/internal/gitops"
 	"github.com/runnerctl/runnerctl/internal/prompt"
 	"github.com/runnerctl/runnerctl/internal/render"
+	"github.com/runnerctl/runnerctl/internal/secrets"
 )
 
 // questionFields names the field of runnerctl.yaml that each question
@@ -310,4 +311,110 @@ func askOne(ctx context.Context, a prompt.Asker, st *initState, q question, def,
 		return a.Select(ctx, q.title, help, q.options(st), def)
 	}
 	return a.Input(ctx, q.title, help, def, check)
+}
+
+// confirmInit shows what init is about to do and asks whether to go on.
+// Nothing has been changed yet, anywhere.
+func confirmInit(ctx context.Context, e env, a prompt.Asker, cfg *config.Config, r *config.Runner, loc config.RemoteRef, plan *gitops.Plan, configPath string, configChanged bool) (bool, error) {
+	a.Say(initSummary(e, cfg, r, loc, plan, configPath, configChanged))
+	title := fmt.Sprintf("Create runner %q?", r.Name)
+	if r.RunnerID != 0 {
+		title = fmt.Sprintf("Go ahead with runner %q?", r.Name)
+	}
+	return a.Confirm(ctx, title, "Nothing is changed anywhere before you answer yes.", false, nil)
+}
+
+// initSummary says what init will do, for the confirmation: where the
+// runner is created, with which settings (those that differ from GitLab's
+// defaults), where its token goes, what deploys it, and which files are
+// written.
+func initSummary(e env, cfg *config.Config, r *config.Runner, loc config.RemoteRef, plan *gitops.Plan, configPath string, configChanged bool) string {
+	reg := r.Registration
+	var b strings.Builder
+	line := func(label, format string, args ...any) {
+		fmt.Fprintf(&b, "  %-11s %s\n", label, fmt.Sprintf(format, args...))
+	}
+	scope := "instance runner (every project)"
+	if reg.Scope.Type != config.ScopeInstance {
+		scope = fmt.Sprintf("%s runner of %s", reg.Scope.Type, reg.Scope.Path)
+	}
+	if r.RunnerID == 0 {
+		fmt.Fprintf(&b, "runnerctl init will create runner %q:\n", r.Name)
+		line("GitLab", "%s, %s", cfg.GitLab.URL, scope)
+	} else {
+		fmt.Fprintf(&b, "runnerctl init will use runner %q (id %d) if it still exists, and update its settings in GitLab where they differ:\n", r.Name, r.RunnerID)
+		line("GitLab", "%s, %s", cfg.GitLab.URL, scope)
+	}
+	var settings []string
+	if reg.Description != "runnerctl "+r.Name {
+		settings = append(settings, fmt.Sprintf("description %q", reg.Description))
+	}
+	if len(reg.Tags) > 0 {
+		settings = append(settings, "tags "+strings.Join(reg.Tags, ", "))
+	}
+	if untagged := *reg.RunUntagged; untagged != (len(reg.Tags) == 0) {
+		settings = append(settings, map[bool]string{true: "runs untagged jobs too", false: "tagged jobs only"}[untagged])
+	}
+	if reg.Locked {
+		settings = append(settings, "locked to its projects")
+	}
+	if reg.AccessLevel == "ref_protected" {
+		settings = append(settings, "protected branches and tags only")
+	}
+	if reg.MaximumTimeout != 0 {
+		settings = append(settings, fmt.Sprintf("maximum job timeout %ds", reg.MaximumTimeout))
+	}
+	if reg.Paused {
+		settings = append(settings, "paused")
+	}
+	if reg.MaintenanceNote != "" {
+		settings = append(settings, "with a maintenance note")
+	}
+	if len(settings) > 0 {
+		line("settings", "%s", strings.Join(settings, "; "))
+	}
+	line("token", "%s at %q", backendPlace(e, cfg.Secrets), secrets.Location(loc).String())
+	line("ESO store", "%s %q", cfg.Secrets.Store.Kind, cfg.Secrets.Store.Name)
+	line("deployment", "profile %s, namespace %s, chart %s %s", r.Profile, r.Namespace, cfg.Chart.Name, cfg.Chart.Version)
+	var files []string
+	if configChanged {
+		files = append(files, "write "+filepath.Base(configPath))
+	}
+	for _, c := range plan.Pending() {
+		files = append(files, string(c.Action)+" "+c.Path)
+	}
+	if len(files) == 0 {
+		files = append(files, "none change")
+	}
+	for i, f := range files {
+		label := ""
+		if i == 0 {
+			label = "files"
+		}
+		line(label, "%s", f)
+	}
+	return strings.TrimSuffix(b.String(), "\n")
+}
+
+// backendPlace names the secrets manager that will hold the token, with
+// what tells one of its kind from another.
+func backendPlace(e env, s config.Secrets) string {
+	switch s.Backend {
+	case config.BackendVault:
+		place := fmt.Sprintf("vault, mount %s", s.Vault.Mount)
+		if addr := e.getenv("VAULT_ADDR"); addr != "" {
+			place = fmt.Sprintf("vault %s, mount %s", addr, s.Vault.Mount)
+		}
+		return place
+	case config.BackendInfisical:
+		return fmt.Sprintf("infisical project %s, environment %s", s.Infisical.ProjectSlug, s.Infisical.Environment)
+	case config.BackendAWS:
+		if s.AWS.Region == "" {
+			return "aws secrets manager (the SDK's default region)"
+		}
+		return "aws secrets manager in " + s.AWS.Region
+	case config.BackendGCP:
+		return "gcp secret manager of project " + s.GCP.Project
+	}
+	return s.Backend
 }
