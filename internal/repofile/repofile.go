@@ -122,3 +122,23 @@ func unwrapPath(err error) error {
 	}
 	return err
 }
+
+// Head returns the first n bytes of the regular file name inside root
+// (fewer when the file is shorter), under the same rules as Read.
+func Head(root *os.Root, name string, n int) ([]byte, error) {
+	rel := filepath.FromSlash(name)
+	f, err := root.OpenFile(rel, os.O_RDONLY|openFlags, 0)
+	if err != nil {
+		return nil, &Error{Name: name, Err: unwrapPath(err)}
+	}
+	defer f.Close()
+	if info, err := f.Stat(); err != nil || !info.Mode().IsRegular() {
+		return nil, &Error{Name: name, Err: ErrNotRegular}
+	}
+	buf := make([]byte, n)
+	got, err := io.ReadFull(f, buf)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return nil, &Error{Name: name, Err: unwrapPath(err)}
+	}
+	return buf[:got], nil
+}
