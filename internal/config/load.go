@@ -115,24 +115,14 @@ func syntaxError(err error) FieldError {
 	msg := err.Error()
 	if m := lineRE.FindStringSubmatch(msg); m != nil {
 		n, _ := strconv.Atoi(m[1])
-		return FieldError{Line: n, Msg: "YAML syntax: " + clip(m[2])}
+		return FieldError{Line: n, Msg: "YAML syntax: " + safetext.Clip(m[2], maxMessage)}
 	}
-	return FieldError{Msg: "YAML syntax: " + clip(strings.TrimPrefix(msg, "yaml: "))}
+	return FieldError{Msg: "YAML syntax: " + safetext.Clip(strings.TrimPrefix(msg, "yaml: "), maxMessage)}
 }
 
 // maxMessage bounds a message of the YAML parser repeated to the user: some
 // name what they could not parse (an anchor, a tag), unbounded.
 const maxMessage = 200
-
-// clip makes a message of the YAML parser safe to print: control and
-// bidirectional characters escaped, at most maxMessage bytes.
-func clip(msg string) string {
-	msg = safetext.Terminal(msg)
-	if len(msg) > maxMessage {
-		msg = strings.ToValidUTF8(msg[:maxMessage], "") + "..."
-	}
-	return msg
-}
 
 // nodeIndex maps field paths to lines and back.
 type nodeIndex struct {
@@ -217,10 +207,10 @@ var (
 func (idx *nodeIndex) typeError(msg string) FieldError {
 	m := lineRE.FindStringSubmatch(msg)
 	if m == nil {
-		return FieldError{Msg: clip(msg)}
+		return FieldError{Msg: safetext.Clip(msg, maxMessage)}
 	}
 	line, _ := strconv.Atoi(m[1])
-	fe := FieldError{Line: line, Path: idx.pathAt(line, ""), Msg: clip(m[2])}
+	fe := FieldError{Line: line, Path: idx.pathAt(line, ""), Msg: safetext.Clip(m[2], maxMessage)}
 	if u := unknownFieldRE.FindStringSubmatch(m[2]); u != nil {
 		fe.Path = idx.pathAt(line, u[1])
 		fe.Msg = fmt.Sprintf("unknown field %s; check its spelling against docs/config.md", safetext.Quote(u[1]))

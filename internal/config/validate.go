@@ -226,7 +226,7 @@ func (v *validator) httpURL(path, s string, schemes ...string) {
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		v.add(path, "%q is not a URL (%s)", s, clip(err.Error()))
+		v.add(path, "%q is not a URL (%s)", s, safetext.Clip(err.Error(), maxMessage))
 	case !slices.Contains(schemes, u.Scheme):
 		v.add(path, "%q must start with %s://", s, strings.Join(schemes, ":// or "))
 	case u.Host == "" || strings.ContainsAny(u.Host, " \"'<>"):

@@ -257,7 +257,7 @@ func sortedKeys[V any](m map[string]V) []string {
 func yamlError(err error) string {
 	var te *yaml.TypeError
 	if !errors.As(err, &te) {
-		return clip(strings.TrimPrefix(err.Error(), "yaml: "))
+		return safetext.Clip(strings.TrimPrefix(err.Error(), "yaml: "), maxMessage)
 	}
 	// One problem is enough to fix a profile, and a file that is not one
 	// would otherwise have a line quoted per problem.
@@ -270,13 +270,17 @@ func yamlError(err error) string {
 	} else if c := cannotKindRE.FindStringSubmatch(m); c != nil {
 		msg = fmt.Sprintf("line %s: wrong type: %s where %s is expected", c[1], tagName(c[2]), typeName(c[3]))
 	} else {
-		msg = clip(m)
+		msg = safetext.Clip(m, maxMessage)
 	}
 	if n := len(te.Errors) - 1; n > 0 {
 		msg += fmt.Sprintf(" (and %d more)", n)
 	}
 	return msg
 }
+
+// maxMessage bounds a message of the YAML parser repeated to the user: some
+// name what they could not parse (an anchor, a tag) at any length.
+const maxMessage = 200
 
 var (
 	unknownFieldRE = regexp.MustCompile(`^line (\d+): field (.*) not found in type \S+$`)
@@ -315,16 +319,6 @@ func typeName(t string) string {
 		return "a string"
 	}
 	return "another type"
-}
-
-// clip escapes a parser message and bounds it: some name what they could
-// not parse (an anchor, a tag) at any length.
-func clip(msg string) string {
-	msg = safetext.Terminal(msg)
-	if len(msg) > 200 {
-		msg = strings.ToValidUTF8(msg[:200], "") + "..."
-	}
-	return msg
 }
 
 // unwrapPath drops the "openat PATH:" of a *PathError: messages name the

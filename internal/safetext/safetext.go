@@ -85,3 +85,19 @@ func BadRune(s string, multiline bool) int {
 func unsafeRune(r rune) bool {
 	return unicode.IsControl(r) || unicode.Is(unicode.Cf, r)
 }
+
+// Clip makes a message from a parser or library safe to print: escaped as
+// Terminal escapes it, and cut to at most max bytes (at a rune boundary,
+// "..." marking the cut). Some messages repeat what they could not parse
+// at any length.
+func Clip(msg string, max int) string {
+	msg = Terminal(msg)
+	if len(msg) <= max {
+		return msg
+	}
+	cut := max
+	for cut > 0 && !utf8.RuneStart(msg[cut]) {
+		cut--
+	}
+	return msg[:cut] + "..."
+}

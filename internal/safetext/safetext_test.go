@@ -37,3 +37,12 @@ func TestTerminal(t *testing.T) {
 		t.Error("BadRune does not tell single-line from multi-line text")
 	}
 }
+
+func TestClip(t *testing.T) {
+	if got := Clip("short \x1b", 100); got != `short \x1b` {
+		t.Errorf("Clip escapes %q", got)
+	}
+	if got := Clip(strings.Repeat("é", 100), 11); got != "ééééé..." {
+		t.Errorf("Clip cuts to %q", got)
+	}
+}
