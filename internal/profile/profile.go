@@ -300,13 +300,13 @@ func readRepoProfiles(root *os.Root, rel, origin string, raw map[string]*Profile
 	case errors.Is(err, fs.ErrNotExist):
 		return nil
 	case err != nil:
-		return fmt.Errorf("read profiles %q: %w", origin, unwrapPath(err))
+		return fmt.Errorf("read profiles %q: %w", origin, repofile.Explain(unwrapPath(err)))
 	case !info.IsDir():
 		return fmt.Errorf("read profiles %q: not a directory", origin)
 	}
 	entries, err := fs.ReadDir(root.FS(), rel)
 	if err != nil {
-		return fmt.Errorf("read profiles %q: %w", origin, unwrapPath(err))
+		return fmt.Errorf("read profiles %q: %w", origin, repofile.Explain(unwrapPath(err)))
 	}
 	var files []fs.DirEntry
 	for _, e := range entries {

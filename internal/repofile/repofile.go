@@ -44,8 +44,32 @@ func (e *Error) Reason() string {
 		return fmt.Sprintf("is larger than %s, the most runnerctl reads", Size(e.Limit))
 	case errors.Is(e.Err, ErrNotRegular):
 		return "is not a regular file (a directory, FIFO, socket or device); runnerctl reads only regular files"
+	case Escapes(e.Err):
+		return escapeReason
 	}
 	return e.Err.Error()
+}
+
+// escapeReason explains os.Root's refusal.
+const escapeReason = "path escapes from parent (a symlink or .. leads outside the repository; runnerctl reads only files inside it)"
+
+// Escapes says whether err is os.Root's refusal of a path leading out of
+// it. The os package does not export that error; its text is stable.
+func Escapes(err error) bool {
+	for ; err != nil; err = errors.Unwrap(err) {
+		if err.Error() == "path escapes from parent" {
+			return true
+		}
+	}
+	return false
+}
+
+// Explain is err with os.Root's refusal spelt out for users.
+func Explain(err error) error {
+	if Escapes(err) {
+		return errors.New(escapeReason)
+	}
+	return err
 }
 
 func (e *Error) Unwrap() error { return e.Err }
