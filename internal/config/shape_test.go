@@ -144,3 +144,26 @@ func TestFleetLimit(t *testing.T) {
 		t.Errorf("%d runners", len(cfg.Runners))
 	}
 }
+
+// TestAttribute: a value that came from a flag is reported by the flag's
+// name, not by the line of the YAML runnerctl built from it.
+func TestAttribute(t *testing.T) {
+	_, err := config.Parse("runnerctl.yaml", []byte(head+"runners:\n  - name: Bad_Name\n    registration: {tags: [\"a,b\"]}\n"))
+	var inv *config.InvalidError
+	if !errors.As(err, &inv) {
+		t.Fatalf("got %v", err)
+	}
+	inv.Attribute(map[string]string{"runners[0].name": "--name", "runners[0].registration.tags": "--tags"})
+	msg := inv.Error()
+	for _, want := range []string{
+		`--name (runners[0].name): "Bad_Name" is not a DNS label`,
+		`--tags (runners[0].registration.tags[0]): "a,b" must have no commas`,
+	} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("want %q in:\n%s", want, msg)
+		}
+	}
+	if strings.Contains(msg, "line ") {
+		t.Errorf("an attributed problem names a line:\n%s", msg)
+	}
+}
