@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/runnerctl/runnerctl/internal/custody"
+	"github.com/runnerctl/runnerctl/internal/safetext"
 )
 
 // Exit codes of every command (render --check uses 1 for drift).
@@ -72,14 +73,16 @@ func Run(args []string, e env) int {
 	if err == nil {
 		return ExitOK
 	}
+	// An error may carry text from the command line or from files (a flag
+	// name, a parser's excerpt): what would act on the terminal is escaped.
 	var coded interface{ ExitCode() int }
 	if errors.As(err, &coded) {
 		if msg := err.Error(); msg != "" {
-			fmt.Fprintln(e.stderr, "runnerctl: "+msg)
+			fmt.Fprintln(e.stderr, "runnerctl: "+safetext.Terminal(msg))
 		}
 		return coded.ExitCode()
 	}
-	fmt.Fprintln(e.stderr, "runnerctl: "+err.Error())
+	fmt.Fprintln(e.stderr, "runnerctl: "+safetext.Terminal(err.Error()))
 	if isCobraUsageError(err) {
 		return ExitUsage
 	}
