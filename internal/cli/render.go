@@ -41,8 +41,8 @@ never overwritten unless --force is given.
 
 Exit codes: 0 success (with --check: up to date), 1 failure (with --check:
 drift, and a unified diff is printed), 2 invalid configuration or usage,
-a file that cannot be read or written safely, or a prune that needs
---prune-all.`,
+or a prune that needs --prune-all (with --check also a generated path that
+cannot be compared safely).`,
 		Example: `  runnerctl render
   runnerctl render --check        # in CI: fail when committed files drifted
   runnerctl render --stdout | less
