@@ -27,6 +27,10 @@ const (
 	// MaxScalarLen bounds every value of the file. The longest legitimate
 	// one is a maintenance note of 990 characters (up to 4 bytes each).
 	MaxScalarLen = 4096
+	// MaxListLen bounds every other list (tags, CIDRs, ports, sync
+	// options): each becomes part of every rendered file of its runner,
+	// and none needs more than a few dozen entries.
+	MaxListLen = 1000
 	// maxNodeVisits bounds the shape check's walk, which follows aliases:
 	// about three times the values of a 1 MiB file, far below what a
 	// "billion laughs" document expands to.
@@ -127,6 +131,10 @@ func (s *shapeChecker) walk(n *yaml.Node, t reflect.Type, path string, use int) 
 	case reflect.Slice:
 		if n.Kind != yaml.SequenceNode {
 			s.wrongType(path, line, n, "a list")
+			return
+		}
+		if path != "runners" && len(n.Content) > MaxListLen {
+			s.add(path, line, "lists %d items; runnerctl accepts at most %d", len(n.Content), MaxListLen)
 			return
 		}
 		for i, item := range n.Content {

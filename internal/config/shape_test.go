@@ -52,6 +52,8 @@ func TestShapeErrors(t *testing.T) {
 			[]string{`line 8: runners[0]: unknown field "` + strings.Repeat("x", 60) + `"... (10485760 bytes)`}, []string{strings.Repeat("x", 61)}},
 		{"long value", head + "runners:\n  - name: ci\n    image: " + long + "\n",
 			[]string{"line 8: runners[0].image: is 10485760 bytes long; runnerctl accepts at most 4096 bytes"}, []string{"xxxx"}},
+		{"long list", head + "runners:\n  - name: ci\n    pullPolicy: [" + strings.Repeat("always, ", config.MaxListLen) + "never]\n",
+			[]string{"line 8: runners[0].pullPolicy: lists 1001 items; runnerctl accepts at most 1000"}, nil},
 		{"too many runners", head + "runners:\n" + strings.Repeat("  - name: r\n", config.MaxRunners+1),
 			[]string{"line 7: runners: lists 10001 runners; runnerctl handles at most 10000"}, nil},
 	}
