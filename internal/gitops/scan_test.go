@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/runnerctl/runnerctl/internal/render"
@@ -44,5 +45,29 @@ func TestGeneratedDirs(t *testing.T) {
 	}
 	if dirs, complete, err := GeneratedDirs(filepath.Join(root, "nothing-here"), 10); err != nil || !complete || dirs != nil {
 		t.Errorf("missing root: %q, %v, %v", dirs, complete, err)
+	}
+}
+
+// TestPlanReadsBounded: a file in the way that is larger than any
+// generated file is not read whole.
+func TestPlanReadsBounded(t *testing.T) {
+	root := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(root, "values"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	big := append([]byte(render.Header), make([]byte, MaxFileSize)...)
+	if err := os.WriteFile(filepath.Join(root, "values", "gitlab-runner-a.yaml"), big, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := NewPlan(root, []render.File{{Path: "values/gitlab-runner-a.yaml", Content: []byte(render.Header)}}, []string{"values"}, true)
+	if err == nil || !strings.Contains(err.Error(), "is larger than 4 MiB") {
+		t.Errorf("NewPlan: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "values", "gitlab-runner-b.yaml"), big, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = NewPlan(root, nil, []string{"values"}, false)
+	if err == nil || !strings.Contains(err.Error(), "is larger than 4 MiB") {
+		t.Errorf("NewPlan pruning: %v", err)
 	}
 }
