@@ -97,11 +97,7 @@ func (s *shapeChecker) add(path string, line int, format string, args ...any) {
 // walk checks node n against type t at path. use is the line of the alias
 // being expanded, 0 outside aliases.
 func (s *shapeChecker) walk(n *yaml.Node, t reflect.Type, path string, use int) {
-	s.visits++
-	if s.visits == maxNodeVisits {
-		s.add(path, lineOf(n, use), "the document expands to more than %d values (through aliases?); runnerctl refuses it", maxNodeVisits)
-	}
-	if s.visits >= maxNodeVisits {
+	if !s.spend(n, path, use) {
 		return
 	}
 	if n.Kind == yaml.AliasNode {
@@ -207,7 +203,20 @@ func (s *shapeChecker) mapping(n *yaml.Node, t reflect.Type, path string, use in
 	}
 }
 
+// spend counts one more node visited, aliases and merges expanded: false
+// once the budget is spent (the first time, with an error).
+func (s *shapeChecker) spend(n *yaml.Node, path string, use int) bool {
+	s.visits++
+	if s.visits == maxNodeVisits {
+		s.add(path, lineOf(n, use), "the document expands to more than %d values (through aliases or merge keys); runnerctl refuses it", maxNodeVisits)
+	}
+	return s.visits < maxNodeVisits
+}
+
 func (s *shapeChecker) merge(m *yaml.Node, t reflect.Type, path string, use int, seen map[string]int) {
+	if !s.spend(m, path, use) {
+		return
+	}
 	if m.Kind == yaml.AliasNode && m.Alias != nil {
 		if use == 0 {
 			use = m.Line

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/runnerctl/runnerctl/internal/config"
 )
@@ -167,5 +168,26 @@ func TestAttribute(t *testing.T) {
 	}
 	if strings.Contains(msg, "line ") {
 		t.Errorf("an attributed problem names a line:\n%s", msg)
+	}
+}
+
+// TestMergeLaughs: merge keys nesting aliases ten times ten deep expand
+// to 10^11 mappings; the check stops at its budget, quickly.
+func TestMergeLaughs(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(head + "runners:\n- &m0 {name: a}\n")
+	for i := 1; i <= 11; i++ {
+		refs := strings.TrimSuffix(strings.Repeat(fmt.Sprintf("*m%d, ", i-1), 10), ", ")
+		fmt.Fprintf(&b, "- &m%d {<<: [%s]}\n", i, refs)
+	}
+	done := make(chan error, 1)
+	go func() { _, err := config.Parse("runnerctl.yaml", []byte(b.String())); done <- err }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "the document expands to more than 2000000 values") {
+			t.Errorf("got %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the shape check did not stop")
 	}
 }
