@@ -166,9 +166,13 @@ func runRender(e env, g *globals, o renderOptions) error {
 	if o.outDir != "" {
 		dest = o.outDir
 	}
-	managed, err := managedDirs(e, g, l.cfg, dest)
+	managed, complete, err := managedDirs(l.cfg, dest)
 	if err != nil {
 		return fsRefusal(o, err)
+	}
+	if !complete && !g.quiet {
+		fmt.Fprintf(e.stderr, "%sthe repository has more than %d entries; generated files outside gitops.paths were not all looked for\n",
+			colorize(g, "WARNING: "), gitops.MaxScanEntries)
 	}
 	// --check compares regardless of who wrote a file: a hand-edited or
 	// foreign file is drift too.
@@ -237,18 +241,16 @@ func runRender(e env, g *globals, o renderOptions) error {
 // the spec no longer produces: the configured ones, and every other
 // directory of the repository holding runnerctl's files, where a change of
 // gitops.paths left them.
-func managedDirs(e env, g *globals, cfg *config.Config, dest string) ([]string, error) {
+// render and status (which compares like render --check) use it; complete
+// is false when the repository was too large to look through whole.
+func managedDirs(cfg *config.Config, dest string) (dirs []string, complete bool, err error) {
 	p := cfg.GitOps.Paths
-	dirs := []string{p.Applications, p.Manifests, p.Values}
+	dirs = []string{p.Applications, p.Manifests, p.Values}
 	found, complete, err := gitops.GeneratedDirs(dest, gitops.MaxScanEntries)
 	if err != nil {
-		return nil, fmt.Errorf("look for generated files in %q: %w", dest, err)
+		return nil, false, fmt.Errorf("look for generated files in %q: %w", dest, err)
 	}
-	if !complete && !g.quiet {
-		fmt.Fprintf(e.stderr, "%sthe repository has more than %d entries; generated files outside gitops.paths were not all looked for\n",
-			colorize(g, "WARNING: "), gitops.MaxScanEntries)
-	}
-	return append(dirs, found...), nil
+	return append(dirs, found...), complete, nil
 }
 
 // fsRefusal is a plan that cannot be made: a path that leads outside the
