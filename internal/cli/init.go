@@ -24,6 +24,7 @@ import (
 	"github.com/runnerctl/runnerctl/internal/profile"
 	"github.com/runnerctl/runnerctl/internal/prompt"
 	"github.com/runnerctl/runnerctl/internal/render"
+	"github.com/runnerctl/runnerctl/internal/repofile"
 	"github.com/runnerctl/runnerctl/internal/secrets"
 )
 
@@ -383,9 +384,11 @@ exits 1 and says what was done.`,
 
 func runInit(ctx context.Context, e env, g *globals, o initOptions, qs []question, flags *pflag.FlagSet) error {
 	root := filepath.Dir(g.configPath)
-	existing, err := os.ReadFile(g.configPath)
+	// Bounded and confined as every read of runnerctl.yaml is
+	// (config.Load): a regular file of at most config.MaxFileSize.
+	existing, err := repofile.ReadFile(g.configPath, config.MaxFileSize)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("read config %q: %w", g.configPath, err)
+		return &exitError{code: ExitUsage, msg: (&config.ReadError{Path: g.configPath, Err: err}).Error()}
 	}
 	raw, err := config.Decode(existing)
 	if err != nil {
@@ -452,6 +455,12 @@ func runInit(ctx context.Context, e env, g *globals, o initOptions, qs []questio
 		checkErrs = render.Check(c, profiles)
 		return checkErrs
 	})
+	var inv *config.InvalidError
+	if errors.As(err, &inv) {
+		// A value given as a flag or RUNNERCTL_* is named as such, not by
+		// a line of a file it never was in.
+		inv.Attribute(answerSources(qs, flags, e.getenv, idx))
+	}
 	if err != nil {
 		return err
 	}
@@ -656,6 +665,25 @@ func logf(e env, g *globals, format string, args ...any) {
 	if !g.quiet && g.output != "json" {
 		fmt.Fprintf(e.stderr, format+"\n", args...)
 	}
+}
+
+// answerSources maps the field of each answer that came from a flag or a
+// RUNNERCTL_* variable to its name, for config.InvalidError.Attribute.
+func answerSources(qs []question, flags *pflag.FlagSet, getenv func(string) string, runner int) map[string]string {
+	sources := map[string]string{}
+	for _, q := range qs {
+		field, ok := questionFields[q.flag]
+		if !ok {
+			continue
+		}
+		switch env := "RUNNERCTL_" + envName(q.flag); {
+		case flags.Changed(q.flag):
+			sources[field(runner)] = "--" + q.flag
+		case getenv(env) != "":
+			sources[field(runner)] = env
+		}
+	}
+	return sources
 }
 
 // flagValue is a flag's value once RUNNERCTL_* variables are applied.

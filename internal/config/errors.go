@@ -40,7 +40,13 @@ type InvalidError struct {
 
 func (e *InvalidError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s is invalid (%d problem", e.File, len(e.Errors))
+	what := e.File + " is invalid"
+	if e.fromElsewhere() {
+		// Every problem is a flag's or a variable's: the file may not
+		// even exist.
+		what = "invalid input"
+	}
+	fmt.Fprintf(&b, "%s (%d problem", what, len(e.Errors))
 	if len(e.Errors) != 1 {
 		b.WriteString("s")
 	}
@@ -50,6 +56,15 @@ func (e *InvalidError) Error() string {
 		b.WriteString(fe.Error())
 	}
 	return b.String()
+}
+
+func (e *InvalidError) fromElsewhere() bool {
+	for _, fe := range e.Errors {
+		if fe.Source == "" {
+			return false
+		}
+	}
+	return len(e.Errors) > 0
 }
 
 // ExitCode marks invalid input: exit status 2.
