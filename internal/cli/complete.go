@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/runnerctl/runnerctl/internal/config"
 	"github.com/runnerctl/runnerctl/internal/profile"
+	"github.com/runnerctl/runnerctl/internal/repofile"
 )
 
 // Dynamic shell completion. cobra answers a shell through its hidden
@@ -28,7 +28,7 @@ func completionConfig(cmd *cobra.Command, e env) (*config.Config, string) {
 	} else if v := e.getenv("RUNNERCTL_CONFIG"); v != "" {
 		path = v
 	}
-	data, err := os.ReadFile(path)
+	data, err := repofile.ReadFile(path, config.MaxFileSize)
 	if err != nil {
 		return nil, path
 	}
@@ -65,9 +65,9 @@ func completeProfileNames(e env) cobra.CompletionFunc {
 		cfg, path := completionConfig(cmd, e)
 		dir := config.DefaultProfilesDir
 		if cfg != nil && cfg.ProfilesDir != "" {
-			dir = filepath.FromSlash(cfg.ProfilesDir)
+			dir = cfg.ProfilesDir
 		}
-		set, err := profile.Load(filepath.Join(filepath.Dir(path), dir))
+		set, err := profile.LoadIn(filepath.Dir(path), dir)
 		if err != nil {
 			set, err = profile.Load("") // a broken repository profile: the built-in ones
 			if err != nil {

@@ -39,6 +39,19 @@ func TestExitCodesOfBadInput(t *testing.T) {
 	}
 }
 
+// TestErrorsAreEscaped: an error repeating what the user typed (cobra's
+// "unknown flag") cannot color, clear or reorder the terminal.
+func TestErrorsAreEscaped(t *testing.T) {
+	code, _, stderr := runQuiet("--\x1b[2Jred", "render")
+	if code != ExitUsage || strings.ContainsAny(stderr, "\x1b") || !strings.Contains(stderr, `unknown flag: --\x1b[2Jred`) {
+		t.Errorf("exit %d, stderr %q", code, stderr)
+	}
+	code, _, stderr = runQuiet("profiles", "show", "bidi\u202eevil")
+	if code != ExitUsage || strings.Contains(stderr, "\u202e") {
+		t.Errorf("exit %d, stderr %q", code, stderr)
+	}
+}
+
 // TestGroupCommandsPrintHelp: a command group alone prints its help and
 // succeeds.
 func TestGroupCommandsPrintHelp(t *testing.T) {

@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -25,6 +24,7 @@ import (
 	"github.com/runnerctl/runnerctl/internal/profile"
 	"github.com/runnerctl/runnerctl/internal/prompt"
 	"github.com/runnerctl/runnerctl/internal/render"
+	"github.com/runnerctl/runnerctl/internal/repofile"
 	"github.com/runnerctl/runnerctl/internal/secrets"
 )
 
@@ -46,6 +46,9 @@ type question struct {
 	// implicit: the default is runnerctl.yaml's own default, so an answer
 	// equal to it is not written into the file.
 	implicit bool
+	// suggest offers a default in the prompt only, and says why: a value
+	// that the user must choose, which a run without prompts never invents.
+	suggest func(s *initState) (value, why string)
 }
 
 // registerInitCompletions completes --profile with the known profiles,
@@ -69,8 +72,16 @@ func registerInitCompletions(cmd *cobra.Command, e env, qs []question) {
 // initState is the configuration init is building.
 type initState struct {
 	raw      *config.Config
-	runner   *config.Runner
+	runner   *config.Runner // raw.Runners[idx]
+	idx      int
 	profiles *profile.Set
+
+	existing   []byte // runnerctl.yaml as it was read (empty if none)
+	configPath string
+	getenv     func(string) string
+	// origin is the URL of the git remote init pushes to, the GitOps
+	// repository URL's default (originDefault).
+	origin, originRemote string
 }
 
 func (s *initState) reg() *config.Registration {
@@ -114,6 +125,7 @@ func questions() []question {
 		func(s *initState) *string { return &s.raw.GitLab.URL }, "")
 	text("repo-url", "GitOps repository URL", "Clone URL of this repository as ArgoCD reaches it.", true,
 		func(s *initState) *string { return &s.raw.GitOps.RepoURL }, "")
+	qs[len(qs)-1].def = func(s *initState) string { return s.origin }
 	text("name", "Runner name", "A DNS label: names the Application gitlab-runner-NAME and the generated files.", true,
 		func(s *initState) *string { return &s.runner.Name }, "")
 	add(question{flag: "scope", implicit: true, title: "Runner scope", help: "Who may use the runner.", kind: "select",
@@ -210,10 +222,12 @@ func questions() []question {
 				{Value: "aws", Label: "aws: AWS Secrets Manager"}, {Value: "gcp", Label: "gcp: GCP Secret Manager"}}
 		},
 		required: func(*initState) bool { return true },
+		suggest:  suggestBackend,
 		get:      func(s *initState) string { return s.raw.Secrets.Backend },
 		set:      func(s *initState, v string) error { s.raw.Secrets.Backend = v; return nil }})
 	text("store-name", "ESO store name", "Name of the ClusterSecretStore (or SecretStore) that reads this backend.", true,
 		func(s *initState) *string { return &s.raw.Secrets.Store.Name }, "")
+	qs[len(qs)-1].suggest = suggestStoreName
 	backendQ := func(flag, backend, title, help string, required bool, field func(s *initState) *string) {
 		get, set := strField(field)
 		add(question{flag: flag, title: title, help: help, get: get, set: set, implicit: !required,
@@ -269,6 +283,7 @@ func splitList(v string) []string {
 
 type initOptions struct {
 	nonInteractive, accessible, dryRun, recreate bool
+	yes                                          bool
 	tokenFile, caFile, recoveryDir               string
 	commit, push, mergeRequest                   bool
 	remote, mrProject                            string
@@ -292,15 +307,43 @@ credentials come from their usual variables: VAULT_ADDR/VAULT_TOKEN (or
 VAULT_ROLE_ID/VAULT_SECRET_ID), INFISICAL_UNIVERSAL_AUTH_CLIENT_ID/_SECRET,
 and the AWS and GCP SDKs' default chains. No secret is taken from a flag.
 
+In a terminal (or with --accessible, plain lines on stdin) init asks for
+every input that no flag, variable or runnerctl.yaml gives, and checks each
+answer where it is given, by the rules runnerctl.yaml's validation applies
+to that field: a refused answer is asked again with the reason, as is a
+flag's value that would be refused. Defaults: the GitOps repository URL is
+the URL of the git remote that --remote names (origin), without
+credentials; the secrets backend offered is the first one whose credentials
+the environment holds (Vault's VAULT_ADDR with VAULT_TOKEN or an AppRole,
+INFISICAL_UNIVERSAL_AUTH_CLIENT_ID, AWS's variables or shared credentials
+file, GCP's GOOGLE_APPLICATION_CREDENTIALS or gcloud's application default
+credentials, in that order); the ESO store name offered is vault,
+infisical, aws-secrets-manager or gcp-secret-manager, after the backend. In
+accessible mode an empty line takes the default, and a question that the
+input leaves unanswered (it ended, or gave 5 refused lines) stops init with
+exit status 2, naming it.
+
+Before anything is changed, init shows what it will do (the GitLab and the
+runner's scope and settings, where the token is stored, the ESO store, the
+profile, the files) and asks to confirm. Answering no changes nothing and
+exits 1, so that a command chained after init does not run; --yes (or
+RUNNERCTL_YES=true) answers yes beforehand.
+
 Without a terminal on stdin, or with --non-interactive, init never prompts
-and lists every missing input. Re-running with the same inputs creates no
-second runner and changes no file. A run that was killed or lost GitLab's
+(nor asks to confirm) and lists every missing input. Only the repository
+URL is taken from git unasked; a backend or an ESO store name is never
+guessed, since the token and the store must be where the user chose.
+
+Re-running with the same inputs creates no second runner and changes no
+file. A run that was killed or lost GitLab's
 answer leaves an intent or a kept token in the state directory; the next
 init finishes it (adopting the runner GitLab made) before creating anything,
 and stores a kept token only once GitLab confirms it is still current. Re-running with other registration
 settings (description, tags, run-untagged, locked, protected,
 maximum-timeout, paused, maintenance-note) updates the runner in GitLab
-before writing the files; its scope cannot change.`,
+before writing the files; its scope cannot change. With --commit, --push or
+--merge-request, a commit or push that fails after the runner is created
+exits 1 and says what was done.`,
 		Example: `  runnerctl init
   GITLAB_TOKEN=... runnerctl init --non-interactive --gitlab-url https://gitlab.example.com/ \
     --repo-url https://gitlab.example.com/ops/gitops.git --name ci --backend vault --store-name vault`,
@@ -308,7 +351,7 @@ before writing the files; its scope cannot change.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o := initOptions{
 				nonInteractive: v.GetBool("non-interactive"), accessible: v.GetBool("accessible"),
-				dryRun: v.GetBool("dry-run"), recreate: v.GetBool("recreate"),
+				dryRun: v.GetBool("dry-run"), recreate: v.GetBool("recreate"), yes: v.GetBool("yes"),
 				tokenFile: v.GetString("gitlab-token-file"), caFile: v.GetString("ca-file"),
 				recoveryDir: v.GetString("recovery-dir"),
 				commit:      v.GetBool("commit") || v.GetBool("push") || v.GetBool("merge-request"),
@@ -325,6 +368,7 @@ before writing the files; its scope cannot change.`,
 	registerInitCompletions(cmd, e, qs)
 	f.Bool("non-interactive", false, "never prompt; fail listing every missing input")
 	f.Bool("accessible", false, "plain line-by-line prompts (screen readers, answers piped on stdin)")
+	f.BoolP("yes", "y", false, "do not ask for confirmation before changing anything (a run without prompts never asks)")
 	f.Bool("dry-run", false, "change nothing anywhere; print the plan")
 	f.Bool("recreate", false, "create a new runner when the recorded runner ID no longer exists in GitLab")
 	f.String("gitlab-token-file", "", "read the GitLab personal access token from this file (instead of GITLAB_TOKEN)")
@@ -340,9 +384,11 @@ before writing the files; its scope cannot change.`,
 
 func runInit(ctx context.Context, e env, g *globals, o initOptions, qs []question, flags *pflag.FlagSet) error {
 	root := filepath.Dir(g.configPath)
-	existing, err := os.ReadFile(g.configPath)
+	// Bounded and confined as every read of runnerctl.yaml is
+	// (config.Load): a regular file of at most config.MaxFileSize.
+	existing, err := repofile.ReadFile(g.configPath, config.MaxFileSize)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("read config %q: %w", g.configPath, err)
+		return &exitError{code: ExitUsage, msg: (&config.ReadError{Path: g.configPath, Err: err}).Error()}
 	}
 	raw, err := config.Decode(existing)
 	if err != nil {
@@ -370,22 +416,37 @@ func runInit(ctx context.Context, e env, g *globals, o initOptions, qs []questio
 		raw.Runners = append(raw.Runners, config.Runner{Name: name})
 		idx = len(raw.Runners) - 1
 	}
-	st := &initState{raw: raw, runner: &raw.Runners[idx], profiles: profiles}
+	st := &initState{raw: raw, runner: &raw.Runners[idx], idx: idx, profiles: profiles,
+		existing: existing, configPath: g.configPath, getenv: e.getenv}
+	originDefault(ctx, st, qs, flags, root, o.remote)
 
 	interactive := !o.nonInteractive && (o.accessible || isTerminal(e.stdin))
 	var asker prompt.Asker
 	if interactive {
-		asker = prompt.Huh{In: e.stdin, Out: e.stderr, Accessible: o.accessible}
+		h := prompt.New(e.stdin, e.stderr, o.accessible)
+		// In a terminal, one program owns the screen from the first
+		// question to the confirmation; whatever runnerctl prints in
+		// between goes through it (say), and it ends before anything else
+		// is printed or changed.
+		defer h.Close()
+		asker = h
+	}
+	say := func(msg string) {
+		if asker != nil {
+			asker.Say(msg)
+			return
+		}
+		fmt.Fprintln(e.stderr, msg)
 	}
 	if err := ask(ctx, st, qs, flags, asker); err != nil {
 		return err
 	}
-	if reg := st.runner.Registration; reg != nil && reflect.ValueOf(*reg).IsZero() {
-		st.runner.Registration = nil // all defaults: nothing to write
+	if st.origin != "" && asker == nil && raw.GitOps.RepoURL == st.origin {
+		logf(e, g, "gitops.repoURL: %s (git remote %s)", st.origin, st.originRemote)
 	}
 
 	// Validate the whole result, with profiles, before touching anything.
-	newYAML, err := config.Update(existing, raw)
+	newYAML, err := st.candidate()
 	if err != nil {
 		return err
 	}
@@ -394,6 +455,12 @@ func runInit(ctx context.Context, e env, g *globals, o initOptions, qs []questio
 		checkErrs = render.Check(c, profiles)
 		return checkErrs
 	})
+	var inv *config.InvalidError
+	if errors.As(err, &inv) {
+		// A value given as a flag or RUNNERCTL_* is named as such, not by
+		// a line of a file it never was in.
+		inv.Attribute(answerSources(qs, flags, e.getenv, idx))
+	}
 	if err != nil {
 		return err
 	}
@@ -417,12 +484,12 @@ func runInit(ctx context.Context, e env, g *globals, o initOptions, qs []questio
 		return err
 	}
 	for _, w := range res.Warnings {
-		fmt.Fprintln(e.stderr, colorize(g, "WARNING: ")+w)
+		say(colorize(g, "WARNING: ") + w)
 	}
 	if o.caFile != "" && cfg.GitLab.TLS == nil {
 		// --ca-file is for runnerctl's own connection; the deployed runner
 		// would fail TLS against the same GitLab.
-		fmt.Fprintln(e.stderr, colorize(g, "WARNING: ")+"--ca-file makes runnerctl trust GitLab, but the runner pods need the CA too: "+
+		say(colorize(g, "WARNING: ") + "--ca-file makes runnerctl trust GitLab, but the runner pods need the CA too: " +
 			"commit it and set gitlab.tls.caFile in runnerctl.yaml (or gitlab.tls.secretName), then run `runnerctl render`")
 	}
 
@@ -438,12 +505,33 @@ func runInit(ctx context.Context, e env, g *globals, o initOptions, qs []questio
 	}
 
 	if o.dryRun {
+		if asker != nil {
+			_ = asker.Close()
+		}
 		return printInitPlan(e, g, cfg, runner, loc, plan, newYAML, existing)
 	}
 
 	pat, err := gitlabToken(ctx, e, o, asker)
 	if err != nil {
 		return err
+	}
+	if asker != nil {
+		// The last question: everything is known, nothing is changed yet.
+		// A run without prompts (no terminal, --non-interactive) has
+		// nobody to ask; --yes says yes beforehand.
+		if !o.yes {
+			ok, err := confirmInit(ctx, e, asker, cfg, runner, loc, plan, g.configPath, string(newYAML) != string(existing))
+			if err != nil {
+				return askError(question{title: "confirmation", flag: "yes"}, err)
+			}
+			if !ok {
+				// Not a success: `runnerctl init && git push` must stop here.
+				return &exitError{code: ExitFailure, msg: fmt.Sprintf("runner %q: not confirmed; nothing was changed", runner.Name)}
+			}
+		}
+		if err := asker.Close(); err != nil {
+			return askError(question{title: "confirmation", flag: "yes"}, err)
+		}
 	}
 	gl, err := gitlab.New(gitlab.Options{URL: cfg.GitLab.URL, Token: pat, CAFile: o.caFile})
 	if err != nil {
@@ -520,14 +608,19 @@ func commitInit(ctx context.Context, e env, g *globals, o initOptions, gl *gitla
 	}
 	msg := fmt.Sprintf("%s (runner id %d)\n\nGenerated by runnerctl init: ArgoCD Application, ExternalSecret and Helm values.", title, r.RunnerID)
 	if err := git.Commit(ctx, paths, msg); err != nil {
-		return fmt.Errorf("the runner is created and its token stored, but committing failed: %w", err)
+		return failure{fmt.Errorf("the runner is created and its token stored, but committing failed: %w", err)}
 	}
 	logf(e, g, "committed %d file(s) on %s", len(paths), branch)
 	if !o.push {
 		return nil
 	}
 	if err := git.Push(ctx, o.remote, branch); err != nil {
-		return fmt.Errorf("committed, but pushing failed: %w", err)
+		then := ""
+		if o.mergeRequest {
+			then = ", then open the merge request"
+		}
+		return failure{fmt.Errorf("runner %q is created, its token stored and the files committed on %s, but pushing to %s failed "+
+			"(push once it is reachable: git push --set-upstream %s %s%s): %w", r.Name, branch, o.remote, o.remote, branch, then, err)}
 	}
 	logf(e, g, "pushed %s to %s", branch, o.remote)
 	if !o.mergeRequest {
@@ -545,6 +638,14 @@ func commitInit(ctx context.Context, e env, g *globals, o initOptions, gl *gitla
 	logf(e, g, "merge request: %s", url)
 	return nil
 }
+
+// failure exits 1 whatever it wraps: once the runner exists, a step that
+// fails after it (commit, push) is a failure of init, not a usage error,
+// whatever exit status git had.
+type failure struct{ error }
+
+func (f failure) Unwrap() error { return f.error }
+func (failure) ExitCode() int   { return ExitFailure }
 
 // projectPath is the group/project path of a GitLab clone URL.
 func projectPath(repoURL string) string {
@@ -566,6 +667,25 @@ func logf(e env, g *globals, format string, args ...any) {
 	}
 }
 
+// answerSources maps the field of each answer that came from a flag or a
+// RUNNERCTL_* variable to its name, for config.InvalidError.Attribute.
+func answerSources(qs []question, flags *pflag.FlagSet, getenv func(string) string, runner int) map[string]string {
+	sources := map[string]string{}
+	for _, q := range qs {
+		field, ok := questionFields[q.flag]
+		if !ok {
+			continue
+		}
+		switch env := "RUNNERCTL_" + envName(q.flag); {
+		case flags.Changed(q.flag):
+			sources[field(runner)] = "--" + q.flag
+		case getenv(env) != "":
+			sources[field(runner)] = env
+		}
+	}
+	return sources
+}
+
 // flagValue is a flag's value once RUNNERCTL_* variables are applied.
 func flagValue(flags *pflag.FlagSet, name string) string {
 	f := flags.Lookup(name)
@@ -575,9 +695,13 @@ func flagValue(flags *pflag.FlagSet, name string) string {
 	return f.Value.String()
 }
 
-// ask fills every question: flag (or env) first, else the existing file's
-// value, else a prompt, else the default. Without a prompt, every required
-// question left empty is reported at once.
+// ask fills every question: flag (or env) first, else a prompt starting
+// from the existing file's value or the default, else (no prompt) that
+// value. With a prompt, every answer is checked where it is given and
+// asked again until it is accepted, and a flag's value that would be
+// refused is asked again too: an interactive run never ends with missing
+// inputs. Without a prompt, every required question left empty and every
+// value that does not parse is reported at once.
 func ask(ctx context.Context, st *initState, qs []question, flags *pflag.FlagSet, asker prompt.Asker) error {
 	var missing, bad []string
 	for _, q := range qs {
@@ -586,16 +710,24 @@ func ask(ctx context.Context, st *initState, qs []question, flags *pflag.FlagSet
 		}
 		v := flagValue(flags, q.flag)
 		// An explicitly empty flag (--maintenance-note '') is an answer.
-		if v == "" && !flags.Changed(q.flag) {
-			def := q.get(st)
-			if def == "" {
-				def = q.def(st)
+		given := v != "" || flags.Changed(q.flag)
+		var refused string
+		if given && asker != nil {
+			if err := st.check(q, v); err != nil {
+				given, refused = false, fmt.Sprintf("--%s %q: %v", q.flag, v, err)
+			}
+		}
+		if !given {
+			def, why := q.defaultOf(st, asker != nil)
+			if refused != "" {
+				asker.Say(refused)
+				def = v
 			}
 			v = def
 			if asker != nil {
 				var err error
-				if v, err = askOne(ctx, asker, st, q, def); err != nil {
-					return fmt.Errorf("prompt %q: %w", q.title, err)
+				if v, err = askOne(ctx, asker, st, q, def, why); err != nil {
+					return askError(q, err)
 				}
 			}
 		}
@@ -628,17 +760,6 @@ func ask(ctx context.Context, st *initState, qs []question, flags *pflag.FlagSet
 	return &exitError{code: ExitUsage, msg: b.String()}
 }
 
-func askOne(ctx context.Context, a prompt.Asker, st *initState, q question, def string) (string, error) {
-	switch q.kind {
-	case "bool":
-		b, err := a.Confirm(ctx, q.title, q.help, def == "true")
-		return strconv.FormatBool(b), err
-	case "select":
-		return a.Select(ctx, q.title, q.help, q.options(st), def)
-	}
-	return a.Input(ctx, q.title, q.help, def, nil)
-}
-
 func envName(flag string) string {
 	return strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
 }
@@ -660,9 +781,18 @@ func gitlabToken(ctx context.Context, e env, o initOptions, asker prompt.Asker) 
 		return secrets.NewToken(t), nil
 	}
 	if asker != nil {
-		t, err := asker.Secret(ctx, "GitLab personal access token", "Needs the api scope, or create_runner, manage_runner and read_api; it is not stored anywhere.")
-		if err == nil && strings.TrimSpace(t) != "" {
-			return secrets.NewToken(strings.TrimSpace(t)), nil
+		t, err := asker.Secret(ctx, "GitLab personal access token", "Needs the api scope, or create_runner, manage_runner and read_api; it is not stored anywhere.",
+			func(t string) error {
+				if t == "" {
+					return errors.New("is required: set GITLAB_TOKEN or use --gitlab-token-file to give it otherwise")
+				}
+				return nil
+			})
+		if errors.Is(err, prompt.ErrAborted) {
+			return secrets.Token{}, askError(question{title: "GitLab personal access token"}, err)
+		}
+		if err == nil && t != "" {
+			return secrets.NewToken(t), nil
 		}
 	}
 	return secrets.Token{}, &exitError{code: ExitUsage, msg: "no GitLab personal access token: set GITLAB_TOKEN or use --gitlab-token-file"}

@@ -27,7 +27,11 @@ Every built-in profile leaves the runner token's rotation to
 runnerctl rotate-token (runnerToken.automaticRotation: false, which render
 turns into FF_DISABLE_AUTOMATIC_TOKEN_ROTATION = true): profiles show says
 why. A profile that sets it to true is warned about wherever it shows up,
-and its own warning field cannot silence that.`,
+and its own warning field cannot silence that. Neither can it silence the
+warning about a profile that weakens isolation: privileged runner or job
+pods, root (runAsUser 0), added capabilities, privilege escalation, seccomp
+Unconfined, or Pod Security enforcement that is privileged or looser than
+the profile it extends.`,
 	}
 	list := &cobra.Command{
 		Use:   "list",
@@ -54,8 +58,10 @@ and its own warning field cannot silence that.`,
 				p, _ := set.Get(n)
 				items = append(items, item{Name: p.Name, Extends: p.Extends, Source: p.Source, Summary: firstSentence(p.Description),
 					Warning: p.Warning, Warnings: p.Warnings()})
-				if w := p.TokenRotationWarning(); w != "" {
-					loud = append(loud, fmt.Sprintf("profile %q (%s): %s", p.Name, p.Source, w))
+				for _, w := range []string{p.LoosenedWarning(), p.TokenRotationWarning()} {
+					if w != "" {
+						loud = append(loud, fmt.Sprintf("profile %q (%s): %s", p.Name, p.Source, w))
+					}
 				}
 			}
 			// On stderr, like render's warnings: the list itself stays clean
@@ -175,11 +181,11 @@ func wrapText(s string, width int) string {
 // loadProfiles loads the built-in profiles plus the repository's, taking
 // profilesDir from the configuration when there is one to read.
 func loadProfiles(g *globals) (*profile.Set, error) {
-	dir := filepath.Join(filepath.Dir(g.configPath), config.DefaultProfilesDir)
+	dir := config.DefaultProfilesDir
 	if cfg, err := config.Load(g.configPath); err == nil {
-		dir = filepath.Join(filepath.Dir(g.configPath), filepath.FromSlash(cfg.ProfilesDir))
+		dir = cfg.ProfilesDir
 	}
-	set, err := profile.Load(dir)
+	set, err := profile.LoadIn(filepath.Dir(g.configPath), dir)
 	if err != nil {
 		return nil, &exitError{code: ExitUsage, msg: err.Error()}
 	}

@@ -1,11 +1,16 @@
 package cli
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"path"
 	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
@@ -18,8 +23,8 @@ import (
 )
 
 type renderOptions struct {
-	check, stdout, force, dryRun, noValidate bool
-	outDir                                   string
+	check, stdout, force, dryRun, noValidate, pruneAll bool
+	outDir                                             string
 }
 
 func newRenderCmd(e env, g *globals, v *viper.Viper) *cobra.Command {
@@ -28,11 +33,16 @@ func newRenderCmd(e env, g *globals, v *viper.Viper) *cobra.Command {
 		Short: "Generate the Applications, ExternalSecrets and Helm values from runnerctl.yaml",
 		Long: `render regenerates every file runnerctl manages from runnerctl.yaml, offline
 and byte for byte deterministic. Files of runners removed from the spec are
-deleted. A file that runnerctl did not generate is never overwritten unless
---force is given.
+deleted, wherever they are (files left at old gitops.paths too). A render
+that would delete more than half of the generated files, or all of them,
+is refused unless --prune-all is given: an emptied runners list is more
+often a mistake than a decision. A file that runnerctl did not generate is
+never overwritten unless --force is given.
 
 Exit codes: 0 success (with --check: up to date), 1 failure (with --check:
-drift, and a unified diff is printed), 2 invalid configuration or usage.`,
+drift, and a unified diff is printed), 2 invalid configuration or usage,
+or a prune that needs --prune-all (with --check also a generated path that
+cannot be compared safely).`,
 		Example: `  runnerctl render
   runnerctl render --check        # in CI: fail when committed files drifted
   runnerctl render --stdout | less
@@ -43,6 +53,7 @@ drift, and a unified diff is printed), 2 invalid configuration or usage.`,
 				check: v.GetBool("check"), stdout: v.GetBool("stdout"),
 				force: v.GetBool("force"), dryRun: v.GetBool("dry-run"),
 				outDir: v.GetString("out"), noValidate: v.GetBool("no-validate"),
+				pruneAll: v.GetBool("prune-all"),
 			}
 			if o.check && (o.stdout || o.dryRun) {
 				return usageError{errors.New("--check cannot be combined with --stdout or --dry-run")}
@@ -57,6 +68,7 @@ drift, and a unified diff is printed), 2 invalid configuration or usage.`,
 	f.Bool("force", false, "overwrite files that runnerctl did not generate")
 	f.Bool("dry-run", false, "show what would change without writing")
 	f.Bool("no-validate", false, "skip the checks of the generated files (runners.config keys, object identity)")
+	f.Bool("prune-all", false, "allow deleting more than half of the generated files, or all of them")
 	return cmd
 }
 
@@ -77,7 +89,7 @@ func load(g *globals) (*loaded, error) {
 		if !filepath.IsLocal(cfg.ProfilesDir) {
 			return nil // reported by validation; never read outside the repository
 		}
-		l.profiles, perr = profile.Load(filepath.Join(l.root, filepath.FromSlash(cfg.ProfilesDir)))
+		l.profiles, perr = profile.LoadIn(l.root, cfg.ProfilesDir)
 		if perr != nil {
 			return []config.FieldError{{Path: "profilesDir", Msg: perr.Error()}}
 		}
@@ -181,14 +193,31 @@ func runRender(e env, g *globals, o renderOptions) error {
 	if o.outDir != "" {
 		dest = o.outDir
 	}
-	p := l.cfg.GitOps.Paths
+	managed, complete, err := managedDirs(l.cfg, dest)
+	if err != nil {
+		return fsRefusal(o, err)
+	}
+	if !complete && !g.quiet {
+		fmt.Fprintf(e.stderr, "%sthe repository has more than %d entries; generated files outside gitops.paths were not all looked for\n",
+			colorize(g, "WARNING: "), gitops.MaxScanEntries)
+	}
 	// --check compares regardless of who wrote a file: a hand-edited or
 	// foreign file is drift too.
-	plan, err := gitops.NewPlan(dest, res.Files, []string{p.Applications, p.Manifests, p.Values}, o.force || o.check)
+	plan, err := gitops.NewPlan(dest, res.Files, managed, o.force || o.check)
 	if err != nil {
-		return err
+		return fsRefusal(o, err)
 	}
 	pending := plan.Pending()
+	lost, existing := prunes(plan)
+	massPrune := 2*lost > existing
+	if massPrune && !o.pruneAll && !o.check {
+		msg := fmt.Sprintf("this render would delete %d of the %d generated files (%s); check %s, and run again with --prune-all if that is what you want",
+			lost, existing, lostRunners(plan), g.configPath)
+		if !o.dryRun {
+			return &exitError{code: ExitUsage, msg: msg + "; nothing was written"}
+		}
+		defer fmt.Fprintln(e.stderr, colorize(g, "WARNING: ")+msg)
+	}
 	rep := renderReport{Warnings: res.Warnings}
 	if rep.Warnings == nil {
 		rep.Warnings = []string{}
@@ -233,6 +262,89 @@ func runRender(e env, g *globals, o renderOptions) error {
 	}
 	printSummary(e.stdout, g, plan, "")
 	return nil
+}
+
+// managedDirs are the directories where render prunes generated files that
+// the spec no longer produces: the configured ones, and every other
+// directory of the repository holding runnerctl's files, where a change of
+// gitops.paths left them.
+// render and status (which compares like render --check) use it; complete
+// is false when the repository was too large to look through whole.
+func managedDirs(cfg *config.Config, dest string) (dirs []string, complete bool, err error) {
+	p := cfg.GitOps.Paths
+	dirs = []string{p.Applications, p.Manifests, p.Values}
+	found, complete, err := gitops.GeneratedDirs(dest, gitops.MaxScanEntries)
+	if err != nil {
+		return nil, false, fmt.Errorf("look for generated files in %q: %w", dest, err)
+	}
+	return append(dirs, found...), complete, nil
+}
+
+// fsRefusal is a plan that cannot be made: a path that leads outside the
+// repository, a file that is not a regular one. With --check it must not
+// look like drift (exit 1): it is an error (exit 2).
+func fsRefusal(o renderOptions, err error) error {
+	var conflict *gitops.ConflictError
+	if o.check && !errors.As(err, &conflict) {
+		return &exitError{code: ExitUsage, msg: err.Error()}
+	}
+	return err
+}
+
+// prunes counts the generated files plan deletes for good, and the
+// generated files there are. A file deleted at one path and written at
+// another (gitops.paths changed) moves: it is not lost.
+func prunes(plan *gitops.Plan) (lost, existing int) {
+	written := map[string]bool{}
+	for _, c := range plan.Changes {
+		if c.Action != gitops.Delete {
+			written[path.Base(c.Path)] = true
+		}
+	}
+	for _, c := range plan.Changes {
+		if c.Old != nil && gitops.Generated(c.Old) {
+			existing++
+			if c.Action == gitops.Delete && !written[path.Base(c.Path)] {
+				lost++
+			}
+		}
+	}
+	return lost, existing
+}
+
+// lostRunners names the runners whose files plan deletes for good, from
+// the names of the files, at most five of them.
+func lostRunners(plan *gitops.Plan) string {
+	var names []string
+	for _, c := range plan.Changes {
+		if c.Action != gitops.Delete {
+			continue
+		}
+		if n, ok := runnerOfFile(c.Old); ok && !slices.Contains(names, n) {
+			names = append(names, n)
+		}
+	}
+	switch {
+	case len(names) == 0:
+		return "no runner named"
+	case len(names) == 1:
+		return "runner " + names[0]
+	case len(names) > 5:
+		return fmt.Sprintf("runners %s and %d more", strings.Join(names[:5], ", "), len(names)-5)
+	}
+	return "runners " + strings.Join(names, ", ")
+}
+
+// runnerOfFile reads the runner's name from a generated file's second
+// header line: # Runner "NAME", profile "PROFILE". ...
+func runnerOfFile(content []byte) (string, bool) {
+	rest, ok := bytes.CutPrefix(content, []byte(render.Header+"# Runner "))
+	if !ok {
+		return "", false
+	}
+	line, _, _ := bytes.Cut(rest, []byte(","))
+	name, err := strconv.Unquote(string(line))
+	return name, err == nil
 }
 
 func printSummary(w io.Writer, g *globals, plan *gitops.Plan, prefix string) {

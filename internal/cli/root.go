@@ -17,6 +17,7 @@ import (
 
 	"github.com/runnerctl/runnerctl/internal/custody"
 	"github.com/runnerctl/runnerctl/internal/redact"
+	"github.com/runnerctl/runnerctl/internal/safetext"
 )
 
 // Exit codes of every command (render --check uses 1 for drift).
@@ -73,17 +74,19 @@ func Run(args []string, e env) int {
 	if err == nil {
 		return ExitOK
 	}
-	// Every message passes redact.Text on its way out: whatever URL an
-	// error quotes (one that did not parse, say) loses its credentials and
-	// query, whichever code built the message.
+	// Every message passes redact.Text on its way out (whatever URL an
+	// error quotes, one that did not parse say, loses its credentials and
+	// query, whichever code built the message), then safetext.Terminal (an
+	// error may carry text from the command line or from files: what would
+	// act on the terminal is escaped).
 	var coded interface{ ExitCode() int }
 	if errors.As(err, &coded) {
 		if msg := err.Error(); msg != "" {
-			fmt.Fprintln(e.stderr, "runnerctl: "+redact.Text(msg))
+			fmt.Fprintln(e.stderr, "runnerctl: "+safetext.Terminal(redact.Text(msg)))
 		}
 		return coded.ExitCode()
 	}
-	fmt.Fprintln(e.stderr, "runnerctl: "+redact.Text(err.Error()))
+	fmt.Fprintln(e.stderr, "runnerctl: "+safetext.Terminal(redact.Text(err.Error())))
 	if isCobraUsageError(err) {
 		return ExitUsage
 	}

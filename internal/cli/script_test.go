@@ -13,18 +13,14 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	fakegitlab "github.com/runnerctl/runnerctl/internal/fake/gitlab"
-	"github.com/runnerctl/runnerctl/internal/kube"
-	"github.com/runnerctl/runnerctl/internal/secrets/backends"
 )
 
 // TestMain lets testscript run runnerctl as a real process (the test binary
 // re-executing itself), so scripts see exactly what users see: exit codes,
-// stdout, stderr and files.
+// stdout, stderr and files. Its helpers are built from cmd/ (withHelpers).
 func TestMain(m *testing.M) {
-	testscript.Main(m, map[string]func(){
-		"runnerctl":         func() { os.Exit(mainKilledAt(os.Getenv(envKillAt))) },
-		"runnerctl-secrets": func() { os.Exit(backends.Main()) },
-		"runnerctl-kube":    func() { os.Exit(kube.Main()) },
+	testscript.Main(withHelpers{m}, map[string]func(){
+		"runnerctl": func() { os.Exit(mainKilledAt(os.Getenv(envKillAt))) },
 	})
 }
 

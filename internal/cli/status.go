@@ -271,9 +271,13 @@ func fileState(l *loaded) ([]statusRow, []gitops.Change, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	p := l.cfg.GitOps.Paths
-	// Like render --check: compare whoever wrote a file.
-	plan, err := gitops.NewPlan(l.root, res.Files, []string{p.Applications, p.Manifests, p.Values}, true)
+	// Like render --check: compare whoever wrote a file, and count the
+	// files left at old gitops.paths.
+	managed, _, err := managedDirs(l.cfg, l.root)
+	if err != nil {
+		return nil, nil, err
+	}
+	plan, err := gitops.NewPlan(l.root, res.Files, managed, true)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -17,6 +18,8 @@ import (
 
 	kuberemote "github.com/runnerctl/runnerctl/internal/kube/remote"
 	"github.com/runnerctl/runnerctl/internal/render"
+	"github.com/runnerctl/runnerctl/internal/repofile"
+	"github.com/runnerctl/runnerctl/internal/safetext"
 	"github.com/runnerctl/runnerctl/internal/validate"
 )
 
@@ -129,7 +132,7 @@ func runValidate(ctx context.Context, e env, g *globals, o validateOptions) erro
 			req.Files = append(req.Files, validate.File{Path: f.Path, Content: f.Content})
 		}
 	}
-	extra, err := readYAMLFiles(o.files, "FILE")
+	extra, err := readYAMLFiles(l.root, o.files, "FILE")
 	if err != nil {
 		return err
 	}
@@ -144,7 +147,7 @@ func runValidate(ctx context.Context, e env, g *globals, o validateOptions) erro
 		rep.Problems = append(rep.Problems, validate.Manifest(f.Path, f.Content)...)
 		req.Files = append(req.Files, f)
 	}
-	if req.CRDs, err = readYAMLFiles(o.crds, "--crds"); err != nil {
+	if req.CRDs, err = readYAMLFiles(l.root, o.crds, "--crds"); err != nil {
 		return err
 	}
 	for _, f := range req.CRDs {
@@ -174,6 +177,11 @@ func runValidate(ctx context.Context, e env, g *globals, o validateOptions) erro
 		return err
 	}
 	rep.Problems = append(rep.Problems, ps...)
+	// Messages may quote what they found in the files; none is printed
+	// longer than maxProblem, or with characters that act on a terminal.
+	for i := range rep.Problems {
+		rep.Problems[i].Message = safetext.Clip(rep.Problems[i].Message, maxProblem)
+	}
 	validate.Sort(rep.Problems)
 	if rep.Problems == nil {
 		rep.Problems = []validate.Problem{}
@@ -298,47 +306,130 @@ func chartSource(ref, name, version string) (validate.ChartSource, error) {
 	return validate.ChartSource{Path: abs}, nil
 }
 
+// maxProblem bounds one problem's message.
+const maxProblem = 1000
+
+// Limits on the manifests and CRDs validate reads: ESO's CRD bundle, the
+// largest file users pass, is under 2 MiB.
+const (
+	maxManifestSize  = 8 << 20
+	maxManifestTotal = 32 << 20
+	maxManifestFiles = 10_000
+)
+
 // readYAMLFiles reads files, and the *.yaml, *.yml and *.json files under
 // directories, in a stable order. what names the argument in errors.
-func readYAMLFiles(paths []string, what string) ([]validate.File, error) {
+//
+// Only regular files are read (a FIFO would hang validate), each up to
+// maxManifestSize. A path inside the repository is read through an
+// os.Root of the repository, so a committed symlink cannot lead validate to
+// a file outside it (whose content would then appear in its messages); a
+// directory named outside the repository confines the links under it the
+// same way, and a file named outside it is read in its own directory.
+func readYAMLFiles(repo string, paths []string, what string) ([]validate.File, error) {
 	var out []validate.File
+	total := 0
 	for _, p := range paths {
-		info, err := os.Stat(p)
+		dir, rel, err := rootOf(repo, p)
 		if err != nil {
 			return nil, usageError{fmt.Errorf("%s %q: %w", what, p, err)}
 		}
-		if !info.IsDir() {
-			b, err := os.ReadFile(p)
-			if err != nil {
-				return nil, usageError{fmt.Errorf("%s %q: %w", what, p, err)}
-			}
-			out = append(out, validate.File{Path: filepath.ToSlash(p), Content: b})
-			continue
-		}
-		var found []string
-		err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			if !d.IsDir() && slices.Contains([]string{".yaml", ".yml", ".json"}, filepath.Ext(path)) {
-				found = append(found, path)
-			}
-			return nil
-		})
+		root, err := os.OpenRoot(dir)
 		if err != nil {
 			return nil, usageError{fmt.Errorf("%s %q: %w", what, p, err)}
 		}
-		if len(found) == 0 {
-			return nil, usageError{fmt.Errorf("%s %q: no .yaml, .yml or .json file in it", what, p)}
+		files, err := readUnder(root, rel, p)
+		root.Close()
+		if err != nil {
+			return nil, usageError{fmt.Errorf("%s %q: %w", what, p, err)}
 		}
-		slices.Sort(found)
-		for _, f := range found {
-			b, err := os.ReadFile(f)
-			if err != nil {
-				return nil, usageError{fmt.Errorf("%s %q: %w", what, f, err)}
+		for _, f := range files {
+			if total += len(f.Content); total > maxManifestTotal || len(out) >= maxManifestFiles {
+				return nil, usageError{fmt.Errorf("%s: more than %d files or %s in all; validate fewer at once", what, maxManifestFiles, repofile.Size(maxManifestTotal))}
 			}
-			out = append(out, validate.File{Path: filepath.ToSlash(f), Content: b})
+			out = append(out, f)
 		}
 	}
 	return out, nil
+}
+
+// rootOf says which directory p is read in, and p relative to it: the
+// repository when p is inside it, else p itself (a directory) or p's
+// directory (a file).
+func rootOf(repo, p string) (dir, rel string, err error) {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return "", "", err
+	}
+	if repoAbs, err := filepath.Abs(repo); err == nil {
+		if r, err := filepath.Rel(repoAbs, abs); err == nil && filepath.IsLocal(r) {
+			return repoAbs, r, nil
+		}
+		if abs == repoAbs {
+			return repoAbs, ".", nil
+		}
+	}
+	info, err := os.Stat(abs)
+	if err != nil {
+		return "", "", unwrapPathErr(err)
+	}
+	if info.IsDir() {
+		return abs, ".", nil
+	}
+	return filepath.Dir(abs), filepath.Base(abs), nil
+}
+
+// readUnder reads rel inside root: the file, or the YAML and JSON files
+// under the directory, sorted. name is p as the user gave it, for paths in
+// reports.
+func readUnder(root *os.Root, rel, name string) ([]validate.File, error) {
+	info, err := root.Stat(rel)
+	if err != nil {
+		return nil, repofile.Explain(unwrapPathErr(err))
+	}
+	if !info.IsDir() {
+		b, err := repofile.Read(root, filepath.ToSlash(rel), maxManifestSize)
+		if err != nil {
+			return nil, err
+		}
+		return []validate.File{{Path: filepath.ToSlash(name), Content: b}}, nil
+	}
+	var found []string
+	fsys := root.FS()
+	err = fs.WalkDir(fsys, filepath.ToSlash(rel), func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() && slices.Contains([]string{".yaml", ".yml", ".json"}, path.Ext(p)) {
+			found = append(found, p)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, repofile.Explain(unwrapPathErr(err))
+	}
+	if len(found) == 0 {
+		return nil, errors.New("no .yaml, .yml or .json file in it")
+	}
+	slices.Sort(found)
+	var out []validate.File
+	for _, f := range found {
+		b, err := repofile.Read(root, f, maxManifestSize)
+		if err != nil {
+			return nil, err
+		}
+		shown, _ := filepath.Rel(rel, filepath.FromSlash(f))
+		out = append(out, validate.File{Path: filepath.ToSlash(filepath.Join(name, shown)), Content: b})
+	}
+	return out, nil
+}
+
+// unwrapPathErr drops the "stat PATH:" of a *PathError: messages name the
+// path once, as the user wrote it.
+func unwrapPathErr(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }

@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/runnerctl/runnerctl/internal/repofile"
+	"github.com/runnerctl/runnerctl/internal/safetext"
 )
 
 // DefaultFile is the configuration file at the repository root.
@@ -23,13 +25,32 @@ const DefaultFile = "runnerctl.yaml"
 type Check func(*Config) []FieldError
 
 // Load reads, strictly decodes, defaults and validates a configuration file.
+// The file must be a regular file of at most MaxFileSize bytes; a symlink
+// is followed only while it stays in the file's directory, the repository
+// root. A FIFO or a device (--config /dev/zero) is refused before it is
+// opened.
 func Load(path string, checks ...Check) (*Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := repofile.ReadFile(path, MaxFileSize)
 	if err != nil {
-		return nil, fmt.Errorf("read config %q: %w", path, err)
+		return nil, &ReadError{Path: path, Err: err}
 	}
 	return Parse(path, data, checks...)
 }
+
+// ReadError is a configuration file that could not be read.
+type ReadError struct {
+	Path string
+	Err  error
+}
+
+func (e *ReadError) Error() string {
+	if re := (*repofile.Error)(nil); errors.As(e.Err, &re) {
+		return fmt.Sprintf("read config %q: %s", e.Path, re.Reason())
+	}
+	return fmt.Sprintf("read config %q: %v", e.Path, e.Err)
+}
+
+func (e *ReadError) Unwrap() error { return e.Err }
 
 // Parse is Load for bytes already read. name is used in messages, and its
 // directory is the repository root: the files the spec refers to
@@ -52,12 +73,16 @@ func Parse(name string, data []byte, checks ...Check) (*Config, error) {
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
 		return nil, &InvalidError{File: name, Errors: []FieldError{{Line: extra.Line, Msg: "more than one YAML document; runnerctl.yaml holds exactly one"}}}
 	}
+	// The shape check does what a strict decoder would (unknown fields,
+	// types), and more: see shapeChecker. Decoding the checked tree then
+	// saves parsing the file a second time.
+	if errs := checkShape(&root); len(errs) > 0 {
+		return nil, &InvalidError{File: name, Errors: errs}
+	}
 	idx := indexNode(&root)
 
 	var cfg Config
-	strict := yaml.NewDecoder(bytes.NewReader(data))
-	strict.KnownFields(true)
-	if err := strict.Decode(&cfg); err != nil {
+	if err := root.Decode(&cfg); err != nil {
 		var te *yaml.TypeError
 		if !errors.As(err, &te) {
 			return nil, &InvalidError{File: name, Errors: []FieldError{syntaxError(err)}}
@@ -90,10 +115,14 @@ func syntaxError(err error) FieldError {
 	msg := err.Error()
 	if m := lineRE.FindStringSubmatch(msg); m != nil {
 		n, _ := strconv.Atoi(m[1])
-		return FieldError{Line: n, Msg: "YAML syntax: " + m[2]}
+		return FieldError{Line: n, Msg: "YAML syntax: " + safetext.Clip(m[2], maxMessage)}
 	}
-	return FieldError{Msg: "YAML syntax: " + strings.TrimPrefix(msg, "yaml: ")}
+	return FieldError{Msg: "YAML syntax: " + safetext.Clip(strings.TrimPrefix(msg, "yaml: "), maxMessage)}
 }
+
+// maxMessage bounds a message of the YAML parser repeated to the user: some
+// name what they could not parse (an anchor, a tag), unbounded.
+const maxMessage = 200
 
 // nodeIndex maps field paths to lines and back.
 type nodeIndex struct {
@@ -178,15 +207,15 @@ var (
 func (idx *nodeIndex) typeError(msg string) FieldError {
 	m := lineRE.FindStringSubmatch(msg)
 	if m == nil {
-		return FieldError{Msg: msg}
+		return FieldError{Msg: safetext.Clip(msg, maxMessage)}
 	}
 	line, _ := strconv.Atoi(m[1])
-	fe := FieldError{Line: line, Path: idx.pathAt(line, ""), Msg: m[2]}
+	fe := FieldError{Line: line, Path: idx.pathAt(line, ""), Msg: safetext.Clip(m[2], maxMessage)}
 	if u := unknownFieldRE.FindStringSubmatch(m[2]); u != nil {
 		fe.Path = idx.pathAt(line, u[1])
-		fe.Msg = fmt.Sprintf("unknown field %q; check its spelling against docs/config.md", u[1])
+		fe.Msg = fmt.Sprintf("unknown field %s; check its spelling against docs/config.md", safetext.Quote(u[1]))
 	} else if c := cannotRE.FindStringSubmatch(m[2]); c != nil {
-		fe.Msg = fmt.Sprintf("wrong type: %s %q where %s is expected", yamlTagName(c[1]), c[2], goTypeName(c[3]))
+		fe.Msg = fmt.Sprintf("wrong type: %s %s where %s is expected", yamlTagName(c[1]), safetext.Quote(c[2]), goTypeName(c[3]))
 	}
 	return fe
 }
@@ -220,7 +249,7 @@ func goTypeName(t string) string {
 	case strings.HasPrefix(t, "config."), strings.HasPrefix(t, "*config."):
 		return "a mapping"
 	}
-	return t
+	return "another type" // never a Go type name: users write YAML
 }
 
 // Marshal encodes cfg as runnerctl.yaml. Parse(Marshal(cfg)) gives cfg back

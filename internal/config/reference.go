@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+
+	"github.com/runnerctl/runnerctl/internal/repofile"
 )
 
 // Reference renders the field-by-field documentation of runnerctl.yaml as
@@ -14,7 +16,8 @@ func Reference() []byte {
 	var b bytes.Buffer
 	b.WriteString("<!-- Generated from internal/config/types.go by `go test ./internal/config -update`. DO NOT EDIT. -->\n")
 	b.WriteString("# runnerctl.yaml reference\n\n")
-	fmt.Fprintf(&b, "`apiVersion: %s`, `kind: %s`. Unknown fields are errors. In backend layouts, `%s` is replaced by the runner's name.\n\n", APIVersion, Kind, RunnerPlaceholder)
+	fmt.Fprintf(&b, "`apiVersion: %s`, `kind: %s`. Unknown fields, keys set twice, empty list items and fractions where whole numbers belong are errors. In backend layouts, `%s` is replaced by the runner's name.\n\n", APIVersion, Kind, RunnerPlaceholder)
+	fmt.Fprintf(&b, "runnerctl.yaml is a regular file of at most %s (a symlink may lead only within its directory), with at most %d runners, other lists of at most %d items and values of at most %d bytes.\n\n", repofile.Size(MaxFileSize), MaxRunners, MaxListLen, MaxScalarLen)
 	b.WriteString("| Field | Type | Default | Description |\n|---|---|---|---|\n")
 	writeFields(&b, reflect.TypeOf(Config{}), "")
 	return b.Bytes()

@@ -6,11 +6,12 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
+
+	"github.com/runnerctl/runnerctl/internal/repofile"
+	"github.com/runnerctl/runnerctl/internal/safetext"
 )
 
 // MaxCAFileSize bounds gitlab.tls.caFile: its certificates go into one
@@ -40,16 +41,17 @@ var secretKeyRE = newLazyRE(`^[-._a-zA-Z0-9]+$`)
 // Secret key). An IPv6 literal host has no usable name: the runner would
 // look for "[.crt".
 func CertKey(gitlabURL string) (string, error) {
+	q := safetext.Quote(gitlabURL)
 	u, err := url.Parse(gitlabURL)
 	if err != nil || u.Host == "" {
-		return "", fmt.Errorf("%q has no host", gitlabURL)
+		return "", fmt.Errorf("%s has no host", q)
 	}
 	if strings.HasPrefix(u.Host, "[") {
-		return "", fmt.Errorf("%q has an IPv6 address as host; gitlab-runner cannot find a CA file for it (it cuts the host at the first ':'), use a DNS name", gitlabURL)
+		return "", fmt.Errorf("%s has an IPv6 address as host; gitlab-runner cannot find a CA file for it (it cuts the host at the first ':'), use a DNS name", q)
 	}
 	key := strings.Split(u.Host, ":")[0] + ".crt"
 	if !secretKeyRE.MatchString(key) {
-		return "", fmt.Errorf("host of %q does not make a valid Secret key %q (letters, digits, '-', '_' and '.')", gitlabURL, key)
+		return "", fmt.Errorf("host of %s does not make a valid Secret key %s (letters, digits, '-', '_' and '.')", q, safetext.Quote(key))
 	}
 	return key, nil
 }
@@ -89,9 +91,18 @@ func (c *Config) readFiles(dir string) []FieldError {
 		return nil // nothing to read, or an invalid path already reported
 	}
 	const field = "gitlab.tls.caFile"
-	data, err := readInRoot(dir, t.CAFile, MaxCAFileSize)
+	root, err := os.OpenRoot(dir)
 	if err != nil {
-		return []FieldError{{Path: field, Msg: err.Error()}}
+		return []FieldError{{Path: field, Msg: fmt.Sprintf("cannot open the repository %q to read %q: %v", dir, t.CAFile, err)}}
+	}
+	defer root.Close()
+	data, err := repofile.Read(root, t.CAFile, MaxCAFileSize)
+	if err != nil {
+		msg := err.Error()
+		if errors.Is(err, repofile.ErrTooLarge) {
+			msg += "; it must hold only the CA certificates GitLab needs"
+		}
+		return []FieldError{{Path: field, Msg: msg}}
 	}
 	certs, err := ParseCABundle(data)
 	if err != nil {
@@ -99,47 +110,6 @@ func (c *Config) readFiles(dir string) []FieldError {
 	}
 	t.caPEM = certs
 	return nil
-}
-
-// readInRoot reads the regular file rel (forward slashes) inside dir.
-func readInRoot(dir, rel string, limit int64) ([]byte, error) {
-	root, err := os.OpenRoot(dir)
-	if err != nil {
-		return nil, fmt.Errorf("cannot open the repository %q to read %q: %v", dir, rel, err)
-	}
-	defer root.Close()
-	f, err := root.Open(filepath.FromSlash(rel))
-	if err != nil {
-		return nil, fmt.Errorf("cannot read %q inside the repository: %v", rel, unwrapPath(err))
-	}
-	defer f.Close()
-	info, err := f.Stat()
-	switch {
-	case err != nil:
-		return nil, fmt.Errorf("cannot read %q: %v", rel, unwrapPath(err))
-	case !info.Mode().IsRegular():
-		return nil, fmt.Errorf("%q is not a regular file", rel)
-	case info.Size() > limit:
-		return nil, fmt.Errorf("%q is larger than %d KiB; it must hold only the CA certificates GitLab needs", rel, limit>>10)
-	}
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, fmt.Errorf("cannot read %q: %v", rel, unwrapPath(err))
-	}
-	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("%q is larger than %d KiB; it must hold only the CA certificates GitLab needs", rel, limit>>10)
-	}
-	return data, nil
-}
-
-// unwrapPath drops the "openat PATH:" prefix of a *PathError: messages name
-// the path once, as the user wrote it.
-func unwrapPath(err error) error {
-	var pe *os.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
 }
 
 // ParseCABundle checks that data is a PEM bundle of X.509 certificates, as
@@ -160,7 +130,7 @@ func ParseCABundle(data []byte) ([]byte, error) {
 		rest = next
 		n++
 		if block.Type != "CERTIFICATE" {
-			return nil, fmt.Errorf("holds a %q PEM block (block %d); a CA file must hold CERTIFICATE blocks only (never a private key)", block.Type, n)
+			return nil, fmt.Errorf("holds a %s PEM block (block %d); a CA file must hold CERTIFICATE blocks only (never a private key)", safetext.Quote(block.Type), n)
 		}
 		if _, err := x509.ParseCertificate(block.Bytes); err != nil {
 			return nil, fmt.Errorf("holds a CERTIFICATE block (block %d) that is not a valid X.509 certificate: %v", n, err)

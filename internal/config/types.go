@@ -26,9 +26,9 @@ type Config struct {
 	// Secrets says where runner tokens live and how ESO reads them.
 	Secrets Secrets `yaml:"secrets" doc:"Where runner tokens are stored and how External Secrets Operator reads them back."`
 	// ProfilesDir holds the repository's own hardening profiles.
-	ProfilesDir string `yaml:"profilesDir,omitempty" doc:"Directory (relative to this file) with the repository's own hardening profiles; each *.yaml there may extend a built-in one." default:"runnerctl-profiles"`
+	ProfilesDir string `yaml:"profilesDir,omitempty" doc:"Directory (relative to this file, inside the repository, not the repository root itself) with the repository's own hardening profiles; each *.yaml there may extend a built-in one. At most 256 profile files of at most 64 KiB each, 1 MiB in all; symlinks are followed only inside the repository." default:"runnerctl-profiles"`
 	// Runners is the fleet; one set of generated files per entry.
-	Runners []Runner `yaml:"runners" doc:"The runners. Each one gets its own Application, ExternalSecret and Helm values file."`
+	Runners []Runner `yaml:"runners" doc:"The runners (at most 10,000). Each one gets its own Application, ExternalSecret and Helm values file."`
 }
 
 // GitLab identifies the GitLab instance.
@@ -63,7 +63,7 @@ func (t *GitLabTLS) CAPEM() []byte {
 type GitOps struct {
 	RepoURL  string `yaml:"repoURL" doc:"Clone URL of this repository as ArgoCD knows it."`
 	Revision string `yaml:"revision,omitempty" doc:"Branch, tag or commit ArgoCD tracks." default:"HEAD"`
-	Paths    Paths  `yaml:"paths,omitempty" doc:"Where the generated files go, relative to the repository root."`
+	Paths    Paths  `yaml:"paths,omitempty" doc:"Where the generated files go, relative to the repository root: three different directories, none of them profilesDir or inside .git."`
 }
 
 // Paths are the output directories, relative to the repository root.
@@ -153,7 +153,7 @@ type Infisical struct {
 // Vault lays tokens out in a KV v2 engine.
 type Vault struct {
 	Mount    string `yaml:"mount,omitempty" doc:"Mount path of the KV v2 engine; it must match the store's spec.provider.vault.path." default:"secret"`
-	Path     string `yaml:"path,omitempty" doc:"Secret path inside the mount; {runner} is replaced by the runner name." default:"gitlab/runners/{runner}"`
+	Path     string `yaml:"path,omitempty" doc:"Secret path inside the mount, without . or .. segments; {runner} is replaced by the runner name." default:"gitlab/runners/{runner}"`
 	Property string `yaml:"property,omitempty" doc:"Key inside the secret's data holding the token." default:"runner-token"`
 }
 
@@ -173,12 +173,12 @@ type GCP struct {
 // Runner is one gitlab-runner deployment.
 type Runner struct {
 	Name              string         `yaml:"name" doc:"Runner name: a DNS label of at most 39 characters. Names the Application (gitlab-runner-NAME), the Helm release and the generated files."`
-	Namespace         string         `yaml:"namespace,omitempty" doc:"Namespace of the runner and of its job pods." default:"gitlab-runner"`
+	Namespace         string         `yaml:"namespace,omitempty" doc:"Namespace of the runner and of its job pods; not kube-system, kube-public, kube-node-lease or argocd.namespace." default:"gitlab-runner"`
 	Profile           string         `yaml:"profile,omitempty" doc:"Hardening profile (runnerctl profiles list)." default:"restricted"`
 	RunnerID          int64          `yaml:"runnerID,omitempty" doc:"GitLab's ID of the runner, written by runnerctl init. Never a token."`
 	Concurrent        int            `yaml:"concurrent,omitempty" doc:"Jobs this runner runs at once (the chart's concurrent)." default:"2"`
 	CheckInterval     int            `yaml:"checkInterval,omitempty" doc:"Seconds between polls for new jobs (the chart's checkInterval)." default:"30"`
-	Image             string         `yaml:"image,omitempty" doc:"Default job image, used when a job names none." default:"ubuntu:22.04"`
+	Image             string         `yaml:"image,omitempty" doc:"Default job image, used when a job names none (at most 456 bytes, the longest valid reference)." default:"ubuntu:22.04"`
 	HelperImage       string         `yaml:"helperImage,omitempty" doc:"Helper image of job pods; empty lets the runner pick the one matching its version (recommended)."`
 	PullPolicy        []string       `yaml:"pullPolicy,omitempty" doc:"Job image pull policies in order of preference: always, if-not-present, never." default:"[if-not-present]"`
 	ServiceAccount    string         `yaml:"serviceAccount,omitempty" doc:"Service account of the runner pod, created by the chart and bound to the profile's RBAC rules." default:"gitlab-runner-NAME"`
@@ -218,8 +218,8 @@ type ResourceList struct {
 // Registration holds the settings GitLab stores for the runner.
 type Registration struct {
 	Scope           Scope    `yaml:"scope,omitempty" doc:"Who may use the runner."`
-	Description     string   `yaml:"description,omitempty" doc:"Description shown in GitLab."`
-	Tags            []string `yaml:"tags,omitempty" doc:"Job tags the runner picks up (at most 50)."`
+	Description     string   `yaml:"description,omitempty" doc:"Description shown in GitLab (at most 1024 characters)."`
+	Tags            []string `yaml:"tags,omitempty" doc:"Job tags the runner picks up (at most 50, each at most 255 characters)."`
 	RunUntagged     *bool    `yaml:"runUntagged,omitempty" doc:"Also run jobs without tags." default:"true when no tags are set"`
 	Locked          bool     `yaml:"locked,omitempty" doc:"Project runners only: lock to the current projects."`
 	AccessLevel     string   `yaml:"accessLevel,omitempty" doc:"not_protected or ref_protected (protected branches and tags only)." default:"not_protected"`
@@ -236,7 +236,7 @@ type Scope struct {
 
 // RemoteRef points at one value in the secrets backend.
 type RemoteRef struct {
-	Key      string `yaml:"key" doc:"Remote key as ESO's remoteRef.key understands it for the backend."`
+	Key      string `yaml:"key" doc:"Remote key as ESO's remoteRef.key understands it for the backend, without . or .. segments. No two runners may share a token location."`
 	Property string `yaml:"property,omitempty" doc:"Property inside the remote secret, where the backend has them."`
 }
 

@@ -1,7 +1,9 @@
 package config
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"net/netip"
 	"net/url"
 	"path/filepath"
@@ -12,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/runnerctl/runnerctl/internal/redact"
+	"github.com/runnerctl/runnerctl/internal/safetext"
 )
 
 // Secrets backends.
@@ -39,7 +42,21 @@ const (
 const (
 	MaxTags            = 50
 	MaxMaintenanceNote = 1024 - 34
+	// MaxTagLen and MaxDescription are GitLab's own limits: tag names of
+	// 255 characters, and a ci_runners.description of at most 1024
+	// (a database constraint since GitLab 17.0).
+	MaxTagLen      = 255
+	MaxDescription = 1024
 )
+
+// MaxImageLen bounds image references: the longest one the distribution
+// grammar allows is a 255-character name, ":", a 128-character tag, "@" and
+// a sha256 digest (71 characters): 456 bytes.
+const MaxImageLen = 456
+
+// systemNamespaces belong to Kubernetes: no runner, and so no job pod,
+// runs there.
+var systemNamespaces = []string{"kube-system", "kube-public", "kube-node-lease"}
 
 // MaxRunnerNameLen keeps "gitlab-runner-NAME" within Helm's 53-character
 // release name limit.
@@ -72,8 +89,28 @@ var (
 // validator accumulates every problem instead of stopping at the first.
 type validator struct{ errs []FieldError }
 
+// add records a problem. A value quoted with %q is the user's: it is cut
+// to a short, escaped excerpt (see echo), so that a 10 MB tag is not
+// repeated into a CI log. Strings formatted with %s are runnerctl's own
+// words and stay whole.
 func (v *validator) add(path, format string, args ...any) {
+	for i, a := range args {
+		if s, ok := a.(string); ok {
+			args[i] = echo(s)
+		}
+	}
 	v.errs = append(v.errs, FieldError{Path: path, Msg: fmt.Sprintf(format, args...)})
+}
+
+// echo formats as safetext.Quote with %q, as the plain string otherwise.
+type echo string
+
+func (e echo) Format(f fmt.State, verb rune) {
+	if verb == 'q' {
+		io.WriteString(f, safetext.Quote(string(e)))
+		return
+	}
+	io.WriteString(f, string(e))
 }
 
 // text rejects what no field may hold: invalid UTF-8 and control characters,
@@ -101,6 +138,27 @@ func (v *validator) required(path, s string) bool {
 func (v *validator) match(path, s string, re *lazyRE, what string) {
 	if v.required(path, s) && !re.MatchString(s) {
 		v.add(path, "%q is not %s", s, what)
+	}
+}
+
+// remoteKey accepts a key or path in a secrets backend. A "." or ".."
+// segment is refused: the helper builds API paths from it (Vault's
+// MOUNT/data/KEY), and such a segment would move the write out of the
+// place ESO reads, or out of the KV engine's data/ altogether.
+func (v *validator) remoteKey(path, s string, re *lazyRE, what string) {
+	v.match(path, s, re, what)
+	for _, seg := range strings.Split(s, "/") {
+		if seg == "." || seg == ".." {
+			v.add(path, "%q has a %q path segment; name the secret's path without it", s, seg)
+			return
+		}
+	}
+}
+
+func (v *validator) image(path, s, what string) {
+	v.match(path, s, imageRE, what)
+	if len(s) > MaxImageLen {
+		v.add(path, "is %d bytes long; no image reference is longer than %d", len(s), MaxImageLen)
 	}
 }
 
@@ -166,7 +224,13 @@ func (v *validator) httpURL(path, s string, schemes ...string) {
 	u, err := url.Parse(s)
 	switch {
 	case err != nil:
-		v.add(path, "%q is not a URL: %s", shown, redact.Text(err.Error()))
+		// url.Error repeats the whole input; its reason alone is enough
+		// (and may still quote part of it: redacted too).
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		v.add(path, "%q is not a URL (%s)", shown, safetext.Clip(redact.Text(err.Error()), maxMessage))
 	case !slices.Contains(schemes, u.Scheme):
 		v.add(path, "%q must start with %s://", shown, strings.Join(schemes, ":// or "))
 	case u.Host == "" || strings.ContainsAny(u.Host, " \"'<>"):
@@ -197,11 +261,14 @@ func (c *Config) Validate() []FieldError {
 	v.dnsLabel("chart.name", c.Chart.Name, 63)
 	v.match("chart.version", c.Chart.Version, semverRE, "an exact chart version such as 0.86.0 (ranges are not reproducible)")
 	v.relPath("profilesDir", c.ProfilesDir)
+	if c.ProfilesDir == "." {
+		v.add("profilesDir", "must not be the repository root: runnerctl.yaml would be read as a hardening profile")
+	}
 	c.validateSecrets(v)
 
 	seen := map[string]int{}
 	accounts := map[string]int{}
-	keys := map[string]int{}
+	locations := map[string][]location{}
 	for i := range c.Runners {
 		r := &c.Runners[i]
 		p := fmt.Sprintf("runners[%d]", i)
@@ -216,14 +283,41 @@ func (c *Config) Validate() []FieldError {
 		}
 		accounts[sa] = i
 		if ref, err := c.TokenRef(r); err == nil {
-			k := ref.Key + "#" + ref.Property
-			if j, dup := keys[k]; dup {
-				v.add(p+".tokenSecret", "token location %q is already used by runners[%d]; put %s in the backend layout or set tokenSecret", ref.Key, j, RunnerPlaceholder)
+			loc := c.tokenLocation(ref)
+			for _, prev := range locations[loc.key] {
+				if prev.property == loc.property || prev.property == "" || loc.property == "" {
+					v.add(p+".tokenSecret", "token location %q is already used by runners[%d]; put %s in the backend layout or set tokenSecret", ref.Key, prev.runner, RunnerPlaceholder)
+					break
+				}
 			}
-			keys[k] = i
+			loc.runner = i
+			locations[loc.key] = append(locations[loc.key], loc)
+		}
+		if r.Namespace == c.ArgoCD.Namespace {
+			v.add(p+".namespace", "%q is ArgoCD's own namespace (argocd.namespace); job pods there could read ArgoCD's credentials, so give the runner its own namespace", r.Namespace)
 		}
 	}
 	return v.errs
+}
+
+// location is where a runner's token lives, spelt one way per place.
+type location struct {
+	key, property string
+	runner        int
+}
+
+// tokenLocation names ref the way the backend resolves it, so that two
+// spellings of one secret compare equal: Vault's helper (like ESO) strips
+// "MOUNT/" and then "data/" from a key. An empty property means the whole
+// secret (AWS, GCP, Infisical), which no other runner may share.
+func (c *Config) tokenLocation(ref RemoteRef) location {
+	key := ref.Key
+	if c.Secrets.Backend == BackendVault && c.Secrets.Vault != nil {
+		if rest, ok := strings.CutPrefix(key, strings.Trim(c.Secrets.Vault.Mount, "/")+"/"); ok {
+			key = strings.TrimPrefix(rest, "data/")
+		}
+	}
+	return location{key: strings.Trim(key, "/"), property: ref.Property}
 }
 
 func (c *Config) validateGitOps(v *validator) {
@@ -234,12 +328,41 @@ func (c *Config) validateGitOps(v *validator) {
 	if v.required("gitops.revision", g.Revision) && strings.ContainsAny(g.Revision, " \t~^:?*[\\") {
 		v.add("gitops.revision", "%q is not a valid Git revision", g.Revision)
 	}
-	v.relPath("gitops.paths.applications", g.Paths.Applications)
-	v.relPath("gitops.paths.manifests", g.Paths.Manifests)
-	v.relPath("gitops.paths.values", g.Paths.Values)
-	if g.Paths.Applications == g.Paths.Values {
-		v.add("gitops.paths.values", "must differ from gitops.paths.applications: both hold gitlab-runner-NAME.yaml")
+	outputs := []struct{ field, dir string }{
+		{"gitops.paths.applications", g.Paths.Applications},
+		{"gitops.paths.manifests", g.Paths.Manifests},
+		{"gitops.paths.values", g.Paths.Values},
 	}
+	for i, o := range outputs {
+		v.relPath(o.field, o.dir)
+		if inGitDir(o.dir) {
+			v.add(o.field, "%q is inside Git's own directory; runnerctl writes only files that are committed", o.dir)
+		}
+		if o.dir == c.ProfilesDir {
+			v.add(o.field, "must differ from profilesDir (%q): every later command would read the generated files as hardening profiles", c.ProfilesDir)
+		}
+		// One directory for two kinds of file lets two runners write one
+		// file: the Application of runner "x-external-secret" is named
+		// like runner x's ExternalSecret, and the values of runner x like
+		// its Application.
+		for _, prev := range outputs[:i] {
+			if o.dir == prev.dir {
+				v.add(o.field, "must differ from %s: files of two runners could have the same name in one directory", prev.field)
+			}
+		}
+	}
+}
+
+// inGitDir says whether the repository path p is in, or is, a .git
+// directory (in any letter case: case-insensitive file systems map .GIT
+// onto it too).
+func inGitDir(p string) bool {
+	for _, part := range strings.Split(p, "/") {
+		if strings.EqualFold(part, ".git") {
+			return true
+		}
+	}
+	return false
 }
 
 func (c *Config) validateArgoCD(v *validator) {
@@ -295,15 +418,15 @@ func (c *Config) validateSecrets(v *validator) {
 			v.match("secrets.infisical.projectSlug", i.ProjectSlug, dnsLabelRE, "an Infisical project slug")
 		}
 		v.match("secrets.infisical.environment", i.Environment, dnsLabelRE, "an Infisical environment slug")
-		v.match("secrets.infisical.path", i.Path, remoteKeyRE, "a folder path such as /gitlab/runners/{runner}")
+		v.remoteKey("secrets.infisical.path", i.Path, remoteKeyRE, "a folder path such as /gitlab/runners/{runner}")
 		if !strings.HasPrefix(i.Path, "/") {
 			v.add("secrets.infisical.path", "%q must start with /", i.Path)
 		}
 		v.match("secrets.infisical.secretName", i.SecretName, infisicalNameRE, "an Infisical secret name (letters, digits, '_', '.', '-')")
 	case BackendVault:
 		t := s.Vault
-		v.match("secrets.vault.mount", t.Mount, remoteKeyRE, "a Vault mount path")
-		v.match("secrets.vault.path", t.Path, remoteKeyRE, "a Vault secret path")
+		v.remoteKey("secrets.vault.mount", t.Mount, remoteKeyRE, "a Vault mount path")
+		v.remoteKey("secrets.vault.path", t.Path, remoteKeyRE, "a Vault secret path")
 		if strings.HasPrefix(t.Path, "/") || strings.HasSuffix(t.Path, "/") {
 			v.add("secrets.vault.path", "%q must not start or end with /", t.Path)
 		}
@@ -313,7 +436,7 @@ func (c *Config) validateSecrets(v *validator) {
 		if a.Region != "" {
 			v.match("secrets.aws.region", a.Region, regionRE, "an AWS region such as eu-west-1")
 		}
-		v.match("secrets.aws.name", a.Name, remoteKeyRE, "an AWS secret name (letters, digits and /_+=.@-)")
+		v.remoteKey("secrets.aws.name", a.Name, remoteKeyRE, "an AWS secret name (letters, digits and /_+=.@-)")
 		if a.Property != "" {
 			v.match("secrets.aws.property", a.Property, propertyRE, "a JSON key")
 		}
@@ -350,6 +473,9 @@ func (c *Config) validateESO(v *validator) {
 func (r *Runner) validate(v *validator, p string) {
 	v.dnsLabel(p+".name", r.Name, MaxRunnerNameLen)
 	v.dnsLabel(p+".namespace", r.Namespace, 63)
+	if slices.Contains(systemNamespaces, r.Namespace) {
+		v.add(p+".namespace", "%q belongs to Kubernetes itself; job pods there would run next to the control plane's components, so give the runner its own namespace", r.Namespace)
+	}
 	v.match(p+".profile", r.Profile, profileNameRE, "a profile name (see runnerctl profiles list)")
 	if r.RunnerID < 0 {
 		v.add(p+".runnerID", "must not be negative")
@@ -360,9 +486,9 @@ func (r *Runner) validate(v *validator, p string) {
 	if r.CheckInterval < 1 || r.CheckInterval > 3600 {
 		v.add(p+".checkInterval", "must be between 1 and 3600 seconds")
 	}
-	v.match(p+".image", r.Image, imageRE, "an image reference such as ubuntu:22.04")
+	v.image(p+".image", r.Image, "an image reference such as ubuntu:22.04")
 	if r.HelperImage != "" {
-		v.match(p+".helperImage", r.HelperImage, imageRE, "an image reference")
+		v.image(p+".helperImage", r.HelperImage, "an image reference")
 	}
 	for i, pp := range r.PullPolicy {
 		v.oneOf(fmt.Sprintf("%s.pullPolicy[%d]", p, i), pp, "always", "if-not-present", "never")
@@ -383,7 +509,7 @@ func (r *Runner) validate(v *validator, p string) {
 			v.match(p+".runnerImage.registry", im.Registry, hostPortRE, "a registry host")
 		}
 		if im.Image != "" {
-			v.match(p+".runnerImage.image", im.Image, imageRE, "an image repository")
+			v.image(p+".runnerImage.image", im.Image, "an image repository")
 		}
 		if im.Tag != "" {
 			v.match(p+".runnerImage.tag", im.Tag, imageTagRE, "an image tag")
@@ -395,7 +521,7 @@ func (r *Runner) validate(v *validator, p string) {
 		reg.validate(v, p+".registration")
 	}
 	if r.TokenSecret != nil {
-		v.match(p+".tokenSecret.key", r.TokenSecret.Key, remoteKeyRE, "a remote key")
+		v.remoteKey(p+".tokenSecret.key", r.TokenSecret.Key, remoteKeyRE, "a remote key")
 		if r.TokenSecret.Property != "" {
 			v.match(p+".tokenSecret.property", r.TokenSecret.Property, propertyRE, "a property name")
 		}
@@ -436,11 +562,13 @@ func (reg *Registration) validate(v *validator, p string) {
 	case reg.Scope.Type != ScopeInstance:
 		v.match(p+".scope.path", reg.Scope.Path, projectPathRE, "a full group or project path such as my-org/my-app")
 	}
-	v.text(p+".description", reg.Description)
+	if v.text(p+".description", reg.Description) && utf8.RuneCountInString(reg.Description) > MaxDescription {
+		v.add(p+".description", "is longer than %d characters, GitLab's limit", MaxDescription)
+	}
 	for i, t := range reg.Tags {
 		tp := fmt.Sprintf("%s.tags[%d]", p, i)
-		if v.required(tp, t) && (strings.Contains(t, ",") || strings.TrimSpace(t) != t || len(t) > 255) {
-			v.add(tp, "%q must have no commas or surrounding spaces and at most 255 characters", t)
+		if v.required(tp, t) && (strings.Contains(t, ",") || strings.TrimSpace(t) != t || utf8.RuneCountInString(t) > MaxTagLen) {
+			v.add(tp, "%q must have no commas or surrounding spaces and at most %d characters", t, MaxTagLen)
 		}
 	}
 	if len(reg.Tags) > MaxTags {
@@ -481,7 +609,7 @@ func (c *Cache) validate(v *validator, p string) {
 		v.add(p+".s3.credentials", "must be empty with authenticationType iam")
 	case s.Credentials != nil:
 		for name, ref := range map[string]RemoteRef{"accessKey": s.Credentials.AccessKey, "secretKey": s.Credentials.SecretKey} {
-			v.match(p+".s3.credentials."+name+".key", ref.Key, remoteKeyRE, "a remote key")
+			v.remoteKey(p+".s3.credentials."+name+".key", ref.Key, remoteKeyRE, "a remote key")
 			if ref.Property != "" {
 				v.match(p+".s3.credentials."+name+".property", ref.Property, propertyRE, "a property name")
 			}
@@ -520,4 +648,25 @@ func (n *NetworkPolicy) validate(v *validator, p string) {
 			v.add(p+".apiServerCIDRs", "is required with flavor kubernetes: the runner starts job pods through the API server")
 		}
 	}
+}
+
+// Warnings are what a user must know about a valid configuration that
+// runnerctl does not refuse. render prints them with the profiles'.
+func (c *Config) Warnings() []string {
+	var w []string
+	// Plain HTTP stays possible (a lab without certificates), but every
+	// runner token and job log would cross the network readable; a GitLab
+	// on the loopback interface (a local test instance) crosses none.
+	if u, err := url.Parse(c.GitLab.URL); err == nil && u.Scheme == "http" && !isLoopback(u.Hostname()) {
+		w = append(w, fmt.Sprintf("gitlab.url %s uses http://: runner tokens, jobs and their logs cross the network unencrypted; use https://", safetext.Quote(c.GitLab.URL)))
+	}
+	return w
+}
+
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }

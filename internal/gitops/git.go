@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -57,10 +58,48 @@ func (g Git) runRaw(ctx context.Context, args ...string) (string, error) {
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("git %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(errb.String()))
+		gerr := &Error{Args: args, Stderr: strings.TrimSpace(errb.String())}
+		var exitErr *exec.ExitError
+		if errors.As(err, &exitErr) && ctx.Err() == nil {
+			gerr.Status = exitErr.ExitCode()
+		} else {
+			gerr.err = err // git did not run, or was stopped: that cause is kept
+		}
+		return "", gerr
 	}
 	return out.String(), nil
 }
+
+// Error is a git command that failed: its arguments, its exit status and
+// what it said on stderr.
+//
+// It deliberately does not wrap exec.ExitError, whose ExitCode method
+// would make git's status runnerctl's own (runnerctl exits with the code of
+// any error in the chain that has one): a failed push would exit 128, and a
+// pre-commit hook could make runnerctl claim a usage error (2). A git that
+// could not start, or was stopped by the context, wraps that cause.
+type Error struct {
+	Args   []string
+	Status int // git's exit status; 0 when git did not run to its end
+	Stderr string
+	err    error
+}
+
+func (e *Error) Error() string {
+	msg := "git " + strings.Join(e.Args, " ")
+	switch {
+	case e.err != nil:
+		msg += ": " + e.err.Error()
+	default:
+		msg += fmt.Sprintf(": exit status %d", e.Status)
+	}
+	if e.Stderr != "" {
+		msg += ": " + e.Stderr
+	}
+	return msg
+}
+
+func (e *Error) Unwrap() error { return e.err }
 
 // Commit records exactly paths (created, changed or deleted) in one commit;
 // anything else the user has staged or changed stays as it was.
@@ -117,9 +156,36 @@ func (g Git) Push(ctx context.Context, remote, branch string) error {
 	return err
 }
 
-// RemoteURL is the fetch URL of remote.
+// RemoteURL is the fetch URL of remote, as git resolves it (insteadOf
+// rewrites applied), without credentials: an https URL that carries a user
+// or a token (https://oauth2:glpat-…@host/…) comes back without them, since
+// callers show the URL and write it into runnerctl.yaml. The user of an
+// ssh:// URL is a login name, not a secret, and stays.
 func (g Git) RemoteURL(ctx context.Context, remote string) (string, error) {
-	return g.run(ctx, "remote", "get-url", remote)
+	raw, err := g.run(ctx, "remote", "get-url", remote)
+	if err != nil {
+		return "", err
+	}
+	return withoutCredentials(raw), nil
+}
+
+// withoutCredentials removes the user information of an http(s) URL, and
+// the password of any other URL. An scp-like address (git@host:path) has
+// no password and stays as it is; so does what is not a URL at all.
+func withoutCredentials(raw string) string {
+	if !strings.Contains(raw, "://") {
+		return raw
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return raw
+	}
+	if _, hasPassword := u.User.Password(); u.Scheme == "http" || u.Scheme == "https" {
+		u.User = nil
+	} else if hasPassword {
+		u.User = url.User(u.User.Username())
+	}
+	return u.String()
 }
 
 // ErrNotRepo: the directory is not inside a git work tree.
@@ -132,8 +198,8 @@ var ErrNotRepo = errors.New("not a git repository")
 // Outside a work tree it returns ErrNotRepo.
 func (g Git) Uncommitted(ctx context.Context) ([]string, error) {
 	inside, err := g.run(ctx, "rev-parse", "--is-inside-work-tree")
-	var exitErr *exec.ExitError
-	if errors.As(err, &exitErr) || err == nil && inside != "true" {
+	var gitErr *Error
+	if errors.As(err, &gitErr) && gitErr.Status != 0 || err == nil && inside != "true" {
 		return nil, fmt.Errorf("%s: %w", g.Dir, ErrNotRepo)
 	}
 	if err != nil {

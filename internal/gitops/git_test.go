@@ -189,3 +189,51 @@ func TestEnv(t *testing.T) {
 		t.Errorf("Env:\n got %q\nwant %q", got, want)
 	}
 }
+
+// A push that fails reports git's message, and no error in the chain
+// carries git's exit status as an exit code: runnerctl's exit codes are its
+// own (a push to an unreachable remote exits 128 in git).
+func TestPushErrorHasNoExitCode(t *testing.T) {
+	g, run := gitRepo(t)
+	ctx := context.Background()
+	write(t, g, "README.md", "# ops\n")
+	run("add", ".")
+	run("commit", "-q", "-m", "initial")
+	run("remote", "add", "origin", filepath.Join(t.TempDir(), "missing.git"))
+
+	err := g.Push(ctx, "origin", "main")
+	if err == nil {
+		t.Fatal("push to a missing repository succeeded")
+	}
+	var coded interface{ ExitCode() int }
+	if errors.As(err, &coded) {
+		t.Fatalf("the push error carries exit code %d: %v", coded.ExitCode(), err)
+	}
+	var gitErr *Error
+	if !errors.As(err, &gitErr) || gitErr.Status != 128 || !strings.Contains(err.Error(), "does not appear to be a git repository") {
+		t.Fatalf("err = %v (%#v), want git's status 128 and its message", err, gitErr)
+	}
+}
+
+func TestRemoteURLWithoutCredentials(t *testing.T) {
+	g, run := gitRepo(t)
+	ctx := context.Background()
+	for _, c := range []struct{ set, want string }{
+		{"https://gitlab.example.com/ops/gitops.git", "https://gitlab.example.com/ops/gitops.git"},
+		{"https://oauth2:glpat-secret@gitlab.example.com/ops/gitops.git", "https://gitlab.example.com/ops/gitops.git"},
+		{"https://deploy@gitlab.example.com/ops/gitops.git", "https://gitlab.example.com/ops/gitops.git"},
+		{"ssh://git@gitlab.example.com/ops/gitops.git", "ssh://git@gitlab.example.com/ops/gitops.git"},
+		{"ssh://git:secret@gitlab.example.com/ops/gitops.git", "ssh://git@gitlab.example.com/ops/gitops.git"},
+		{"git@gitlab.example.com:ops/gitops.git", "git@gitlab.example.com:ops/gitops.git"},
+	} {
+		run("remote", "add", "origin", c.set)
+		got, err := g.RemoteURL(ctx, "origin")
+		if err != nil || got != c.want {
+			t.Errorf("origin %s: RemoteURL = %q, %v; want %q", c.set, got, err, c.want)
+		}
+		run("remote", "remove", "origin")
+	}
+	if _, err := g.RemoteURL(ctx, "upstream"); err == nil {
+		t.Error("RemoteURL of a missing remote succeeded")
+	}
+}

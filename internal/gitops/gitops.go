@@ -20,7 +20,14 @@ import (
 
 	"github.com/runnerctl/runnerctl/internal/atomicfile"
 	"github.com/runnerctl/runnerctl/internal/render"
+	"github.com/runnerctl/runnerctl/internal/repofile"
 )
+
+// MaxFileSize bounds what a plan reads of a file in the repository: a
+// generated file is at most a few hundred kilobytes (the CA Secret, 512 KiB
+// of certificates at most), so a larger one is not runnerctl's, and is not
+// read whole into memory.
+const MaxFileSize = 4 << 20
 
 // Action is what happens to one file.
 type Action string
@@ -95,7 +102,7 @@ func NewPlan(root string, files []render.File, managedDirs []string, force bool)
 		case !info.Mode().IsRegular():
 			return nil, fmt.Errorf("%q exists and is not a regular file", f.Path)
 		default:
-			old, err := r.ReadFile(filepath.FromSlash(f.Path))
+			old, err := repofile.Read(r, f.Path, MaxFileSize)
 			if err != nil {
 				return nil, fmt.Errorf("read %q: %w", f.Path, err)
 			}
@@ -139,7 +146,7 @@ func staleFiles(r *os.Root, dir string, wanted map[string]bool) ([]Change, error
 		if !e.Type().IsRegular() || path.Ext(rel) != ".yaml" || wanted[rel] {
 			continue
 		}
-		old, err := r.ReadFile(filepath.FromSlash(rel))
+		old, err := repofile.Read(r, rel, MaxFileSize)
 		if err != nil {
 			return nil, fmt.Errorf("read %q: %w", rel, err)
 		}

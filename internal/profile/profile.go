@@ -16,11 +16,14 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"path/filepath"
 	"slices"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/runnerctl/runnerctl/internal/repofile"
+	"github.com/runnerctl/runnerctl/internal/safetext"
 	"github.com/runnerctl/runnerctl/profiles"
 )
 
@@ -44,6 +47,8 @@ type Profile struct {
 	Source string `yaml:"-"`
 	// tree is the file as written, before extends is resolved.
 	tree map[string]any
+	// loosened lists what the resolved profile weakens (see loosened).
+	loosened []string
 }
 
 // RunnerPod hardens the runner manager's own pod (chart values).
@@ -193,21 +198,59 @@ type Set struct {
 	byName map[string]*Profile
 }
 
+// Limits on a repository's own profiles. A profile is a few kilobytes
+// (restricted.yaml is under 3 KiB); the limits keep the memory of a load
+// bounded (YAML takes up to about 100 times a file's size in memory)
+// whatever a merge request commits.
+const (
+	MaxFileSize  = 64 << 10 // one profile file
+	MaxFiles     = 256      // *.yaml files in profilesDir
+	MaxTotalSize = 1 << 20  // all of them together
+	// maxDescription and maxWarning bound the texts that profiles list and
+	// show print, and that every generated file's header repeats.
+	maxDescription = 4096
+	maxWarning     = 1024
+	// maxValue bounds every other string of a profile: names, labels,
+	// capabilities, RBAC rules.
+	maxValue = 253
+)
+
 // Load reads the built-in profiles and, when dir exists, the repository's
 // own (*.yaml in dir, relative to the current directory or absolute), and
-// resolves every extends chain.
+// resolves every extends chain. Files are read as LoadIn reads them, with
+// dir's parent as the boundary that symlinks may not leave.
 func Load(dir string) (*Set, error) {
+	if dir == "" {
+		return load(nil, "", "")
+	}
+	return LoadIn(filepath.Dir(dir), filepath.ToSlash(filepath.Base(dir)))
+}
+
+// LoadIn is Load for the profiles directory rel (forward slashes) of the
+// repository repo. Every file is read through an os.Root of the
+// repository: a profilesDir or a profile that is, or passes through, a
+// symlink leading outside the repository is refused, as are FIFOs,
+// devices and files over the limits above. A missing directory holds no
+// profiles.
+func LoadIn(repo, rel string) (*Set, error) {
+	root, err := os.OpenRoot(repo)
+	if errors.Is(err, fs.ErrNotExist) {
+		return load(nil, "", "")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read profiles %q: %w", repo, err)
+	}
+	defer root.Close()
+	return load(root, rel, filepath.Join(repo, filepath.FromSlash(rel)))
+}
+
+func load(root *os.Root, rel, origin string) (*Set, error) {
 	raw := map[string]*Profile{}
-	if err := readProfiles(profiles.FS, ".", "built-in", raw); err != nil {
+	if err := readBuiltins(raw); err != nil {
 		return nil, err
 	}
-	builtin := make(map[string]bool, len(raw))
-	for n := range raw {
-		builtin[n] = true
-	}
-	if dir != "" {
-		err := readProfiles(os.DirFS(dir), ".", dir, raw)
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if root != nil {
+		if err := readRepoProfiles(root, rel, origin, raw); err != nil {
 			return nil, err
 		}
 	}
@@ -222,43 +265,107 @@ func Load(dir string) (*Set, error) {
 		}
 		set.byName[name] = p
 	}
+	// What a profile loosens is judged against the profile it extends,
+	// resolved: so every profile must be resolved first.
+	for _, p := range set.byName {
+		p.loosened = loosened(p, set.byName[p.Extends])
+	}
 	return set, nil
 }
 
-// readProfiles decodes every *.yaml file of dir in fsys into raw, strictly.
-func readProfiles(fsys fs.FS, dir, origin string, raw map[string]*Profile) error {
-	entries, err := fs.ReadDir(fsys, dir)
+func readBuiltins(raw map[string]*Profile) error {
+	entries, err := fs.ReadDir(profiles.FS, ".")
 	if err != nil {
-		return fmt.Errorf("read profiles %q: %w", origin, err)
+		return fmt.Errorf("read built-in profiles: %w", err)
 	}
 	for _, e := range entries {
 		if e.IsDir() || path.Ext(e.Name()) != ".yaml" {
 			continue
 		}
-		data, err := fs.ReadFile(fsys, path.Join(dir, e.Name()))
+		data, err := fs.ReadFile(profiles.FS, e.Name())
 		if err != nil {
-			return fmt.Errorf("read profile %q: %w", e.Name(), err)
+			return fmt.Errorf("read built-in profile %q: %w", e.Name(), err)
 		}
-		src := origin + "/" + e.Name()
-		var p Profile
-		dec := yaml.NewDecoder(bytes.NewReader(data))
-		dec.KnownFields(true)
-		if err := dec.Decode(&p); err != nil {
-			return fmt.Errorf("profile file %q: %w", src, err)
+		if err := parseProfile(data, e.Name(), "built-in/"+e.Name(), raw); err != nil {
+			return err
 		}
-		if err := yaml.Unmarshal(data, &p.tree); err != nil {
-			return fmt.Errorf("profile file %q: %w", src, err)
-		}
-		want := strings.TrimSuffix(e.Name(), ".yaml")
-		if p.Name != want {
-			return fmt.Errorf("profile file %q: name %q must match the file name (%q)", src, p.Name, want)
-		}
-		if old, dup := raw[p.Name]; dup {
-			return fmt.Errorf("profile file %q: profile %q is already defined by %s; choose another name and extend it instead", src, p.Name, old.Source)
-		}
-		p.Source = src
-		raw[p.Name] = &p
 	}
+	return nil
+}
+
+// readRepoProfiles decodes every *.yaml file of the directory rel of root
+// into raw, strictly. origin names the directory in messages.
+func readRepoProfiles(root *os.Root, rel, origin string, raw map[string]*Profile) error {
+	info, err := root.Stat(filepath.FromSlash(rel))
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("read profiles %q: %w", origin, repofile.Explain(unwrapPath(err)))
+	case !info.IsDir():
+		return fmt.Errorf("read profiles %q: not a directory", origin)
+	}
+	entries, err := fs.ReadDir(root.FS(), rel)
+	if err != nil {
+		return fmt.Errorf("read profiles %q: %w", origin, repofile.Explain(unwrapPath(err)))
+	}
+	var files []fs.DirEntry
+	for _, e := range entries {
+		if !e.IsDir() && path.Ext(e.Name()) == ".yaml" {
+			files = append(files, e)
+		}
+	}
+	if len(files) > MaxFiles {
+		return fmt.Errorf("read profiles %q: %d profile files; runnerctl reads at most %d", origin, len(files), MaxFiles)
+	}
+	total := 0
+	for _, e := range files {
+		src := origin + "/" + e.Name()
+		data, err := repofile.Read(root, path.Join(rel, e.Name()), MaxFileSize)
+		if re := (*repofile.Error)(nil); errors.As(err, &re) {
+			return fmt.Errorf("profile file %q: %s", src, re.Reason())
+		} else if err != nil {
+			return fmt.Errorf("profile file %q: %w", src, err)
+		}
+		if total += len(data); total > MaxTotalSize {
+			return fmt.Errorf("read profiles %q: the profile files hold more than %s in all, the most runnerctl reads", origin, repofile.Size(MaxTotalSize))
+		}
+		if err := parseProfile(data, e.Name(), src, raw); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// parseProfile decodes the profile file named file, strictly, into raw.
+func parseProfile(data []byte, file, src string, raw map[string]*Profile) error {
+	var p Profile
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&p); err != nil {
+		return fmt.Errorf("profile file %q: %s", src, yamlError(err))
+	}
+	if err := yaml.Unmarshal(data, &p.tree); err != nil {
+		return fmt.Errorf("profile file %q: %s", src, yamlError(err))
+	}
+	want := strings.TrimSuffix(file, ".yaml")
+	if !nameRE.MatchString(want) {
+		return fmt.Errorf("profile file %s: a profile file is named NAME.yaml, NAME being lower-case letters, digits and '-'", safetext.Quote(src))
+	}
+	if p.Name != want {
+		return fmt.Errorf("profile file %q: name %s must match the file name (%q)", src, safetext.Quote(p.Name), want)
+	}
+	if p.Extends != "" && !nameRE.MatchString(p.Extends) {
+		return fmt.Errorf("profile file %q: extends %s is not a profile name", src, safetext.Quote(p.Extends))
+	}
+	if err := checkTree(p.tree, ""); err != nil {
+		return fmt.Errorf("profile file %q: %w", src, err)
+	}
+	if old, dup := raw[p.Name]; dup {
+		return fmt.Errorf("profile file %q: profile %q is already defined by %s; choose another name and extend it instead", src, p.Name, old.Source)
+	}
+	p.Source = src
+	raw[p.Name] = &p
 	return nil
 }
 
@@ -360,7 +467,10 @@ func (p *Profile) check() error {
 			return fmt.Errorf("jobs.emptyDirs[%d] needs a name and an absolute mountPath", i)
 		}
 	}
-	return nil
+	if err := p.checkIDs(); err != nil {
+		return err
+	}
+	return p.checkNames()
 }
 
 // Get returns the resolved profile name.
@@ -408,11 +518,25 @@ func (p *Profile) TokenRotationWarning() string {
 		"and let `runnerctl rotate-token` rotate the token."
 }
 
+// LoosenedWarning is the warning of a profile that weakens the isolation
+// of the runner or its jobs (privileged, root, added capabilities,
+// privilege escalation, no seccomp, looser Pod Security enforcement), or
+// "". Like TokenRotationWarning it is computed from the resolved settings,
+// so that no profile can silence it: not with warning: "", not by
+// extending a profile that warns.
+func (p *Profile) LoosenedWarning() string {
+	if len(p.loosened) == 0 {
+		return ""
+	}
+	return "this profile weakens isolation: " + strings.Join(p.loosened, "; ") +
+		". Use it only for trusted projects, on nodes set aside for them."
+}
+
 // Warnings are what a user of the profile must know: the profile's own
 // warning, then the ones no profile can switch off.
 func (p *Profile) Warnings() []string {
 	var w []string
-	for _, s := range []string{p.Warning, p.TokenRotationWarning()} {
+	for _, s := range []string{p.Warning, p.LoosenedWarning(), p.TokenRotationWarning()} {
 		if s != "" {
 			w = append(w, s)
 		}

@@ -101,7 +101,7 @@ func TestProfileErrors(t *testing.T) {
 		"unknown parent":  {map[string]string{"a.yaml": "name: a\nextends: nope\ndescription: x\n"}, `profile "a" extends unknown profile "nope"`},
 		"name mismatch":   {map[string]string{"a.yaml": "name: b\ndescription: x\n"}, `name "b" must match the file name`},
 		"shadows builtin": {map[string]string{"baseline.yaml": "name: baseline\ndescription: x\n"}, `profile "baseline" is already defined by built-in/baseline.yaml`},
-		"unknown field":   {map[string]string{"a.yaml": "name: a\nextends: baseline\ndescription: x\njobs: {privilegd: true}\n"}, "field privilegd not found"},
+		"unknown field":   {map[string]string{"a.yaml": "name: a\nextends: baseline\ndescription: x\njobs: {privilegd: true}\n"}, `line 4: unknown field "privilegd"`},
 		"no rules":        {map[string]string{"a.yaml": "name: a\ndescription: x\n"}, "rbac.rules is empty"},
 		"wildcard verb": {map[string]string{"a.yaml": `name: a
 extends: baseline
@@ -176,7 +176,9 @@ func TestTokenRotation(t *testing.T) {
 			t.Errorf("built-in %s: runnerToken.automaticRotation = %v, want an explicit false and no warning", name, a)
 		}
 	}
-	for name, want := range map[string]int{"standalone": 0, "self": 1, "self-child": 1, "fixed": 0, "dind-self": 2} {
+	// dind-self also inherits privileged-dind's own warning and has its
+	// loosened isolation warned about.
+	for name, want := range map[string]int{"standalone": 0, "self": 1, "self-child": 1, "fixed": 0, "dind-self": 3} {
 		p, err := set.Get(name)
 		if err != nil {
 			t.Fatal(err)

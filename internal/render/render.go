@@ -35,9 +35,10 @@ type File struct {
 // Result is the output of Render.
 type Result struct {
 	Files []File
-	// Warnings are things the user must know (a privileged profile, a
-	// runner allowed to rotate its own token); they are printed by render
-	// and also written into the files.
+	// Warnings are things the user must know: about the configuration (a
+	// GitLab reached over plain http), printed by render; and about
+	// profiles (loosened isolation, a runner allowed to rotate its own
+	// token), printed and also written into the files.
 	Warnings []string
 }
 
@@ -127,7 +128,7 @@ func Render(cfg *config.Config, profiles Profiles) (*Result, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	res := &Result{}
+	res := &Result{Warnings: cfg.Warnings()}
 	for i, files := range out {
 		res.Files = append(res.Files, files...)
 		for _, w := range used[i].Warnings() {

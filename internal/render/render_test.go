@@ -490,11 +490,12 @@ func TestProfileClaims(t *testing.T) {
 				if k.Privileged == nil || !*k.Privileged {
 					t.Error("privileged-dind: jobs are not privileged")
 				}
-				if len(res.Warnings) != 1 || !strings.Contains(res.Warnings[0], "PRIVILEGED") {
+				// Its own warning, and the one no profile can silence.
+				if len(res.Warnings) != 2 || !strings.Contains(res.Warnings[0], "PRIVILEGED") || !strings.Contains(res.Warnings[1], "weakens isolation: jobs.privileged is true") {
 					t.Errorf("privileged-dind: warnings %q", res.Warnings)
 				}
 				for _, f := range res.Files {
-					if !bytes.Contains(f.Content, []byte("# WARNING: job pods run PRIVILEGED")) {
+					if !bytes.Contains(f.Content, []byte("# WARNING: job pods run PRIVILEGED")) || !bytes.Contains(f.Content, []byte("# WARNING: this profile weakens isolation: ")) {
 						t.Errorf("%s has no warning comment", f.Path)
 					}
 				}

@@ -207,7 +207,16 @@ func (v *Validator) Admit(ctx context.Context, doc []byte) Admission {
 	}
 	u := &unstructured.Unstructured{}
 	if err := u.UnmarshalJSON(js); err != nil {
-		return Admission{Problems: []validate.Problem{{Severity: validate.Error, Message: "not a Kubernetes object: " + err.Error()}}}
+		// apimachinery's message repeats the whole object as JSON: a
+		// file that is not a manifest would be printed whole.
+		why := "apiVersion and kind must be strings"
+		switch {
+		case runtime.IsMissingKind(err):
+			why = "kind is missing"
+		case runtime.IsMissingVersion(err):
+			why = "apiVersion is missing"
+		}
+		return Admission{Problems: []validate.Problem{{Severity: validate.Error, Message: "not a Kubernetes object: " + why}}}
 	}
 	a := Admission{Given: runtime.DeepCopyJSON(u.Object)}
 	gvk := u.GroupVersionKind()

@@ -1,0 +1,170 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/spf13/viper"
+
+	"github.com/runnerctl/runnerctl/internal/config"
+	"github.com/runnerctl/runnerctl/internal/profile"
+	"github.com/runnerctl/runnerctl/internal/prompt"
+)
+
+// Every question names its field of runnerctl.yaml, or its answers would
+// not be checked where they are given.
+func TestEveryQuestionHasItsField(t *testing.T) {
+	for _, q := range questions() {
+		if questionFields[q.flag] == nil {
+			t.Errorf("question --%s has no entry in questionFields", q.flag)
+		}
+	}
+}
+
+func newTestState(t *testing.T) *initState {
+	t.Helper()
+	profiles, err := profile.Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := &config.Config{APIVersion: config.APIVersion, Kind: config.Kind,
+		Runners: []config.Runner{{Name: "other"}, {}}}
+	return &initState{raw: raw, runner: &raw.Runners[1], idx: 1, profiles: profiles,
+		configPath: filepath.Join(t.TempDir(), "runnerctl.yaml"), getenv: func(string) string { return "" }}
+}
+
+// An answer is judged by runnerctl.yaml's own rules for the question's
+// field, and only by those: the fields not asked yet are empty and
+// invalid, which is none of this question's business.
+func TestCheckAnswer(t *testing.T) {
+	qs := map[string]question{}
+	for _, q := range questions() {
+		qs[q.flag] = q
+	}
+	st := newTestState(t)
+	for _, c := range []struct {
+		flag, answer, want string // want "" accepts
+	}{
+		{"gitlab-url", "https://gitlab.example.com/", ""},
+		{"gitlab-url", "ftp://gitlab", `"ftp://gitlab" must start with https:// or http://`},
+		{"gitlab-url", "", "gitlab.url is required"},
+		{"repo-url", "git@gitlab.example.com:ops/gitops.git", ""},
+		{"repo-url", "https://user:pw@gitlab.example.com/ops/gitops.git", "gitops.repoURL must not contain credentials"},
+		{"name", "ci", ""},
+		{"name", "Bad_Name", `"Bad_Name" is not a DNS label`},
+		{"name", "other", `"other" is already used by runners[0]`},
+		{"name", "", "name is required"},
+		{"tags", "k8s, linux", ""},
+		{"tags", strings.Repeat("t,", 51), "registration.tags has 51 tags"},
+		{"run-untagged", "false", "registration.runUntagged is false but no tags are set"},
+		{"run-untagged", "true", ""},
+		{"maximum-timeout", "60", "registration.maximumTimeout must be 0 (none) or at least 600 seconds"},
+		{"maximum-timeout", "soon", `"soon" is not a number of seconds`},
+		{"maximum-timeout", "3600", ""},
+		{"store-name", "", "secrets.store.name is required"},
+		{"store-name", "Vault_Store", `"Vault_Store" is not a valid Kubernetes name`},
+		{"namespace", "", ""}, // the default applies
+		{"namespace", "CI", `"CI" is not a DNS label`},
+		{"chart-version", "1.x", `"1.x" is not an exact chart version`},
+	} {
+		err := st.check(qs[c.flag], c.answer)
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("--%s %q refused: %v", c.flag, c.answer, err)
+		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+			t.Errorf("--%s %q: err = %v, want %q", c.flag, c.answer, err, c.want)
+		}
+	}
+	if st.runner.Name != "" || st.runner.Registration != nil && len(st.runner.Registration.Tags) > 0 {
+		t.Errorf("check changed the state: %+v", st.runner)
+	}
+}
+
+func TestDetectBackend(t *testing.T) {
+	home := t.TempDir()
+	gcloud := filepath.Join(home, ".config", "gcloud")
+	if err := os.MkdirAll(gcloud, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(gcloud, "application_default_credentials.json"), []byte("{}"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{}, ""},
+		{map[string]string{"VAULT_ADDR": "https://v"}, ""}, // an address is no credential
+		{map[string]string{"VAULT_ADDR": "https://v", "VAULT_TOKEN": "t", "AWS_PROFILE": "ops"}, "vault aws"},
+		{map[string]string{"VAULT_ADDR": "https://v", "VAULT_ROLE_ID": "r", "VAULT_SECRET_ID": "s"}, "vault"},
+		{map[string]string{"AWS_ACCESS_KEY_ID": "a", "INFISICAL_UNIVERSAL_AUTH_CLIENT_ID": "i"}, "infisical aws"},
+		{map[string]string{"GOOGLE_APPLICATION_CREDENTIALS": "/k.json", "AWS_WEB_IDENTITY_TOKEN_FILE": "/t"}, "aws gcp"},
+		{map[string]string{"HOME": home}, "gcp"},
+	} {
+		var got []string
+		for _, f := range detectBackend(func(k string) string { return c.env[k] }) {
+			got = append(got, f.backend)
+		}
+		if strings.Join(got, " ") != c.want {
+			t.Errorf("%v: found %q, want %q", c.env, got, c.want)
+		}
+	}
+}
+
+// With a prompt, ask takes every answer only once it is accepted: refused
+// ones are said with their reason, and nothing is left missing.
+func TestAskChecksEachAnswer(t *testing.T) {
+	st := newTestState(t)
+	st.getenv = func(k string) string {
+		return map[string]string{"VAULT_ADDR": "https://vault.example.com", "VAULT_TOKEN": "t"}[k]
+	}
+	qs := questions()
+	cmd := newInitCmd(env{getenv: st.getenv}, &globals{}, viper.New())
+	if err := cmd.Flags().Set("chart-version", "1.x"); err != nil {
+		t.Fatal(err)
+	}
+	a := &prompt.Static{Answers: []string{
+		"https://gitlab.example.com/", "https://gitlab.example.com/ops/gitops.git",
+		"Bad_Name", "ci", // refused, then accepted
+		"", "", "", // scope (instance), description, tags
+		"n", "", // run untagged: refused without tags, then the default (yes)
+		"", "60", "", "", "", // protected, timeout refused then default, paused, note
+		"", "", "", // backend (vault, from the environment), store name (vault), mount
+		"", "", // profile, namespace
+		"", "0.86.0", // the refused flag's value again, then a good one
+	}}
+	if err := ask(context.Background(), st, qs, cmd.Flags(), a); err != nil {
+		t.Fatalf("ask: %v", err)
+	}
+	if len(a.Answers) != 0 {
+		t.Errorf("answers left: %q", a.Answers)
+	}
+	// 0.86.0 is the default: it applies without being written down.
+	if st.runner.Name != "ci" || st.raw.Secrets.Backend != "vault" || st.raw.Secrets.Store.Name != "vault" || st.raw.Chart.Version != "" {
+		t.Errorf("name %q, backend %q, store %q, chart %q", st.runner.Name, st.raw.Secrets.Backend, st.raw.Secrets.Store.Name, st.raw.Chart.Version)
+	}
+	said := strings.Join(a.Said, "\n")
+	for _, w := range []string{
+		`Runner name: "Bad_Name" is not a DNS label`,
+		"Run untagged jobs?: registration.runUntagged is false",
+		"Maximum job timeout (seconds): registration.maximumTimeout must be 0 (none) or at least 600 seconds",
+		`--chart-version "1.x": "1.x" is not an exact chart version`,
+		`Chart version: "1.x" is not an exact chart version`,
+	} {
+		if !strings.Contains(said, w) {
+			t.Errorf("not said: %q\nsaid:\n%s", w, said)
+		}
+	}
+}
+
+// init's help states the accessible mode's bound as it is.
+func TestInitHelpStatesMaxTries(t *testing.T) {
+	cmd := newInitCmd(env{getenv: func(string) string { return "" }}, &globals{}, viper.New())
+	if want := fmt.Sprintf("gave %d refused lines", prompt.MaxTries); !strings.Contains(strings.Join(strings.Fields(cmd.Long), " "), want) {
+		t.Errorf("init's help does not say %q", want)
+	}
+}
