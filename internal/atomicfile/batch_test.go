@@ -84,7 +84,7 @@ func TestBatchCommits(t *testing.T) {
 	for _, n := range []int{3, 2 * flushTogetherMin} {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
 			r, dir, entries := batchTree(t, n)
-			entries = append(entries, Entry{Path: filepath.Join("a", "created"), Data: []byte("x\n"), Perm: 0o640})
+			entries = append(entries, Entry{Path: filepath.Join("a", "created"), Data: []byte("x\n"), Perm: 0o640, New: true})
 			b, err := PrepareAll(r, entries, 4)
 			if err != nil {
 				t.Fatal(err)

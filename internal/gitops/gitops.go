@@ -199,7 +199,7 @@ func (p *Plan) Apply() error {
 	for _, step := range steps {
 		for _, c := range step {
 			if c.Action != Delete {
-				writes = append(writes, atomicfile.Entry{Path: filepath.FromSlash(c.Path), Data: c.New, Perm: 0o644})
+				writes = append(writes, atomicfile.Entry{Path: filepath.FromSlash(c.Path), Data: c.New, Perm: 0o644, New: c.Action == Create})
 			}
 		}
 	}
