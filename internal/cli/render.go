@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path"
 	"path/filepath"
 	"slices"
@@ -107,6 +108,7 @@ func load(g *globals) (*loaded, error) {
 		return nil, err
 	}
 	l.cfg = cfg
+	fitGC(os.Getenv, len(cfg.Runners))
 	return l, nil
 }
 
