@@ -195,6 +195,18 @@ func runRender(e env, g *globals, o renderOptions) error {
 	if o.outDir != "" {
 		dest = o.outDir
 	}
+	var lock *gitops.Lock
+	if !o.check && !o.dryRun {
+		// One writer of a repository at a time: from before the plan, so
+		// that it is made from a tree no other runnerctl is changing, to
+		// the last file written. A second render stops at once, naming the
+		// first; --check, --dry-run and --stdout write nothing and take no
+		// lock.
+		if lock, err = gitops.LockRepository(dest, "render", 0); err != nil {
+			return err
+		}
+		defer lock.Unlock()
+	}
 	managed, complete, err := managedDirs(l.cfg, dest)
 	if err != nil {
 		return fsRefusal(o, err)
@@ -256,7 +268,7 @@ func runRender(e env, g *globals, o renderOptions) error {
 		printSummary(e.stderr, g, plan, "would ")
 		return nil
 	}
-	if err := plan.Apply(); err != nil {
+	if err := plan.ApplyLocked(lock); err != nil {
 		return err
 	}
 	if g.output == "json" {

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/rogpeppe/go-internal/diff"
 
@@ -173,10 +174,11 @@ func (p *Plan) Pending() []Change {
 	return out
 }
 
-// Apply carries the plan out, in an order that keeps a stopped run
-// harmless (see ApplyOrder), and every file replaced atomically: a reader,
-// or a run killed at any point, sees each file's old content or its new
-// one, never a mix. Directories are created through os.Root, which
+// Apply carries the plan out under the repository lock (LockRepository,
+// waiting up to ApplyWait for another writer to finish), in an order that
+// keeps a stopped run harmless (see ApplyOrder), and every file replaced
+// atomically: a reader, or a run killed at any point, sees each file's old
+// content or its new one, never a mix. Directories are created through os.Root, which
 // refuses any path that escapes the repository.
 //
 // First every new content is written and synced under a temporary name
@@ -186,6 +188,30 @@ func (p *Plan) Pending() []Change {
 // files removed, and each directory is synced once per step, which makes
 // the step durable across a crash of the machine before the next begins.
 func (p *Plan) Apply() error {
+	l, err := LockRepository(p.root, "", ApplyWait)
+	if err != nil {
+		return err
+	}
+	defer l.Unlock()
+	return p.apply()
+}
+
+// ApplyWait is how long Apply waits for the repository lock. Its caller
+// (init) has created a runner and stored its token by then: waiting for a
+// render to finish is better than stopping with the files unwritten.
+const ApplyWait = 30 * time.Second
+
+// ApplyLocked is Apply for a caller that holds the repository lock of the
+// plan's root, taken before NewPlan (render: the plan then cannot be made
+// from another writer's half-done work, nor be overtaken by it).
+func (p *Plan) ApplyLocked(l *Lock) error {
+	if l == nil || !l.covers(p.root) {
+		return fmt.Errorf("write %q: the repository lock held is not this repository's", p.root)
+	}
+	return p.apply()
+}
+
+func (p *Plan) apply() error {
 	if err := os.MkdirAll(p.root, 0o755); err != nil {
 		return fmt.Errorf("create output directory %q: %w", p.root, err)
 	}
