@@ -257,11 +257,11 @@ func renderRunner(cfg *config.Config, eso *esoDefaults, r *config.Runner, p *pro
 	if err != nil {
 		return nil, err
 	}
-	content, err := marshalDocs(head, v)
+	content, err := marshalDocsTail(head, profileYAML, v)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", ValuesPath(cfg, r), err)
 	}
-	files = append(files, File{Path: ValuesPath(cfg, r), Content: append(content, profileYAML...)})
+	files = append(files, File{Path: ValuesPath(cfg, r), Content: content})
 	return files, nil
 }
 
@@ -289,8 +289,17 @@ func fileHeader(r *config.Runner, p *profile.Profile) string {
 // sigs.k8s.io/yaml was the first choice; its JSON round trip made a
 // 200-runner render 10x slower for the same bytes.
 func marshalDocs(header string, docs ...any) ([]byte, error) {
-	b := make([]byte, 0, len(header)+1024*len(docs))
-	b = append(b, header...)
+	return marshalDocsTail(header, nil, docs...)
+}
+
+// marshalDocsTail is marshalDocs followed by tail, already encoded (a
+// profile's part of the values). The result is allocated at its exact
+// size: 10,000 runners' files are held in memory until written, and the
+// slack of grown buffers would be a third more.
+func marshalDocsTail(header string, tail []byte, docs ...any) ([]byte, error) {
+	scratch := scratchBuffers.Get().(*[]byte)
+	defer scratchBuffers.Put(scratch)
+	b := append((*scratch)[:0], header...)
 	for i, d := range docs {
 		if i > 0 {
 			b = append(b, "---\n"...)
@@ -299,13 +308,23 @@ func marshalDocs(header string, docs ...any) ([]byte, error) {
 		if b, err = appendYAML(b, d); err != nil {
 			if errors.Is(err, errUnsupported) {
 				yamlFallbacks.Add(1)
-				return marshalDocsYAMLv3(header, docs...)
+				out, err := marshalDocsYAMLv3(header, docs...)
+				if err != nil {
+					return nil, err
+				}
+				return append(out, tail...), nil
 			}
 			return nil, err
 		}
 	}
-	return b, nil
+	*scratch = b
+	out := make([]byte, len(b)+len(tail))
+	copy(out[copy(out, b):], tail)
+	return out, nil
 }
+
+// scratchBuffers hold files being encoded, reused from file to file.
+var scratchBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
 
 // yamlFallbacks counts the files marshalDocs left to yaml/v3, for the test
 // that render's usual files never need it (it would be slow, not wrong).
