@@ -207,3 +207,29 @@ func TestApplyWriteFailureChangesNothing(t *testing.T) {
 		t.Errorf("files changed:\n%v\nwant\n%v", got, before)
 	}
 }
+
+// The temporary files a killed render left are removed by the next one
+// (which holds the repository lock); other dot files stay.
+func TestApplySweepsTemporaryFiles(t *testing.T) {
+	root := t.TempDir()
+	writeTree(t, root, runnerFiles("1", "a"))
+	left := []string{"values/.gitlab-runner-a.yaml4611686018427387904", "argocd-apps/.gitlab-runner-gone.yaml1234567890"}
+	kept := []string{"values/.gitlab-runner-a.yaml123", "values/.keep", "values/.gitlab-runner-a.yaml.bak1234567890x"}
+	for _, f := range append(slices.Clone(left), kept...) {
+		if err := os.WriteFile(filepath.Join(root, f), []byte("partial"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeTree(t, root, runnerFiles("2", "a"))
+	got := tree(t, root)
+	for _, f := range left {
+		if _, ok := got[f]; ok {
+			t.Errorf("%s left", f)
+		}
+	}
+	for _, f := range kept {
+		if _, ok := got[f]; !ok {
+			t.Errorf("%s removed", f)
+		}
+	}
+}

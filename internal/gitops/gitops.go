@@ -13,6 +13,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -261,6 +262,7 @@ func (p *Plan) apply() error {
 		return fmt.Errorf("open repository %q: %w", p.root, err)
 	}
 	defer r.Close()
+	p.sweep(r)
 	steps := ApplyOrder(p.Pending())
 	var writes []atomicfile.Entry
 	for _, step := range steps {
@@ -319,6 +321,31 @@ func (p *Plan) apply() error {
 		}
 	}
 	return nil
+}
+
+// temporaryName matches what a killed write of a generated file leaves
+// next to it: "." + its name + the digits of atomicfile's temporary files.
+var temporaryName = regexp.MustCompile(`^\.gitlab-runner-[^/]*\.yaml[0-9]{10,}$`)
+
+// sweep removes, from the directories of the plan's files, the temporary
+// files that a killed write left (best effort). The caller holds the
+// repository lock: no other runnerctl is writing them.
+func (p *Plan) sweep(r *os.Root) {
+	dirs := map[string]bool{}
+	for _, c := range p.Changes {
+		dirs[path.Dir(c.Path)] = true
+	}
+	for dir := range dirs {
+		entries, err := fs.ReadDir(r.FS(), dir)
+		if err != nil {
+			continue
+		}
+		for _, e := range entries {
+			if e.Type().IsRegular() && temporaryName.MatchString(e.Name()) {
+				_ = r.Remove(filepath.Join(filepath.FromSlash(dir), e.Name()))
+			}
+		}
+	}
 }
 
 // writeWorkers is how many files Apply writes and syncs at once: enough
