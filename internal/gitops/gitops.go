@@ -13,7 +13,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -323,9 +322,23 @@ func (p *Plan) apply() error {
 	return nil
 }
 
-// temporaryName matches what a killed write of a generated file leaves
-// next to it: "." + its name + the digits of atomicfile's temporary files.
-var temporaryName = regexp.MustCompile(`^\.gitlab-runner-[^/]*\.yaml[0-9]{10,}$`)
+// temporary reports whether name is what a killed write of a generated
+// file leaves next to it: "." + its name + the digits of atomicfile's
+// temporary files (at least 10; a random 63-bit number has fewer once in
+// a billion times).
+func temporary(name string) bool {
+	rest, ok := strings.CutPrefix(name, ".gitlab-runner-")
+	i := strings.LastIndex(rest, ".yaml")
+	if !ok || i < 0 || len(rest)-i-len(".yaml") < 10 {
+		return false
+	}
+	for _, c := range rest[i+len(".yaml"):] {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
 
 // sweep removes, from the directories of the plan's files, the temporary
 // files that a killed write left (best effort). The caller holds the
@@ -341,7 +354,7 @@ func (p *Plan) sweep(r *os.Root) {
 			continue
 		}
 		for _, e := range entries {
-			if e.Type().IsRegular() && temporaryName.MatchString(e.Name()) {
+			if e.Type().IsRegular() && temporary(e.Name()) {
 				_ = r.Remove(filepath.Join(filepath.FromSlash(dir), e.Name()))
 			}
 		}
