@@ -21,3 +21,24 @@ func syncDir(dir string) error {
 	defer f.Close()
 	return f.Sync()
 }
+
+func syncRootDir(d *os.Root) error {
+	f, err := d.Open(".")
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Sync()
+}
+
+// chmodExact gives f exactly mode, whatever the umask.
+func chmodExact(f *os.File, mode os.FileMode) error {
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if fi.Mode().Perm() == mode {
+		return nil
+	}
+	return f.Chmod(mode)
+}

@@ -41,3 +41,13 @@ func writeFile(path string, data []byte, perm uint32) (err error) {
 }
 
 func syncDir(string) error { return nil }
+
+func syncRootDir(*os.Root) error { return nil }
+
+// chmodExact sets what Windows keeps of mode (the read-only bit).
+func chmodExact(f *os.File, mode os.FileMode) error {
+	if err := f.Chmod(mode); err != nil && !errors.Is(err, errors.ErrUnsupported) {
+		return err
+	}
+	return nil
+}

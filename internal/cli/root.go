@@ -66,6 +66,26 @@ func tuneGC(getenv func(string) string) {
 	}
 }
 
+// fitGC makes room, in the soft memory limit tuneGC set, for a command
+// that renders runners runners. Every generated file stays in memory until
+// it is written, with its old content when it changes: about 20 KiB a
+// runner, so 10,000 runners hold some 200 MB, far above 48 MiB. A live heap
+// above the limit has the collector run without pause (a 10,000-runner
+// render took 48 s that way, most of it collecting), so the limit grows
+// with the fleet, and the collector runs at the usual pace (GOGC 100) to
+// keep the peak near twice what is live rather than five times. GOGC or
+// GOMEMLIMIT set by the user win, as in tuneGC.
+func fitGC(getenv func(string) string, runners int) {
+	want := int64(32<<20 + runners*20<<10)
+	if getenv("GOMEMLIMIT") != "" || want <= debug.SetMemoryLimit(-1) {
+		return // the user's limit, or room enough (tests run with none)
+	}
+	debug.SetMemoryLimit(want)
+	if getenv("GOGC") == "" {
+		debug.SetGCPercent(100)
+	}
+}
+
 // Run executes one command line and returns its exit code.
 func Run(args []string, e env) int {
 	root := newRootCmd(e)

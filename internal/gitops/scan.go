@@ -61,6 +61,9 @@ func GeneratedDirs(root string, limit int) (dirs []string, complete bool, err er
 		if !d.Type().IsRegular() || !strings.HasPrefix(d.Name(), "gitlab-runner-") || path.Ext(p) != ".yaml" {
 			return nil
 		}
+		if found[path.Dir(p)] {
+			return nil // one generated file is enough: 10,000 runners' files are not read twice
+		}
 		if generatedHeader(r, p) {
 			found[path.Dir(p)] = true
 		}

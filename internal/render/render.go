@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"go.yaml.in/yaml/v3"
 
@@ -141,6 +142,18 @@ func Render(cfg *config.Config, profiles Profiles) (*Result, error) {
 	return res, nil
 }
 
+// applicationStart begins the document of every generated Application.
+const applicationStart = "\napiVersion: argoproj.io/v1alpha1\nkind: Application\n"
+
+// Deploys reports whether content, a file runnerctl generated, is an
+// ArgoCD Application: the file ArgoCD deploys a runner from, which names
+// the runner's values and manifests. Whoever writes the files writes these
+// last and deletes them first, so that no Application ever refers to files
+// not written yet or already gone.
+func Deploys(content []byte) bool {
+	return bytes.HasPrefix(content, []byte(Header)) && bytes.Contains(content, []byte(applicationStart))
+}
+
 // Names of the generated objects and files of one runner.
 func releaseName(r *config.Runner) string        { return "gitlab-runner-" + r.Name }
 func tokenSecretName(r *config.Runner) string    { return releaseName(r) + "-token" }
@@ -244,11 +257,11 @@ func renderRunner(cfg *config.Config, eso *esoDefaults, r *config.Runner, p *pro
 	if err != nil {
 		return nil, err
 	}
-	content, err := marshalDocs(head, v)
+	content, err := marshalDocsTail(head, profileYAML, v)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", ValuesPath(cfg, r), err)
 	}
-	files = append(files, File{Path: ValuesPath(cfg, r), Content: append(content, profileYAML...)})
+	files = append(files, File{Path: ValuesPath(cfg, r), Content: content})
 	return files, nil
 }
 
@@ -267,12 +280,58 @@ func fileHeader(r *config.Runner, p *profile.Profile) string {
 
 // marshalDocs writes the header and the documents, separated by "---".
 //
-// Objects are encoded with go.yaml.in/yaml/v3 straight from the typed
-// structs: fields come out in the order the structs declare them (apiVersion,
-// kind, metadata, spec, as people write manifests) and map keys sorted, so
-// output never depends on map order. sigs.k8s.io/yaml was the first choice;
-// its JSON round trip made a 200-runner render 10x slower for the same bytes.
+// Objects are encoded straight from the typed structs: fields come out in
+// the order the structs declare them (apiVersion, kind, metadata, spec, as
+// people write manifests) and map keys sorted, so output never depends on
+// map order. The bytes are go.yaml.in/yaml/v3's (indent 2): appendYAML
+// writes them for render's own types, and yaml/v3 itself encodes any file
+// holding something appendYAML does not take (see yamlenc.go for why).
+// sigs.k8s.io/yaml was the first choice; its JSON round trip made a
+// 200-runner render 10x slower for the same bytes.
 func marshalDocs(header string, docs ...any) ([]byte, error) {
+	return marshalDocsTail(header, nil, docs...)
+}
+
+// marshalDocsTail is marshalDocs followed by tail, already encoded (a
+// profile's part of the values). The result is allocated at its exact
+// size: 10,000 runners' files are held in memory until written, and the
+// slack of grown buffers would be a third more.
+func marshalDocsTail(header string, tail []byte, docs ...any) ([]byte, error) {
+	scratch := scratchBuffers.Get().(*[]byte)
+	defer scratchBuffers.Put(scratch)
+	b := append((*scratch)[:0], header...)
+	for i, d := range docs {
+		if i > 0 {
+			b = append(b, "---\n"...)
+		}
+		var err error
+		if b, err = appendYAML(b, d); err != nil {
+			if errors.Is(err, errUnsupported) {
+				yamlFallbacks.Add(1)
+				out, err := marshalDocsYAMLv3(header, docs...)
+				if err != nil {
+					return nil, err
+				}
+				return append(out, tail...), nil
+			}
+			return nil, err
+		}
+	}
+	*scratch = b
+	out := make([]byte, len(b)+len(tail))
+	copy(out[copy(out, b):], tail)
+	return out, nil
+}
+
+// scratchBuffers hold files being encoded, reused from file to file.
+var scratchBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
+
+// yamlFallbacks counts the files marshalDocs left to yaml/v3, for the test
+// that render's usual files never need it (it would be slow, not wrong).
+var yamlFallbacks atomic.Int64
+
+// marshalDocsYAMLv3 is marshalDocs through yaml/v3's own encoder.
+func marshalDocsYAMLv3(header string, docs ...any) ([]byte, error) {
 	var b bytes.Buffer
 	b.WriteString(header)
 	enc := yaml.NewEncoder(&b)

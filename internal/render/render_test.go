@@ -319,6 +319,7 @@ func checkWellFormedFor(t *testing.T, res *render.Result, v string, model bool) 
 			t.Errorf("%s: missing header", f.Path)
 		}
 		dec := yaml.NewDecoder(bytes.NewReader(f.Content))
+		application := false
 		for {
 			var doc map[string]any
 			err := dec.Decode(&doc)
@@ -328,6 +329,7 @@ func checkWellFormedFor(t *testing.T, res *render.Result, v string, model bool) 
 				}
 				break
 			}
+			application = application || doc["kind"] == "Application"
 			if strings.Contains(f.Path, "values/") || strings.Contains(f.Path, "helm/") {
 				runners := doc["runners"].(map[string]any)
 				tomlText := untpl(t, runners["config"].(string))
@@ -340,6 +342,10 @@ func checkWellFormedFor(t *testing.T, res *render.Result, v string, model bool) 
 			} else if doc["apiVersion"] == nil || doc["kind"] == nil {
 				t.Errorf("%s: document without apiVersion/kind", f.Path)
 			}
+		}
+		// gitops writes Applications last and prunes them first.
+		if render.Deploys(f.Content) != application {
+			t.Errorf("%s: render.Deploys says %v", f.Path, !application)
 		}
 	}
 }

@@ -15,11 +15,15 @@ package validate
 import (
 	"bytes"
 	"cmp"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"go.yaml.in/yaml/v3"
 
@@ -146,14 +150,38 @@ func (t TypeMeta) Name() string { return ObjectName(t.Kind, t.Metadata.Namespace
 // not Kubernetes objects); rv is the runner version that reads their
 // runners.config.
 func Generated(files []render.File, valuesFiles map[string]bool, rv *runnerkeys.Runner) []Problem {
-	var ps []Problem
-	for _, f := range files {
-		if valuesFiles[f.Path] {
-			ps = append(ps, Values(f.Path, f.Content, rv)...)
-			continue
+	// Parsing every file back is most of a large render's time (10,000
+	// runners are 40,000 files): the files are checked on every processor,
+	// each into its own slot, so the result does not depend on scheduling.
+	found := make([][]Problem, len(files))
+	// Runners with the same settings have the same runners.config: check
+	// each text once (by its digest, so as not to keep the texts).
+	var checked sync.Map // [sha256.Size]byte -> []runnerkeys.Issue
+	check := func(text string) []runnerkeys.Issue {
+		key := sha256.Sum256([]byte(text))
+		if is, ok := checked.Load(key); ok {
+			return is.([]runnerkeys.Issue)
 		}
-		ps = append(ps, Manifest(f.Path, f.Content)...)
+		is := rv.Check(text)
+		checked.Store(key, is)
+		return is
 	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range max(1, min(runtime.GOMAXPROCS(0), len(files))) {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < len(files); i = int(next.Add(1) - 1) {
+				f := &files[i]
+				if valuesFiles[f.Path] {
+					found[i] = values(f.Path, f.Content, check)
+				} else {
+					found[i] = Manifest(f.Path, f.Content)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	ps := slices.Concat(found...)
 	Sort(ps)
 	return ps
 }
@@ -209,6 +237,11 @@ func IsValues(content []byte) bool {
 // other keys silently, which would make a hardening setting a no-op, and
 // fails to start on a value of the wrong type).
 func Values(path string, content []byte, rv *runnerkeys.Runner) []Problem {
+	return values(path, content, rv.Check)
+}
+
+// values is Values with check standing in for rv.Check.
+func values(path string, content []byte, check func(string) []runnerkeys.Issue) []Problem {
 	var v struct {
 		Runners struct {
 			Config *string `yaml:"config"`
@@ -221,15 +254,19 @@ func Values(path string, content []byte, rv *runnerkeys.Runner) []Problem {
 		return []Problem{{Severity: Error, File: path, Field: "runners.config", Message: "missing: the runner would start without runnerctl's Kubernetes executor settings"}}
 	}
 	// The chart passes runners.config through Helm's tpl.
-	return RunnerConfig(path, "runners.config", render.UnescapeTpl(*v.Runners.Config), rv)
+	return runnerConfig(path, "runners.config", render.UnescapeTpl(*v.Runners.Config), check)
 }
 
 // RunnerConfig checks runner configuration TOML against runner version rv:
 // each unknown key and feature flag by its full name and TOML line, each
 // value of the wrong type with the type rv expects.
 func RunnerConfig(path, field, text string, rv *runnerkeys.Runner) []Problem {
+	return runnerConfig(path, field, text, rv.Check)
+}
+
+func runnerConfig(path, field, text string, check func(string) []runnerkeys.Issue) []Problem {
 	var ps []Problem
-	for _, i := range rv.Check(text) {
+	for _, i := range check(text) {
 		sev := Error
 		if i.Warning {
 			sev = Warning
