@@ -13,7 +13,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 
 	"go.yaml.in/yaml/v3"
 
@@ -280,14 +279,14 @@ func fileHeader(r *config.Runner, p *profile.Profile) string {
 
 // marshalDocs writes the header and the documents, separated by "---".
 //
-// Objects are encoded straight from the typed structs: fields come out in
-// the order the structs declare them (apiVersion, kind, metadata, spec, as
-// people write manifests) and map keys sorted, so output never depends on
-// map order. The bytes are go.yaml.in/yaml/v3's (indent 2): appendYAML
-// writes them for render's own types, and yaml/v3 itself encodes any file
-// holding something appendYAML does not take (see yamlenc.go for why).
-// sigs.k8s.io/yaml was the first choice; its JSON round trip made a
-// 200-runner render 10x slower for the same bytes.
+// Objects are encoded straight from the typed structs by go.yaml.in/yaml/v3
+// (indent 2): fields come out in the order the structs declare them
+// (apiVersion, kind, metadata, spec, as people write manifests) and map keys
+// sorted, so output never depends on map order. sigs.k8s.io/yaml was the
+// first choice; its JSON round trip made a 200-runner render 10x slower for
+// the same bytes. (A hand-written encoder for render's own types was tried
+// for issue 13 and dropped: a third faster at 10,000 runners, but a second
+// YAML emitter to keep byte-identical with yaml/v3 is not worth that.)
 func marshalDocs(header string, docs ...any) ([]byte, error) {
 	return marshalDocsTail(header, nil, docs...)
 }
@@ -297,44 +296,11 @@ func marshalDocs(header string, docs ...any) ([]byte, error) {
 // size: 10,000 runners' files are held in memory until written, and the
 // slack of grown buffers would be a third more.
 func marshalDocsTail(header string, tail []byte, docs ...any) ([]byte, error) {
-	scratch := scratchBuffers.Get().(*[]byte)
-	defer scratchBuffers.Put(scratch)
-	b := append((*scratch)[:0], header...)
-	for i, d := range docs {
-		if i > 0 {
-			b = append(b, "---\n"...)
-		}
-		var err error
-		if b, err = appendYAML(b, d); err != nil {
-			if errors.Is(err, errUnsupported) {
-				yamlFallbacks.Add(1)
-				out, err := marshalDocsYAMLv3(header, docs...)
-				if err != nil {
-					return nil, err
-				}
-				return append(out, tail...), nil
-			}
-			return nil, err
-		}
-	}
-	*scratch = b
-	out := make([]byte, len(b)+len(tail))
-	copy(out[copy(out, b):], tail)
-	return out, nil
-}
-
-// scratchBuffers hold files being encoded, reused from file to file.
-var scratchBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
-
-// yamlFallbacks counts the files marshalDocs left to yaml/v3, for the test
-// that render's usual files never need it (it would be slow, not wrong).
-var yamlFallbacks atomic.Int64
-
-// marshalDocsYAMLv3 is marshalDocs through yaml/v3's own encoder.
-func marshalDocsYAMLv3(header string, docs ...any) ([]byte, error) {
-	var b bytes.Buffer
+	b := scratchBuffers.Get().(*bytes.Buffer)
+	defer scratchBuffers.Put(b)
+	b.Reset()
 	b.WriteString(header)
-	enc := yaml.NewEncoder(&b)
+	enc := yaml.NewEncoder(b)
 	enc.SetIndent(2)
 	for _, d := range docs {
 		if err := enc.Encode(d); err != nil {
@@ -344,8 +310,13 @@ func marshalDocsYAMLv3(header string, docs ...any) ([]byte, error) {
 	if err := enc.Close(); err != nil {
 		return nil, err
 	}
-	return b.Bytes(), nil
+	out := make([]byte, b.Len()+len(tail))
+	copy(out[copy(out, b.Bytes()):], tail)
+	return out, nil
 }
+
+// scratchBuffers hold files being encoded, reused from file to file.
+var scratchBuffers = sync.Pool{New: func() any { return bytes.NewBuffer(make([]byte, 0, 16<<10)) }}
 
 func buildApplication(cfg *config.Config, r *config.Runner, p *profile.Profile, manifests []string) application {
 	a := cfg.ArgoCD
