@@ -86,7 +86,7 @@ func Locate(dir, repoRoot string) (*Dir, error) {
 	if err != nil {
 		return nil, fmt.Errorf("state directory %q: %w", dir, err)
 	}
-	resolved, err := resolve(abs)
+	resolved, err := Resolve(abs)
 	if err != nil {
 		return nil, fmt.Errorf("state directory %q: %w", dir, err)
 	}
@@ -99,10 +99,10 @@ func Locate(dir, repoRoot string) (*Dir, error) {
 // Path is the directory's resolved, absolute path.
 func (d *Dir) Path() string { return d.path }
 
-// resolve evaluates the symlinks of the longest existing prefix of abs and
-// appends the rest, so that a directory that does not exist yet is judged
-// by where it will be created.
-func resolve(abs string) (string, error) {
+// Resolve evaluates the symlinks of the longest existing prefix of abs (an
+// absolute path) and appends the rest, so that a directory that does not
+// exist yet is judged by where it will be created.
+func Resolve(abs string) (string, error) {
 	var rest []string
 	p := filepath.Clean(abs)
 	for {

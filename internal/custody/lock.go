@@ -1,6 +1,7 @@
 package custody
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -78,23 +79,57 @@ func (d *Dir) Lock(runner, identity, command string) (unlock func(), err error) 
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create lock directory %q: %w", dir, err)
 	}
-	base := filepath.Join(dir, "runner-"+runner+"-"+identity)
-	fl := flock.New(base+".lock", flock.SetPermissions(0o600))
-	ok, err := fl.TryLock()
+	fl, holder, err := TakeLock(filepath.Join(dir, "runner-"+runner+"-"+identity), 0o600, 0, command)
 	if err != nil {
-		return nil, fmt.Errorf("lock runner %q (%s): %w", runner, fl.Path(), err)
+		return nil, fmt.Errorf("lock runner %q: %w", runner, err)
 	}
-	if !ok {
-		e := &LockedError{Runner: runner, Path: fl.Path()}
-		if data, err := os.ReadFile(base + ".holder"); err == nil {
-			_ = json.Unmarshal(data, &e.Holder)
-		}
-		return nil, e
+	if fl == nil {
+		return nil, &LockedError{Runner: runner, Path: holder.path, Holder: holder.Holder}
 	}
-	// Who holds it, for the message of a process that finds it held. Best
-	// effort: the lock itself is the flock.
-	h, _ := json.Marshal(Holder{Command: command, PID: os.Getpid(), At: time.Now().UTC()})
-	_ = atomicfile.WriteFile(base+".holder", append(h, '\n'), 0o600)
 	d.sweep(runner)
 	return func() { _ = fl.Unlock() }, nil
+}
+
+// HeldLock is what TakeLock found when another process holds a lock.
+type HeldLock struct {
+	path   string // the lock file
+	Holder        // zero when the holder has not said who it is
+}
+
+// Path is the lock file.
+func (h *HeldLock) Path() string { return h.path }
+
+// TakeLock takes the flock base+".lock" (created with perm), waiting up to
+// wait for a holder to finish (not at all when wait is 0), and records who
+// takes it (command, this pid, now) in base+".holder", for the message of
+// a process that finds it held. When another process still holds it, fl is
+// nil and held says who that is. The kernel releases an flock when its
+// process dies, even by SIGKILL; the lock file stays when released, since
+// deleting it while another process waits would let two hold "the" lock.
+// The runner lock (Dir.Lock) and the repository lock of gitops share it.
+func TakeLock(base string, perm os.FileMode, wait time.Duration, command string) (fl *flock.Flock, held *HeldLock, err error) {
+	fl = flock.New(base+".lock", flock.SetPermissions(perm))
+	ok, err := fl.TryLock()
+	if err == nil && !ok && wait > 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), wait)
+		ok, err = fl.TryLockContext(ctx, 50*time.Millisecond)
+		cancel()
+		if errors.Is(err, context.DeadlineExceeded) {
+			err = nil
+		}
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", fl.Path(), err)
+	}
+	if !ok {
+		held = &HeldLock{path: fl.Path()}
+		if data, err := os.ReadFile(base + ".holder"); err == nil {
+			_ = json.Unmarshal(data, &held.Holder)
+		}
+		return nil, held, nil
+	}
+	// Best effort: the lock itself is the flock.
+	h, _ := json.Marshal(Holder{Command: command, PID: os.Getpid(), At: time.Now().UTC()})
+	_ = atomicfile.WriteFile(base+".holder", append(h, '\n'), uint32(perm))
+	return fl, nil, nil
 }

@@ -1,8 +1,6 @@
 package gitops
 
 import (
-	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -12,7 +10,6 @@ import (
 
 	"github.com/gofrs/flock"
 
-	"github.com/runnerctl/runnerctl/internal/atomicfile"
 	"github.com/runnerctl/runnerctl/internal/custody"
 )
 
@@ -87,30 +84,13 @@ func LockRepository(dir, command string, wait time.Duration) (*Lock, error) {
 	}
 	// Readable by all: another user who writes the work tree must be able
 	// to open it (an flock needs no write access).
-	fl := flock.New(base+".lock", flock.SetPermissions(0o644))
-	ok, err := fl.TryLock()
-	if err == nil && !ok && wait > 0 {
-		ctx, cancel := context.WithTimeout(context.Background(), wait)
-		ok, err = fl.TryLockContext(ctx, 50*time.Millisecond)
-		cancel()
-		if errors.Is(err, context.DeadlineExceeded) {
-			err = nil
-		}
-	}
+	fl, held, err := custody.TakeLock(base, 0o644, wait, command)
 	if err != nil {
-		return nil, fmt.Errorf("lock repository %q (%s): %w", dir, fl.Path(), err)
+		return nil, fmt.Errorf("lock repository %q: %w", dir, err)
 	}
-	if !ok {
-		e := &LockedError{Dir: resolved, Path: fl.Path()}
-		if data, err := os.ReadFile(base + ".holder"); err == nil {
-			_ = json.Unmarshal(data, &e.Holder)
-		}
-		return nil, e
+	if fl == nil {
+		return nil, &LockedError{Dir: resolved, Path: held.Path(), Holder: held.Holder}
 	}
-	// Who holds it, for the message of a process that finds it held. Best
-	// effort: the lock itself is the flock.
-	h, _ := json.Marshal(custody.Holder{Command: command, PID: os.Getpid(), At: time.Now().UTC()})
-	_ = atomicfile.WriteFile(base+".holder", append(h, '\n'), 0o644)
 	return &Lock{fl: fl, base: base}, nil
 }
 
@@ -153,25 +133,7 @@ func resolveDir(dir string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	var rest []string
-	for p := abs; ; {
-		r, err := filepath.EvalSymlinks(p)
-		if err == nil {
-			for i := len(rest) - 1; i >= 0; i-- {
-				r = filepath.Join(r, rest[i])
-			}
-			return r, nil
-		}
-		if !errors.Is(err, os.ErrNotExist) {
-			return "", err
-		}
-		parent := filepath.Dir(p)
-		if parent == p {
-			return "", err
-		}
-		rest = append(rest, filepath.Base(p))
-		p = parent
-	}
+	return custody.Resolve(abs)
 }
 
 // gitDirOf is the Git directory of the work tree holding dir (resolved),
