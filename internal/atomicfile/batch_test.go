@@ -1,6 +1,7 @@
 package atomicfile
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
 	"io/fs"
@@ -277,16 +278,47 @@ func TestBatchKilled(t *testing.T) {
 	for round := range 6 {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestBatchKilledChild$")
 		cmd.Env = append(os.Environ(), "ATOMICFILE_KILL_DIR="+dir, fmt.Sprintf("ATOMICFILE_KILL_GEN=%d", 100*(round+1)))
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
+		// The child says when its first generation is in place; the kill
+		// comes at a random moment after that. A fixed delay from the start
+		// was too short on a loaded machine: the child had not written yet.
+		pr, pw, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd.Stdout, cmd.Stderr = pw, pw
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(time.Duration(20+rand.IntN(150)) * time.Millisecond)
+		pw.Close()
+		var out bytes.Buffer
+		ready := make(chan struct{})
+		read := make(chan struct{})
+		go func() {
+			defer close(read)
+			sc := bufio.NewScanner(pr)
+			signalled := false
+			for sc.Scan() {
+				out.WriteString(sc.Text() + "\n")
+				if sc.Text() == "written" && !signalled {
+					signalled = true
+					close(ready)
+				}
+			}
+		}()
+		select {
+		case <-ready:
+		case <-read:
+			t.Fatalf("child stopped before writing: %s", out.String())
+		case <-time.After(time.Minute):
+			t.Fatal("child wrote nothing in a minute")
+		}
+		time.Sleep(time.Duration(rand.IntN(100)) * time.Millisecond)
 		if err := cmd.Process.Kill(); err != nil {
 			t.Fatal(err)
 		}
 		_ = cmd.Wait()
+		<-read
+		pr.Close()
 		if strings.Contains(out.String(), "FAIL") {
 			t.Fatalf("child: %s", out.String())
 		}
@@ -349,6 +381,9 @@ func TestBatchKilledChild(t *testing.T) {
 		}
 		if err := b.Close(); err != nil {
 			t.Fatal(err)
+		}
+		if gen == first {
+			fmt.Println("written") // TestBatchKilled kills after this
 		}
 	}
 }
