@@ -15,11 +15,10 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/rogpeppe/go-internal/diff"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/runnerctl/runnerctl/internal/atomicfile"
 	"github.com/runnerctl/runnerctl/internal/render"
@@ -100,17 +99,16 @@ func NewPlan(root string, files []render.File, managedDirs []string, force bool)
 		err      error
 	}
 	looks := make([]look, len(files))
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range max(1, min(readWorkers, len(files))) {
-		wg.Go(func() {
-			for i := int(next.Add(1) - 1); i < len(files); i = int(next.Add(1) - 1) {
-				l := &looks[i]
-				l.change, l.conflict, l.err = inspect(r, files[i], force)
-			}
+	var g errgroup.Group
+	g.SetLimit(readWorkers)
+	for i := range files {
+		g.Go(func() error {
+			l := &looks[i]
+			l.change, l.conflict, l.err = inspect(r, files[i], force)
+			return nil
 		})
 	}
-	wg.Wait()
+	_ = g.Wait() // each file's error is in its slot
 	var conflicts []string
 	for _, l := range looks {
 		switch {

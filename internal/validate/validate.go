@@ -23,9 +23,9 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 
 	"go.yaml.in/yaml/v3"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/runnerctl/runnerctl/internal/render"
 	"github.com/runnerctl/runnerctl/internal/runnerkeys"
@@ -166,21 +166,20 @@ func Generated(files []render.File, valuesFiles map[string]bool, rv *runnerkeys.
 		checked.Store(key, is)
 		return is
 	}
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range max(1, min(runtime.GOMAXPROCS(0), len(files))) {
-		wg.Go(func() {
-			for i := int(next.Add(1) - 1); i < len(files); i = int(next.Add(1) - 1) {
-				f := &files[i]
-				if valuesFiles[f.Path] {
-					found[i] = values(f.Path, f.Content, check)
-				} else {
-					found[i] = Manifest(f.Path, f.Content)
-				}
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for i := range files {
+		g.Go(func() error {
+			f := &files[i]
+			if valuesFiles[f.Path] {
+				found[i] = values(f.Path, f.Content, check)
+			} else {
+				found[i] = Manifest(f.Path, f.Content)
 			}
+			return nil
 		})
 	}
-	wg.Wait()
+	_ = g.Wait() // nothing fails: problems are in their slots
 	ps := slices.Concat(found...)
 	Sort(ps)
 	return ps
