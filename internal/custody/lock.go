@@ -84,7 +84,7 @@ func (d *Dir) Lock(runner, identity, command string) (unlock func(), err error) 
 		return nil, fmt.Errorf("lock runner %q: %w", runner, err)
 	}
 	if fl == nil {
-		return nil, &LockedError{Runner: runner, Path: holder.path, Holder: holder.Holder}
+		return nil, &LockedError{Runner: runner, Path: holder.Path, Holder: holder.Holder}
 	}
 	d.sweep(runner)
 	return func() { _ = fl.Unlock() }, nil
@@ -92,12 +92,9 @@ func (d *Dir) Lock(runner, identity, command string) (unlock func(), err error) 
 
 // HeldLock is what TakeLock found when another process holds a lock.
 type HeldLock struct {
-	path   string // the lock file
+	Path   string // the lock file
 	Holder        // zero when the holder has not said who it is
 }
-
-// Path is the lock file.
-func (h *HeldLock) Path() string { return h.path }
 
 // TakeLock takes the flock base+".lock" (created with perm), waiting up to
 // wait for a holder to finish (not at all when wait is 0), and records who
@@ -122,7 +119,7 @@ func TakeLock(base string, perm os.FileMode, wait time.Duration, command string)
 		return nil, nil, fmt.Errorf("%s: %w", fl.Path(), err)
 	}
 	if !ok {
-		held = &HeldLock{path: fl.Path()}
+		held = &HeldLock{Path: fl.Path()}
 		if data, err := os.ReadFile(base + ".holder"); err == nil {
 			_ = json.Unmarshal(data, &held.Holder)
 		}

@@ -89,7 +89,7 @@ func LockRepository(dir, command string, wait time.Duration) (*Lock, error) {
 		return nil, fmt.Errorf("lock repository %q: %w", dir, err)
 	}
 	if fl == nil {
-		return nil, &LockedError{Dir: resolved, Path: held.Path(), Holder: held.Holder}
+		return nil, &LockedError{Dir: resolved, Path: held.Path, Holder: held.Holder}
 	}
 	return &Lock{fl: fl, base: base}, nil
 }
