@@ -373,7 +373,8 @@ func TestPreCommitHooks(t *testing.T) {
 }
 
 // TestREADMECommandLines checks every runnerctl command line in the shell
-// blocks of the README and of each example's README (those starting with "runnerctl", after any
+// blocks of the README, of the guides in docs/ (where most of the README's
+// examples moved) and of each example's README (those starting with "runnerctl", after any
 // VAR=value assignments) against the real commands and flags. Lines with
 // shell expansions or "..." placeholders are checked up to them.
 func TestREADMECommandLines(t *testing.T) {
@@ -381,8 +382,12 @@ func TestREADMECommandLines(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	guides, err := filepath.Glob("../../docs/*.md")
+	if err != nil {
+		t.Fatal(err)
+	}
 	var lines []string
-	for _, f := range append([]string{"../../README.md"}, files...) {
+	for _, f := range append(append([]string{"../../README.md"}, guides...), files...) {
 		data, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
