@@ -286,24 +286,13 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	c := &call{r: r, path: params, query: r.URL.Query(), body: body, method: method}
 
-	var resp *response
-	loseStatus := -1
-	if f := s.takeFault(rt.op); f != nil {
-		switch f.kind {
-		case faultFail:
-			resp = failure(rt.op, f.status)
-		case faultRateLimit:
-			resp = rateLimited(f.retryAfter)
-		case faultLose:
-			loseStatus = f.status
-		}
-	}
+	resp, loseStatus := s.takeFault(rt.op)
 	if resp == nil {
 		resp = s.handle(rt, c)
 	}
 	if loseStatus == 0 {
 		s.wait(r, rt.op)
-		s.logRequest(line + " aborted")
+		s.inj.Log(line + " aborted")
 		abort(w)
 		return
 	}
@@ -381,27 +370,32 @@ func hasScope(have []string, grants []scopeGrant, method string) bool {
 	return false
 }
 
+// takeFault uses up one request of op's next fault: it gives the answer
+// that replaces the handler's (fail, rate limit), or the status a lost
+// answer gets once the handler has acted (-1: none; 0: the connection is
+// aborted).
+func (s *Server) takeFault(op string) (resp *response, loseStatus int) {
+	f, _ := s.inj.Take(op) // none: faultPass
+	switch f.kind {
+	case faultFail:
+		return failure(op, f.status), -1
+	case faultRateLimit:
+		return rateLimited(f.retryAfter), -1
+	case faultLose:
+		return nil, f.status
+	}
+	return nil, -1
+}
+
 // wait applies op's delay, cut short when the client hangs up or the server
 // closes.
-func (s *Server) wait(r *http.Request, op string) {
-	d := s.delayFor(op)
-	if d <= 0 {
-		return
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-r.Context().Done():
-	case <-s.closing:
-	}
-}
+func (s *Server) wait(r *http.Request, op string) { s.inj.Wait(r.Context(), op) }
 
 func (s *Server) finish(w http.ResponseWriter, r *http.Request, line, op string, resp *response) {
 	if op != "" {
 		s.wait(r, op)
 	}
-	s.logRequest(line + " " + strconv.Itoa(resp.status))
+	s.inj.Log(line + " " + strconv.Itoa(resp.status))
 	h := w.Header()
 	for k, vs := range resp.header {
 		h[k] = vs
