@@ -247,6 +247,9 @@ func (s *Server) Stages(name string) map[string][]string {
 	return out
 }
 
+// Ops names the operations faults and delays take.
+func (s *Server) Ops() []string { return slices.Clone(AllOps) }
+
 // Requests returns the operations served so far, in order, including those
 // that failed (one entry per request that named a known operation).
 func (s *Server) Requests() []string { return s.inj.Requests() }

@@ -239,6 +239,9 @@ func (s *Server) ChecksumSent(id string) bool {
 	return sec != nil && len(sec.versions) > 0 && sec.versions[len(sec.versions)-1].crc
 }
 
+// Ops names the operations faults and delays take.
+func (s *Server) Ops() []string { return slices.Clone(AllOps) }
+
 // Requests returns the operations served so far, in order, including those
 // that failed.
 func (s *Server) Requests() []string { return s.inj.Requests() }

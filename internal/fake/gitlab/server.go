@@ -358,6 +358,9 @@ func (s *Server) TokenValid(token string) bool {
 	return s.runnerByToken(token) != nil
 }
 
+// Ops names the operations faults and delays take.
+func (s *Server) Ops() []string { return slices.Clone(allOps) }
+
 // Requests returns every request the server answered, in order, as
 // "METHOD PATH STATUS" (the path as sent, with any prefix, without the
 // query): "POST /api/v4/user/runners 201". A connection aborted by
