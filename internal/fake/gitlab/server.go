@@ -189,7 +189,7 @@ func New(opts Options) *Server {
 }
 
 // Start starts a fake GitLab, for callers that prefer an error to a panic
-// (a testscript Setup, for instance).
+// (a testscript command, for instance).
 func Start(opts Options) (*Server, error) {
 	prefix := strings.TrimRight(opts.PathPrefix, "/")
 	if prefix != "" && !strings.HasPrefix(prefix, "/") {

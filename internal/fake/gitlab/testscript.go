@@ -16,41 +16,13 @@ import (
 	"github.com/runnerctl/runnerctl/internal/fake"
 )
 
-// Environment variables that Setup and "fake-gitlab start" set in a script.
+// Environment variables that "fake-gitlab start" sets in a script.
 const (
 	EnvURL    = "FAKE_GITLAB_URL"     // URL(), with prefix and trailing slash
 	EnvCAFile = "FAKE_GITLAB_CA_FILE" // PEM file of the server's certificate (TLS only)
 )
 
 const cmdName = "fake-gitlab"
-
-type serverKey struct{}
-
-// Setup returns a testscript Setup function that starts one fake GitLab per
-// script, sets $FAKE_GITLAB_URL (and, with TLS, writes the certificate to a
-// file named by $FAKE_GITLAB_CA_FILE), and closes it when the script ends.
-// The fake-gitlab command (Cmd) then drives that server. Scripts that need
-// other options leave Setup out and run "fake-gitlab start".
-func Setup(opts Options) func(*testscript.Env) error {
-	return func(env *testscript.Env) error {
-		s, err := Start(opts)
-		if err != nil {
-			return err
-		}
-		env.Defer(s.Close)
-		env.Values[serverKey{}] = s
-		env.Setenv(EnvURL, s.URL())
-		if opts.TLS {
-			file, err := s.writeCA()
-			if err != nil {
-				return err
-			}
-			env.Defer(func() { _ = os.RemoveAll(filepath.Dir(file)) })
-			env.Setenv(EnvCAFile, file)
-		}
-		return nil
-	}
-}
 
 // writeCA writes the certificate to a file in a new temporary directory,
 // outside the script's $WORK so that it cannot show up in files the script
@@ -68,20 +40,11 @@ func (s *Server) writeCA() (string, error) {
 }
 
 // ScriptServer returns the fake GitLab of the running script (started by
-// "fake-gitlab start" or Setup), for other testscript commands that check
-// what runnerctl did against it. It fails the script when there is none.
+// "fake-gitlab start"), for other testscript commands that check what
+// runnerctl did against it. It fails the script when there is none.
 func ScriptServer(ts *testscript.TestScript) *Server { return scriptServer(ts) }
 
-func scriptServer(ts *testscript.TestScript) *Server {
-	if s, ok := fake.Attached[*Server](ts, cmdName); ok {
-		return s
-	}
-	if s, ok := ts.Value(serverKey{}).(*Server); ok {
-		return s
-	}
-	ts.Fatalf("fake-gitlab: no server: run \"fake-gitlab start\" first, or use gitlab.Setup")
-	return nil
-}
+func scriptServer(ts *testscript.TestScript) *Server { return fake.MustAttached[*Server](ts, cmdName) }
 
 // CmdUsage documents the fake-gitlab testscript command.
 const CmdUsage = `usage: fake-gitlab SUBCOMMAND [ARGS]
@@ -246,8 +209,7 @@ func cmdStart(ts *testscript.TestScript, args []string) {
 	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
 		ts.Fatalf("fake-gitlab start: bad arguments %q\n%s", args, CmdUsage)
 	}
-	_, dup := fake.Attached[*Server](ts, cmdName)
-	if _, ok := ts.Value(serverKey{}).(*Server); ok || dup {
+	if _, dup := fake.Attached[*Server](ts, cmdName); dup {
 		ts.Fatalf("fake-gitlab start: a server is already running in this script")
 	}
 	s, err := Start(o)
