@@ -122,8 +122,12 @@ func New() *Server {
 // URL is the endpoint, such as http://127.0.0.1:41234 (no trailing slash).
 func (s *Server) URL() string { return s.srv.URL }
 
-// Close stops the server.
-func (s *Server) Close() { s.srv.Close() }
+// Close stops the server; delayed answers are cut short.
+func (s *Server) Close() {
+	s.inj.Close()
+	s.srv.CloseClientConnections()
+	s.srv.Close()
+}
 
 // Env returns the environment, as KEY=VALUE, that points the AWS SDK's
 // default chain at this fake with the default credentials and nothing else:

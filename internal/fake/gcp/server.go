@@ -128,8 +128,12 @@ func (s *Server) URL() string { return s.srv.URL }
 // takes tokens from this fake's metadata server.
 func (s *Server) MetadataHost() string { return strings.TrimPrefix(s.srv.URL, "http://") }
 
-// Close stops the server.
-func (s *Server) Close() { s.srv.Close() }
+// Close stops the server; delayed answers are cut short.
+func (s *Server) Close() {
+	s.inj.Close()
+	s.srv.CloseClientConnections()
+	s.srv.Close()
+}
 
 // AddProject makes a project known, by ID and number.
 func (s *Server) AddProject(id, number string) {
