@@ -1,7 +1,6 @@
 package kube
 
 import (
-	"crypto/subtle"
 	"encoding/json"
 	"os"
 	"slices"
@@ -108,17 +107,12 @@ func Cmd(ts *testscript.TestScript, neg bool, args []string) {
 		k := scriptServer(ts)
 		id, err := strconv.ParseInt(args[1], 10, 64)
 		ts.Check(err)
-		r, ok := fakegitlab.ScriptServer(ts).Runner(id)
-		if !ok {
-			ts.Fatalf("fake GitLab has no runner %d", id)
-		}
 		v, ok := k.SecretValue(k.namespace(ts, args[0]), "gitlab-runner-"+args[0]+"-token", "runner-token")
-		holds := ok && v != "" && subtle.ConstantTimeCompare([]byte(v), []byte(r.Token)) == 1
-		if holds == neg {
+		if holds, why := fakestore.Holds(ts, id, v, ok && v != ""); holds == neg {
 			if neg {
 				ts.Fatalf("fake-kube: secret gitlab-runner-%s-token holds runner %d's current token", args[0], id)
 			}
-			ts.Fatalf("fake-kube: secret gitlab-runner-%s-token does not hold runner %d's current token", args[0], id)
+			ts.Fatalf("fake-kube: secret gitlab-runner-%s-token does not hold runner %d's current token: %s", args[0], id, why)
 		}
 	default:
 		if !fake.FaultCmd(ts, cmdName, sub, args, func() fake.Server { return scriptServer(ts) }) {

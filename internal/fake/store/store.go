@@ -108,7 +108,9 @@ func Cmd(ts *testscript.TestScript, neg bool, args []string) {
 		nargs(2, 2)
 		id, err := strconv.ParseInt(args[1], 10, 64)
 		ts.Check(err)
-		holds, why := holds(ts, args[0], id)
+		v, ok, err := Of(ts).Lookup(args[0])
+		ts.Check(err)
+		holds, why := Holds(ts, id, v, ok)
 		if holds == neg {
 			if neg {
 				ts.Fatalf("fake-store: %q holds runner %d's current token", args[0], id)
@@ -130,26 +132,25 @@ func Cmd(ts *testscript.TestScript, neg bool, args []string) {
 	}
 }
 
-// holds compares, without printing either, the value at key with the
-// current token of the fake GitLab's runner id.
-func holds(ts *testscript.TestScript, key string, id int64) (bool, string) {
-	r, ok := fakegitlab.ScriptServer(ts).Runner(id)
+// Holds compares, without printing either, value (ok: something is stored)
+// with the current token of the fake GitLab's runner id; when they differ,
+// why says how.
+func Holds(ts *testscript.TestScript, id int64, value string, ok bool) (holds bool, why string) {
+	r, found := fakegitlab.ScriptServer(ts).Runner(id)
 	switch {
-	case !ok:
+	case !found:
 		return false, fmt.Sprintf("fake GitLab has no runner %d", id)
 	case r.Deleted:
 		return false, fmt.Sprintf("runner %d is deleted", id)
 	case r.Token == "":
 		return false, fmt.Sprintf("runner %d has no token", id)
 	}
-	v, ok, err := Of(ts).Lookup(key)
-	ts.Check(err)
 	switch {
 	case !ok:
 		return false, "nothing is stored there"
-	case subtle.ConstantTimeCompare([]byte(v), []byte(r.Token)) != 1:
+	case subtle.ConstantTimeCompare([]byte(value), []byte(r.Token)) != 1:
 		for _, old := range r.OldTokens {
-			if subtle.ConstantTimeCompare([]byte(v), []byte(old)) == 1 {
+			if subtle.ConstantTimeCompare([]byte(value), []byte(old)) == 1 {
 				return false, "it holds an older token of that runner, no longer valid"
 			}
 		}
