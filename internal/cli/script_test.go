@@ -13,6 +13,8 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	fakegitlab "github.com/runnerctl/runnerctl/internal/fake/gitlab"
+	fakekube "github.com/runnerctl/runnerctl/internal/fake/kube"
+	fakestore "github.com/runnerctl/runnerctl/internal/fake/store"
 )
 
 // TestMain lets testscript run runnerctl as a real process (the test binary
@@ -31,8 +33,8 @@ func TestScripts(t *testing.T) {
 			"exitcode":        cmdExitCode,
 			"fake-charts":     cmdFakeCharts,
 			"fake-gitlab":     fakegitlab.Cmd,
-			"fake-kube":       cmdFakeKube,
-			"fake-store":      cmdFakeStore,
+			"fake-kube":       fakekube.Cmd,
+			"fake-store":      fakestore.Cmd,
 			"hold-lock":       cmdHoldLock,
 			"no-canary":       cmdNoCanary,
 			"outside-dir":     cmdOutsideDir,

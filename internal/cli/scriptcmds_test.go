@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"crypto/subtle"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -16,6 +15,7 @@ import (
 	"github.com/runnerctl/runnerctl/internal/config"
 	"github.com/runnerctl/runnerctl/internal/custody"
 	fakegitlab "github.com/runnerctl/runnerctl/internal/fake/gitlab"
+	fakestore "github.com/runnerctl/runnerctl/internal/fake/store"
 	"github.com/runnerctl/runnerctl/internal/secrets"
 )
 
@@ -189,12 +189,8 @@ func cmdRecoveryFile(ts *testscript.TestScript, neg bool, args []string) {
 	case !strings.Contains(rec.Instruction, strconv.Quote(loc)):
 		ts.Fatalf("recovery file %s: the instruction %q does not name the location", file, rec.Instruction)
 	}
-	r, ok := fakegitlab.ScriptServer(ts).Runner(id)
-	if !ok || r.Deleted {
-		ts.Fatalf("fake GitLab has no runner %d", id)
-	}
-	if rec.Token == "" || subtle.ConstantTimeCompare([]byte(rec.Token), []byte(r.Token)) != 1 {
-		ts.Fatalf("recovery file %s does not hold runner %d's current token", file, id)
+	if holds, why := fakestore.Holds(ts, id, rec.Token, rec.Token != ""); !holds {
+		ts.Fatalf("recovery file %s does not hold runner %d's current token: %s", file, id, why)
 	}
 }
 

@@ -122,8 +122,12 @@ func New() *Server {
 // URL is the endpoint, such as http://127.0.0.1:41234 (no trailing slash).
 func (s *Server) URL() string { return s.srv.URL }
 
-// Close stops the server.
-func (s *Server) Close() { s.srv.Close() }
+// Close stops the server; delayed answers are cut short.
+func (s *Server) Close() {
+	s.inj.Close()
+	s.srv.CloseClientConnections()
+	s.srv.Close()
+}
 
 // Env returns the environment, as KEY=VALUE, that points the AWS SDK's
 // default chain at this fake with the default credentials and nothing else:
@@ -246,6 +250,9 @@ func (s *Server) Stages(name string) map[string][]string {
 	}
 	return out
 }
+
+// Ops names the operations faults and delays take.
+func (s *Server) Ops() []string { return slices.Clone(AllOps) }
 
 // Requests returns the operations served so far, in order, including those
 // that failed (one entry per request that named a known operation).

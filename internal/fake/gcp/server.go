@@ -128,8 +128,12 @@ func (s *Server) URL() string { return s.srv.URL }
 // takes tokens from this fake's metadata server.
 func (s *Server) MetadataHost() string { return strings.TrimPrefix(s.srv.URL, "http://") }
 
-// Close stops the server.
-func (s *Server) Close() { s.srv.Close() }
+// Close stops the server; delayed answers are cut short.
+func (s *Server) Close() {
+	s.inj.Close()
+	s.srv.CloseClientConnections()
+	s.srv.Close()
+}
 
 // AddProject makes a project known, by ID and number.
 func (s *Server) AddProject(id, number string) {
@@ -238,6 +242,9 @@ func (s *Server) ChecksumSent(id string) bool {
 	sec := s.secrets[ProjectNumber+"/"+id]
 	return sec != nil && len(sec.versions) > 0 && sec.versions[len(sec.versions)-1].crc
 }
+
+// Ops names the operations faults and delays take.
+func (s *Server) Ops() []string { return slices.Clone(AllOps) }
 
 // Requests returns the operations served so far, in order, including those
 // that failed.

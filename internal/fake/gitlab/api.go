@@ -821,7 +821,7 @@ func (s *Server) list(rs []*Runner, f listFilter) *response {
 		items = append(items, s.runnerJSON(r, now))
 	}
 	resp := jsonResponse(http.StatusOK, items)
-	h := resp.header
+	h := resp.Header
 	h.Set("X-Page", strconv.Itoa(f.page))
 	h.Set("X-Per-Page", strconv.Itoa(f.perPage))
 	h.Set("X-Total", strconv.Itoa(total))

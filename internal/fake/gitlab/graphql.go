@@ -34,25 +34,14 @@ func (s *Server) serveGraphQL(w http.ResponseWriter, r *http.Request, line strin
 		return
 	}
 	c := &call{r: r, query: r.URL.Query(), body: body, method: http.MethodGet} // a query: read_api suffices
-	var resp *response
-	loseStatus := -1
-	if f := s.takeFault(OpGraphQL); f != nil {
-		switch f.kind {
-		case faultFail:
-			resp = failure(OpGraphQL, f.status)
-		case faultRateLimit:
-			resp = rateLimited(f.retryAfter)
-		case faultLose:
-			loseStatus = f.status
-		}
-	}
+	resp, loseStatus := s.takeFault(OpGraphQL)
 	if resp == nil {
 		resp = s.graphQL(c)
 	}
 	switch {
 	case loseStatus == 0:
 		s.wait(r, OpGraphQL)
-		s.logRequest(line + " aborted")
+		s.inj.Log(line + " aborted")
 		abort(w)
 		return
 	case loseStatus > 0:

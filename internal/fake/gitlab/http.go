@@ -11,25 +11,15 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/runnerctl/runnerctl/internal/fake/inject"
 )
 
 // response is an answer built before it is written, so that a fault can
 // replace it after the server has acted.
-type response struct {
-	status int
-	header http.Header
-	body   []byte
-}
+type response = inject.Response
 
-func jsonResponse(status int, v any) *response {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic(fmt.Sprintf("fake gitlab: encode %T: %v", v, err))
-	}
-	h := http.Header{}
-	h.Set("Content-Type", "application/json")
-	return &response{status: status, header: h, body: b}
-}
+func jsonResponse(status int, v any) *response { return inject.JSON(status, "application/json", v) }
 
 // messageError is what GitLab's render_api_error! helpers send:
 // {"message":"404 Group Not Found"}.
@@ -56,18 +46,16 @@ func oauthError(status int, code, description, scope string) *response {
 	}{code, description, scope}
 	r := jsonResponse(status, v)
 	if status == http.StatusUnauthorized {
-		r.header.Set("WWW-Authenticate", fmt.Sprintf(`Bearer realm="The API", error=%q, error_description=%q`, code, description))
+		r.Header.Set("WWW-Authenticate", fmt.Sprintf(`Bearer realm="The API", error=%q, error_description=%q`, code, description))
 	}
 	return r
 }
 
 func textResponse(status int, contentType, body string) *response {
-	h := http.Header{}
-	h.Set("Content-Type", contentType)
-	return &response{status: status, header: h, body: []byte(body)}
+	return &response{Status: status, Header: http.Header{"Content-Type": {contentType}}, Body: []byte(body)}
 }
 
-func noContent() *response { return &response{status: http.StatusNoContent, header: http.Header{}} }
+func noContent() *response { return &response{Status: http.StatusNoContent, Header: http.Header{}} }
 
 // Bodies checked against GitLab's source; see doc.go.
 const (
@@ -93,16 +81,16 @@ func rateLimited(retryAfter int) *response {
 	now := time.Now()
 	reset := now.Add(time.Duration(retryAfter) * time.Second)
 	r := textResponse(http.StatusTooManyRequests, "text/plain", "Retry later\n")
-	r.header.Set("RateLimit-Name", "throttle_authenticated_api")
+	r.Header.Set("RateLimit-Name", "throttle_authenticated_api")
 	// GitLab.com's authenticated API limit. client-go sizes its own limiter
 	// from the first RateLimit-Limit it sees; a small number here would slow
 	// every later request of the test's client.
-	r.header.Set("RateLimit-Limit", "2000")
-	r.header.Set("RateLimit-Observed", "2001")
-	r.header.Set("RateLimit-Remaining", "0")
-	r.header.Set("RateLimit-Reset", strconv.FormatInt(reset.Unix(), 10))
-	r.header.Set("RateLimit-ResetTime", reset.UTC().Format(http.TimeFormat))
-	r.header.Set("Retry-After", strconv.Itoa(retryAfter))
+	r.Header.Set("RateLimit-Limit", "2000")
+	r.Header.Set("RateLimit-Observed", "2001")
+	r.Header.Set("RateLimit-Remaining", "0")
+	r.Header.Set("RateLimit-Reset", strconv.FormatInt(reset.Unix(), 10))
+	r.Header.Set("RateLimit-ResetTime", reset.UTC().Format(http.TimeFormat))
+	r.Header.Set("Retry-After", strconv.Itoa(retryAfter))
 	return r
 }
 
@@ -270,7 +258,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			// Grape's MethodNotAllowed (unverified: GitLab's catch-all route
 			// may turn this into a 404).
 			resp := grapeError(http.StatusMethodNotAllowed, "405 Not Allowed")
-			resp.header.Set("Allow", strings.Join(append([]string{"OPTIONS"}, allowed...), ", "))
+			resp.Header.Set("Allow", strings.Join(append([]string{"OPTIONS"}, allowed...), ", "))
 			s.finish(w, r, line, "", resp)
 			return
 		}
@@ -286,24 +274,13 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	c := &call{r: r, path: params, query: r.URL.Query(), body: body, method: method}
 
-	var resp *response
-	loseStatus := -1
-	if f := s.takeFault(rt.op); f != nil {
-		switch f.kind {
-		case faultFail:
-			resp = failure(rt.op, f.status)
-		case faultRateLimit:
-			resp = rateLimited(f.retryAfter)
-		case faultLose:
-			loseStatus = f.status
-		}
-	}
+	resp, loseStatus := s.takeFault(rt.op)
 	if resp == nil {
 		resp = s.handle(rt, c)
 	}
 	if loseStatus == 0 {
 		s.wait(r, rt.op)
-		s.logRequest(line + " aborted")
+		s.inj.Log(line + " aborted")
 		abort(w)
 		return
 	}
@@ -381,36 +358,41 @@ func hasScope(have []string, grants []scopeGrant, method string) bool {
 	return false
 }
 
+// takeFault uses up one request of op's next fault: it gives the answer
+// that replaces the handler's (fail, rate limit), or the status a lost
+// answer gets once the handler has acted (-1: none; 0: the connection is
+// aborted).
+func (s *Server) takeFault(op string) (resp *response, loseStatus int) {
+	f, _ := s.inj.Take(op) // none: faultPass
+	switch f.kind {
+	case faultFail:
+		return failure(op, f.status), -1
+	case faultRateLimit:
+		return rateLimited(f.retryAfter), -1
+	case faultLose:
+		return nil, f.status
+	}
+	return nil, -1
+}
+
 // wait applies op's delay, cut short when the client hangs up or the server
 // closes.
-func (s *Server) wait(r *http.Request, op string) {
-	d := s.delayFor(op)
-	if d <= 0 {
-		return
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-r.Context().Done():
-	case <-s.closing:
-	}
-}
+func (s *Server) wait(r *http.Request, op string) { s.inj.Wait(r.Context(), op) }
 
 func (s *Server) finish(w http.ResponseWriter, r *http.Request, line, op string, resp *response) {
 	if op != "" {
 		s.wait(r, op)
 	}
-	s.logRequest(line + " " + strconv.Itoa(resp.status))
+	s.inj.Log(line + " " + strconv.Itoa(resp.Status))
 	h := w.Header()
-	for k, vs := range resp.header {
+	for k, vs := range resp.Header {
 		h[k] = vs
 	}
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "SAMEORIGIN")
-	w.WriteHeader(resp.status)
-	if r.Method != http.MethodHead && len(resp.body) > 0 {
-		_, _ = w.Write(resp.body)
+	w.WriteHeader(resp.Status)
+	if r.Method != http.MethodHead && len(resp.Body) > 0 {
+		_, _ = w.Write(resp.Body)
 	}
 }
 

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/runnerctl/runnerctl/internal/fake/inject"
 )
 
 // Options configure a Server.
@@ -141,7 +143,10 @@ type project struct {
 type faultKind int
 
 const (
-	faultFail faultKind = iota
+	// faultPass lets a request through untouched: FailAfter queues it
+	// before its failure, so that the requests in between pass.
+	faultPass faultKind = iota
+	faultFail
 	faultLose
 	faultRateLimit
 )
@@ -149,18 +154,15 @@ const (
 type fault struct {
 	kind       faultKind
 	status     int // faultFail: the status; faultLose: 0 aborts the connection
-	left       int
 	retryAfter int
-	after      int // requests of the operation that pass before the fault applies
 }
 
 // Server is a running fake GitLab.
 type Server struct {
-	opts    Options
-	prefix  string
-	srv     *httptest.Server
-	closing chan struct{}
-	once    sync.Once
+	opts   Options
+	prefix string
+	srv    *httptest.Server
+	inj    *inject.Faults[fault]
 
 	mu         sync.Mutex
 	tokens     map[string]*pat
@@ -174,9 +176,6 @@ type Server struct {
 	// clear of SetRunnerContact's, which take the runner's ID).
 	nextManager int64
 	creates     int
-	requests    []string
-	faults      map[string][]*fault
-	delays      map[string]time.Duration
 }
 
 // New starts a fake GitLab. It panics on invalid options; Start returns an
@@ -190,7 +189,7 @@ func New(opts Options) *Server {
 }
 
 // Start starts a fake GitLab, for callers that prefer an error to a panic
-// (a testscript Setup, for instance).
+// (a testscript command, for instance).
 func Start(opts Options) (*Server, error) {
 	prefix := strings.TrimRight(opts.PathPrefix, "/")
 	if prefix != "" && !strings.HasPrefix(prefix, "/") {
@@ -205,7 +204,7 @@ func Start(opts Options) (*Server, error) {
 	s := &Server{
 		opts:        opts,
 		prefix:      prefix,
-		closing:     make(chan struct{}),
+		inj:         inject.New[fault]("fake gitlab", allOps),
 		tokens:      map[string]*pat{},
 		groups:      map[int64]*group{},
 		projects:    map[int64]*project{},
@@ -214,8 +213,6 @@ func Start(opts Options) (*Server, error) {
 		nextPAT:     1,
 		nextUser:    2, // user 1 is the administrator, "root"
 		nextManager: 1000,
-		faults:      map[string][]*fault{},
-		delays:      map[string]time.Duration{},
 	}
 	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(s.serveHTTP))
 	// A client that does not trust the certificate is a normal test case:
@@ -256,7 +253,7 @@ func (s *Server) Client() *http.Client { return s.srv.Client() }
 
 // Close stops the server; delayed answers are cut short.
 func (s *Server) Close() {
-	s.once.Do(func() { close(s.closing) })
+	s.inj.Close()
 	s.srv.CloseClientConnections()
 	s.srv.Close()
 }
@@ -361,15 +358,14 @@ func (s *Server) TokenValid(token string) bool {
 	return s.runnerByToken(token) != nil
 }
 
+// Ops names the operations faults and delays take.
+func (s *Server) Ops() []string { return slices.Clone(allOps) }
+
 // Requests returns every request the server answered, in order, as
 // "METHOD PATH STATUS" (the path as sent, with any prefix, without the
 // query): "POST /api/v4/user/runners 201". A connection aborted by
 // LoseConnection shows "aborted" as its status.
-func (s *Server) Requests() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.requests)
-}
+func (s *Server) Requests() []string { return s.inj.Requests() }
 
 // CreateCount is how many runners the server really created, including
 // those whose answer was lost.
@@ -390,105 +386,45 @@ func (s *Server) FailNext(op string, status, n int) {
 // after ones, which pass: a fault aimed at a later step of a sequence
 // that uses op more than once.
 func (s *Server) FailAfter(op string, status, n, after int) {
-	s.addFault(op, &fault{kind: faultFail, status: status, left: n, after: after})
+	if n > 0 {
+		s.inj.Add(op, fault{kind: faultPass}, after)
+	}
+	s.inj.Add(op, fault{kind: faultFail, status: status}, n)
 }
 
 // LoseResponse makes the next n requests of op act (really create, delete,
 // reset...) and then answer 502 Bad Gateway, as a proxy does when GitLab's
 // answer does not reach it: the client cannot know the request took effect.
 func (s *Server) LoseResponse(op string, n int) {
-	s.addFault(op, &fault{kind: faultLose, status: http.StatusBadGateway, left: n})
+	s.inj.Add(op, fault{kind: faultLose, status: http.StatusBadGateway}, n)
 }
 
 // LoseResponseWith is LoseResponse with another status (500, 503, 504...);
 // status 0 aborts the connection without an answer, like LoseConnection.
 func (s *Server) LoseResponseWith(op string, status, n int) {
-	s.addFault(op, &fault{kind: faultLose, status: status, left: n})
+	s.inj.Add(op, fault{kind: faultLose, status: status}, n)
 }
 
 // LoseConnection makes the next n requests of op act and then close the
 // connection without answering.
 func (s *Server) LoseConnection(op string, n int) {
-	s.addFault(op, &fault{kind: faultLose, status: 0, left: n})
+	s.inj.Add(op, fault{kind: faultLose, status: 0}, n)
 }
 
 // RateLimit makes the next n requests of op be throttled as GitLab's
 // Rack::Attack does: 429, text/plain "Retry later\n", Retry-After
 // (retryAfter seconds) and RateLimit-* headers. Nothing is done.
 func (s *Server) RateLimit(op string, n, retryAfter int) {
-	s.addFault(op, &fault{kind: faultRateLimit, status: http.StatusTooManyRequests, left: n, retryAfter: retryAfter})
+	s.inj.Add(op, fault{kind: faultRateLimit, status: http.StatusTooManyRequests, retryAfter: retryAfter}, n)
 }
 
 // Delay holds every answer of op for d, after the server has acted: a client
 // that gives up meanwhile has lost the answer, not the action (GitLab goes on
 // when a client hangs up). Zero removes the delay.
-func (s *Server) Delay(op string, d time.Duration) {
-	mustOp(op)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if d <= 0 {
-		delete(s.delays, op)
-		return
-	}
-	s.delays[op] = d
-}
+func (s *Server) Delay(op string, d time.Duration) { s.inj.Delay(op, d) }
 
 // ClearFaults removes every pending fault and delay.
-func (s *Server) ClearFaults() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.faults = map[string][]*fault{}
-	s.delays = map[string]time.Duration{}
-}
-
-func mustOp(op string) {
-	if !slices.Contains(allOps, op) {
-		panic(fmt.Sprintf("fake gitlab: unknown operation %q (known: %s)", op, strings.Join(allOps, ", ")))
-	}
-}
-
-func (s *Server) addFault(op string, f *fault) {
-	mustOp(op)
-	if f.left <= 0 {
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.faults[op] = append(s.faults[op], f)
-}
-
-// takeFault pops one use of the first pending fault of op.
-func (s *Server) takeFault(op string) *fault {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	q := s.faults[op]
-	if len(q) == 0 {
-		return nil
-	}
-	f := q[0]
-	if f.after > 0 {
-		f.after--
-		return nil
-	}
-	f.left--
-	if f.left <= 0 {
-		s.faults[op] = q[1:]
-	}
-	c := *f
-	return &c
-}
-
-func (s *Server) delayFor(op string) time.Duration {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.delays[op]
-}
-
-func (s *Server) logRequest(line string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.requests = append(s.requests, line)
-}
+func (s *Server) ClearFaults() { s.inj.Clear() }
 
 // sortedRunners returns the runners in ID order; s.mu must be held.
 func (s *Server) sortedRunners() []*Runner {

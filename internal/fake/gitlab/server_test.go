@@ -764,6 +764,24 @@ func TestFailNext(t *testing.T) {
 	s.FailNext("create", 500, 1)
 }
 
+// FailAfter lets the first requests of the operation pass, then fails the
+// next ones, and leaves the queue as it was added: a later fault waits.
+func TestFailAfter(t *testing.T) {
+	s := newServer(t, fake.Options{})
+	c := newClient(t, s, adminToken)
+	if _, _, err := c.Users.CreateUserRunner(&gl.CreateUserRunnerOptions{RunnerType: ptr("instance_type")}); err != nil {
+		t.Fatal(err)
+	}
+	s.FailAfter(fake.OpGetRunner, 503, 1, 2)
+	s.FailNext(fake.OpGetRunner, 500, 1)
+	for _, want := range []int{200, 200, 503, 500, 200} {
+		_, resp, _ := c.Runners.GetRunnerDetails(1)
+		if resp == nil || resp.StatusCode != want {
+			t.Fatalf("got %v, want %d (requests %q)", resp, want, s.Requests())
+		}
+	}
+}
+
 func TestLoseResponse(t *testing.T) {
 	s := newServer(t, fake.Options{})
 	c := newClient(t, s, adminToken)

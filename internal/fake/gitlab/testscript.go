@@ -9,50 +9,20 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/runnerctl/runnerctl/internal/fake"
 )
 
-// Environment variables that Setup and "fake-gitlab start" set in a script.
+// Environment variables that "fake-gitlab start" sets in a script.
 const (
 	EnvURL    = "FAKE_GITLAB_URL"     // URL(), with prefix and trailing slash
 	EnvCAFile = "FAKE_GITLAB_CA_FILE" // PEM file of the server's certificate (TLS only)
 )
 
-type serverKey struct{}
-
-var (
-	scriptMu      sync.Mutex
-	scriptServers = map[*testscript.TestScript]*Server{}
-)
-
-// Setup returns a testscript Setup function that starts one fake GitLab per
-// script, sets $FAKE_GITLAB_URL (and, with TLS, writes the certificate to a
-// file named by $FAKE_GITLAB_CA_FILE), and closes it when the script ends.
-// The fake-gitlab command (Cmd) then drives that server. Scripts that need
-// other options leave Setup out and run "fake-gitlab start".
-func Setup(opts Options) func(*testscript.Env) error {
-	return func(env *testscript.Env) error {
-		s, err := Start(opts)
-		if err != nil {
-			return err
-		}
-		env.Defer(s.Close)
-		env.Values[serverKey{}] = s
-		env.Setenv(EnvURL, s.URL())
-		if opts.TLS {
-			file, err := s.writeCA()
-			if err != nil {
-				return err
-			}
-			env.Defer(func() { _ = os.RemoveAll(filepath.Dir(file)) })
-			env.Setenv(EnvCAFile, file)
-		}
-		return nil
-	}
-}
+const cmdName = "fake-gitlab"
 
 // writeCA writes the certificate to a file in a new temporary directory,
 // outside the script's $WORK so that it cannot show up in files the script
@@ -70,23 +40,11 @@ func (s *Server) writeCA() (string, error) {
 }
 
 // ScriptServer returns the fake GitLab of the running script (started by
-// "fake-gitlab start" or Setup), for other testscript commands that check
-// what runnerctl did against it. It fails the script when there is none.
+// "fake-gitlab start"), for other testscript commands that check what
+// runnerctl did against it. It fails the script when there is none.
 func ScriptServer(ts *testscript.TestScript) *Server { return scriptServer(ts) }
 
-func scriptServer(ts *testscript.TestScript) *Server {
-	scriptMu.Lock()
-	s := scriptServers[ts]
-	scriptMu.Unlock()
-	if s != nil {
-		return s
-	}
-	if s, ok := ts.Value(serverKey{}).(*Server); ok {
-		return s
-	}
-	ts.Fatalf("fake-gitlab: no server: run \"fake-gitlab start\" first, or use gitlab.Setup")
-	return nil
-}
+func scriptServer(ts *testscript.TestScript) *Server { return fake.MustAttached[*Server](ts, cmdName) }
 
 // CmdUsage documents the fake-gitlab testscript command.
 const CmdUsage = `usage: fake-gitlab SUBCOMMAND [ARGS]
@@ -156,7 +114,7 @@ func Cmd(ts *testscript.TestScript, neg bool, args []string) {
 	case "fail":
 		needArgs(ts, sub, args, 2, 4)
 		op := checkOp(ts, args[0])
-		scriptServer(ts).FailAfter(op, atoi(ts, args[1]), optInt(ts, args, 2, 1), optInt(ts, args, 3, 0))
+		scriptServer(ts).FailAfter(op, fake.Atoi(ts, args[1]), optInt(ts, args, 2, 1), optInt(ts, args, 3, 0))
 	case "lose":
 		needArgs(ts, sub, args, 1, 3)
 		op := checkOp(ts, args[0])
@@ -169,14 +127,6 @@ func Cmd(ts *testscript.TestScript, neg bool, args []string) {
 		needArgs(ts, sub, args, 1, 3)
 		op := checkOp(ts, args[0])
 		scriptServer(ts).RateLimit(op, optInt(ts, args, 1, 1), optInt(ts, args, 2, 1))
-	case "delay":
-		needArgs(ts, sub, args, 2, 2)
-		op := checkOp(ts, args[0])
-		d, err := time.ParseDuration(args[1])
-		ts.Check(err)
-		scriptServer(ts).Delay(op, d)
-	case "clear":
-		scriptServer(ts).ClearFaults()
 	case "url":
 		fmt.Fprintln(ts.Stdout(), scriptServer(ts).URL())
 	case "ca":
@@ -214,13 +164,9 @@ func Cmd(ts *testscript.TestScript, neg bool, args []string) {
 		if !scriptServer(ts).SetRunnerContact(atoi64(ts, args[0]), time.Now().Add(-ago), args[2]) {
 			ts.Fatalf("fake-gitlab: no runner %s", args[0])
 		}
-	case "requests":
-		for _, l := range scriptServer(ts).Requests() {
-			fmt.Fprintln(ts.Stdout(), l)
-		}
 	case "creates":
 		needArgs(ts, sub, args, 1, 1)
-		want, got := atoi(ts, args[0]), scriptServer(ts).CreateCount()
+		want, got := fake.Atoi(ts, args[0]), scriptServer(ts).CreateCount()
 		if (got == want) == neg {
 			if neg {
 				ts.Fatalf("fake-gitlab: %d runners were created, want any other number", got)
@@ -245,7 +191,10 @@ func Cmd(ts *testscript.TestScript, neg bool, args []string) {
 			ts.Fatalf("fake-gitlab: runner %s: %s", args[0], why)
 		}
 	default:
-		ts.Fatalf("fake-gitlab: unknown subcommand %q\n%s", sub, CmdUsage)
+		// delay, clear, requests
+		if !fake.FaultCmd(ts, cmdName, sub, args, func() fake.Server { return scriptServer(ts) }) {
+			ts.Fatalf("fake-gitlab: unknown subcommand %q\n%s", sub, CmdUsage)
+		}
 	}
 }
 
@@ -260,23 +209,12 @@ func cmdStart(ts *testscript.TestScript, args []string) {
 	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
 		ts.Fatalf("fake-gitlab start: bad arguments %q\n%s", args, CmdUsage)
 	}
-	scriptMu.Lock()
-	_, dup := scriptServers[ts]
-	scriptMu.Unlock()
-	if _, ok := ts.Value(serverKey{}).(*Server); ok || dup {
+	if _, dup := fake.Attached[*Server](ts, cmdName); dup {
 		ts.Fatalf("fake-gitlab start: a server is already running in this script")
 	}
 	s, err := Start(o)
 	ts.Check(err)
-	scriptMu.Lock()
-	scriptServers[ts] = s
-	scriptMu.Unlock()
-	ts.Defer(func() {
-		scriptMu.Lock()
-		delete(scriptServers, ts)
-		scriptMu.Unlock()
-		s.Close()
-	})
+	fake.Attach(ts, cmdName, s)
 	ts.Setenv(EnvURL, s.URL())
 	if o.TLS {
 		file, err := s.writeCA()
@@ -421,19 +359,7 @@ func needArgs(ts *testscript.TestScript, sub string, args []string, lo, hi int) 
 }
 
 func checkOp(ts *testscript.TestScript, op string) string {
-	for _, o := range allOps {
-		if o == op {
-			return op
-		}
-	}
-	ts.Fatalf("fake-gitlab: unknown operation %q", op)
-	return ""
-}
-
-func atoi(ts *testscript.TestScript, s string) int {
-	n, err := strconv.Atoi(s)
-	ts.Check(err)
-	return n
+	return fake.CheckOp(ts, cmdName, scriptServer(ts), op)
 }
 
 func atoi64(ts *testscript.TestScript, s string) int64 {
@@ -444,7 +370,7 @@ func atoi64(ts *testscript.TestScript, s string) int64 {
 
 func optInt(ts *testscript.TestScript, args []string, i, def int) int {
 	if i < len(args) {
-		return atoi(ts, args[i])
+		return fake.Atoi(ts, args[i])
 	}
 	return def
 }

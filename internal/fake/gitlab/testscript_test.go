@@ -67,7 +67,3 @@ var cmds = map[string]func(*testscript.TestScript, bool, []string){
 func TestScriptStart(t *testing.T) {
 	testscript.Run(t, testscript.Params{Dir: "testdata/script", Cmds: cmds})
 }
-
-func TestScriptSetup(t *testing.T) {
-	testscript.Run(t, testscript.Params{Dir: "testdata/setup", Cmds: cmds, Setup: fake.Setup(fake.Options{})})
-}

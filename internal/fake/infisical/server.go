@@ -249,6 +249,9 @@ func (s *Server) FolderExists(projectSlug, env, path string) bool {
 	return s.mustEnv(projectSlug, env).find(path) != nil
 }
 
+// Ops names the operations faults and delays take.
+func (s *Server) Ops() []string { return slices.Clone(allOps) }
+
 // Requests lists the requests served, as "METHOD /path status", in order.
 func (s *Server) Requests() []string { return s.inj.Requests() }
 

@@ -30,6 +30,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -38,6 +39,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/runnerctl/runnerctl/internal/fake/inject"
 )
 
 // Token is the bearer token the fake accepts (it is not a runner token).
@@ -74,6 +77,7 @@ type key struct{ ns, name string }
 // Server is the fake API server.
 type Server struct {
 	srv *httptest.Server
+	inj *inject.Faults[int] // a fault is the status to answer
 
 	mu          sync.Mutex
 	rv          int
@@ -82,9 +86,7 @@ type Server struct {
 	secrets     map[key]map[string]any
 	deployments map[key]map[string]any
 	restarts    map[key]int
-	faults      map[string]int
 	stalls      map[string]bool
-	requests    []string
 
 	// Step is the delay between the simulated controllers' updates.
 	Step time.Duration
@@ -99,7 +101,8 @@ type Server struct {
 func New() *Server {
 	s := &Server{
 		externals: map[key]map[string]any{}, esVersions: map[key]string{}, secrets: map[key]map[string]any{},
-		deployments: map[key]map[string]any{}, restarts: map[key]int{}, faults: map[string]int{}, stalls: map[string]bool{},
+		deployments: map[key]map[string]any{}, restarts: map[key]int{}, stalls: map[string]bool{},
+		inj:  inject.New[int]("fake kube", AllOps),
 		Step: 20 * time.Millisecond,
 	}
 	s.srv = httptest.NewTLSServer(http.HandlerFunc(s.serve))
@@ -109,8 +112,11 @@ func New() *Server {
 // URL is the server's address.
 func (s *Server) URL() string { return s.srv.URL }
 
-// Close stops the server.
-func (s *Server) Close() { s.srv.Close() }
+// Close stops the server; delayed answers are cut short.
+func (s *Server) Close() {
+	s.inj.Close()
+	s.srv.Close()
+}
 
 // WriteKubeconfig writes a kubeconfig for the fake to dir/kubeconfig and
 // returns its path. Its current context "fake" uses namespace default and
@@ -185,11 +191,15 @@ func (s *Server) AddDeployment(ns, name string, reload []string) {
 }
 
 // Fail makes every request of op answer status, until Clear.
-func (s *Server) Fail(op string, status int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.faults[op] = status
-}
+func (s *Server) Fail(op string, status int) { s.FailNext(op, status, math.MaxInt) }
+
+// FailNext makes the next n requests of op answer status, with the
+// metav1.Status body the real server sends (for 403, its RBAC message).
+func (s *Server) FailNext(op string, status, n int) { s.inj.Add(op, status, n) }
+
+// Delay holds every answer of op for d, before the server acts. Zero
+// removes the delay.
+func (s *Server) Delay(op string, d time.Duration) { s.inj.Delay(op, d) }
 
 // Stall stops a simulated controller (StallESO, ...), until Clear.
 func (s *Server) Stall(what string) {
@@ -198,12 +208,19 @@ func (s *Server) Stall(what string) {
 	s.stalls[what] = true
 }
 
-// Clear removes faults and stalls.
+// Clear removes faults, delays and stalls.
 func (s *Server) Clear() {
+	s.inj.Clear()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.faults, s.stalls = map[string]int{}, map[string]bool{}
+	s.stalls = map[string]bool{}
 }
+
+// ClearFaults is Clear: stalls are faults of the simulated controllers.
+func (s *Server) ClearFaults() { s.Clear() }
+
+// Ops are the operations faults may name (AllOps).
+func (s *Server) Ops() []string { return AllOps }
 
 // Restarts counts the restart patches (a new kubectl.kubernetes.io/restartedAt) of Deployment ns/name.
 func (s *Server) Restarts(ns, name string) int {
@@ -241,11 +258,7 @@ func (s *Server) SecretValue(ns, name, k string) (string, bool) {
 }
 
 // Requests is the request log, "METHOD PATH STATUS" a line.
-func (s *Server) Requests() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]string(nil), s.requests...)
-}
+func (s *Server) Requests() []string { return s.inj.Requests() }
 
 // syncLocked is ESO's reconcile of ExternalSecret k: the target Secret
 // gets the store's value (the rendered template: runner-token from the
@@ -403,9 +416,7 @@ func (r *recorder) WriteHeader(c int) { r.code = c; r.ResponseWriter.WriteHeader
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	rec := &recorder{ResponseWriter: w, code: 200}
 	s.handle(rec, r)
-	s.mu.Lock()
-	s.requests = append(s.requests, fmt.Sprintf("%s %s %d", r.Method, r.URL.Path, rec.code))
-	s.mu.Unlock()
+	s.inj.Log(fmt.Sprintf("%s %s %d", r.Method, r.URL.Path, rec.code))
 }
 
 func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
@@ -450,9 +461,10 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 		status(w, 405, "MethodNotAllowed", fmt.Sprintf("the server does not allow this method on the requested resource (%s in this fake)", r.Method), nil)
 		return
 	}
+	s.inj.Wait(r.Context(), op)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if code := s.faults[op]; code != 0 {
+	if code, ok := s.inj.Take(op); ok {
 		verb := strings.ToLower(r.Method)
 		msg := fmt.Sprintf("%s %q is %s: injected by fake-kube", kind, name, strings.ToLower(reasonOf(code)))
 		if code == 403 {

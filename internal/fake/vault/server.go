@@ -276,6 +276,9 @@ func (s *Server) DeleteSecret(path string) {
 	sec.versions[sec.current()-1].deleted = &now
 }
 
+// Ops names the operations faults and delays take.
+func (s *Server) Ops() []string { return slices.Clone(allOps) }
+
 // Requests lists the requests served, as "METHOD /v1/path status", in order.
 func (s *Server) Requests() []string { return s.inj.Requests() }
 

@@ -1,9 +1,7 @@
-package cli
+package kube
 
 import (
-	"crypto/subtle"
 	"encoding/json"
-	"fmt"
 	"os"
 	"slices"
 	"strconv"
@@ -14,12 +12,16 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 	"sigs.k8s.io/yaml"
 
+	"github.com/runnerctl/runnerctl/internal/fake"
 	fakegitlab "github.com/runnerctl/runnerctl/internal/fake/gitlab"
-	fakekube "github.com/runnerctl/runnerctl/internal/fake/kube"
+	fakestore "github.com/runnerctl/runnerctl/internal/fake/store"
+	fakevault "github.com/runnerctl/runnerctl/internal/fake/vault"
 )
 
-// fakeKubeUsage documents the fake-kube testscript command.
-const fakeKubeUsage = `usage: fake-kube SUBCOMMAND [ARGS]
+const cmdName = "fake-kube"
+
+// CmdUsage documents the fake-kube testscript command.
+const CmdUsage = `usage: fake-kube SUBCOMMAND [ARGS]
 
   start                  start a fake Kubernetes API server for this script,
                          write its kubeconfig outside $WORK and set $KUBECONFIG
@@ -37,7 +39,8 @@ const fakeKubeUsage = `usage: fake-kube SUBCOMMAND [ARGS]
   stall CONTROLLER       stop eso (the Secret never changes), rollout (a new
                          pod never becomes available), reloader, or contact
                          (the restarted runner never contacts GitLab)
-  clear                  remove faults and stalls
+  delay OP DURATION      hold every answer of OP for DURATION (0 removes)
+  clear                  remove faults, delays and stalls
   restarts NAME N        assert that Deployment gitlab-runner-NAME got N restart patches
   secret-holds NAME RUNNER_ID  assert that Secret gitlab-runner-NAME-token's
                          runner-token is fake GitLab runner RUNNER_ID's current
@@ -46,27 +49,23 @@ const fakeKubeUsage = `usage: fake-kube SUBCOMMAND [ARGS]
 
 OPs: ` + "get-externalsecret, patch-externalsecret, get-secret, get-deployment, patch-deployment."
 
+// scriptKube is the fake a script started, with the runners it was told
+// about.
 type scriptKube struct {
-	srv *fakekube.Server
+	*Server
 	mu  sync.Mutex
 	ns  map[string]string // runner name -> namespace
 	ids map[string]int64  // deployment ns/name -> runner ID
 }
 
-var fakeKubes sync.Map // *testscript.TestScript -> *scriptKube
-
-func scriptFakeKube(ts *testscript.TestScript) *scriptKube {
-	k, ok := fakeKubes.Load(ts)
-	if !ok {
-		ts.Fatalf("fake-kube: no server: run \"fake-kube start\" first")
-	}
-	return k.(*scriptKube)
+func scriptServer(ts *testscript.TestScript) *scriptKube {
+	return fake.MustAttached[*scriptKube](ts, cmdName)
 }
 
-// cmdFakeKube is the fake-kube testscript command (fakeKubeUsage).
-func cmdFakeKube(ts *testscript.TestScript, neg bool, args []string) {
+// Cmd is the fake-kube testscript command (CmdUsage).
+func Cmd(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) == 0 {
-		ts.Fatalf("%s", fakeKubeUsage)
+		ts.Fatalf("%s", CmdUsage)
 	}
 	sub, args := args[0], args[1:]
 	if neg && sub != "secret-holds" {
@@ -74,62 +73,51 @@ func cmdFakeKube(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	nargs := func(n int) {
 		if len(args) != n {
-			ts.Fatalf("fake-kube %s: wrong number of arguments\n%s", sub, fakeKubeUsage)
+			ts.Fatalf("fake-kube %s: wrong number of arguments\n%s", sub, CmdUsage)
 		}
 	}
 	switch sub {
 	case "start":
 		nargs(0)
-		startFakeKube(ts)
+		startScript(ts)
 	case "runner":
 		nargs(2)
-		addKubeRunner(ts, args[0], args[1])
+		addScriptRunner(ts, args[0], args[1])
 	case "fail":
+		// Unlike the other fakes' "fail OP STATUS [N]": a refused
+		// permission stays refused, however often the client retries.
 		nargs(2)
-		if !slices.Contains(fakekube.AllOps, args[0]) {
-			ts.Fatalf("fake-kube fail: unknown operation %q (%s)", args[0], strings.Join(fakekube.AllOps, ", "))
-		}
-		scriptFakeKube(ts).srv.Fail(args[0], atoiScript(ts, args[1]))
+		k := scriptServer(ts)
+		k.Fail(fake.CheckOp(ts, cmdName, k, args[0]), fake.Atoi(ts, args[1]))
 	case "stall":
 		nargs(1)
-		if !slices.Contains(fakekube.AllStalls, args[0]) {
-			ts.Fatalf("fake-kube stall: unknown controller %q (%s)", args[0], strings.Join(fakekube.AllStalls, ", "))
+		if !slices.Contains(AllStalls, args[0]) {
+			ts.Fatalf("fake-kube stall: unknown controller %q (%s)", args[0], strings.Join(AllStalls, ", "))
 		}
-		scriptFakeKube(ts).srv.Stall(args[0])
-	case "clear":
-		nargs(0)
-		scriptFakeKube(ts).srv.Clear()
+		scriptServer(ts).Stall(args[0])
 	case "restarts":
 		nargs(2)
-		k := scriptFakeKube(ts)
-		got := k.srv.Restarts(k.namespace(ts, args[0]), "gitlab-runner-"+args[0])
-		if want := atoiScript(ts, args[1]); got != want {
+		k := scriptServer(ts)
+		got := k.Restarts(k.namespace(ts, args[0]), "gitlab-runner-"+args[0])
+		if want := fake.Atoi(ts, args[1]); got != want {
 			ts.Fatalf("fake-kube: deployment gitlab-runner-%s got %d restart patches, want %d", args[0], got, want)
 		}
 	case "secret-holds":
 		nargs(2)
-		k := scriptFakeKube(ts)
+		k := scriptServer(ts)
 		id, err := strconv.ParseInt(args[1], 10, 64)
 		ts.Check(err)
-		r, ok := fakegitlab.ScriptServer(ts).Runner(id)
-		if !ok {
-			ts.Fatalf("fake GitLab has no runner %d", id)
-		}
-		v, ok := k.srv.SecretValue(k.namespace(ts, args[0]), "gitlab-runner-"+args[0]+"-token", "runner-token")
-		holds := ok && v != "" && subtle.ConstantTimeCompare([]byte(v), []byte(r.Token)) == 1
-		if holds == neg {
+		v, ok := k.SecretValue(k.namespace(ts, args[0]), "gitlab-runner-"+args[0]+"-token", "runner-token")
+		if holds, why := fakestore.Holds(ts, id, v, ok && v != ""); holds == neg {
 			if neg {
 				ts.Fatalf("fake-kube: secret gitlab-runner-%s-token holds runner %d's current token", args[0], id)
 			}
-			ts.Fatalf("fake-kube: secret gitlab-runner-%s-token does not hold runner %d's current token", args[0], id)
-		}
-	case "requests":
-		nargs(0)
-		for _, l := range scriptFakeKube(ts).srv.Requests() {
-			fmt.Fprintln(ts.Stdout(), l)
+			ts.Fatalf("fake-kube: secret gitlab-runner-%s-token does not hold runner %d's current token: %s", args[0], id, why)
 		}
 	default:
-		ts.Fatalf("fake-kube: unknown subcommand %q\n%s", sub, fakeKubeUsage)
+		if !fake.FaultCmd(ts, cmdName, sub, args, func() fake.Server { return scriptServer(ts) }) {
+			ts.Fatalf("fake-kube: unknown subcommand %q\n%s", sub, CmdUsage)
+		}
 	}
 }
 
@@ -143,23 +131,23 @@ func (k *scriptKube) namespace(ts *testscript.TestScript, runner string) string 
 	return ns
 }
 
-func startFakeKube(ts *testscript.TestScript) {
-	if _, ok := fakeKubes.Load(ts); ok {
+func startScript(ts *testscript.TestScript) {
+	if _, ok := fake.Attached[*scriptKube](ts, cmdName); ok {
 		ts.Fatalf("fake-kube start: a server is already running in this script")
 	}
 	// Taken now: the callbacks run on the fake's goroutines, where
 	// ts.Fatalf must not be called.
-	store := scriptFakeStore(ts)
-	if _, ok := store.(vaultStore); !ok {
+	store := fakestore.Of(ts)
+	if _, ok := store.(fakevault.ScriptStore); !ok {
 		ts.Fatalf("fake-kube start: the simulated ESO reads only a vault fake-store")
 	}
 	gl := fakegitlab.ScriptServer(ts)
-	k := &scriptKube{srv: fakekube.New(), ns: map[string]string{}, ids: map[string]int64{}}
-	k.srv.Source = func(key, property string) (string, bool) {
-		v, ok, err := store.lookup(key + "#" + property)
+	k := &scriptKube{Server: New(), ns: map[string]string{}, ids: map[string]int64{}}
+	k.Source = func(key, property string) (string, bool) {
+		v, ok, err := store.Lookup(key + "#" + property)
 		return v, ok && err == nil
 	}
-	k.srv.OnRollout = func(ns, name string) {
+	k.OnRollout = func(ns, name string) {
 		k.mu.Lock()
 		id, ok := k.ids[ns+"/"+name]
 		k.mu.Unlock()
@@ -167,23 +155,19 @@ func startFakeKube(ts *testscript.TestScript) {
 			gl.SetRunnerContact(id, time.Now(), "18.9.0")
 		}
 	}
-	fakeKubes.Store(ts, k)
-	ts.Defer(func() {
-		fakeKubes.Delete(ts)
-		k.srv.Close()
-	})
+	fake.Attach(ts, cmdName, k)
 	// The kubeconfig holds the fake's bearer token (not a runner token):
 	// outside $WORK all the same, as a user's would be.
 	dir, err := os.MkdirTemp("", "fake-kube-")
 	ts.Check(err)
 	ts.Defer(func() { _ = os.RemoveAll(dir) })
-	path, err := k.srv.WriteKubeconfig(dir)
+	path, err := k.WriteKubeconfig(dir)
 	ts.Check(err)
 	ts.Setenv("KUBECONFIG", path)
 }
 
-func addKubeRunner(ts *testscript.TestScript, name, idArg string) {
-	k := scriptFakeKube(ts)
+func addScriptRunner(ts *testscript.TestScript, name, idArg string) {
+	k := scriptServer(ts)
 	id, err := strconv.ParseInt(idArg, 10, 64)
 	ts.Check(err)
 	release := "gitlab-runner-" + name
@@ -193,17 +177,17 @@ func addKubeRunner(ts *testscript.TestScript, name, idArg string) {
 	ts.Check(err)
 	var obj map[string]any
 	ts.Check(json.Unmarshal(j, &obj))
-	ts.Check(k.srv.AddExternalSecret(obj))
+	ts.Check(k.AddExternalSecret(obj))
 	ns := obj["metadata"].(map[string]any)["namespace"].(string)
 	values, err := os.ReadFile(ts.MkAbs("values/" + release + ".yaml"))
 	ts.Check(err)
 	var reload []string
 	for _, line := range strings.Split(string(values), "\n") {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), fakekube.ReloaderAnnotation+":"); ok {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), ReloaderAnnotation+":"); ok {
 			reload = strings.Split(strings.TrimSpace(v), ",")
 		}
 	}
-	k.srv.AddDeployment(ns, release, reload)
+	k.AddDeployment(ns, release, reload)
 	k.mu.Lock()
 	k.ns[name], k.ids[ns+"/"+release] = ns, id
 	k.mu.Unlock()
