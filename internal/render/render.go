@@ -153,8 +153,62 @@ func Deploys(content []byte) bool {
 	return bytes.HasPrefix(content, []byte(Header)) && bytes.Contains(content, []byte(applicationStart))
 }
 
-// Names of the generated objects and files of one runner.
-func releaseName(r *config.Runner) string        { return "gitlab-runner-" + r.Name }
+// Names are the names of the objects render generates for one runner, and
+// of the chart's objects that follow from them. Code that acts on those
+// objects in the cluster (rotate-token's force-sync and restart, validate's
+// chart check) takes them from here, never rebuilds them: renaming an
+// object in render then renames it everywhere.
+type Names struct {
+	// Release is the Helm release name, which is also the Application's.
+	Release     string
+	Application string
+	// Deployment is the chart's Deployment: its fullname for the release,
+	// which is the release name itself as that starts with the chart's
+	// name (validate's chart check confirms it against the chart).
+	Deployment string
+	// TokenExternalSecret delivers the runner token into TokenSecret (the
+	// same name), the Secret the chart reads through runners.secret, under
+	// the key TokenSecretKey.
+	TokenExternalSecret string
+	TokenSecret         string
+	// CacheSecret is the S3 cache credentials' ExternalSecret and Secret
+	// (only with cache.s3.credentials).
+	CacheSecret string
+	// GitLabCASecret holds GitLab's CA (only with gitlab.tls.caFile).
+	GitLabCASecret string
+	// NetworkPolicy is the egress policy (only with networkPolicy).
+	NetworkPolicy string
+}
+
+// NamesOf names runner r's objects.
+func NamesOf(r *config.Runner) Names {
+	return Names{
+		Release:             releaseName(r),
+		Application:         releaseName(r),
+		Deployment:          releaseName(r),
+		TokenExternalSecret: tokenSecretName(r),
+		TokenSecret:         tokenSecretName(r),
+		CacheSecret:         cacheSecretName(r),
+		GitLabCASecret:      gitlabCASecretName(r),
+		NetworkPolicy:       networkPolicyName(r),
+	}
+}
+
+// TokenSecretKey is the key of the runner token in the Secret the chart
+// reads (the chart's name for it).
+const TokenSecretKey = "runner-token"
+
+// FilePrefix starts the name of every file render generates: each is named
+// after its runner's release.
+const FilePrefix = config.ReleasePrefix
+
+// Names of the generated objects and files of one runner: the release name
+// is config.ReleasePrefix and the runner's name. The prefix is declared in
+// config, which cannot import render, because it needs it too (the
+// longest runner name, the default service account); the names are
+// derived only here.
+func releaseName(r *config.Runner) string        { return config.ReleasePrefix + r.Name }
+func networkPolicyName(r *config.Runner) string  { return releaseName(r) + "-egress" }
 func tokenSecretName(r *config.Runner) string    { return releaseName(r) + "-token" }
 func cacheSecretName(r *config.Runner) string    { return releaseName(r) + "-cache-s3" }
 func gitlabCASecretName(r *config.Runner) string { return releaseName(r) + "-gitlab-ca" }
@@ -239,7 +293,7 @@ func renderRunner(cfg *config.Config, eso *esoDefaults, r *config.Runner, p *pro
 		manifests = append(manifests, path.Base(GitLabCAPath(cfg, r)))
 	}
 	if n := r.NetworkPolicy; n != nil {
-		name := releaseName(r) + "-egress"
+		name := networkPolicyName(r)
 		var doc any = kubernetesNetworkPolicy(r, name)
 		if n.Flavor == "cilium" {
 			doc = ciliumPolicy(cfg, r, name)
@@ -431,7 +485,7 @@ func tokenExternalSecret(cfg *config.Config, eso *esoDefaults, r *config.Runner)
 			RefreshInterval: cfg.Secrets.RefreshInterval,
 			SecretStoreRef:  esStoreRef{Name: cfg.Secrets.Store.Name, Kind: cfg.Secrets.Store.Kind},
 			Target: eso.target(tokenSecretName(r), &esTemplate{Type: "Opaque", Data: map[string]string{
-				"runner-token":              "{{ .runnerToken }}",
+				TokenSecretKey:              "{{ .runnerToken }}",
 				"runner-registration-token": "",
 			}}),
 			Data: []esData{{SecretKey: "runnerToken", RemoteRef: eso.remoteRef(ref.Key, ref.Property)}},
