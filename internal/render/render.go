@@ -257,17 +257,17 @@ func ValuesPath(c *config.Config, r *config.Runner) string {
 	return path.Join(c.GitOps.Paths.Values, releaseName(r)+".yaml")
 }
 
-// RunnerLabel, on every generated object, names its runner.
-const RunnerLabel = "runnerctl.dev/runner"
+// runnerLabel, on every generated object, names its runner.
+const runnerLabel = "runnerctl.dev/runner"
 
 // metaOf is base, the metadata of a base document, for runner r's object
-// name in namespace ns: with the base's labels and RunnerLabel.
+// name in namespace ns: with the base's labels and runnerLabel.
 func metaOf(base objectMeta, name, ns string, r *config.Runner) objectMeta {
 	m := base
 	m.Name, m.Namespace = name, ns
 	m.Labels = make(map[string]string, len(base.Labels)+1)
 	maps.Copy(m.Labels, base.Labels)
-	m.Labels[RunnerLabel] = r.Name
+	m.Labels[runnerLabel] = r.Name
 	return m
 }
 
