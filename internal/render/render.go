@@ -199,7 +199,8 @@ func NamesOf(r *config.Runner) Names {
 }
 
 // TokenSecretKey is the key of the runner token in the Secret the chart
-// reads (the chart's name for it).
+// reads (the chart's name for it), as templates/externalsecret-token.yaml
+// writes it; TestNamesAreRendered checks that the two agree.
 const TokenSecretKey = "runner-token"
 
 // FilePrefix starts the name of every file render generates: each is named
