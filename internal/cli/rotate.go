@@ -18,6 +18,7 @@ import (
 	"github.com/runnerctl/runnerctl/internal/gitlab"
 	kuberemote "github.com/runnerctl/runnerctl/internal/kube/remote"
 	"github.com/runnerctl/runnerctl/internal/profile"
+	"github.com/runnerctl/runnerctl/internal/render"
 	"github.com/runnerctl/runnerctl/internal/rotate"
 	"github.com/runnerctl/runnerctl/internal/secrets"
 )
@@ -274,10 +275,10 @@ func selectRunners(cfg *config.Config, names []string, all bool) ([]*config.Runn
 // option, Reloader restarts the Deployment once ESO has refreshed the
 // Secret, so only the refresh remains.
 func clusterSteps(r *config.Runner, reloader bool) []string {
-	release := "gitlab-runner-" + r.Name
-	steps := []string{fmt.Sprintf("kubectl -n %s annotate externalsecret %s-token force-sync=$(date +%%s) --overwrite", r.Namespace, release)}
+	n := render.NamesOf(r)
+	steps := []string{fmt.Sprintf("kubectl -n %s annotate externalsecret %s force-sync=$(date +%%s) --overwrite", r.Namespace, n.TokenExternalSecret)}
 	if !reloader {
-		steps = append(steps, fmt.Sprintf("kubectl -n %s rollout restart deployment/%s", r.Namespace, release))
+		steps = append(steps, fmt.Sprintf("kubectl -n %s rollout restart deployment/%s", r.Namespace, n.Deployment))
 	}
 	return steps
 }
@@ -286,10 +287,10 @@ func clusterSteps(r *config.Runner, reloader bool) []string {
 // ExternalSecret render writes (gitlab-runner-NAME-token) and its target
 // Secret of the same name, and the chart's Deployment (see clusterSteps).
 func clusterTarget(cfg *config.Config, r *config.Runner, reloader bool) *rotate.ClusterTarget {
-	release := "gitlab-runner-" + r.Name
+	n := render.NamesOf(r)
 	return &rotate.ClusterTarget{
-		Namespace: r.Namespace, ExternalSecret: release + "-token", ESOVersion: cfg.Secrets.ESOAPIVersion,
-		Secret: release + "-token", Deployment: release, Reloader: reloader,
+		Namespace: r.Namespace, ExternalSecret: n.TokenExternalSecret, ESOVersion: cfg.Secrets.ESOAPIVersion,
+		Secret: n.TokenSecret, Deployment: n.Deployment, Reloader: reloader,
 	}
 }
 

@@ -167,7 +167,7 @@ func runValidate(ctx context.Context, e env, g *globals, o validateOptions) erro
 			path := render.ValuesPath(l.cfg, r)
 			req.Charts = append(req.Charts, validate.ChartRequest{Source: src, Input: validate.ChartInput{
 				ValuesPath: path, Values: fileContent(res.Files, path),
-				ReleaseName: "gitlab-runner-" + r.Name, Namespace: r.Namespace, Claims: validate.ClaimsOf(p),
+				ReleaseName: render.NamesOf(r).Release, Namespace: r.Namespace, Claims: validate.ClaimsOf(p),
 			}})
 		}
 	}

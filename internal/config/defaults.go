@@ -129,6 +129,8 @@ func (c *Config) ApplyDefaults() {
 		if s.GCP == nil {
 			s.GCP = &GCP{}
 		}
+		// Not ReleasePrefix: this names the stored token in the user's
+		// secrets manager, which must not move if the objects are renamed.
 		setDefault(&s.GCP.Name, "gitlab-runner-"+RunnerPlaceholder+"-token")
 	}
 
@@ -150,7 +152,7 @@ func (r *Runner) applyDefaults() {
 	if len(r.PullPolicy) == 0 {
 		r.PullPolicy = []string{"if-not-present"}
 	}
-	setDefault(&r.ServiceAccount, "gitlab-runner-"+r.Name)
+	setDefault(&r.ServiceAccount, ReleasePrefix+r.Name)
 	if r.Resources == nil {
 		r.Resources = &Resources{
 			Requests: ResourceList{CPU: "100m", Memory: "128Mi"},

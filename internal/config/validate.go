@@ -58,9 +58,15 @@ const MaxImageLen = 456
 // runs there.
 var systemNamespaces = []string{"kube-system", "kube-public", "kube-node-lease"}
 
-// MaxRunnerNameLen keeps "gitlab-runner-NAME" within Helm's 53-character
-// release name limit.
-const MaxRunnerNameLen = 53 - len("gitlab-runner-")
+// ReleasePrefix starts the Helm release name of every runner,
+// "gitlab-runner-NAME". render derives the release and every generated
+// object's name from it (render.NamesOf); it is declared here, below
+// render, only because config needs it too: for MaxRunnerNameLen and for
+// the default service account, which is the release's name.
+const ReleasePrefix = "gitlab-runner-"
+
+// MaxRunnerNameLen keeps the release name within Helm's 53-character limit.
+const MaxRunnerNameLen = 53 - len(ReleasePrefix)
 
 var (
 	dnsLabelRE     = newLazyRE(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
@@ -498,7 +504,7 @@ func (r *Runner) validate(v *validator, p string) {
 	}
 	// The default service account derives from the name; an invalid name
 	// is reported once, not twice.
-	if r.ServiceAccount != "gitlab-runner-"+r.Name || dnsLabelRE.MatchString(r.Name) {
+	if r.ServiceAccount != ReleasePrefix+r.Name || dnsLabelRE.MatchString(r.Name) {
 		v.dnsSubdomain(p+".serviceAccount", r.ServiceAccount)
 	}
 	if r.JobServiceAccount != "" {

@@ -325,7 +325,7 @@ func (p *Plan) apply() error {
 // temporary files (at least 10; a random 63-bit number has fewer once in
 // a billion times).
 func temporary(name string) bool {
-	rest, ok := strings.CutPrefix(name, ".gitlab-runner-")
+	rest, ok := strings.CutPrefix(name, "."+render.FilePrefix)
 	i := strings.LastIndex(rest, ".yaml")
 	if !ok || i < 0 || len(rest)-i-len(".yaml") < 10 {
 		return false

@@ -58,7 +58,7 @@ func GeneratedDirs(root string, limit int) (dirs []string, complete bool, err er
 			}
 			return nil
 		}
-		if !d.Type().IsRegular() || !strings.HasPrefix(d.Name(), "gitlab-runner-") || path.Ext(p) != ".yaml" {
+		if !d.Type().IsRegular() || !strings.HasPrefix(d.Name(), render.FilePrefix) || path.Ext(p) != ".yaml" {
 			return nil
 		}
 		if found[path.Dir(p)] {

@@ -35,7 +35,7 @@ type esoDefaults struct {
 	} `yaml:"spec"`
 	SecretStoreRef struct{} `yaml:"secretStoreRef"`
 	Target         struct {
-		// CreationPolicy is not used: runnerctl always writes Owner, so
+		// CreationPolicy is not used: templates/ always sets Owner, so
 		// that the Secret goes with its ExternalSecret.
 		CreationPolicy string `yaml:"creationPolicy"`
 		DeletionPolicy string `yaml:"deletionPolicy"`
@@ -94,11 +94,17 @@ func (d *esoDefaults) remoteRef(key, property string) esRemoteRef {
 	}
 }
 
-// target is an ExternalSecret target with the release's defaults.
-func (d *esoDefaults) target(name string, tpl *esTemplate) esTarget {
-	if tpl != nil {
+// target is base, an ExternalSecret target of templates/, for the Secret
+// name, with the release's defaults.
+func (d *esoDefaults) target(name string, base esTarget) esTarget {
+	t := base
+	t.Name = name
+	t.DeletionPolicy = d.Target.DeletionPolicy
+	if base.Template != nil {
+		tpl := *base.Template
 		tpl.EngineVersion = d.Template.EngineVersion
 		tpl.MergePolicy = d.Template.MergePolicy
+		t.Template = &tpl
 	}
-	return esTarget{Name: name, CreationPolicy: "Owner", DeletionPolicy: d.Target.DeletionPolicy, Template: tpl}
+	return t
 }

@@ -48,20 +48,13 @@ type policyPort struct {
 	Port     int    `yaml:"port"`
 }
 
-func kubernetesNetworkPolicy(r *config.Runner, name string) k8sNetworkPolicy {
+// kubernetesNetworkPolicy fills templates/networkpolicy.yaml, whose rules
+// (DNS) come first.
+func kubernetesNetworkPolicy(b *bases, r *config.Runner, name string) k8sNetworkPolicy {
 	n := r.NetworkPolicy
-	var np k8sNetworkPolicy
-	np.APIVersion, np.Kind = "networking.k8s.io/v1", "NetworkPolicy"
-	np.Metadata = objectMeta{Name: name, Namespace: r.Namespace, Labels: labels(r)}
-	np.Spec.PolicyTypes = []string{"Egress"}
-	dns := egressRule{
-		To: []peer{{
-			NamespaceSelector: &labelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": "kube-system"}},
-			PodSelector:       &labelSelector{MatchLabels: map[string]string{"k8s-app": "kube-dns"}},
-		}},
-		Ports: []policyPort{{Protocol: "UDP", Port: 53}, {Protocol: "TCP", Port: 53}},
-	}
-	np.Spec.Egress = append(np.Spec.Egress, dns)
+	np := b.NetworkPolicy
+	np.Metadata = metaOf(np.Metadata, name, r.Namespace, r)
+	np.Spec.Egress = slices.Clone(np.Spec.Egress)
 	add := func(cidrs []string, ports ...int) {
 		if len(cidrs) == 0 {
 			return
@@ -116,24 +109,13 @@ type ciliumPort struct {
 	Protocol string `yaml:"protocol"`
 }
 
-func ciliumPolicy(cfg *config.Config, r *config.Runner, name string) ciliumNetworkPolicy {
+// ciliumPolicy fills templates/ciliumnetworkpolicy.yaml, whose rules (DNS
+// through Cilium's proxy, the API server) come first.
+func ciliumPolicy(cfg *config.Config, b *bases, r *config.Runner, name string) ciliumNetworkPolicy {
 	n := r.NetworkPolicy
-	var np ciliumNetworkPolicy
-	np.APIVersion, np.Kind = "cilium.io/v2", "CiliumNetworkPolicy"
-	np.Metadata = objectMeta{Name: name, Namespace: r.Namespace, Labels: labels(r)}
-
-	// DNS goes through Cilium's DNS proxy so that toFQDNs can learn the
-	// addresses of the allowed names.
-	dns := ciliumEgressRule{
-		ToEndpoints: []labelSelector{{MatchLabels: map[string]string{
-			"k8s:io.kubernetes.pod.namespace": "kube-system", "k8s-app": "kube-dns",
-		}}},
-		ToPorts: []ciliumPorts{{Ports: []ciliumPort{{Port: "53", Protocol: "ANY"}}}},
-	}
-	dns.ToPorts[0].Rules = &struct {
-		DNS []fqdnSelector `yaml:"dns"`
-	}{DNS: []fqdnSelector{{MatchPattern: "*"}}}
-	np.Spec.Egress = append(np.Spec.Egress, dns, ciliumEgressRule{ToEntities: []string{"kube-apiserver"}})
+	np := b.CiliumPolicy
+	np.Metadata = metaOf(np.Metadata, name, r.Namespace, r)
+	np.Spec.Egress = slices.Clone(np.Spec.Egress)
 
 	ports := func(list ...int) []ciliumPorts {
 		var ps []ciliumPort

@@ -2,10 +2,12 @@ package render
 
 import "github.com/runnerctl/runnerctl/internal/profile"
 
-// The generated objects as typed Go values. They are marshalled, never
-// assembled from text templates: a value from runnerctl.yaml can then never
-// break out of its field, whatever characters it holds (YAML and TOML
-// injection are impossible by construction, and FuzzRender checks it).
+// The generated objects as typed Go values. Their fixed parts are the base
+// documents of templates/, decoded into these types (templates.go); render
+// fills the rest and marshals them. Nothing is ever assembled from text
+// templates: a value from runnerctl.yaml can then never break out of its
+// field, whatever characters it holds (YAML and TOML injection are
+// impossible by construction, and FuzzRender checks it).
 
 type objectMeta struct {
 	Name       string            `yaml:"name"`
@@ -13,10 +15,6 @@ type objectMeta struct {
 	Labels     map[string]string `yaml:"labels,omitempty"`
 	Finalizers []string          `yaml:"finalizers,omitempty"`
 }
-
-// ArgoCDFinalizer is the finalizer of every generated Application: ArgoCD
-// deletes the runner's resources with it, in foreground.
-const ArgoCDFinalizer = "resources-finalizer.argocd.argoproj.io/foreground"
 
 // ArgoCD Application (argoproj.io/v1alpha1), the fields runnerctl sets.
 type application struct {

@@ -84,6 +84,10 @@ func Render(cfg *config.Config, profiles Profiles) (*Result, error) {
 	if len(invalid) > 0 {
 		return nil, &config.InvalidError{File: config.DefaultFile, Errors: invalid}
 	}
+	b, err := loadBases()
+	if err != nil {
+		return nil, err
+	}
 	eso, err := esoDefaultsFor(cfg)
 	if err != nil {
 		return nil, err
@@ -99,7 +103,7 @@ func Render(cfg *config.Config, profiles Profiles) (*Result, error) {
 		}
 		used[i] = p
 		if _, done := profileYAML[p.Name]; !done {
-			if profileYAML[p.Name], err = profileValuesYAML(p); err != nil {
+			if profileYAML[p.Name], err = profileValuesYAML(b, p); err != nil {
 				return nil, fmt.Errorf("profile %q: %w", p.Name, err)
 			}
 		}
@@ -112,7 +116,7 @@ func Render(cfg *config.Config, profiles Profiles) (*Result, error) {
 		wg.Go(func() {
 			for i := range next {
 				r := &cfg.Runners[i]
-				out[i], errs[i] = renderRunner(cfg, eso, r, used[i], profileYAML[used[i].Name])
+				out[i], errs[i] = renderRunner(cfg, b, eso, r, used[i], profileYAML[used[i].Name])
 				if errs[i] != nil {
 					errs[i] = fmt.Errorf("render runner %q: %w", r.Name, errs[i])
 				}
@@ -153,8 +157,63 @@ func Deploys(content []byte) bool {
 	return bytes.HasPrefix(content, []byte(Header)) && bytes.Contains(content, []byte(applicationStart))
 }
 
-// Names of the generated objects and files of one runner.
-func releaseName(r *config.Runner) string        { return "gitlab-runner-" + r.Name }
+// Names are the names of the objects render generates for one runner, and
+// of the chart's objects that follow from them. Code that acts on those
+// objects in the cluster (rotate-token's force-sync and restart, validate's
+// chart check) takes them from here, never rebuilds them: renaming an
+// object in render then renames it everywhere.
+type Names struct {
+	// Release is the Helm release name, which is also the Application's.
+	Release     string
+	Application string
+	// Deployment is the chart's Deployment: its fullname for the release,
+	// which is the release name itself as that starts with the chart's
+	// name (validate's chart check confirms it against the chart).
+	Deployment string
+	// TokenExternalSecret delivers the runner token into TokenSecret (the
+	// same name), the Secret the chart reads through runners.secret, under
+	// the key TokenSecretKey.
+	TokenExternalSecret string
+	TokenSecret         string
+	// CacheSecret is the S3 cache credentials' ExternalSecret and Secret
+	// (only with cache.s3.credentials).
+	CacheSecret string
+	// GitLabCASecret holds GitLab's CA (only with gitlab.tls.caFile).
+	GitLabCASecret string
+	// NetworkPolicy is the egress policy (only with networkPolicy).
+	NetworkPolicy string
+}
+
+// NamesOf names runner r's objects.
+func NamesOf(r *config.Runner) Names {
+	return Names{
+		Release:             releaseName(r),
+		Application:         releaseName(r),
+		Deployment:          releaseName(r),
+		TokenExternalSecret: tokenSecretName(r),
+		TokenSecret:         tokenSecretName(r),
+		CacheSecret:         cacheSecretName(r),
+		GitLabCASecret:      gitlabCASecretName(r),
+		NetworkPolicy:       networkPolicyName(r),
+	}
+}
+
+// TokenSecretKey is the key of the runner token in the Secret the chart
+// reads (the chart's name for it), as templates/externalsecret-token.yaml
+// writes it; TestNamesAreRendered checks that the two agree.
+const TokenSecretKey = "runner-token"
+
+// FilePrefix starts the name of every file render generates: each is named
+// after its runner's release.
+const FilePrefix = config.ReleasePrefix
+
+// Names of the generated objects and files of one runner: the release name
+// is config.ReleasePrefix and the runner's name. The prefix is declared in
+// config, which cannot import render, because it needs it too (the
+// longest runner name, the default service account); the names are
+// derived only here.
+func releaseName(r *config.Runner) string        { return config.ReleasePrefix + r.Name }
+func networkPolicyName(r *config.Runner) string  { return releaseName(r) + "-egress" }
 func tokenSecretName(r *config.Runner) string    { return releaseName(r) + "-token" }
 func cacheSecretName(r *config.Runner) string    { return releaseName(r) + "-cache-s3" }
 func gitlabCASecretName(r *config.Runner) string { return releaseName(r) + "-gitlab-ca" }
@@ -199,14 +258,21 @@ func ValuesPath(c *config.Config, r *config.Runner) string {
 	return path.Join(c.GitOps.Paths.Values, releaseName(r)+".yaml")
 }
 
-func labels(r *config.Runner) map[string]string {
-	return map[string]string{
-		"app.kubernetes.io/managed-by": "runnerctl",
-		"runnerctl.dev/runner":         r.Name,
-	}
+// runnerLabel, on every generated object, names its runner.
+const runnerLabel = "runnerctl.dev/runner"
+
+// metaOf is base, the metadata of a base document, for runner r's object
+// name in namespace ns: with the base's labels and runnerLabel.
+func metaOf(base objectMeta, name, ns string, r *config.Runner) objectMeta {
+	m := base
+	m.Name, m.Namespace = name, ns
+	m.Labels = make(map[string]string, len(base.Labels)+1)
+	maps.Copy(m.Labels, base.Labels)
+	m.Labels[runnerLabel] = r.Name
+	return m
 }
 
-func renderRunner(cfg *config.Config, eso *esoDefaults, r *config.Runner, p *profile.Profile, profileYAML []byte) ([]File, error) {
+func renderRunner(cfg *config.Config, b *bases, eso *esoDefaults, r *config.Runner, p *profile.Profile, profileYAML []byte) ([]File, error) {
 	head := fileHeader(r, p)
 	var files []File
 	add := func(path string, docs ...any) error {
@@ -219,15 +285,23 @@ func renderRunner(cfg *config.Config, eso *esoDefaults, r *config.Runner, p *pro
 	}
 
 	manifests := []string{path.Base(ExternalSecretPath(cfg, r))}
-	secrets := []any{tokenExternalSecret(cfg, eso, r)}
+	token, err := tokenExternalSecret(cfg, b, eso, r)
+	if err != nil {
+		return nil, err
+	}
+	secrets := []any{token}
 	if c := r.Cache; c != nil && c.S3.Credentials != nil {
-		secrets = append(secrets, cacheExternalSecret(cfg, eso, r))
+		cache, err := cacheExternalSecret(cfg, b, eso, r)
+		if err != nil {
+			return nil, err
+		}
+		secrets = append(secrets, cache)
 	}
 	if err := add(ExternalSecretPath(cfg, r), secrets...); err != nil {
 		return nil, err
 	}
 	if t := cfg.GitLab.TLS; t != nil && t.CAFile != "" {
-		doc, err := gitlabCASecret(cfg, r)
+		doc, err := gitlabCASecret(cfg, b, r)
 		if err != nil {
 			return nil, err
 		}
@@ -239,20 +313,20 @@ func renderRunner(cfg *config.Config, eso *esoDefaults, r *config.Runner, p *pro
 		manifests = append(manifests, path.Base(GitLabCAPath(cfg, r)))
 	}
 	if n := r.NetworkPolicy; n != nil {
-		name := releaseName(r) + "-egress"
-		var doc any = kubernetesNetworkPolicy(r, name)
+		name := networkPolicyName(r)
+		var doc any = kubernetesNetworkPolicy(b, r, name)
 		if n.Flavor == "cilium" {
-			doc = ciliumPolicy(cfg, r, name)
+			doc = ciliumPolicy(cfg, b, r, name)
 		}
 		if err := add(NetworkPolicyPath(cfg, r), doc); err != nil {
 			return nil, err
 		}
 		manifests = append(manifests, path.Base(NetworkPolicyPath(cfg, r)))
 	}
-	if err := add(ApplicationPath(cfg, r), buildApplication(cfg, r, p, manifests)); err != nil {
+	if err := add(ApplicationPath(cfg, r), buildApplication(cfg, b, r, p, manifests)); err != nil {
 		return nil, err
 	}
-	v, err := buildValues(cfg, r, p)
+	v, err := buildValues(cfg, b, r, p)
 	if err != nil {
 		return nil, err
 	}
@@ -318,25 +392,12 @@ func marshalDocsTail(header string, tail []byte, docs ...any) ([]byte, error) {
 // scratchBuffers hold files being encoded, reused from file to file.
 var scratchBuffers = sync.Pool{New: func() any { return bytes.NewBuffer(make([]byte, 0, 16<<10)) }}
 
-func buildApplication(cfg *config.Config, r *config.Runner, p *profile.Profile, manifests []string) application {
+// buildApplication fills templates/application.yaml for runner r, whose
+// manifests are the files named by manifests.
+func buildApplication(cfg *config.Config, b *bases, r *config.Runner, p *profile.Profile, manifests []string) application {
 	a := cfg.ArgoCD
-	app := application{
-		APIVersion: "argoproj.io/v1alpha1",
-		Kind:       "Application",
-		Metadata: objectMeta{
-			Name:      releaseName(r),
-			Namespace: a.Namespace,
-			Labels:    labels(r),
-			// Deleting the Application (or its file, with app-of-apps)
-			// removes the runner's resources too, in foreground, as the
-			// sync policy prunes (PrunePropagationPolicy=foreground). The
-			// path form is the same to ArgoCD (its
-			// ForegroundPropagationPolicyFinalizer) and, unlike the bare
-			// name, draws no warning from the API server, which prefers
-			// finalizer names with a path.
-			Finalizers: []string{ArgoCDFinalizer},
-		},
-	}
+	app := b.Application
+	app.Metadata = metaOf(app.Metadata, releaseName(r), a.Namespace, r)
 	app.Spec.Project = a.Project
 	app.Spec.Destination = appDestination{Server: a.Destination.Server, Name: a.Destination.Name, Namespace: r.Namespace}
 	include := manifests[0]
@@ -345,23 +406,32 @@ func buildApplication(cfg *config.Config, r *config.Runner, p *profile.Profile, 
 		// match the files of a runner called NAME-something.
 		include = "{" + strings.Join(manifests, ",") + "}"
 	}
-	app.Spec.Sources = []appSource{
-		{
-			RepoURL:        cfg.Chart.RepoURL,
-			Chart:          cfg.Chart.Name,
-			TargetRevision: cfg.Chart.Version,
-			Helm: &appHelm{
-				ReleaseName: releaseName(r),
-				ValueFiles:  []string{"$values/" + ValuesPath(cfg, r)},
-			},
-		},
-		{RepoURL: cfg.GitOps.RepoURL, TargetRevision: cfg.GitOps.Revision, Ref: "values"},
-		{
-			RepoURL:        cfg.GitOps.RepoURL,
-			TargetRevision: cfg.GitOps.Revision,
-			Path:           cfg.GitOps.Paths.Manifests,
-			Directory:      &appDirectory{Include: include},
-		},
+	// The sources are told apart by what the base gives each: the chart
+	// has helm, the manifests a directory, the values files a ref, which
+	// the chart's valueFiles name ("$ref/path").
+	app.Spec.Sources = slices.Clone(app.Spec.Sources)
+	valuesRef := ""
+	for _, s := range app.Spec.Sources {
+		if s.Ref != "" {
+			valuesRef = s.Ref
+		}
+	}
+	for i := range app.Spec.Sources {
+		switch s := &app.Spec.Sources[i]; {
+		case s.Helm != nil:
+			s.RepoURL, s.Chart, s.TargetRevision = cfg.Chart.RepoURL, cfg.Chart.Name, cfg.Chart.Version
+			h := *s.Helm
+			h.ReleaseName = releaseName(r)
+			h.ValueFiles = []string{"$" + valuesRef + "/" + ValuesPath(cfg, r)}
+			s.Helm = &h
+		case s.Directory != nil:
+			s.RepoURL, s.TargetRevision, s.Path = cfg.GitOps.RepoURL, cfg.GitOps.Revision, cfg.GitOps.Paths.Manifests
+			d := *s.Directory
+			d.Include = include
+			s.Directory = &d
+		default:
+			s.RepoURL, s.TargetRevision = cfg.GitOps.RepoURL, cfg.GitOps.Revision
+		}
 	}
 	sp := a.SyncPolicy
 	out := &appSyncPolicy{SyncOptions: sp.SyncOptions}
@@ -396,7 +466,7 @@ const gitlabCAComment = `#
 // variant). The runner also passes this CA to every job as the file
 // variable CI_SERVER_TLS_CA_FILE, which the helper's git clone and artifact
 // transfers use; no helper-side configuration is needed.
-func gitlabCASecret(cfg *config.Config, r *config.Runner) (secret, error) {
+func gitlabCASecret(cfg *config.Config, b *bases, r *config.Runner) (secret, error) {
 	pem := cfg.GitLab.TLS.CAPEM()
 	if len(pem) == 0 {
 		return secret{}, fmt.Errorf("gitlab.tls.caFile %q was not read; load runnerctl.yaml with config.Load or config.Parse", cfg.GitLab.TLS.CAFile)
@@ -405,90 +475,86 @@ func gitlabCASecret(cfg *config.Config, r *config.Runner) (secret, error) {
 	if err != nil {
 		return secret{}, fmt.Errorf("gitlab.url: %w", err)
 	}
-	return secret{
-		APIVersion: "v1",
-		Kind:       "Secret",
-		Metadata:   objectMeta{Name: gitlabCASecretName(r), Namespace: r.Namespace, Labels: labels(r)},
-		Type:       "Opaque",
-		StringData: map[string]string{key: string(pem)},
-	}, nil
+	s := b.GitLabCASecret
+	s.Metadata = metaOf(s.Metadata, gitlabCASecretName(r), r.Namespace, r)
+	s.StringData = map[string]string{key: string(pem)}
+	return s, nil
 }
 
 func esAPIVersion(cfg *config.Config) string {
 	return "external-secrets.io/" + cfg.Secrets.ESOAPIVersion
 }
 
-// tokenExternalSecret produces the Secret the chart reads through
-// runners.secret: the token under runner-token, and an empty
-// runner-registration-token, which the chart still expects to exist.
-func tokenExternalSecret(cfg *config.Config, eso *esoDefaults, r *config.Runner) externalSecret {
+// tokenExternalSecret fills templates/externalsecret-token.yaml: the
+// Secret the chart reads through runners.secret.
+func tokenExternalSecret(cfg *config.Config, b *bases, eso *esoDefaults, r *config.Runner) (externalSecret, error) {
 	ref, _ := cfg.TokenRef(r) // validated by config.Validate
-	return externalSecret{
-		APIVersion: esAPIVersion(cfg),
-		Kind:       "ExternalSecret",
-		Metadata:   objectMeta{Name: tokenSecretName(r), Namespace: r.Namespace, Labels: labels(r)},
-		Spec: esSpec{
-			RefreshInterval: cfg.Secrets.RefreshInterval,
-			SecretStoreRef:  esStoreRef{Name: cfg.Secrets.Store.Name, Kind: cfg.Secrets.Store.Kind},
-			Target: eso.target(tokenSecretName(r), &esTemplate{Type: "Opaque", Data: map[string]string{
-				"runner-token":              "{{ .runnerToken }}",
-				"runner-registration-token": "",
-			}}),
-			Data: []esData{{SecretKey: "runnerToken", RemoteRef: eso.remoteRef(ref.Key, ref.Property)}},
-		},
-	}
+	return externalSecretOf(cfg, eso, b.TokenExternalSecret, r, tokenSecretName(r), map[string]config.RemoteRef{"runnerToken": ref})
 }
 
-// cacheExternalSecret produces the Secret named by runners.cache.secretName,
-// with the accesskey and secretkey keys the chart reads for S3.
-func cacheExternalSecret(cfg *config.Config, eso *esoDefaults, r *config.Runner) externalSecret {
+// cacheExternalSecret fills templates/externalsecret-cache.yaml: the
+// Secret named by runners.cache.secretName, with the keys the chart reads
+// for S3.
+func cacheExternalSecret(cfg *config.Config, b *bases, eso *esoDefaults, r *config.Runner) (externalSecret, error) {
 	c := r.Cache.S3.Credentials
-	return externalSecret{
-		APIVersion: esAPIVersion(cfg),
-		Kind:       "ExternalSecret",
-		Metadata:   objectMeta{Name: cacheSecretName(r), Namespace: r.Namespace, Labels: labels(r)},
-		Spec: esSpec{
-			RefreshInterval: cfg.Secrets.RefreshInterval,
-			SecretStoreRef:  esStoreRef{Name: cfg.Secrets.Store.Name, Kind: cfg.Secrets.Store.Kind},
-			Target:          eso.target(cacheSecretName(r), nil),
-			Data: []esData{
-				{SecretKey: "accesskey", RemoteRef: eso.remoteRef(c.AccessKey.Key, c.AccessKey.Property)},
-				{SecretKey: "secretkey", RemoteRef: eso.remoteRef(c.SecretKey.Key, c.SecretKey.Property)},
-			},
-		},
-	}
+	return externalSecretOf(cfg, eso, b.CacheExternalSecret, r, cacheSecretName(r), map[string]config.RemoteRef{"accesskey": c.AccessKey, "secretkey": c.SecretKey})
 }
 
-func buildValues(cfg *config.Config, r *config.Runner, p *profile.Profile) (runnerValues, error) {
+// externalSecretOf fills base for runner r's Secret name, each data item
+// from the remote reference refs gives its secretKey.
+func externalSecretOf(cfg *config.Config, eso *esoDefaults, base externalSecret, r *config.Runner, name string, refs map[string]config.RemoteRef) (externalSecret, error) {
+	es := base
+	es.APIVersion = esAPIVersion(cfg)
+	es.Metadata = metaOf(base.Metadata, name, r.Namespace, r)
+	es.Spec.RefreshInterval = cfg.Secrets.RefreshInterval
+	es.Spec.SecretStoreRef = esStoreRef{Name: cfg.Secrets.Store.Name, Kind: cfg.Secrets.Store.Kind}
+	es.Spec.Target = eso.target(name, base.Spec.Target)
+	es.Spec.Data = slices.Clone(base.Spec.Data)
+	for i := range es.Spec.Data {
+		d := &es.Spec.Data[i]
+		ref, ok := refs[d.SecretKey]
+		if !ok {
+			return externalSecret{}, fmt.Errorf("ExternalSecret %q: no remote reference for secretKey %q of its base document", name, d.SecretKey)
+		}
+		d.RemoteRef = eso.remoteRef(ref.Key, ref.Property)
+	}
+	return es, nil
+}
+
+// buildValues fills the runner's part of templates/values.yaml.
+func buildValues(cfg *config.Config, b *bases, r *config.Runner, p *profile.Profile) (runnerValues, error) {
 	toml, err := runnerTOML(cfg, r, p)
 	if err != nil {
 		return runnerValues{}, err
 	}
-	v := runnerValues{
-		GitLabURL:       cfg.GitLab.URL,
-		CertsSecretName: certsSecretName(cfg, r),
-		Concurrent:      r.Concurrent,
-		CheckInterval:   r.CheckInterval,
-		ServiceAccount:  serviceAccountValue{Create: true, Name: r.ServiceAccount},
-		Runners:         runnersValues{Secret: tokenSecretName(r), Config: escapeTpl(toml)},
-		Resources:       resourceValuesOf(r.Resources),
-	}
+	base := b.Values.runnerValues
+	v := base
+	v.GitLabURL = cfg.GitLab.URL
+	v.CertsSecretName = certsSecretName(cfg, r)
+	v.Concurrent, v.CheckInterval = r.Concurrent, r.CheckInterval
+	v.ServiceAccount.Name = r.ServiceAccount
+	v.Runners.Secret, v.Runners.Config = tokenSecretName(r), escapeTpl(toml)
+	v.Resources = resourceValuesOf(r.Resources)
 	if im := r.RunnerImage; im != nil {
 		v.Image = &imageValues{Registry: im.Registry, Image: im.Image, Tag: im.Tag}
 	}
 	if c := r.Cache; c != nil && c.S3.Credentials != nil {
 		v.Runners.Cache = &cacheValues{SecretName: cacheSecretName(r)}
 	}
+	// The base's hpa and metrics are written only when asked for (the HPA
+	// scales on the runner's own metrics); loadBases checks they are there.
+	v.HPA, v.Metrics = nil, nil
 	if a := r.Autoscaling; a != nil {
-		m := hpaMetric{Type: "Pods"}
-		m.Pods.Metric.Name = "gitlab_runner_jobs"
-		m.Pods.Target.Type = "AverageValue"
-		m.Pods.Target.AverageValue = a.TargetAverageJobs
-		v.HPA = &hpaValues{MinReplicas: a.MinReplicas, MaxReplicas: a.MaxReplicas, Metrics: []hpaMetric{m}}
+		h := *base.HPA
+		h.MinReplicas, h.MaxReplicas = a.MinReplicas, a.MaxReplicas
+		h.Metrics = slices.Clone(h.Metrics)
+		for i := range h.Metrics {
+			h.Metrics[i].Pods.Target.AverageValue = a.TargetAverageJobs
+		}
+		v.HPA = &h
 	}
 	if r.Metrics || r.Autoscaling != nil {
-		// The HPA scales on the runner's own metrics.
-		v.Metrics = &metricsValues{Enabled: true}
+		v.Metrics = base.Metrics
 	}
 	if p.RestartsWithReloader() {
 		v.DeploymentAnnotations = map[string]string{ReloaderSecretAnnotation: strings.Join(restartSecrets(r), ",")}
@@ -521,14 +587,14 @@ func restartSecrets(r *config.Runner) []string {
 	return names
 }
 
-// profileValuesYAML encodes the values that profile p decides.
-func profileValuesYAML(p *profile.Profile) ([]byte, error) {
-	return marshalDocs("", profileValues{
-		UnregisterRunners:  p.RunnerPod.UnregisterRunners,
-		RBAC:               rbacValues{Create: true, Rules: p.RBAC.Rules},
-		SecurityContext:    p.RunnerPod.SecurityContext,
-		PodSecurityContext: p.RunnerPod.PodSecurityContext,
-	})
+// profileValuesYAML encodes the values that profile p decides: the
+// profile's part of templates/values.yaml.
+func profileValuesYAML(b *bases, p *profile.Profile) ([]byte, error) {
+	v := b.Values.profileValues
+	v.UnregisterRunners = p.RunnerPod.UnregisterRunners
+	v.RBAC.Rules = p.RBAC.Rules
+	v.SecurityContext, v.PodSecurityContext = p.RunnerPod.SecurityContext, p.RunnerPod.PodSecurityContext
+	return marshalDocs("", v)
 }
 
 func resourceValuesOf(r *config.Resources) *resourceValues {

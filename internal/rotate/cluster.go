@@ -10,6 +10,7 @@ import (
 
 	"github.com/runnerctl/runnerctl/internal/gitlab"
 	"github.com/runnerctl/runnerctl/internal/kube/remote"
+	"github.com/runnerctl/runnerctl/internal/render"
 	"github.com/runnerctl/runnerctl/internal/secrets"
 )
 
@@ -31,17 +32,18 @@ type Contacts interface {
 // ClusterTarget names a runner's objects in the cluster.
 type ClusterTarget struct {
 	Namespace      string
-	ExternalSecret string // ESO ExternalSecret, gitlab-runner-NAME-token
+	ExternalSecret string // ESO ExternalSecret, render.Names.TokenExternalSecret
 	ESOVersion     string // its API version: v1 or v1beta1
 	Secret         string // the ExternalSecret's target Secret (same name)
-	Deployment     string // the chart's Deployment, gitlab-runner-NAME
+	Deployment     string // the chart's Deployment, render.Names.Deployment
 	// Reloader: the profile has Stakater Reloader restart the Deployment
 	// when the Secret changes; runnerctl does not restart it itself.
 	Reloader bool
 }
 
-// SecretKey is the key of the runner token in the Secret the chart reads.
-const SecretKey = "runner-token"
+// SecretKey is the key of the runner token in the Secret the chart reads,
+// which render writes.
+const SecretKey = render.TokenSecretKey
 
 // DefaultClusterWait bounds, per runner, the cluster steps' waits (the
 // Secret's refresh, the rollout, the runner's contact) together.
