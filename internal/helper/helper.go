@@ -1,10 +1,22 @@
 // Package helper runs runnerctl's helper processes (runnerctl-secrets,
-// runnerctl-kube) and speaks their wire format: newline-delimited JSON over
-// the helper's stdin and stdout, one answer per request, calls serialized.
-// Each helper's own package defines its requests, answers and error kinds;
-// this one holds what they share: finding the binary, the connection with
-// its cancellation rules, the serve loop, and errors that keep their
-// sentinel across the pipe.
+// runnerctl-kube) and speaks their wire format, so that each helper's own
+// packages hold only their typed messages: one request type and one answer
+// type per operation.
+//
+// On the pipe: newline-delimited JSON over the helper's stdin and stdout,
+// one answer per request, calls serialized. A request is {"op", "body"},
+// the operation's name and its message; an answer is {"body"} or
+// {"error"}. The first request of a session is "open", which alone also
+// carries the protocol version: the helper refuses any version but its
+// own, with a message that asks to install both from the same release.
+// That check keeps its wording across versions, so a helper of another
+// release still says so.
+//
+// What both helpers share lives here: finding the binary (Find,
+// ErrNoHelper), starting it with an environment built by the caller
+// (Start), the connection with its cancellation rules (Conn), the
+// envelope and the version handshake (Protocol, Client, Server), and
+// errors that keep their sentinel across the pipe (Kinds).
 package helper
 
 import (
@@ -20,9 +32,18 @@ import (
 	"sync"
 )
 
+// ErrNoHelper is what every helper's "not found" error matches, whichever
+// helper is missing.
+var ErrNoHelper = errors.New("helper not found")
+
+// NotFound is helper name's own sentinel for Find: "NAME not found",
+// matching ErrNoHelper too.
+func NotFound(name string) error { return &Error{msg: name + " not found", kind: ErrNoHelper} }
+
 // Find locates helper name: next to the running executable first (the
 // release archives and `go install ./cmd/...` put it there), then on PATH.
-// notFound is the sentinel the error wraps when it is in neither place.
+// notFound is the sentinel the error wraps when it is in neither place
+// (NotFound(name)).
 func Find(name string, notFound error) (string, error) {
 	file := name
 	if runtime.GOOS == "windows" {
