@@ -140,7 +140,7 @@ func TestOCIRegistry(t *testing.T) {
 
 func TestFetchFromIndexRepository(t *testing.T) {
 	isolate(t)
-	ch, err := loader.LoadDir("../../validate/chartcheck/testdata/mini-runner")
+	ch, err := loader.LoadDir("../chartcheck/testdata/mini-runner")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,10 +13,10 @@ import (
 	chart "helm.sh/helm/v4/pkg/chart/v2"
 	"helm.sh/helm/v4/pkg/chart/v2/loader"
 
+	"github.com/runnerctl/runnerctl/internal/kube/chartcheck"
+	"github.com/runnerctl/runnerctl/internal/kube/kubeschema"
 	"github.com/runnerctl/runnerctl/internal/kube/wire"
 	"github.com/runnerctl/runnerctl/internal/validate"
-	"github.com/runnerctl/runnerctl/internal/validate/chartcheck"
-	"github.com/runnerctl/runnerctl/internal/validate/kubeschema"
 )
 
 // FetchFunc downloads a packaged chart from a chart repository.
