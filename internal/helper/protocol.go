@@ -27,7 +27,7 @@ type request struct {
 }
 
 type response struct {
-	Error *WireError      `json:"error,omitempty"`
+	Error *wireError      `json:"error,omitempty"`
 	Body  json.RawMessage `json:"body,omitempty"`
 }
 
@@ -51,11 +51,13 @@ type Client struct {
 	conn *Conn
 }
 
-// Start runs the helper at path with env (see the function Start), and
-// opens the session with open, whose Op must be OpOpen. name is how
-// messages call the helper. Close the Client when done.
+// Start runs the helper at path with env as its whole environment (nil is
+// empty, never this process's: see package childenv for how callers build
+// it), its stderr going to stderr, and opens the session with open, whose
+// Op must be OpOpen. name is how messages call the helper. Close the
+// Client when done.
 func (p Protocol) Start(ctx context.Context, path, name string, env []string, stderr io.Writer, open Message) (*Client, error) {
-	conn, err := Start(path, name, env, stderr)
+	conn, err := startProcess(path, name, env, stderr)
 	if err != nil {
 		return nil, err
 	}
@@ -91,11 +93,11 @@ func call[Resp any](ctx context.Context, c *Client, req Message, version int) (R
 		return out, fmt.Errorf("%s: %s: %w", c.p.Name, req.Op(), err)
 	}
 	var resp response
-	if err := c.conn.Call(ctx, request{Op: req.Op(), Protocol: version, Body: body}, &resp); err != nil {
+	if err := c.conn.roundTrip(ctx, request{Op: req.Op(), Protocol: version, Body: body}, &resp); err != nil {
 		return out, err
 	}
 	if resp.Error != nil {
-		return out, c.p.Kinds.FromWire(resp.Error)
+		return out, c.p.Kinds.fromWire(resp.Error)
 	}
 	if len(resp.Body) == 0 {
 		return out, fmt.Errorf("%s: %s answered nothing", c.p.Name, req.Op())
@@ -140,7 +142,7 @@ func Handle[Req Message, Resp any](s *Server, f func(context.Context, Req) (Resp
 // Serve answers requests from r on w until r ends: nil at the end of r, an
 // error when the peer breaks the framing. ctx is every operation's.
 func (s *Server) Serve(ctx context.Context, r io.Reader, w io.Writer) error {
-	return Serve(r, w, s.p.Name, func(req request) response {
+	return serveLines(r, w, s.p.Name, func(req request) response {
 		a, err := s.handle(ctx, req)
 		if err == nil {
 			var body []byte
@@ -148,7 +150,7 @@ func (s *Server) Serve(ctx context.Context, r io.Reader, w io.Writer) error {
 				return response{Body: body}
 			}
 		}
-		return response{Error: s.p.Kinds.ToWire(err)}
+		return response{Error: s.p.Kinds.toWire(err)}
 	})
 }
 

@@ -137,7 +137,7 @@ func TestAnswerWithoutBody(t *testing.T) {
 	reqR, reqW := io.Pipe()
 	respR, respW := io.Pipe()
 	go func() {
-		_ = Serve(reqR, respW, "mute", func(request) response { return response{} })
+		_ = serveLines(reqR, respW, "mute", func(request) response { return response{} })
 		respW.Close()
 	}()
 	c := testProtocol.NewClient(NewConn("mute", respR, reqW, func() error { return nil }, func() {}))
