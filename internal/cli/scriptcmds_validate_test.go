@@ -74,7 +74,7 @@ func cmdPublishedChart(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Setenv(args[0], filepath.Join(dir, "gitlab-runner-0.86.0.tgz"))
 }
 
-// cmdMiniChart copies the small test chart (internal/validate/chartcheck/
+// cmdMiniChart copies the small test chart (internal/kube/chartcheck/
 // testdata/mini-runner) into DIR, keeping files the script already put
 // there, so that a script can ship a variant of one template:
 //
@@ -83,7 +83,7 @@ func cmdMiniChart(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 1 {
 		ts.Fatalf("usage: mini-chart DIR")
 	}
-	src, err := filepath.Abs("../validate/chartcheck/testdata/mini-runner")
+	src, err := filepath.Abs("../kube/chartcheck/testdata/mini-runner")
 	ts.Check(err)
 	copyTree(ts, src, ts.MkAbs(args[0]), true)
 }

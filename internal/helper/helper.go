@@ -1,10 +1,22 @@
 // Package helper runs runnerctl's helper processes (runnerctl-secrets,
-// runnerctl-kube) and speaks their wire format: newline-delimited JSON over
-// the helper's stdin and stdout, one answer per request, calls serialized.
-// Each helper's own package defines its requests, answers and error kinds;
-// this one holds what they share: finding the binary, the connection with
-// its cancellation rules, the serve loop, and errors that keep their
-// sentinel across the pipe.
+// runnerctl-kube) and speaks their wire format, so that each helper's own
+// packages hold only their typed messages: one request type and one answer
+// type per operation.
+//
+// On the pipe: newline-delimited JSON over the helper's stdin and stdout,
+// one answer per request, calls serialized. A request is {"op", "body"},
+// the operation's name and its message; an answer is {"body"} or
+// {"error"}. The first request of a session is "open", which alone also
+// carries the protocol version: the helper refuses any version but its
+// own, with a message that asks to install both from the same release.
+// That check keeps its wording across versions, so a helper of another
+// release still says so.
+//
+// What both helpers share lives here: finding the binary (Find,
+// ErrNoHelper), starting it with an environment built by the caller
+// (Protocol.Start), the connection with its cancellation rules (Conn), the
+// envelope and the version handshake (Protocol, Client, Server), and
+// errors that keep their sentinel across the pipe (Kinds).
 package helper
 
 import (
@@ -20,9 +32,18 @@ import (
 	"sync"
 )
 
+// ErrNoHelper is what every helper's "not found" error matches, whichever
+// helper is missing.
+var ErrNoHelper = errors.New("helper not found")
+
+// NotFound is helper name's own sentinel for Find: "NAME not found",
+// matching ErrNoHelper too.
+func NotFound(name string) error { return &Error{msg: name + " not found", kind: ErrNoHelper} }
+
 // Find locates helper name: next to the running executable first (the
 // release archives and `go install ./cmd/...` put it there), then on PATH.
-// notFound is the sentinel the error wraps when it is in neither place.
+// notFound is the sentinel the error wraps when it is in neither place
+// (NotFound(name)).
 func Find(name string, notFound error) (string, error) {
 	file := name
 	if runtime.GOOS == "windows" {
@@ -57,15 +78,15 @@ type Conn struct {
 	waitErr error
 }
 
-// Start runs `path serve` with env as its whole environment ("NAME=value"
-// entries, built by the caller, which knows what that helper needs: see
-// package childenv). A nil env is an empty environment, never this
+// startProcess runs `path serve` with env as its whole environment
+// ("NAME=value" entries, built by the caller, which knows what that helper
+// needs: see package childenv). A nil env is an empty environment, never this
 // process's: runnerctl's environment holds secrets no helper should get
 // by accident. The helper's stderr goes to stderr; name is how messages
 // call it. Close the Conn when done.
-func Start(path, name string, env []string, stderr io.Writer) (*Conn, error) {
+func startProcess(path, name string, env []string, stderr io.Writer) (*Conn, error) {
 	// Not exec.CommandContext: a helper must outlive a cancelled ctx long
-	// enough to store a token that already exists. Call gives up on a
+	// enough to store a token that already exists. roundTrip gives up on a
 	// cancelled ctx and kills the helper itself when the pipe is out of step.
 	cmd := exec.Command(path, "serve")
 	if env == nil {
@@ -88,15 +109,15 @@ func Start(path, name string, env []string, stderr io.Writer) (*Conn, error) {
 }
 
 // NewConn speaks the protocol over r and w; wait reaps the peer, kill stops
-// it. Tests connect a Conn to Serve through pipes with it.
+// it. Tests connect a Client to a Server through pipes with it.
 func NewConn(name string, r io.Reader, w io.WriteCloser, wait func() error, kill func()) *Conn {
 	return &Conn{name: name, enc: json.NewEncoder(w), dec: json.NewDecoder(r), stdin: w, wait: wait, kill: kill}
 }
 
-// Call sends req and decodes the answer into resp, or gives up with ctx. A
+// roundTrip sends req and decodes the answer into resp, or gives up with ctx. A
 // call cut short leaves the pipe out of step, so the helper is stopped and
 // the Conn refuses further calls.
-func (c *Conn) Call(ctx context.Context, req, resp any) error {
+func (c *Conn) roundTrip(ctx context.Context, req, resp any) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.broken != nil {
@@ -144,9 +165,9 @@ func (c *Conn) Close() error {
 	return c.waitErr
 }
 
-// Serve answers requests from r on w with handle until r ends: nil at the
+// serveLines answers requests from r on w with handle until r ends: nil at the
 // end of r, an error when the peer breaks the protocol.
-func Serve[Req, Resp any](r io.Reader, w io.Writer, name string, handle func(Req) Resp) error {
+func serveLines[Req, Resp any](r io.Reader, w io.Writer, name string, handle func(Req) Resp) error {
 	dec := json.NewDecoder(r)
 	enc := json.NewEncoder(w)
 	for {
@@ -163,8 +184,8 @@ func Serve[Req, Resp any](r io.Reader, w io.Writer, name string, handle func(Req
 	}
 }
 
-// WireError is an error as it crosses the pipe.
-type WireError struct {
+// wireError is an error as it crosses the pipe.
+type wireError struct {
 	Kind    string `json:"kind,omitempty"`
 	Message string `json:"message"`
 }
@@ -179,9 +200,9 @@ type Kind struct {
 // package lists its own.
 type Kinds []Kind
 
-// ToWire sends err with the first kind it matches.
-func (ks Kinds) ToWire(err error) *WireError {
-	w := &WireError{Message: err.Error()}
+// toWire sends err with the first kind it matches.
+func (ks Kinds) toWire(err error) *wireError {
+	w := &wireError{Message: err.Error()}
 	for _, k := range ks {
 		if errors.Is(err, k.Err) {
 			w.Kind = k.Name
@@ -191,9 +212,9 @@ func (ks Kinds) ToWire(err error) *WireError {
 	return w
 }
 
-// FromWire is the error w describes: its message unchanged, and
+// fromWire is the error w describes: its message unchanged, and
 // errors.Is-matching the sentinel of its kind.
-func (ks Kinds) FromWire(w *WireError) error {
+func (ks Kinds) fromWire(w *wireError) error {
 	e := &Error{msg: w.Message}
 	for _, k := range ks {
 		if k.Name == w.Kind {

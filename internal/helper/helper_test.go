@@ -14,7 +14,7 @@ import (
 // with its own environment.
 func TestMain(m *testing.M) {
 	if len(os.Args) == 2 && os.Args[1] == "serve" {
-		if err := Serve(os.Stdin, os.Stdout, "env-helper", func(struct{}) []string { return os.Environ() }); err != nil {
+		if err := serveLines(os.Stdin, os.Stdout, "env-helper", func(struct{}) []string { return os.Environ() }); err != nil {
 			os.Exit(1)
 		}
 		os.Exit(0)
@@ -38,13 +38,13 @@ func TestStartGivesExactlyEnv(t *testing.T) {
 		{"nil", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := Start(exe, "env-helper", tc.env, io.Discard)
+			c, err := startProcess(exe, "env-helper", tc.env, io.Discard)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer c.Close()
 			var got []string
-			if err := c.Call(context.Background(), struct{}{}, &got); err != nil {
+			if err := c.roundTrip(context.Background(), struct{}{}, &got); err != nil {
 				t.Fatal(err)
 			}
 			if runtime.GOOS == "windows" {

@@ -1,8 +1,22 @@
-// Package kube is the Kubernetes side of runnerctl-kube: it loads a
-// kubeconfig with clientcmd and talks to the API server with client-go's
-// dynamic client, using explicit GroupVersionResources so that no discovery
-// request is needed. It links client-go, so only the runnerctl-kube helper
-// imports it (see package remote for why).
+// Package kube is runnerctl-kube, the helper process through which
+// runnerctl reaches Kubernetes clusters and Helm charts (Main), and its
+// cluster side: it loads a kubeconfig with clientcmd and talks to the API
+// server with client-go's dynamic client, using explicit
+// GroupVersionResources so that no discovery request is needed.
+//
+// The rule of this folder: a package lives under internal/kube when it
+// runs only inside runnerctl-kube, or is the pipe to it. Inside the
+// helper: this package, server (the session), charts (chart versions),
+// engine (validate's request), kubeschema, chartcheck and tplreads (what
+// engine drives); they link client-go, Helm or Kubernetes' types, and
+// runnerctl must not (remote says why). The pipe: wire (one typed message
+// per operation, imported by both sides) and remote (runnerctl's client);
+// neither links Kubernetes or Helm. What runnerctl itself runs stays
+// outside, even when it serves validation: package validate's cheap
+// checks, the claims and the request it sends; so does code only tests
+// run (validate/upstream finds the upstream CRDs for runnerctl's scripts
+// as well as for kubeschema's tests). Outside internal/kube, only
+// cmd/runnerctl-kube and tests import its helper-side packages.
 package kube
 
 import (
@@ -26,8 +40,9 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/runnerctl/runnerctl/internal/kube/charts"
-	"github.com/runnerctl/runnerctl/internal/kube/remote"
-	"github.com/runnerctl/runnerctl/internal/validate/engine"
+	"github.com/runnerctl/runnerctl/internal/kube/engine"
+	"github.com/runnerctl/runnerctl/internal/kube/server"
+	"github.com/runnerctl/runnerctl/internal/kube/wire"
 )
 
 // ForceSyncAnnotation is the annotation whose change makes External
@@ -52,7 +67,7 @@ func externalSecretsGVR(version string) schema.GroupVersionResource {
 	return schema.GroupVersionResource{Group: "external-secrets.io", Version: version, Resource: "externalsecrets"}
 }
 
-// Cluster is remote.Cluster over client-go.
+// Cluster is server.Cluster over client-go.
 type Cluster struct {
 	dyn dynamic.Interface
 }
@@ -60,14 +75,14 @@ type Cluster struct {
 // Open loads spec's kubeconfig and context (clientcmd's loading rules:
 // the file named, else $KUBECONFIG, else ~/.kube/config), or the in-cluster
 // config (the pod's service account) with spec.InCluster.
-func Open(_ context.Context, spec remote.Spec) (remote.Cluster, error) {
+func Open(_ context.Context, spec wire.Spec) (server.Cluster, error) {
 	var (
 		cfg *rest.Config
 		err error
 	)
 	if spec.InCluster {
 		if spec.Kubeconfig != "" || spec.Context != "" {
-			return nil, fmt.Errorf("%w: in-cluster config with a kubeconfig or context", remote.ErrConfig)
+			return nil, fmt.Errorf("%w: in-cluster config with a kubeconfig or context", wire.ErrConfig)
 		}
 		cfg, err = rest.InClusterConfig()
 	} else {
@@ -79,7 +94,7 @@ func Open(_ context.Context, spec remote.Spec) (remote.Cluster, error) {
 		cfg, err = clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, overrides).ClientConfig()
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: kubeconfig: %v", remote.ErrConfig, err)
+		return nil, fmt.Errorf("%w: kubeconfig: %v", wire.ErrConfig, err)
 	}
 	cfg.UserAgent = "runnerctl-kube"
 	// Bound every request: runnerctl never cuts a call short (that would
@@ -87,7 +102,7 @@ func Open(_ context.Context, spec remote.Spec) (remote.Cluster, error) {
 	cfg.Timeout = 30 * time.Second
 	dyn, err := dynamic.NewForConfig(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", remote.ErrConfig, err)
+		return nil, fmt.Errorf("%w: %v", wire.ErrConfig, err)
 	}
 	return &Cluster{dyn: dyn}, nil
 }
@@ -97,11 +112,11 @@ func wrap(err error, what string) error {
 	var kind error
 	switch {
 	case apierrors.IsNotFound(err):
-		kind = remote.ErrNotFound
+		kind = wire.ErrNotFound
 	case apierrors.IsUnauthorized(err):
-		kind = remote.ErrUnauthorized
+		kind = wire.ErrUnauthorized
 	case apierrors.IsForbidden(err):
-		kind = remote.ErrForbidden
+		kind = wire.ErrForbidden
 	default:
 		return fmt.Errorf("%s: %w", what, err)
 	}
@@ -118,7 +133,7 @@ func (e *kindError) Unwrap() error { return e.kind }
 
 func mergePatch(v any) ([]byte, error) { return json.Marshal(v) }
 
-// ForceSync implements remote.Cluster with a JSON merge patch of the
+// ForceSync implements server.Cluster with a JSON merge patch of the
 // annotation.
 func (c *Cluster) ForceSync(ctx context.Context, ns, name, version, value string) error {
 	patch, err := mergePatch(map[string]any{"metadata": map[string]any{"annotations": map[string]string{ForceSyncAnnotation: value}}})
@@ -132,7 +147,7 @@ func (c *Cluster) ForceSync(ctx context.Context, ns, name, version, value string
 	return nil
 }
 
-// SecretHash implements remote.Cluster. The value is hashed here and never
+// SecretHash implements server.Cluster. The value is hashed here and never
 // leaves this process.
 func (c *Cluster) SecretHash(ctx context.Context, ns, name, key string) (string, error) {
 	u, err := c.dyn.Resource(secretsGVR).Namespace(ns).Get(ctx, name, metav1.GetOptions{})
@@ -152,7 +167,7 @@ func (c *Cluster) SecretHash(ctx context.Context, ns, name, key string) (string,
 	return hex.EncodeToString(sum[:]), nil
 }
 
-// Restart implements remote.Cluster as `kubectl rollout restart` does, but
+// Restart implements server.Cluster as `kubectl rollout restart` does, but
 // with a JSON merge patch (the same change as kubectl's strategic one for
 // this map).
 func (c *Cluster) Restart(ctx context.Context, ns, name, restartedAt string) error {
@@ -168,17 +183,17 @@ func (c *Cluster) Restart(ctx context.Context, ns, name, restartedAt string) err
 	return nil
 }
 
-// RolloutStatus implements remote.Cluster.
-func (c *Cluster) RolloutStatus(ctx context.Context, ns, name string) (remote.Rollout, error) {
+// RolloutStatus implements server.Cluster.
+func (c *Cluster) RolloutStatus(ctx context.Context, ns, name string) (wire.Rollout, error) {
 	u, err := c.dyn.Resource(deploymentsGVR).Namespace(ns).Get(ctx, name, metav1.GetOptions{})
 	if err != nil {
-		return remote.Rollout{}, wrap(err, fmt.Sprintf("read deployment %s/%s", ns, name))
+		return wire.Rollout{}, wrap(err, fmt.Sprintf("read deployment %s/%s", ns, name))
 	}
 	i64 := func(fields ...string) int64 {
 		v, _, _ := unstructured.NestedInt64(u.Object, fields...)
 		return v
 	}
-	r := remote.Rollout{
+	r := wire.Rollout{
 		Generation:         u.GetGeneration(),
 		ObservedGeneration: i64("status", "observedGeneration"),
 		Replicas:           1,
@@ -193,15 +208,16 @@ func (c *Cluster) RolloutStatus(ctx context.Context, ns, name string) (remote.Ro
 }
 
 // Main is runnerctl-kube: it serves one cluster (or, in a charts-only
-// session, chart checks through package charts) on stdin and stdout until
-// stdin closes, and returns the exit code.
+// session, chart checks through package charts and validation through
+// package engine) on stdin and stdout until stdin closes, and returns the
+// exit code.
 func Main() int {
 	if len(os.Args) != 2 || os.Args[1] != "serve" {
-		fmt.Fprintf(os.Stderr, "%s is runnerctl's helper for cluster access and chart checks; runnerctl starts it (%s serve).\n", remote.HelperName, remote.HelperName)
+		fmt.Fprintf(os.Stderr, "%s is runnerctl's helper for cluster access and chart checks; runnerctl starts it (%s serve).\n", wire.HelperName, wire.HelperName)
 		return 2
 	}
 	signal.Ignore(os.Interrupt, syscall.SIGTERM)
-	if err := remote.Serve(context.Background(), os.Stdin, os.Stdout, remote.Handlers{
+	if err := server.Serve(context.Background(), os.Stdin, os.Stdout, server.Handlers{
 		Open: Open, Chart: charts.Version, Validate: engine.Engine{Fetch: charts.Checker{}.Fetch}.Validate,
 	}); err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -7,7 +7,7 @@
 // The expensive checks (objects against CRD structural schemas with
 // k8s.io/apiextensions-apiserver, core objects strictly decoded into
 // k8s.io/api types, the chart rendered with the Helm SDK) run in the
-// runnerctl-kube helper (packages kubeschema and chartcheck), because
+// runnerctl-kube helper (packages kube/kubeschema and kube/chartcheck), because
 // linking Kubernetes' types alone costs runnerctl about 3 ms of start-up
 // (4.4 ms against 1.5 ms for hello world). This package links none of it.
 package validate

@@ -2,7 +2,7 @@
 // chart version exist in a Helm chart repository? It links the Helm v4 SDK
 // (its repo, getter and registry packages), so, like package kube, only the
 // helper imports it: runnerctl itself stays free of Helm (see package
-// remote).
+// kube/remote).
 //
 // Classic HTTP(S) repositories are read through Helm's getter and index
 // loader: index.yaml is downloaded into a temporary directory that is
@@ -32,7 +32,7 @@ import (
 	"helm.sh/helm/v4/pkg/registry"
 	repo "helm.sh/helm/v4/pkg/repo/v1"
 
-	"github.com/runnerctl/runnerctl/internal/kube/remote"
+	"github.com/runnerctl/runnerctl/internal/kube/wire"
 )
 
 // Timeout bounds one chart check: runnerctl never cuts a helper call
@@ -48,19 +48,19 @@ type Checker struct {
 	OCIClient *http.Client
 }
 
-// Version implements remote.ChartFunc with the default Checker.
-func Version(ctx context.Context, q remote.ChartQuery) (remote.ChartAnswer, error) {
+// Version implements server.ChartFunc with the default Checker.
+func Version(ctx context.Context, q wire.ChartQuery) (wire.ChartAnswer, error) {
 	return Checker{}.Version(ctx, q)
 }
 
 // Version looks q's chart up in q's repository.
-func (c Checker) Version(ctx context.Context, q remote.ChartQuery) (remote.ChartAnswer, error) {
+func (c Checker) Version(ctx context.Context, q wire.ChartQuery) (wire.ChartAnswer, error) {
 	if q.RepoURL == "" || q.Chart == "" || q.Version == "" {
-		return remote.ChartAnswer{}, fmt.Errorf("%w: chart repository, name and version are all needed", remote.ErrConfig)
+		return wire.ChartAnswer{}, fmt.Errorf("%w: chart repository, name and version are all needed", wire.ErrConfig)
 	}
 	u, err := url.Parse(q.RepoURL)
 	if err != nil {
-		return remote.ChartAnswer{}, fmt.Errorf("%w: chart repository %q: %v", remote.ErrConfig, q.RepoURL, err)
+		return wire.ChartAnswer{}, fmt.Errorf("%w: chart repository %q: %v", wire.ErrConfig, q.RepoURL, err)
 	}
 	timeout := c.Timeout
 	if timeout == 0 {
@@ -73,18 +73,18 @@ func (c Checker) Version(ctx context.Context, q remote.ChartQuery) (remote.Chart
 	case "oci":
 		versions, err = c.ociVersions(q.RepoURL, q.Chart, timeout)
 	default:
-		return remote.ChartAnswer{}, fmt.Errorf("%w: chart repository %q: want https://, http:// or oci://", remote.ErrConfig, q.RepoURL)
+		return wire.ChartAnswer{}, fmt.Errorf("%w: chart repository %q: want https://, http:// or oci://", wire.ErrConfig, q.RepoURL)
 	}
 	if err != nil {
-		return remote.ChartAnswer{}, err
+		return wire.ChartAnswer{}, err
 	}
 	return answer(versions, q.Version), nil
 }
 
 // answer judges versions, newest first.
-func answer(versions []string, want string) remote.ChartAnswer {
-	a := remote.ChartAnswer{ChartExists: len(versions) > 0, Found: slices.Contains(versions, want)}
-	a.Latest = versions[:min(len(versions), remote.MaxLatest)]
+func answer(versions []string, want string) wire.ChartAnswer {
+	a := wire.ChartAnswer{ChartExists: len(versions) > 0, Found: slices.Contains(versions, want)}
+	a.Latest = versions[:min(len(versions), wire.MaxLatest)]
 	return a
 }
 
@@ -113,7 +113,7 @@ func loadIndex(repoURL string, timeout time.Duration) (*repo.IndexFile, error) {
 	defer os.RemoveAll(tmp)
 	r, err := repo.NewChartRepository(&repo.Entry{Name: "runnerctl", URL: repoURL}, getters(timeout))
 	if err != nil {
-		return nil, fmt.Errorf("%w: chart repository %q: %v", remote.ErrConfig, repoURL, err)
+		return nil, fmt.Errorf("%w: chart repository %q: %v", wire.ErrConfig, repoURL, err)
 	}
 	r.CachePath = tmp // never Helm's cache in the user's home
 	path, err := r.DownloadIndexFile()
@@ -132,14 +132,14 @@ func loadIndex(repoURL string, timeout time.Duration) (*repo.IndexFile, error) {
 }
 
 func getters(timeout time.Duration) getter.Providers {
-	return getter.Getters(getter.WithTimeout(timeout), getter.WithUserAgent(remote.HelperName))
+	return getter.Getters(getter.WithTimeout(timeout), getter.WithUserAgent(wire.HelperName))
 }
 
 // Fetch downloads the packaged chart (.tgz) that q names, from an HTTP(S)
 // repository (the URL its index.yaml gives) or an OCI registry, in memory.
-func (c Checker) Fetch(ctx context.Context, q remote.ChartQuery) ([]byte, error) {
+func (c Checker) Fetch(ctx context.Context, q wire.ChartQuery) ([]byte, error) {
 	if q.RepoURL == "" || q.Chart == "" || q.Version == "" {
-		return nil, fmt.Errorf("%w: chart repository, name and version are all needed", remote.ErrConfig)
+		return nil, fmt.Errorf("%w: chart repository, name and version are all needed", wire.ErrConfig)
 	}
 	timeout := cmp.Or(c.Timeout, Timeout)
 	if strings.HasPrefix(q.RepoURL, "oci://") {
@@ -160,7 +160,7 @@ func (c Checker) Fetch(ctx context.Context, q remote.ChartQuery) ([]byte, error)
 	}
 	cv, err := idx.Get(q.Chart, q.Version)
 	if err != nil || len(cv.URLs) == 0 {
-		return nil, &kindError{msg: fmt.Sprintf("chart repository %s has no chart %s version %s", q.RepoURL, q.Chart, q.Version), kind: remote.ErrNotFound}
+		return nil, &kindError{msg: fmt.Sprintf("chart repository %s has no chart %s version %s", q.RepoURL, q.Chart, q.Version), kind: wire.ErrNotFound}
 	}
 	u, err := repo.ResolveReferenceURL(q.RepoURL, cv.URLs[0])
 	if err != nil {
@@ -172,7 +172,7 @@ func (c Checker) Fetch(ctx context.Context, q remote.ChartQuery) ([]byte, error)
 	}
 	g, err := getters(timeout).ByScheme(pu.Scheme)
 	if err != nil {
-		return nil, fmt.Errorf("%w: chart URL %q: %v", remote.ErrConfig, u, err)
+		return nil, fmt.Errorf("%w: chart URL %q: %v", wire.ErrConfig, u, err)
 	}
 	buf, err := g.Get(u)
 	if err != nil {
@@ -210,7 +210,7 @@ func (c Checker) registryClient(timeout time.Duration) (*registry.Client, error)
 	}
 	rc, err := registry.NewClient(opts...)
 	if err != nil {
-		return nil, fmt.Errorf("%w: OCI registry client: %v", remote.ErrConfig, err)
+		return nil, fmt.Errorf("%w: OCI registry client: %v", wire.ErrConfig, err)
 	}
 	return rc, nil
 }
@@ -226,9 +226,9 @@ func fetchError(where string, err error) error {
 	msg := err.Error()
 	switch {
 	case strings.Contains(msg, " : 404 ") || strings.Contains(msg, "404 Not Found") || strings.Contains(msg, "response status code 404"):
-		return &kindError{msg: fmt.Sprintf("%s: HTTP 404: no chart repository there (%v)", where, err), kind: remote.ErrNotFound}
+		return &kindError{msg: fmt.Sprintf("%s: HTTP 404: no chart repository there (%v)", where, err), kind: wire.ErrNotFound}
 	case errors.As(err, &netErr), errors.As(err, &opErr), errors.As(err, &urlErr):
-		return &kindError{msg: fmt.Sprintf("%s: %v", where, err), kind: remote.ErrUnreachable}
+		return &kindError{msg: fmt.Sprintf("%s: %v", where, err), kind: wire.ErrUnreachable}
 	}
 	return fmt.Errorf("%s: %w", where, err)
 }

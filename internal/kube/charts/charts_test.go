@@ -16,7 +16,7 @@ import (
 	"helm.sh/helm/v4/pkg/chart/v2/loader"
 	chartutil "helm.sh/helm/v4/pkg/chart/v2/util"
 
-	"github.com/runnerctl/runnerctl/internal/kube/remote"
+	"github.com/runnerctl/runnerctl/internal/kube/wire"
 )
 
 // index is a small hand-written Helm repository index: seven gitlab-runner
@@ -64,38 +64,38 @@ func TestIndexRepository(t *testing.T) {
 	newest := []string{"0.86.0", "0.85.1", "0.84.0", "0.83.0", "0.82.3"}
 
 	for _, repo := range []string{srv.URL + "/charts", srv.URL + "/charts/"} {
-		a, err := Version(ctx, remote.ChartQuery{RepoURL: repo, Chart: "gitlab-runner", Version: "0.84.0"})
+		a, err := Version(ctx, wire.ChartQuery{RepoURL: repo, Chart: "gitlab-runner", Version: "0.84.0"})
 		if err != nil || !a.Found || !a.ChartExists || !slices.Equal(a.Latest, newest) {
 			t.Fatalf("%s: found version: %+v, %v", repo, a, err)
 		}
 	}
-	a, err := Version(ctx, remote.ChartQuery{RepoURL: srv.URL + "/charts", Chart: "gitlab-runner", Version: "0.99.0"})
+	a, err := Version(ctx, wire.ChartQuery{RepoURL: srv.URL + "/charts", Chart: "gitlab-runner", Version: "0.99.0"})
 	if err != nil || a.Found || !a.ChartExists || !slices.Equal(a.Latest, newest) {
 		t.Fatalf("missing version: %+v, %v", a, err)
 	}
-	a, err = Version(ctx, remote.ChartQuery{RepoURL: srv.URL + "/charts", Chart: "gitlab-agent", Version: "1.0.0"})
+	a, err = Version(ctx, wire.ChartQuery{RepoURL: srv.URL + "/charts", Chart: "gitlab-agent", Version: "1.0.0"})
 	if err != nil || a.Found || a.ChartExists || len(a.Latest) != 0 {
 		t.Fatalf("missing chart: %+v, %v", a, err)
 	}
-	q := remote.ChartQuery{Chart: "gitlab-runner", Version: "0.86.0"}
+	q := wire.ChartQuery{Chart: "gitlab-runner", Version: "0.86.0"}
 	for _, tc := range []struct {
 		repo string
 		kind error
 		msg  string
 	}{
-		{srv.URL + "/nothing", remote.ErrNotFound, "HTTP 404"},
+		{srv.URL + "/nothing", wire.ErrNotFound, "HTTP 404"},
 		{srv.URL + "/bad", nil, "invalid index.yaml"},
 		{srv.URL + "/fail", nil, "502"},
-		{"http://127.0.0.1:1", remote.ErrUnreachable, "connection refused"},
-		{"ftp://example.com/charts", remote.ErrConfig, "want https://"},
-		{"", remote.ErrConfig, "all needed"},
+		{"http://127.0.0.1:1", wire.ErrUnreachable, "connection refused"},
+		{"ftp://example.com/charts", wire.ErrConfig, "want https://"},
+		{"", wire.ErrConfig, "all needed"},
 	} {
 		q.RepoURL = tc.repo
 		_, err := Version(ctx, q)
 		if err == nil || !strings.Contains(err.Error(), tc.msg) || tc.kind != nil && !errors.Is(err, tc.kind) {
 			t.Errorf("%s: %v; want %v with %q", tc.repo, err, tc.kind, tc.msg)
 		}
-		for _, k := range []error{remote.ErrNotFound, remote.ErrUnreachable, remote.ErrConfig} {
+		for _, k := range []error{wire.ErrNotFound, wire.ErrUnreachable, wire.ErrConfig} {
 			if k != tc.kind && errors.Is(err, k) {
 				t.Errorf("%s: %v is also %v", tc.repo, err, k)
 			}
@@ -124,23 +124,23 @@ func TestOCIRegistry(t *testing.T) {
 	c := Checker{OCIClient: srv.Client()}
 	host := strings.TrimPrefix(srv.URL, "https://")
 	ctx := context.Background()
-	a, err := c.Version(ctx, remote.ChartQuery{RepoURL: "oci://" + host + "/charts", Chart: "gitlab-runner", Version: "0.86.0"})
+	a, err := c.Version(ctx, wire.ChartQuery{RepoURL: "oci://" + host + "/charts", Chart: "gitlab-runner", Version: "0.86.0"})
 	if err != nil || !a.Found || !slices.Equal(a.Latest, []string{"0.86.0", "0.85.1", "0.84.0"}) {
 		t.Fatalf("found: %+v, %v", a, err)
 	}
-	a, err = c.Version(ctx, remote.ChartQuery{RepoURL: "oci://" + host + "/charts/", Chart: "gitlab-runner", Version: "0.99.0"})
+	a, err = c.Version(ctx, wire.ChartQuery{RepoURL: "oci://" + host + "/charts/", Chart: "gitlab-runner", Version: "0.99.0"})
 	if err != nil || a.Found || !a.ChartExists {
 		t.Fatalf("missing version: %+v, %v", a, err)
 	}
-	_, err = c.Version(ctx, remote.ChartQuery{RepoURL: "oci://" + host + "/other", Chart: "gitlab-runner", Version: "0.86.0"})
-	if !errors.Is(err, remote.ErrNotFound) {
+	_, err = c.Version(ctx, wire.ChartQuery{RepoURL: "oci://" + host + "/other", Chart: "gitlab-runner", Version: "0.86.0"})
+	if !errors.Is(err, wire.ErrNotFound) {
 		t.Fatalf("unknown repository: %v", err)
 	}
 }
 
 func TestFetchFromIndexRepository(t *testing.T) {
 	isolate(t)
-	ch, err := loader.LoadDir("../../validate/chartcheck/testdata/mini-runner")
+	ch, err := loader.LoadDir("../chartcheck/testdata/mini-runner")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +165,7 @@ func TestFetchFromIndexRepository(t *testing.T) {
 	}))
 	defer srv.Close()
 	ctx := context.Background()
-	got, err := Checker{}.Fetch(ctx, remote.ChartQuery{RepoURL: srv.URL + "/charts", Chart: "mini-runner", Version: "0.1.0"})
+	got, err := Checker{}.Fetch(ctx, wire.ChartQuery{RepoURL: srv.URL + "/charts", Chart: "mini-runner", Version: "0.1.0"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,12 +173,12 @@ func TestFetchFromIndexRepository(t *testing.T) {
 	if err != nil || back.Name() != "mini-runner" || back.Metadata.Version != "0.1.0" || len(back.Templates) != len(ch.Templates) {
 		t.Fatalf("fetched chart: %v, %v", back, err)
 	}
-	_, err = Checker{}.Fetch(ctx, remote.ChartQuery{RepoURL: srv.URL + "/charts", Chart: "mini-runner", Version: "9.9.9"})
-	if !errors.Is(err, remote.ErrNotFound) || !strings.Contains(err.Error(), "no chart mini-runner version 9.9.9") {
+	_, err = Checker{}.Fetch(ctx, wire.ChartQuery{RepoURL: srv.URL + "/charts", Chart: "mini-runner", Version: "9.9.9"})
+	if !errors.Is(err, wire.ErrNotFound) || !strings.Contains(err.Error(), "no chart mini-runner version 9.9.9") {
 		t.Fatalf("missing version: %v", err)
 	}
-	_, err = Checker{}.Fetch(ctx, remote.ChartQuery{RepoURL: srv.URL + "/nothing", Chart: "mini-runner", Version: "0.1.0"})
-	if !errors.Is(err, remote.ErrNotFound) {
+	_, err = Checker{}.Fetch(ctx, wire.ChartQuery{RepoURL: srv.URL + "/nothing", Chart: "mini-runner", Version: "0.1.0"})
+	if !errors.Is(err, wire.ErrNotFound) {
 		t.Fatalf("missing repository: %v", err)
 	}
 }

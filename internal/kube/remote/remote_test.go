@@ -8,6 +8,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/runnerctl/runnerctl/internal/helper"
+	"github.com/runnerctl/runnerctl/internal/kube/server"
+	"github.com/runnerctl/runnerctl/internal/kube/wire"
 	"github.com/runnerctl/runnerctl/internal/validate"
 )
 
@@ -36,30 +39,45 @@ func (f *fakeCluster) RolloutStatus(_ context.Context, ns, name string) (Rollout
 	return Rollout{Generation: 2, ObservedGeneration: 2, Replicas: 1, UpdatedReplicas: 1, AvailableReplicas: 1, StatusReplicas: 1}, f.err
 }
 
-// pipeClient connects a Client to Serve in this process.
-func pipeClient(t *testing.T, open OpenFunc) *Client {
+// pipeClient connects a Client, not yet open, to the helper's server in
+// this process.
+func pipeClient(t *testing.T, h server.Handlers) *Client {
+	return pipeClientSpeaking(t, wire.Protocol, h)
+}
+
+// pipeClientSpeaking is pipeClient for a runnerctl that speaks p.
+func pipeClientSpeaking(t *testing.T, p helper.Protocol, h server.Handlers) *Client {
 	t.Helper()
 	reqR, reqW := io.Pipe()
 	respR, respW := io.Pipe()
 	done := make(chan error, 1)
-	go func() { done <- Serve(context.Background(), reqR, respW, Handlers{Open: open}); respW.Close() }()
-	c := newClient(respR, reqW, func() error { return <-done }, func() {})
+	go func() { done <- server.Serve(context.Background(), reqR, respW, h); respW.Close() }()
+	c := &Client{c: p.NewClient(helper.NewConn(HelperName, respR, reqW, func() error { return <-done }, func() {}))}
 	t.Cleanup(func() { _ = c.Close() })
 	return c
+}
+
+// otherRelease is the protocol of a runnerctl from another release.
+func otherRelease(delta int) helper.Protocol {
+	p := wire.Protocol
+	p.Version += delta
+	return p
 }
 
 func TestProtocol(t *testing.T) {
 	fc := &fakeCluster{}
 	var spec Spec
-	c := pipeClient(t, func(_ context.Context, s Spec) (Cluster, error) { spec = s; return fc, nil })
+	h := server.Handlers{Open: func(_ context.Context, s Spec) (server.Cluster, error) { spec = s; return fc, nil }}
 	ctx := context.Background()
+	old := pipeClientSpeaking(t, otherRelease(+1), h)
+	if err := old.c.Open(ctx, wire.Open{Spec: &Spec{}}); !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "same release") {
+		t.Fatalf("protocol mismatch: %v", err)
+	}
+	c := pipeClient(t, h)
 	if err := c.ForceSync(ctx, "ns", "es", "v1", "1"); err == nil || !errors.Is(err, ErrConfig) {
 		t.Fatalf("a call before open: %v", err)
 	}
-	if _, err := c.call(ctx, request{Op: opOpen, Protocol: Protocol + 1, Spec: &Spec{}}); !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "same release") {
-		t.Fatalf("protocol mismatch: %v", err)
-	}
-	if _, err := c.call(ctx, request{Op: opOpen, Protocol: Protocol, Spec: &Spec{Kubeconfig: "k", Context: "c"}}); err != nil {
+	if err := c.c.Open(ctx, wire.Open{Spec: &Spec{Kubeconfig: "k", Context: "c"}}); err != nil {
 		t.Fatal(err)
 	}
 	if spec != (Spec{Kubeconfig: "k", Context: "c"}) {
@@ -126,30 +144,24 @@ func TestChartsOnlySession(t *testing.T) {
 		}
 		return []validate.Problem{{Severity: validate.Error, File: req.Files[0].Path, Field: "spec.x", Message: "unknown field"}}, nil
 	}
-	reqR, reqW := io.Pipe()
-	respR, respW := io.Pipe()
-	done := make(chan error, 1)
-	go func() {
-		done <- Serve(context.Background(), reqR, respW, Handlers{Open: func(context.Context, Spec) (Cluster, error) {
-			opened = true
-			return &fakeCluster{}, nil
-		}, Chart: chart, Validate: validateFn})
-		respW.Close()
-	}()
-	c := newClient(respR, reqW, func() error { return <-done }, func() {})
-	defer c.Close()
+	h := server.Handlers{Open: func(context.Context, Spec) (server.Cluster, error) {
+		opened = true
+		return &fakeCluster{}, nil
+	}, Chart: chart, Validate: validateFn}
 	ctx := context.Background()
+	old := pipeClientSpeaking(t, otherRelease(-1), h)
+	if err := old.c.Open(ctx, wire.Open{Charts: true}); !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "same release") {
+		t.Fatalf("charts-only open with an old protocol: %v", err)
+	}
+	c := pipeClient(t, h)
 	q := ChartQuery{RepoURL: "https://charts.example.com", Chart: "gitlab-runner", Version: "0.86.0"}
 	if _, err := c.ChartVersion(ctx, q); !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "before open") {
 		t.Fatalf("chartVersion before open: %v", err)
 	}
-	if _, err := c.call(ctx, request{Op: opOpen, Protocol: Protocol, Charts: true, Spec: &Spec{}}); !errors.Is(err, ErrConfig) {
+	if err := c.c.Open(ctx, wire.Open{Charts: true, Spec: &Spec{}}); !errors.Is(err, ErrConfig) {
 		t.Fatalf("open with a cluster and charts only: %v", err)
 	}
-	if _, err := c.call(ctx, request{Op: opOpen, Protocol: Protocol - 1, Charts: true}); !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "same release") {
-		t.Fatalf("charts-only open with an old protocol: %v", err)
-	}
-	if _, err := c.call(ctx, request{Op: opOpen, Protocol: Protocol, Charts: true}); err != nil {
+	if err := c.c.Open(ctx, wire.Open{Charts: true}); err != nil {
 		t.Fatal(err)
 	}
 	a, err := c.ChartVersion(ctx, q)
@@ -175,18 +187,18 @@ func TestChartsOnlySession(t *testing.T) {
 	if err := c.Restart(ctx, "ns", "d", "T"); !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "charts-only") {
 		t.Fatalf("a cluster operation in a charts-only session: %v", err)
 	}
-	if _, err := c.call(ctx, request{Op: opOpen, Protocol: Protocol, Spec: &Spec{}}); !errors.Is(err, ErrConfig) || opened {
+	if err := c.c.Open(ctx, wire.Open{Spec: &Spec{}}); !errors.Is(err, ErrConfig) || opened {
 		t.Fatalf("a second open: %v (opened %v)", err, opened)
 	}
 }
 
 func TestChartVersionAfterClusterOpen(t *testing.T) {
-	c := pipeClient(t, func(context.Context, Spec) (Cluster, error) { return &fakeCluster{}, nil })
+	c := pipeClient(t, server.Handlers{Open: func(context.Context, Spec) (server.Cluster, error) { return &fakeCluster{}, nil }})
 	ctx := context.Background()
-	if _, err := c.call(ctx, request{Op: opOpen, Protocol: Protocol, Spec: &Spec{}}); err != nil {
+	if err := c.c.Open(ctx, wire.Open{Spec: &Spec{}}); err != nil {
 		t.Fatal(err)
 	}
-	// pipeClient serves no ChartFunc: the helper says so.
+	// No ChartFunc is served: the helper says so.
 	if _, err := c.ChartVersion(ctx, ChartQuery{RepoURL: "oci://r/p", Chart: "c", Version: "1"}); !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "cannot check charts") {
 		t.Fatalf("chartVersion without a ChartFunc: %v", err)
 	}

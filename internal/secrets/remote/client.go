@@ -2,7 +2,6 @@ package remote
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -12,7 +11,7 @@ import (
 )
 
 // ErrNoHelper: runnerctl-secrets is neither next to runnerctl nor on PATH.
-var ErrNoHelper = errors.New(HelperName + " not found")
+var ErrNoHelper = helper.NotFound(HelperName)
 
 // Find locates the helper: next to runnerctl, else on PATH.
 func Find() (string, error) { return helper.Find(HelperName, ErrNoHelper) }
@@ -20,7 +19,7 @@ func Find() (string, error) { return helper.Find(HelperName, ErrNoHelper) }
 // Client is a secrets.Store served by the helper process.
 type Client struct {
 	backend string
-	conn    *helper.Conn
+	c       *helper.Client
 }
 
 // Start runs the helper at path and opens spec's backend. The helper gets
@@ -28,65 +27,38 @@ type Client struct {
 // credentials live there, the GitLab token and other backends' do not go.
 // The helper's stderr goes to stderr. Close the Client when done.
 func Start(ctx context.Context, path string, spec Spec, stderr io.Writer) (*Client, error) {
-	conn, err := helper.Start(path, helperLabel(spec.Backend), Env(os.Environ(), spec.Backend), stderr)
+	c, err := protocol.Start(ctx, path, helperLabel(spec.Backend), Env(os.Environ(), spec.Backend), stderr, spec)
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{backend: spec.Backend, conn: conn}
-	if err := c.open(ctx, spec); err != nil {
-		_ = c.Close()
-		return nil, err
-	}
-	return c, nil
+	return &Client{backend: spec.Backend, c: c}, nil
 }
 
 func helperLabel(backend string) string { return fmt.Sprintf("%s (%s)", HelperName, backend) }
-
-func newClient(backend string, r io.Reader, w io.WriteCloser, wait func() error, kill func()) *Client {
-	return &Client{backend: backend, conn: helper.NewConn(helperLabel(backend), r, w, wait, kill)}
-}
-
-func (c *Client) open(ctx context.Context, spec Spec) error {
-	_, err := c.call(ctx, request{Op: opOpen, Protocol: Protocol, Spec: &spec})
-	return err
-}
-
-// call sends one request and returns its answer, or the helper's error
-// with its sentinel.
-func (c *Client) call(ctx context.Context, req request) (response, error) {
-	var resp response
-	if err := c.conn.Call(ctx, req, &resp); err != nil {
-		return response{}, err
-	}
-	if resp.Error != nil {
-		return response{}, kinds.FromWire(resp.Error)
-	}
-	return resp, nil
-}
 
 // Backend names the backend.
 func (c *Client) Backend() string { return c.backend }
 
 // Check proves that loc can be written, changing nothing.
 func (c *Client) Check(ctx context.Context, loc secrets.Location) error {
-	_, err := c.call(ctx, request{Op: opCheck, Key: loc.Key, Property: loc.Property})
+	_, err := helper.Call[helper.None](ctx, c.c, check{Key: loc.Key, Property: loc.Property})
 	return err
 }
 
 // Put stores tok at loc.
 func (c *Client) Put(ctx context.Context, loc secrets.Location, tok secrets.Token) error {
-	_, err := c.call(ctx, request{Op: opPut, Key: loc.Key, Property: loc.Property, Token: tok.Reveal()})
+	_, err := helper.Call[helper.None](ctx, c.c, put{Key: loc.Key, Property: loc.Property, Token: tok.Reveal()})
 	return err
 }
 
 // Get reads the token at loc.
 func (c *Client) Get(ctx context.Context, loc secrets.Location) (secrets.Token, error) {
-	resp, err := c.call(ctx, request{Op: opGet, Key: loc.Key, Property: loc.Property})
+	a, err := helper.Call[token](ctx, c.c, get{Key: loc.Key, Property: loc.Property})
 	if err != nil {
 		return secrets.Token{}, err
 	}
-	return secrets.NewToken(resp.Token), nil
+	return secrets.NewToken(a.Token), nil
 }
 
 // Close ends the helper (it exits when its stdin closes) and waits for it.
-func (c *Client) Close() error { return c.conn.Close() }
+func (c *Client) Close() error { return c.c.Close() }

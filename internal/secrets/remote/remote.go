@@ -10,9 +10,8 @@
 // --help and completions would pay that on every run; only init and
 // rotate-token need a backend, and they can afford one process start.
 //
-// The protocol is newline-delimited JSON over the helper's stdin and stdout:
-// an "open" request naming the backend and its settings, then check, put
-// and get requests, one answer each. Tokens travel only through these
+// The protocol is package helper's: an open request naming the backend and
+// its settings (Spec), then check, put and get requests, one answer each. Tokens travel only through these
 // pipes, never through arguments or the environment. The helper exits when
 // its stdin closes, and ignores SIGINT and SIGTERM: a Ctrl-C reaches the
 // whole process group, and runnerctl must still be able to store a token it
@@ -22,7 +21,6 @@ package remote
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 
 	"github.com/runnerctl/runnerctl/internal/helper"
@@ -32,14 +30,16 @@ import (
 // HelperName is the helper's executable name (plus ".exe" on Windows).
 const HelperName = "runnerctl-secrets"
 
-// Protocol is the version of the wire protocol. runnerctl and its helper
-// must come from the same release; a mismatch is reported, never guessed
-// around.
-const Protocol = 1
+// Version is the wire protocol's version. runnerctl and its helper must
+// come from the same release; a mismatch is reported, never guessed
+// around. Version 2: one typed message per operation in package helper's
+// envelope.
+const Version = 2
 
-// Spec says which backend to open, with its settings from runnerctl.yaml.
-// Credentials are not here: the helper reads them from its environment, as
-// the backend's own tools do (Start passes it the backend's variables).
+// Spec says which backend to open, with its settings from runnerctl.yaml:
+// the open request. Credentials are not here: the helper reads them from
+// its environment, as the backend's own tools do (Start passes it the
+// backend's variables). Answer: helper.None.
 type Spec struct {
 	Backend     string `json:"backend"`
 	Mount       string `json:"mount,omitempty"`       // vault: KV v2 mount
@@ -48,93 +48,87 @@ type Spec struct {
 	Region      string `json:"region,omitempty"`      // aws
 }
 
+// Op implements helper.Message.
+func (Spec) Op() string { return helper.OpOpen }
+
 // ErrConfig marks a backend that cannot be opened with the given settings
 // and environment: the user's input to fix.
 var ErrConfig = errors.New("backend configuration")
 
-// Operations.
-const (
-	opOpen  = "open"
-	opCheck = "check"
-	opPut   = "put"
-	opGet   = "get"
-)
-
-type request struct {
-	Op       string `json:"op"`
-	Protocol int    `json:"protocol,omitempty"`
-	Spec     *Spec  `json:"spec,omitempty"`
-	Key      string `json:"key,omitempty"`
+// check proves that a location can be written, changing nothing. Answer:
+// helper.None.
+type check struct {
+	Key      string `json:"key"`
 	Property string `json:"property,omitempty"`
-	Token    string `json:"token,omitempty"`
 }
 
-type response struct {
-	Error *helper.WireError `json:"error,omitempty"`
-	Token string            `json:"token,omitempty"`
+func (check) Op() string { return "check" }
+
+// put stores Token at a location; the token crosses the pipe, never
+// arguments or the environment. Answer: helper.None.
+type put struct {
+	Key      string `json:"key"`
+	Property string `json:"property,omitempty"`
+	Token    string `json:"token"`
 }
 
-// kinds maps the sentinel errors that callers act on (bootstrap retries
+func (put) Op() string { return "put" }
+
+// get reads the token at a location. Answer: token.
+type get struct {
+	Key      string `json:"key"`
+	Property string `json:"property,omitempty"`
+}
+
+func (get) Op() string { return "get" }
+
+type token struct {
+	Token string `json:"token"`
+}
+
+// protocol is runnerctl-secrets' protocol for package helper. Its kinds
+// map the sentinel errors that callers act on (bootstrap retries
 // ErrTransient, for example) to their names on the wire.
-var kinds = helper.Kinds{
-	{Name: "config", Err: ErrConfig},
-	{Name: "auth", Err: secrets.ErrAuth},
-	{Name: "permission", Err: secrets.ErrPermission},
-	{Name: "not_found", Err: secrets.ErrNotFound},
-	{Name: "conflict", Err: secrets.ErrConflict},
-	{Name: "transient", Err: secrets.ErrTransient},
+var protocol = helper.Protocol{
+	Name:    HelperName,
+	Version: Version,
+	Kinds: helper.Kinds{
+		{Name: "config", Err: ErrConfig},
+		{Name: "auth", Err: secrets.ErrAuth},
+		{Name: "permission", Err: secrets.ErrPermission},
+		{Name: "not_found", Err: secrets.ErrNotFound},
+		{Name: "conflict", Err: secrets.ErrConflict},
+		{Name: "transient", Err: secrets.ErrTransient},
+	},
+	ErrConfig: ErrConfig,
 }
 
 // OpenFunc opens the backend a Spec names.
 type OpenFunc func(ctx context.Context, spec Spec) (secrets.Store, error)
 
 // Serve answers requests from r on w until r ends. The first request must
-// be "open". It returns nil at the end of r, and an error when the peer
-// breaks the protocol.
+// be the open (a Spec). It returns nil at the end of r, and an error when
+// the peer breaks the protocol.
 func Serve(ctx context.Context, r io.Reader, w io.Writer, open OpenFunc) error {
+	s := protocol.NewServer()
 	var store secrets.Store
-	return helper.Serve(r, w, HelperName, func(req request) response { return handle(ctx, &store, req, open) })
-}
-
-func handle(ctx context.Context, store *secrets.Store, req request, open OpenFunc) response {
-	fail := func(err error) response { return response{Error: kinds.ToWire(err)} }
-	if req.Op == opOpen {
-		switch {
-		case req.Protocol != Protocol:
-			return fail(fmt.Errorf("%w: runnerctl speaks protocol %d and %s protocol %d: install both from the same release", ErrConfig, req.Protocol, HelperName, Protocol))
-		case req.Spec == nil:
-			return fail(fmt.Errorf("%w: open without a backend", ErrConfig))
-		case *store != nil:
-			return fail(fmt.Errorf("%w: backend already open", ErrConfig))
-		}
-		s, err := open(ctx, *req.Spec)
+	helper.Handle(s, func(ctx context.Context, spec Spec) (helper.None, error) {
+		st, err := open(ctx, spec)
 		if err != nil {
-			return fail(err)
+			return helper.None{}, err
 		}
-		*store = s
-		return response{}
-	}
-	if *store == nil {
-		return fail(fmt.Errorf("%w: %q before open", ErrConfig, req.Op))
-	}
-	loc := secrets.Location{Key: req.Key, Property: req.Property}
-	switch req.Op {
-	case opCheck:
-		if err := (*store).Check(ctx, loc); err != nil {
-			return fail(err)
-		}
-	case opPut:
-		if err := (*store).Put(ctx, loc, secrets.NewToken(req.Token)); err != nil {
-			return fail(err)
-		}
-	case opGet:
-		tok, err := (*store).Get(ctx, loc)
-		if err != nil {
-			return fail(err)
-		}
-		return response{Token: tok.Reveal()}
-	default:
-		return fail(fmt.Errorf("%w: unknown operation %q", ErrConfig, req.Op))
-	}
-	return response{}
+		store = st
+		return helper.None{}, nil
+	})
+	helper.Handle(s, func(ctx context.Context, m check) (helper.None, error) {
+		return helper.None{}, store.Check(ctx, secrets.Location{Key: m.Key, Property: m.Property})
+	})
+	helper.Handle(s, func(ctx context.Context, m put) (helper.None, error) {
+		return helper.None{}, store.Put(ctx, secrets.Location{Key: m.Key, Property: m.Property}, secrets.NewToken(m.Token))
+	})
+	helper.Handle(s, func(ctx context.Context, m get) (token, error) {
+		tok, err := store.Get(ctx, secrets.Location{Key: m.Key, Property: m.Property})
+		return token{Token: tok.Reveal()}, err
+	})
+	return s.Serve(ctx, r, w)
 }

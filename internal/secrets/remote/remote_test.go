@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/runnerctl/runnerctl/internal/config"
+	"github.com/runnerctl/runnerctl/internal/helper"
 	"github.com/runnerctl/runnerctl/internal/secrets"
 )
 
@@ -86,8 +87,8 @@ func pipeClient(t *testing.T, m *memStore, openErr error) (*Client, error) {
 		})
 		_ = respW.Close()
 	}()
-	c := newClient("mem", respR, reqW, func() error { return <-served }, func() { _ = reqW.Close(); _ = respR.Close() })
-	err := c.open(context.Background(), Spec{Backend: "mem", Mount: "kv"})
+	c := newClient("mem", protocol, respR, reqW, func() error { return <-served }, func() { _ = reqW.Close(); _ = respR.Close() })
+	err := c.c.Open(context.Background(), Spec{Backend: "mem", Mount: "kv"})
 	t.Cleanup(func() { _ = c.Close() })
 	return c, err
 }
@@ -127,7 +128,7 @@ func TestRoundTrip(t *testing.T) {
 // Callers decide on retries and rollback by the sentinel errors: they must
 // survive the process boundary, with the backend's message unchanged.
 func TestErrorKindsCrossTheWire(t *testing.T) {
-	for _, k := range kinds {
+	for _, k := range protocol.Kinds {
 		t.Run(k.Name, func(t *testing.T) {
 			m := newMemStore()
 			m.fail["put"] = fmt.Errorf("mem: write %q: %w", "x", k.Err)
@@ -139,7 +140,7 @@ func TestErrorKindsCrossTheWire(t *testing.T) {
 			if !errors.Is(err, k.Err) {
 				t.Fatalf("got %v, want errors.Is %v", err, k.Err)
 			}
-			for _, other := range kinds {
+			for _, other := range protocol.Kinds {
 				if other.Err != k.Err && errors.Is(err, other.Err) {
 					t.Fatalf("%v also matches %v", err, other.Err)
 				}
@@ -160,7 +161,7 @@ func TestErrorKindsCrossTheWire(t *testing.T) {
 		if err == nil || err.Error() != "mem: something odd" {
 			t.Fatalf("got %v", err)
 		}
-		for _, k := range kinds {
+		for _, k := range protocol.Kinds {
 			if errors.Is(err, k.Err) {
 				t.Fatalf("an unclassified error matches %v", k.Err)
 			}
@@ -186,32 +187,44 @@ func TestProtocolErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.call(ctx, request{Op: opOpen, Protocol: Protocol, Spec: &Spec{Backend: "mem", Mount: "kv"}}); !errors.Is(err, ErrConfig) {
+	if err := c.c.Open(ctx, Spec{Backend: "mem", Mount: "kv"}); !errors.Is(err, ErrConfig) {
 		t.Fatalf("second open: %v", err)
 	}
-	if _, err := c.call(ctx, request{Op: "delete"}); !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), `"delete"`) {
+	if _, err := helper.Call[helper.None](ctx, c.c, deleteOp{}); !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), `"delete"`) {
 		t.Fatalf("unknown op: %v", err)
 	}
 
 	// A helper from another release says so instead of misreading requests.
-	c2 := pipeClientUnopened(t, m)
-	_, err = c2.call(ctx, request{Op: opOpen, Protocol: Protocol + 1, Spec: &Spec{Backend: "mem", Mount: "kv"}})
+	other := protocol
+	other.Version++
+	c2 := pipeClientUnopened(t, m, other)
+	err = c2.c.Open(ctx, Spec{Backend: "mem", Mount: "kv"})
 	if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "same release") {
 		t.Fatalf("protocol mismatch: %v", err)
 	}
-	if _, err := c2.call(ctx, request{Op: opGet, Key: "x"}); !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "before open") {
+	if _, err := c2.Get(ctx, secrets.Location{Key: "x"}); !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "before open") {
 		t.Fatalf("get before open: %v", err)
 	}
 }
 
-func pipeClientUnopened(t *testing.T, m *memStore) *Client {
+// deleteOp is an operation the helper does not know.
+type deleteOp struct{}
+
+func (deleteOp) Op() string { return "delete" }
+
+// newClient is a Client speaking p over r and w, not yet open.
+func newClient(backend string, p helper.Protocol, r io.Reader, w io.WriteCloser, wait func() error, kill func()) *Client {
+	return &Client{backend: backend, c: p.NewClient(helper.NewConn(helperLabel(backend), r, w, wait, kill))}
+}
+
+func pipeClientUnopened(t *testing.T, m *memStore, p helper.Protocol) *Client {
 	reqR, reqW := io.Pipe()
 	respR, respW := io.Pipe()
 	go func() {
 		_ = Serve(context.Background(), reqR, respW, func(context.Context, Spec) (secrets.Store, error) { return m, nil })
 		_ = respW.Close()
 	}()
-	c := newClient("mem", respR, reqW, func() error { return nil }, func() { _ = reqW.Close(); _ = respR.Close() })
+	c := newClient("mem", p, respR, reqW, func() error { return nil }, func() { _ = reqW.Close(); _ = respR.Close() })
 	t.Cleanup(func() { _ = c.Close() })
 	return c
 }

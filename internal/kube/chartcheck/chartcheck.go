@@ -26,10 +26,10 @@ import (
 	chart "helm.sh/helm/v4/pkg/chart/v2"
 	"helm.sh/helm/v4/pkg/engine"
 
+	"github.com/runnerctl/runnerctl/internal/kube/kubeschema"
+	"github.com/runnerctl/runnerctl/internal/kube/tplreads"
 	"github.com/runnerctl/runnerctl/internal/render"
 	"github.com/runnerctl/runnerctl/internal/validate"
-	"github.com/runnerctl/runnerctl/internal/validate/kubeschema"
-	"github.com/runnerctl/runnerctl/internal/validate/tplreads"
 )
 
 // Input is one runner's values and what its profile claims.

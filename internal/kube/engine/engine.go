@@ -1,7 +1,7 @@
-// Package engine answers the runnerctl-kube helper's validate request:
+// Package engine answers the runnerctl-kube helper's Validate request:
 // objects against CRDs and Kubernetes' types (package kubeschema), and
 // chart renderings against profile claims (package chartcheck). Like them,
-// only the helper imports it.
+// it runs only inside the helper.
 package engine
 
 import (
@@ -13,21 +13,21 @@ import (
 	chart "helm.sh/helm/v4/pkg/chart/v2"
 	"helm.sh/helm/v4/pkg/chart/v2/loader"
 
-	"github.com/runnerctl/runnerctl/internal/kube/remote"
+	"github.com/runnerctl/runnerctl/internal/kube/chartcheck"
+	"github.com/runnerctl/runnerctl/internal/kube/kubeschema"
+	"github.com/runnerctl/runnerctl/internal/kube/wire"
 	"github.com/runnerctl/runnerctl/internal/validate"
-	"github.com/runnerctl/runnerctl/internal/validate/chartcheck"
-	"github.com/runnerctl/runnerctl/internal/validate/kubeschema"
 )
 
 // FetchFunc downloads a packaged chart from a chart repository.
-type FetchFunc func(ctx context.Context, q remote.ChartQuery) ([]byte, error)
+type FetchFunc func(ctx context.Context, q wire.ChartQuery) ([]byte, error)
 
 // Engine runs validate requests.
 type Engine struct {
 	Fetch FetchFunc
 }
 
-// Validate implements remote.ValidateFunc. A chart that cannot be loaded
+// Validate implements server.ValidateFunc. A chart that cannot be loaded
 // or fetched is an error of the request (the command fails with its
 // message), not a problem of the user's files.
 func (e Engine) Validate(ctx context.Context, req validate.Request) ([]validate.Problem, error) {
@@ -61,18 +61,18 @@ func (e Engine) Validate(ctx context.Context, req validate.Request) ([]validate.
 func (e Engine) load(ctx context.Context, src validate.ChartSource) (*chart.Chart, error) {
 	if src.Path != "" {
 		if _, err := os.Stat(src.Path); err != nil {
-			return nil, fmt.Errorf("%w: chart %s: %v", remote.ErrConfig, src.Path, err)
+			return nil, fmt.Errorf("%w: chart %s: %v", wire.ErrConfig, src.Path, err)
 		}
 		ch, err := loader.Load(src.Path)
 		if err != nil {
-			return nil, fmt.Errorf("%w: chart %s: %v", remote.ErrConfig, src.Path, err)
+			return nil, fmt.Errorf("%w: chart %s: %v", wire.ErrConfig, src.Path, err)
 		}
 		return ch, nil
 	}
 	if e.Fetch == nil {
-		return nil, fmt.Errorf("%w: this %s cannot fetch charts", remote.ErrConfig, remote.HelperName)
+		return nil, fmt.Errorf("%w: this %s cannot fetch charts", wire.ErrConfig, wire.HelperName)
 	}
-	data, err := e.Fetch(ctx, remote.ChartQuery{RepoURL: src.RepoURL, Chart: src.Chart, Version: src.Version})
+	data, err := e.Fetch(ctx, wire.ChartQuery{RepoURL: src.RepoURL, Chart: src.Chart, Version: src.Version})
 	if err != nil {
 		return nil, fmt.Errorf("chart %s: %w", src, err)
 	}
