@@ -4,21 +4,20 @@ package cli
 // rot: relative links (and #anchors) that lead nowhere, and runnerctl
 // command lines naming a command or flag the command tree no longer has.
 //
-// No Markdown library is in go.mod (goldmark appears in `go list -m all`
-// only as a dependency of a dependency), so this is a careful line-based
-// scan rather than a parse: fenced code blocks (``` or ~~~) are found line
-// by line, inline code spans and inline links by regular expressions over
-// the rest, headings are ATX headings (# ...) outside fences (setext
-// headings are not recognised; these docs use none). Anchors follow
-// GitHub's rules: the heading's text without Markdown syntax, lower-cased,
-// characters other than letters, marks, digits, connector punctuation,
-// spaces and hyphens dropped, spaces turned into hyphens, and -1, -2, ...
-// appended to repeats.
+// The Markdown is parsed with goldmark (test-only: the binary does not link
+// it); the checks walk its syntax tree: links and images, code blocks and
+// spans, headings. Anchors follow GitHub's rules: the heading's text without
+// Markdown syntax, lower-cased, characters other than letters, marks,
+// digits, connector punctuation, spaces and hyphens dropped, spaces turned
+// into hyphens, and -1, -2, ... appended to repeats.
 
 import (
+	"bytes"
+	"cmp"
 	"fmt"
 	"io"
 	"io/fs"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -28,6 +27,10 @@ import (
 	"unicode"
 
 	"github.com/spf13/cobra"
+	"github.com/yuin/goldmark"
+	"github.com/yuin/goldmark/ast"
+	"github.com/yuin/goldmark/extension"
+	"github.com/yuin/goldmark/text"
 )
 
 // docsRootCmd builds the command tree that command lines in the docs are
@@ -117,9 +120,23 @@ func TestDocsCheckerCatches(t *testing.T) {
 			want:  `README.md:3: link "docs/gone.md": docs/gone.md does not exist`,
 		},
 		{
+			name:  "no links in code or comments; setext headings", // the scan got these wrong
+			files: map[string]string{"README.md": "Tool\n====\n\n[up](#tool)\n\n```md\n[x](gone.md)\n```\n\n    [x](gone.md)\n\n<!-- [x](gone.md) -->\n\n`[x](gone.md)`\n"},
+		},
+		{
 			name:  "broken link spanning lines",
 			files: map[string]string{"README.md": "# Tool\n\nSee [the\nguide](docs/gone.md).\n"},
-			want:  `README.md:4: link "docs/gone.md": docs/gone.md does not exist`,
+			want:  `README.md:3: link "docs/gone.md": docs/gone.md does not exist`,
+		},
+		{
+			name:  "broken link in angle brackets", // the scan missed it
+			files: map[string]string{"README.md": "# Tool\n\nSee [the guide](<docs/the guide.md>).\n"},
+			want:  `README.md:3: link "docs/the guide.md": docs/the guide.md does not exist`,
+		},
+		{
+			name:  "broken reference link",
+			files: map[string]string{"README.md": "# Tool\n\nSee [the guide][g].\n\n[g]: docs/gone.md\n"},
+			want:  `README.md:3: link "docs/gone.md": docs/gone.md does not exist`,
 		},
 		{
 			name: "missing anchor in another file",
@@ -148,6 +165,11 @@ func TestDocsCheckerCatches(t *testing.T) {
 			name:  "unknown flag in a code block",
 			files: map[string]string{"README.md": "# Tool\n\n```\n$ runnerctl render --chekc\n```\n"},
 			want:  `README.md:4: runnerctl render: unknown flag --chekc`,
+		},
+		{
+			name:  "unknown flag in an indented code block", // the scan missed it
+			files: map[string]string{"README.md": "# Tool\n\nRun\n\n    runnerctl render --chekc\n"},
+			want:  `README.md:5: runnerctl render: unknown flag --chekc`,
 		},
 		{
 			name:  "unknown flag after a line continuation",
@@ -208,13 +230,150 @@ func TestDocsCheckerCatches(t *testing.T) {
 	}
 }
 
-// mdText is a Markdown file split into what the checks need. code holds
-// the text with fenced blocks blanked (newlines kept, so offsets still map
-// to lines); fences holds the fenced blocks' lines with their line numbers.
-type mdText struct {
-	path  string
-	prose string
-	fence []numberedLine
+// mdDoc is a Markdown file parsed as GitHub renders it: CommonMark and
+// GitHub's extensions (tables, autolinks, ...).
+type mdDoc struct {
+	src  []byte
+	root ast.Node
+}
+
+var mdParser = goldmark.New(goldmark.WithExtensions(extension.GFM)).Parser()
+
+func parseMarkdown(path string) (mdDoc, error) {
+	src, err := os.ReadFile(path)
+	return mdDoc{src, mdParser.Parse(text.NewReader(src))}, err
+}
+
+// line is the 1-based line of a byte offset. goldmark records the start
+// offset of every node (Pos), inline ones included, so a link or code span
+// is reported at its own line, not its paragraph's first.
+func (md mdDoc) line(off int) int { return bytes.Count(md.src[:off], []byte("\n")) + 1 }
+
+// walk calls f on n and every node under it.
+func walk(n ast.Node, f func(ast.Node)) {
+	_ = ast.Walk(n, func(n ast.Node, entering bool) (ast.WalkStatus, error) {
+		if entering {
+			f(n)
+		}
+		return ast.WalkContinue, nil
+	})
+}
+
+// inlineText is the text of n without markup or raw HTML (code spans'
+// text included), line breaks turned into spaces.
+func inlineText(n ast.Node, src []byte) string {
+	var b strings.Builder
+	walk(n, func(n ast.Node) {
+		if t, ok := n.(*ast.Text); ok {
+			b.Write(t.Value(src))
+			if t.SoftLineBreak() {
+				b.WriteByte(' ')
+			}
+		}
+	})
+	return strings.ReplaceAll(b.String(), "\n", " ")
+}
+
+// headingSlug is GitHub's anchor for a heading's text (see the top of this
+// file). It is the one piece no library here provides: goldmark's auto
+// heading IDs are not GitHub's (they drop non-ASCII letters, "_" becomes "-").
+func headingSlug(text string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == ' ':
+			return '-'
+		case r == '-' || unicode.IsLetter(r) || unicode.IsMark(r) || unicode.IsNumber(r) || unicode.Is(unicode.Pc, r):
+			return r
+		}
+		return -1 // dropped
+	}, strings.ToLower(text))
+}
+
+// htmlIDRE finds an anchor defined in raw HTML, which Markdown leaves as is.
+var htmlIDRE = regexp.MustCompile(`<a\s+(?:name|id)="([^"]+)"`)
+
+// anchors returns the anchors a Markdown file defines: one per heading
+// (repeats numbered as GitHub does) and any <a name/id="..."> in its HTML.
+func anchors(md mdDoc) map[string]bool {
+	set := map[string]bool{}
+	seen := map[string]int{}
+	walk(md.root, func(n ast.Node) {
+		var html []byte
+		switch n := n.(type) {
+		case *ast.Heading:
+			slug := headingSlug(inlineText(n, md.src))
+			set[strings.TrimSuffix(fmt.Sprintf("%s-%d", slug, seen[slug]), "-0")] = true // slug, slug-1, ...
+			seen[slug]++
+		case *ast.RawHTML:
+			html = n.Segments.Value(md.src)
+		case *ast.HTMLBlock:
+			html = n.Lines().Value(md.src)
+		}
+		for _, m := range htmlIDRE.FindAllSubmatch(html, -1) {
+			set[string(m[1])] = true
+		}
+	})
+	return set
+}
+
+// checkDocLinks reports every relative link or image of a Markdown file
+// (a reference link as goldmark resolves it, where it is used) whose file
+// does not exist or whose #anchor is no heading there. It returns the
+// number of relative links checked.
+func checkDocLinks(path string) (problems []string, checked int) {
+	md, err := parseMarkdown(path)
+	if err != nil {
+		return []string{err.Error()}, 0
+	}
+	anchorCache := map[string]map[string]bool{}
+	walk(md.root, func(n ast.Node) {
+		var dest string
+		switch l := n.(type) {
+		case *ast.Link:
+			dest = string(l.Destination)
+		case *ast.Image:
+			dest = string(l.Destination)
+		default:
+			return
+		}
+		if u, err := url.Parse(dest); dest == "" || err == nil && (u.Scheme != "" || u.Host != "") {
+			return // empty, or absolute (https:, mailto:, //host): not ours to check offline
+		}
+		checked++
+		problem := func(format string, args ...any) {
+			problems = append(problems, fmt.Sprintf("%s:%d: link %q: ", path, md.line(n.Pos()), dest)+fmt.Sprintf(format, args...))
+		}
+		file, anchor, _ := strings.Cut(dest, "#")
+		target := path
+		if file != "" {
+			target = filepath.Join(filepath.Dir(path), filepath.FromSlash(file))
+			if _, err := os.Stat(target); err != nil {
+				problem("%s does not exist", file)
+				return
+			}
+		}
+		if anchor == "" {
+			return
+		}
+		if !strings.HasSuffix(target, ".md") {
+			problem("an anchor into %s, which is not Markdown", file)
+			return
+		}
+		set, ok := anchorCache[target]
+		if !ok {
+			tmd, err := parseMarkdown(target)
+			if err != nil {
+				problem("%v", err)
+				return
+			}
+			set = anchors(tmd)
+			anchorCache[target] = set
+		}
+		if !set[anchor] {
+			problem("no heading in %s has the anchor #%s", cmp.Or(file, filepath.Base(path)), anchor)
+		}
+	})
+	return problems, checked
 }
 
 type numberedLine struct {
@@ -222,206 +381,44 @@ type numberedLine struct {
 	text string
 }
 
-func readMarkdown(path string) (mdText, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return mdText{}, err
-	}
-	md := mdText{path: path}
-	lines := strings.Split(string(data), "\n")
-	var fenceMark string // "```" or "~~~" (and longer) while inside a fence
-	for i, l := range lines {
-		trimmed := strings.TrimLeft(l, " ")
-		switch {
-		case fenceMark == "" && (strings.HasPrefix(trimmed, "```") || strings.HasPrefix(trimmed, "~~~")):
-			fenceMark = trimmed[:len(trimmed)-len(strings.TrimLeft(trimmed, trimmed[:1]))]
-			lines[i] = ""
-		case fenceMark != "":
-			if strings.HasPrefix(trimmed, fenceMark) && strings.Trim(trimmed, fenceMark[:1]+" ") == "" {
-				fenceMark = ""
-			} else {
-				md.fence = append(md.fence, numberedLine{i + 1, l})
-			}
-			lines[i] = ""
-		}
-	}
-	md.prose = strings.Join(lines, "\n")
-	return md, nil
-}
-
-// lineAt is the 1-based line of a byte offset in s.
-func lineAt(s string, off int) int { return strings.Count(s[:off], "\n") + 1 }
-
-var (
-	// An inline code span: a run of backticks, then anything up to the
-	// same run. Spans may continue over a line break within a paragraph.
-	codeSpanRE = regexp.MustCompile("(`+)([^`]+?)(`+)")
-	// An inline link or image: [text](target "title"); text may hold one
-	// level of brackets and line breaks.
-	linkRE = regexp.MustCompile(`\[((?:[^\[\]]|\[[^\[\]]*\])*)\]\(\s*<?([^()\s>]*)>?(?:\s+"[^"]*")?\s*\)`)
-	// A reference definition: [label]: target
-	refDefRE  = regexp.MustCompile(`(?m)^ {0,3}\[[^\]]+\]:\s*<?([^\s>]+)>?`)
-	headingRE = regexp.MustCompile(`(?m)^ {0,3}(#{1,6})[ \t]+(.*?)[ \t]*#*[ \t]*$`)
-	htmlIDRE  = regexp.MustCompile(`<a\s+(?:name|id)="([^"]+)"`)
-	schemeRE  = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9+.-]*:`)
-)
-
-// codeSpans returns the inline code spans of prose, each with the line it
-// starts on and its text with line breaks turned into spaces.
-func codeSpans(prose string) []numberedLine {
-	var spans []numberedLine
-	for _, m := range codeSpanRE.FindAllStringSubmatchIndex(prose, -1) {
-		if prose[m[2]:m[3]] != prose[m[6]:m[7]] {
-			continue // unbalanced runs of backticks; not a span this scan understands
-		}
-		spans = append(spans, numberedLine{lineAt(prose, m[0]), strings.ReplaceAll(prose[m[4]:m[5]], "\n", " ")})
-	}
-	return spans
-}
-
-// withoutCode blanks the inside of inline code spans (keeping the
-// backticks and newlines), so that brackets in code are not taken for links
-// while a link whose text is code still is one.
-func withoutCode(prose string) string {
-	return codeSpanRE.ReplaceAllStringFunc(prose, func(span string) string {
-		return strings.Map(func(r rune) rune {
-			if r == '`' || r == '\n' {
-				return r
-			}
-			return 'x'
-		}, span)
-	})
-}
-
-// headingSlug is GitHub's anchor for a heading's text.
-func headingSlug(text string) string {
-	text = regexp.MustCompile(`!?\[([^\]]*)\]\([^)]*\)`).ReplaceAllString(text, "$1") // links: their text
-	text = regexp.MustCompile(`<[^>]+>`).ReplaceAllString(text, "")                   // inline HTML
-	text = strings.NewReplacer("`", "", "*", "").Replace(text)                        // code and emphasis marks
-	var b strings.Builder
-	for _, r := range strings.ToLower(text) {
-		switch {
-		case r == ' ':
-			b.WriteRune('-')
-		case r == '-' || unicode.IsLetter(r) || unicode.IsMark(r) || unicode.IsNumber(r) || unicode.Is(unicode.Pc, r):
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
-}
-
-// anchors returns the anchors a Markdown file defines: one per heading
-// (repeats numbered as GitHub does) and any <a name/id="...">.
-func anchors(md mdText) map[string]bool {
-	set := map[string]bool{}
-	seen := map[string]int{}
-	for _, m := range headingRE.FindAllStringSubmatch(md.prose, -1) {
-		slug := headingSlug(m[2])
-		if n := seen[slug]; n > 0 {
-			set[fmt.Sprintf("%s-%d", slug, n)] = true
-		} else {
-			set[slug] = true
-		}
-		seen[slug]++
-	}
-	for _, m := range htmlIDRE.FindAllStringSubmatch(md.prose, -1) {
-		set[m[1]] = true
-	}
-	return set
-}
-
-// checkDocLinks reports every relative link of a Markdown file whose file
-// does not exist or whose #anchor is no heading there. It returns the
-// number of relative links checked.
-func checkDocLinks(path string) (problems []string, checked int) {
-	md, err := readMarkdown(path)
-	if err != nil {
-		return []string{err.Error()}, 0
-	}
-	prose := withoutCode(md.prose)
-	type link struct {
-		line   int
-		target string
-	}
-	var links []link
-	for _, m := range linkRE.FindAllStringSubmatchIndex(prose, -1) {
-		links = append(links, link{lineAt(prose, m[4]), prose[m[4]:m[5]]})
-	}
-	for _, m := range refDefRE.FindAllStringSubmatchIndex(prose, -1) {
-		links = append(links, link{lineAt(prose, m[2]), prose[m[2]:m[3]]})
-	}
-	anchorCache := map[string]map[string]bool{}
-	for _, l := range links {
-		if l.target == "" || schemeRE.MatchString(l.target) || strings.HasPrefix(l.target, "//") {
-			continue // empty, or absolute (https:, mailto:): not ours to check offline
-		}
-		checked++
-		file, anchor, _ := strings.Cut(l.target, "#")
-		target := path
-		if file != "" {
-			target = filepath.Join(filepath.Dir(path), filepath.FromSlash(file))
-			if _, err := os.Stat(target); err != nil {
-				problems = append(problems, fmt.Sprintf("%s:%d: link %q: %s does not exist", path, l.line, l.target, file))
-				continue
-			}
-		}
-		if anchor == "" {
-			continue
-		}
-		if !strings.HasSuffix(target, ".md") {
-			problems = append(problems, fmt.Sprintf("%s:%d: link %q: an anchor into %s, which is not Markdown", path, l.line, l.target, file))
-			continue
-		}
-		set, ok := anchorCache[target]
-		if !ok {
-			tmd, err := readMarkdown(target)
-			if err != nil {
-				problems = append(problems, fmt.Sprintf("%s:%d: link %q: %v", path, l.line, l.target, err))
-				continue
-			}
-			set = anchors(tmd)
-			anchorCache[target] = set
-		}
-		if !set[anchor] {
-			name := file
-			if name == "" {
-				name = filepath.Base(path)
-			}
-			problems = append(problems, fmt.Sprintf("%s:%d: link %q: no heading in %s has the anchor #%s", path, l.line, l.target, name, anchor))
-		}
-	}
-	return problems, checked
-}
-
-// checkDocCommands reports every runnerctl command line, in a fenced block
-// or an inline code span (there also without "runnerctl" when it starts
-// with a command's name and has a flag: `render --check`), that names a command the tree lacks or a flag
-// its command lacks (its own, inherited or global; --help and, on the root,
+// checkDocCommands reports every runnerctl command line, in a code block
+// (fenced or indented) or an inline code span (there also without
+// "runnerctl" when it starts with a command's name and has a flag:
+// `render --check`), that names a command the tree lacks or a flag its
+// command lacks (its own, inherited or global; --help and, on the root,
 // --version count). It returns the number of command lines checked.
 func checkDocCommands(root *cobra.Command, path string) (problems []string, checked int) {
-	md, err := readMarkdown(path)
+	md, err := parseMarkdown(path)
 	if err != nil {
 		return []string{err.Error()}, 0
 	}
 	var lines []numberedLine
-	// Fenced lines, with "\"-continued lines joined to the line they continue.
-	for i := 0; i < len(md.fence); i++ {
-		l := md.fence[i]
-		for strings.HasSuffix(strings.TrimRight(l.text, " "), `\`) && i+1 < len(md.fence) && md.fence[i+1].n == md.fence[i].n+1 {
-			i++
-			l.text = strings.TrimSuffix(strings.TrimRight(l.text, " "), `\`) + " " + md.fence[i].text
+	walk(md.root, func(n ast.Node) {
+		switch n.(type) {
+		case *ast.FencedCodeBlock, *ast.CodeBlock:
+			// The block's lines, "\"-continued ones joined to the line they continue.
+			for i, segs := 0, n.Lines(); i < segs.Len(); i++ {
+				seg := segs.At(i)
+				l := numberedLine{md.line(seg.Start), strings.TrimRight(string(seg.Value(md.src)), "\r\n")}
+				for strings.HasSuffix(strings.TrimRight(l.text, " "), `\`) && i+1 < segs.Len() {
+					i++
+					seg = segs.At(i)
+					l.text = strings.TrimSuffix(strings.TrimRight(l.text, " "), `\`) + " " + strings.TrimRight(string(seg.Value(md.src)), "\r\n")
+				}
+				lines = append(lines, l)
+			}
+		case *ast.CodeSpan:
+			// Inline code, where "rotate-token --all" stands for a runnerctl
+			// command line too when it starts with a command's name and
+			// carries a flag.
+			span := numberedLine{md.line(n.Pos()), inlineText(n, md.src)}
+			if fields := strings.Fields(span.text); len(fields) > 1 && findSubcommand(root, fields[0]) != nil &&
+				slices.ContainsFunc(fields[1:], func(f string) bool { return strings.HasPrefix(f, "-") }) {
+				span.text = "runnerctl " + span.text
+			}
+			lines = append(lines, span)
 		}
-		lines = append(lines, l)
-	}
-	// Inline code, where "rotate-token --all" stands for a runnerctl command
-	// line too when it starts with a command's name and carries a flag.
-	for _, span := range codeSpans(md.prose) {
-		if fields := strings.Fields(span.text); len(fields) > 1 && findSubcommand(root, fields[0]) != nil &&
-			slices.ContainsFunc(fields[1:], func(f string) bool { return strings.HasPrefix(f, "-") }) {
-			span.text = "runnerctl " + span.text
-		}
-		lines = append(lines, span)
-	}
+	})
 	for _, l := range lines {
 		fields := strings.Fields(l.text)
 		for i, f := range fields {
