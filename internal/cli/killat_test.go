@@ -11,7 +11,7 @@ const envKillAt = "RUNNERCTL_TEST_KILL_AT"
 // mainKilledAt is Main with that hook.
 func mainKilledAt(at string) int {
 	tuneGC(os.Getenv)
-	e := env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv}
+	e := &factory{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv}
 	if at != "" {
 		e.checkpoint = func(name string) {
 			if name == at {

@@ -3,6 +3,7 @@ package cli
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,7 +16,6 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/viper"
 
 	"github.com/runnerctl/runnerctl/internal/config"
 	"github.com/runnerctl/runnerctl/internal/gitops"
@@ -25,11 +25,13 @@ import (
 )
 
 type renderOptions struct {
+	*globals
 	check, stdout, force, dryRun, noValidate, pruneAll bool
 	outDir                                             string
 }
 
-func newRenderCmd(e env, g *globals, v *viper.Viper) *cobra.Command {
+func newRenderCmd(f *factory, g *globals, runF func(context.Context, *renderOptions) error) *cobra.Command {
+	o := &renderOptions{globals: g}
 	cmd := &cobra.Command{
 		Use:   "render",
 		Short: "Generate the Applications, ExternalSecrets and Helm values from runnerctl.yaml",
@@ -51,26 +53,23 @@ cannot be compared safely).`,
   runnerctl render --out /tmp/preview`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			o := renderOptions{
-				check: v.GetBool("check"), stdout: v.GetBool("stdout"),
-				force: v.GetBool("force"), dryRun: v.GetBool("dry-run"),
-				outDir: v.GetString("out"), noValidate: v.GetBool("no-validate"),
-				pruneAll: v.GetBool("prune-all"),
-			}
 			if o.check && (o.stdout || o.dryRun) {
 				return usageError{errors.New("--check cannot be combined with --stdout or --dry-run")}
 			}
-			return runRender(e, g, o)
+			if runF != nil {
+				return runF(cmd.Context(), o)
+			}
+			return runRender(f, o)
 		},
 	}
-	f := cmd.Flags()
-	f.Bool("check", false, "do not write; exit 1 and print a diff when files are out of date")
-	f.Bool("stdout", false, "print the generated files instead of writing them")
-	f.String("out", "", "write into this directory instead of the repository root")
-	f.Bool("force", false, "overwrite files that runnerctl did not generate")
-	f.Bool("dry-run", false, "show what would change without writing")
-	f.Bool("no-validate", false, "skip the checks of the generated files (runners.config keys, object identity)")
-	f.Bool("prune-all", false, "allow deleting more than half of the generated files, or all of them")
+	fs := cmd.Flags()
+	fs.BoolVar(&o.check, "check", false, "do not write; exit 1 and print a diff when files are out of date")
+	fs.BoolVar(&o.stdout, "stdout", false, "print the generated files instead of writing them")
+	fs.StringVar(&o.outDir, "out", "", "write into this directory instead of the repository root")
+	fs.BoolVar(&o.force, "force", false, "overwrite files that runnerctl did not generate")
+	fs.BoolVar(&o.dryRun, "dry-run", false, "show what would change without writing")
+	fs.BoolVar(&o.noValidate, "no-validate", false, "skip the checks of the generated files (runners.config keys, object identity)")
+	fs.BoolVar(&o.pruneAll, "prune-all", false, "allow deleting more than half of the generated files, or all of them")
 	return cmd
 }
 
@@ -118,7 +117,7 @@ func load(g *globals) (*loaded, error) {
 // (runners[].extraConfig, or a runner version that does not fit): invalid
 // input, exit 2, which render --check keeps apart from drift (1). Any other
 // problem is runnerctl's own bug.
-func checkGenerated(e env, cfg *config.Config, files []render.File) error {
+func checkGenerated(f *factory, cfg *config.Config, files []render.File) error {
 	rv, err := render.RunnerVersion(cfg)
 	if err != nil {
 		return err // render.Render reported it already
@@ -132,7 +131,7 @@ func checkGenerated(e env, cfg *config.Config, files []render.File) error {
 		if p.Severity != validate.Error {
 			continue
 		}
-		fmt.Fprintln(e.stderr, p.String())
+		fmt.Fprintln(f.stderr, p.String())
 		ours = ours || p.Field != "runners.config"
 	}
 	if ours {
@@ -164,7 +163,8 @@ type fileReport struct {
 	Action string `json:"action"`
 }
 
-func runRender(e env, g *globals, o renderOptions) error {
+func runRender(f *factory, o *renderOptions) error {
+	g := o.globals
 	l, err := load(g)
 	if err != nil {
 		return err
@@ -176,20 +176,20 @@ func runRender(e env, g *globals, o renderOptions) error {
 	if !o.noValidate {
 		// The checks cheap enough for every render; `runnerctl validate`
 		// does the rest.
-		if err := checkGenerated(e, l.cfg, res.Files); err != nil {
+		if err := checkGenerated(f, l.cfg, res.Files); err != nil {
 			return err
 		}
 	}
 	for _, w := range res.Warnings {
 		if !g.quiet || o.check {
-			fmt.Fprintln(e.stderr, colorize(g, "WARNING: ")+w)
+			fmt.Fprintln(f.stderr, colorize(g, "WARNING: ")+w)
 		}
 	}
 	if o.stdout {
 		if g.output == "json" {
-			return writeJSON(e.stdout, jsonFiles(res.Files))
+			return writeJSON(f.stdout, jsonFiles(res.Files))
 		}
-		return printFiles(e.stdout, res.Files)
+		return printFiles(f.stdout, res.Files)
 	}
 
 	dest := l.root
@@ -213,7 +213,7 @@ func runRender(e env, g *globals, o renderOptions) error {
 		return fsRefusal(o, err)
 	}
 	if !complete && !g.quiet {
-		fmt.Fprintf(e.stderr, "%sthe repository has more than %d entries; generated files outside gitops.paths were not all looked for\n",
+		fmt.Fprintf(f.stderr, "%sthe repository has more than %d entries; generated files outside gitops.paths were not all looked for\n",
 			colorize(g, "WARNING: "), gitops.MaxScanEntries)
 	}
 	// --check compares regardless of who wrote a file: a hand-edited or
@@ -231,7 +231,7 @@ func runRender(e env, g *globals, o renderOptions) error {
 		if !o.dryRun {
 			return &exitError{code: ExitUsage, msg: msg + "; nothing was written"}
 		}
-		defer fmt.Fprintln(e.stderr, colorize(g, "WARNING: ")+msg)
+		defer fmt.Fprintln(f.stderr, colorize(g, "WARNING: ")+msg)
 	}
 	rep := renderReport{Warnings: res.Warnings}
 	if rep.Warnings == nil {
@@ -248,34 +248,34 @@ func runRender(e env, g *globals, o renderOptions) error {
 			rep.Diff = string(plan.Diff())
 		}
 		if g.output == "json" {
-			if err := writeJSON(e.stdout, rep); err != nil {
+			if err := writeJSON(f.stdout, rep); err != nil {
 				return err
 			}
 		} else if rep.Drift {
-			io.WriteString(e.stdout, rep.Diff)
+			io.WriteString(f.stdout, rep.Diff)
 		}
 		if rep.Drift {
 			return &exitError{code: ExitFailure, msg: fmt.Sprintf("%d generated file(s) out of date with %s; run `runnerctl render` and commit the result", len(pending), g.configPath)}
 		}
 		if !g.quiet && g.output == "text" {
-			fmt.Fprintf(e.stderr, "up to date: %d file(s) match %s\n", len(plan.Changes), g.configPath)
+			fmt.Fprintf(f.stderr, "up to date: %d file(s) match %s\n", len(plan.Changes), g.configPath)
 		}
 		return nil
 	case o.dryRun:
 		if g.output == "json" {
-			return writeJSON(e.stdout, rep)
+			return writeJSON(f.stdout, rep)
 		}
-		io.WriteString(e.stdout, string(plan.Diff()))
-		printSummary(e.stderr, g, plan, "would ")
+		io.WriteString(f.stdout, string(plan.Diff()))
+		printSummary(f.stderr, g, plan, "would ")
 		return nil
 	}
 	if err := plan.ApplyLocked(lock); err != nil {
 		return err
 	}
 	if g.output == "json" {
-		return writeJSON(e.stdout, rep)
+		return writeJSON(f.stdout, rep)
 	}
-	printSummary(e.stdout, g, plan, "")
+	printSummary(f.stdout, g, plan, "")
 	return nil
 }
 
@@ -298,7 +298,7 @@ func managedDirs(cfg *config.Config, dest string) (dirs []string, complete bool,
 // fsRefusal is a plan that cannot be made: a path that leads outside the
 // repository, a file that is not a regular one. With --check it must not
 // look like drift (exit 1): it is an error (exit 2).
-func fsRefusal(o renderOptions, err error) error {
+func fsRefusal(o *renderOptions, err error) error {
 	var conflict *gitops.ConflictError
 	if o.check && !errors.As(err, &conflict) {
 		return &exitError{code: ExitUsage, msg: err.Error()}
