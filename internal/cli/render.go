@@ -8,9 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,7 +17,6 @@ import (
 
 	"github.com/runnerctl/runnerctl/internal/config"
 	"github.com/runnerctl/runnerctl/internal/gitops"
-	"github.com/runnerctl/runnerctl/internal/profile"
 	"github.com/runnerctl/runnerctl/internal/render"
 	"github.com/runnerctl/runnerctl/internal/validate"
 )
@@ -71,45 +68,6 @@ cannot be compared safely).`,
 	fs.BoolVar(&o.noValidate, "no-validate", false, "skip the checks of the generated files (runners.config keys, object identity)")
 	fs.BoolVar(&o.pruneAll, "prune-all", false, "allow deleting more than half of the generated files, or all of them")
 	return cmd
-}
-
-// loaded is a configuration with its repository and profiles.
-type loaded struct {
-	cfg      *config.Config
-	root     string // directory of the configuration file
-	profiles *profile.Set
-}
-
-// load reads the configuration and the profiles it refers to. A missing or
-// unreadable runnerctl.yaml, a broken one and a broken profile file are all
-// invalid input: exit 2.
-func load(g *globals) (*loaded, error) {
-	l := &loaded{root: filepath.Dir(g.configPath)}
-	var perr error
-	checkProfiles := func(cfg *config.Config) []config.FieldError {
-		if !filepath.IsLocal(cfg.ProfilesDir) {
-			return nil // reported by validation; never read outside the repository
-		}
-		l.profiles, perr = profile.LoadIn(l.root, cfg.ProfilesDir)
-		if perr != nil {
-			return []config.FieldError{{Path: "profilesDir", Msg: perr.Error()}}
-		}
-		return render.Check(cfg, l.profiles)
-	}
-	cfg, err := config.Load(g.configPath, checkProfiles)
-	if err != nil {
-		var coded interface{ ExitCode() int }
-		if !errors.As(err, &coded) {
-			// The file named by --config cannot be read: invalid input
-			// (exit 2), never the 1 that render --check and status use for
-			// "out of date".
-			return nil, usageError{err}
-		}
-		return nil, err
-	}
-	l.cfg = cfg
-	fitGC(os.Getenv, len(cfg.Runners))
-	return l, nil
 }
 
 // checkGenerated runs the cheap checks over the files render produced from
@@ -165,11 +123,7 @@ type fileReport struct {
 
 func runRender(f *factory, o *renderOptions) error {
 	g := o.globals
-	l, err := load(g)
-	if err != nil {
-		return err
-	}
-	res, err := render.Render(l.cfg, l.profiles)
+	l, res, err := loadRendered(g)
 	if err != nil {
 		return err
 	}
@@ -208,17 +162,13 @@ func runRender(f *factory, o *renderOptions) error {
 		}
 		defer lock.Unlock()
 	}
-	managed, complete, err := managedDirs(l.cfg, dest)
-	if err != nil {
-		return fsRefusal(o, err)
-	}
+	// --check compares regardless of who wrote a file: a hand-edited or
+	// foreign file is drift too.
+	plan, complete, err := l.plan(res.Files, dest, o.force || o.check)
 	if !complete && !g.quiet {
 		fmt.Fprintf(f.stderr, "%sthe repository has more than %d entries; generated files outside gitops.paths were not all looked for\n",
 			colorize(g, "WARNING: "), gitops.MaxScanEntries)
 	}
-	// --check compares regardless of who wrote a file: a hand-edited or
-	// foreign file is drift too.
-	plan, err := gitops.NewPlan(dest, res.Files, managed, o.force || o.check)
 	if err != nil {
 		return fsRefusal(o, err)
 	}
@@ -277,22 +227,6 @@ func runRender(f *factory, o *renderOptions) error {
 	}
 	printSummary(f.stdout, g, plan, "")
 	return nil
-}
-
-// managedDirs are the directories where render prunes generated files that
-// the spec no longer produces: the configured ones, and every other
-// directory of the repository holding runnerctl's files, where a change of
-// gitops.paths left them.
-// render and status (which compares like render --check) use it; complete
-// is false when the repository was too large to look through whole.
-func managedDirs(cfg *config.Config, dest string) (dirs []string, complete bool, err error) {
-	p := cfg.GitOps.Paths
-	dirs = []string{p.Applications, p.Manifests, p.Values}
-	found, complete, err := gitops.GeneratedDirs(dest, gitops.MaxScanEntries)
-	if err != nil {
-		return nil, false, fmt.Errorf("look for generated files in %q: %w", dest, err)
-	}
-	return append(dirs, found...), complete, nil
 }
 
 // fsRefusal is a plan that cannot be made: a path that leads outside the

@@ -272,11 +272,7 @@ func fileState(l *loaded) ([]statusRow, []gitops.Change, error) {
 	}
 	// Like render --check: compare whoever wrote a file, and count the
 	// files left at old gitops.paths.
-	managed, _, err := managedDirs(l.cfg, l.root)
-	if err != nil {
-		return nil, nil, err
-	}
-	plan, err := gitops.NewPlan(l.root, res.Files, managed, true)
+	plan, _, err := l.plan(res.Files, l.root, true)
 	if err != nil {
 		return nil, nil, err
 	}

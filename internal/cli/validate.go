@@ -104,11 +104,7 @@ type validateReport struct {
 
 func runValidate(ctx context.Context, f *factory, o *validateOptions) error {
 	g := o.globals
-	l, err := load(g)
-	if err != nil {
-		return err
-	}
-	res, err := render.Render(l.cfg, l.profiles)
+	l, res, err := loadRendered(g)
 	if err != nil {
 		return err
 	}
