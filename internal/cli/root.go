@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"runtime/debug"
 	"strings"
@@ -79,7 +80,12 @@ func fitGC(getenv func(string) string, runners int) {
 // Run executes one command line with the dependencies f (nil ones are the
 // real ones) and returns its exit code.
 func Run(args []string, f *factory) int {
-	root := newRootCmd(f)
+	return execute(newRootCmd(f), args, f.stderr)
+}
+
+// execute runs root with args and turns its error into an exit code,
+// printing the message on stderr.
+func execute(root *cobra.Command, args []string, stderr io.Writer) int {
 	root.SetArgs(args)
 	err := root.Execute()
 	if err == nil {
@@ -93,11 +99,11 @@ func Run(args []string, f *factory) int {
 	var coded interface{ ExitCode() int }
 	if errors.As(err, &coded) {
 		if msg := err.Error(); msg != "" {
-			fmt.Fprintln(f.stderr, "runnerctl: "+safetext.Terminal(redact.Text(msg)))
+			fmt.Fprintln(stderr, "runnerctl: "+safetext.Terminal(redact.Text(msg)))
 		}
 		return coded.ExitCode()
 	}
-	fmt.Fprintln(f.stderr, "runnerctl: "+safetext.Terminal(redact.Text(err.Error())))
+	fmt.Fprintln(stderr, "runnerctl: "+safetext.Terminal(redact.Text(err.Error())))
 	if isCobraUsageError(err) {
 		return ExitUsage
 	}
