@@ -6,8 +6,8 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// initOptions are init's flags. The questions' flags are answers; the
-// others say how init runs.
+// initOptions are init's flags: one per question (qs), whose values are
+// answers, and those that say how init runs.
 type initOptions struct {
 	*globals
 	qs                                           []question

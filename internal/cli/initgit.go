@@ -14,7 +14,8 @@ import (
 // commitInit commits runnerctl.yaml and the generated files that git sees
 // changed (this run's, or an earlier init's left uncommitted) and nothing
 // else, then pushes and opens a merge request when asked.
-func commitInit(ctx context.Context, f *factory, g *globals, o *initOptions, gl *gitlab.Client, cfg *config.Config, r *config.Runner, root string, plan *gitops.Plan, created bool) error {
+func commitInit(ctx context.Context, f *factory, o *initOptions, gl *gitlab.Client, cfg *config.Config, r *config.Runner, root string, plan *gitops.Plan, created bool) error {
+	g := o.globals
 	ours := []string{filepath.Base(g.configPath)}
 	for _, c := range plan.Changes {
 		ours = append(ours, filepath.FromSlash(c.Path))

@@ -215,7 +215,7 @@ func runInit(ctx context.Context, f *factory, o *initOptions) error {
 	if !o.commits() {
 		return nil
 	}
-	return commitInit(ctx, f, g, o, gl, cfg, runner, root, plan, out.Created)
+	return commitInit(ctx, f, o, gl, cfg, runner, root, plan, out.Created)
 }
 
 // writeConfig replaces runnerctl.yaml atomically when its content changed.
