@@ -52,7 +52,7 @@ func TestColorsOnlyOnTerminals(t *testing.T) {
 		var fromTTY bytes.Buffer
 		done := make(chan struct{})
 		go func() { _, _ = io.Copy(&fromTTY, master); close(done) }()
-		e := env{stdin: strings.NewReader(""), stdout: file, stderr: file, getenv: func(k string) string { return getenv[k] }}
+		e := &factory{stdin: strings.NewReader(""), stdout: file, stderr: file, getenv: func(k string) string { return getenv[k] }}
 		if stdoutTTY {
 			e.stdout = tty
 		}

@@ -21,11 +21,11 @@ import (
 // completionConfig is the runnerctl.yaml that --config names, decoded as
 // written (no defaults, no validation: a half-edited file still completes),
 // and the path it was read from; nil when it cannot be read.
-func completionConfig(cmd *cobra.Command, e env) (*config.Config, string) {
+func completionConfig(cmd *cobra.Command, f *factory) (*config.Config, string) {
 	path := "runnerctl.yaml"
-	if f := cmd.Flags().Lookup("config"); f != nil && f.Changed {
-		path = f.Value.String()
-	} else if v := e.getenv("RUNNERCTL_CONFIG"); v != "" {
+	if fl := cmd.Flags().Lookup("config"); fl != nil && fl.Changed {
+		path = fl.Value.String()
+	} else if v := f.getenv("RUNNERCTL_CONFIG"); v != "" {
 		path = v
 	}
 	data, err := repofile.ReadFile(path, config.MaxFileSize)
@@ -41,9 +41,9 @@ func completionConfig(cmd *cobra.Command, e env) (*config.Config, string) {
 
 // completeRunnerNames completes the names of the runners in runnerctl.yaml,
 // each at most once on a command line.
-func completeRunnerNames(e env) cobra.CompletionFunc {
+func completeRunnerNames(f *factory) cobra.CompletionFunc {
 	return func(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
-		cfg, _ := completionConfig(cmd, e)
+		cfg, _ := completionConfig(cmd, f)
 		if cfg == nil {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
@@ -60,9 +60,9 @@ func completeRunnerNames(e env) cobra.CompletionFunc {
 
 // completeProfileNames completes the built-in hardening profiles and the
 // repository's own (profilesDir of runnerctl.yaml), each with its summary.
-func completeProfileNames(e env) cobra.CompletionFunc {
+func completeProfileNames(f *factory) cobra.CompletionFunc {
 	return func(cmd *cobra.Command, _ []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
-		cfg, path := completionConfig(cmd, e)
+		cfg, path := completionConfig(cmd, f)
 		dir := config.DefaultProfilesDir
 		if cfg != nil && cfg.ProfilesDir != "" {
 			dir = cfg.ProfilesDir

@@ -14,7 +14,7 @@ import (
 func complete(t *testing.T, getenv map[string]string, args ...string) ([]string, string) {
 	t.Helper()
 	var out, errOut strings.Builder
-	e := env{stdin: strings.NewReader(""), stdout: &out, stderr: &errOut, getenv: func(k string) string { return getenv[k] }}
+	e := &factory{stdin: strings.NewReader(""), stdout: &out, stderr: &errOut, getenv: func(k string) string { return getenv[k] }}
 	if code := Run(append([]string{"__complete"}, args...), e); code != ExitOK {
 		t.Fatalf("__complete %q: exit %d: %s", args, code, errOut.String())
 	}
@@ -129,13 +129,13 @@ func TestCompleteFixedChoices(t *testing.T) {
 func TestCompletionScripts(t *testing.T) {
 	for shell, marker := range map[string]string{"bash": "__start_runnerctl", "zsh": "#compdef runnerctl", "fish": "complete -c runnerctl", "powershell": "Register-ArgumentCompleter"} {
 		var out, errOut strings.Builder
-		e := env{stdin: strings.NewReader(""), stdout: &out, stderr: &errOut, getenv: func(string) string { return "" }}
+		e := &factory{stdin: strings.NewReader(""), stdout: &out, stderr: &errOut, getenv: func(string) string { return "" }}
 		if code := Run([]string{"completion", shell}, e); code != ExitOK || !strings.Contains(out.String(), marker) {
 			t.Errorf("completion %s: exit %d, %d bytes without %q; stderr %s", shell, code, out.Len(), marker, errOut.String())
 		}
 	}
 	var out strings.Builder
-	Run([]string{"--help"}, env{stdin: strings.NewReader(""), stdout: &out, stderr: &out, getenv: func(string) string { return "" }})
+	Run([]string{"--help"}, &factory{stdin: strings.NewReader(""), stdout: &out, stderr: &out, getenv: func(string) string { return "" }})
 	if !strings.Contains(out.String(), "completion") {
 		t.Errorf("runnerctl --help does not list the completion command:\n%s", out.String())
 	}

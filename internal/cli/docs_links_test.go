@@ -37,7 +37,7 @@ import (
 // checked against. It is the only call of newRootCmd in this file: if that
 // signature changes, this is the one line to fix.
 func docsRootCmd() *cobra.Command {
-	return newRootCmd(env{stdin: strings.NewReader(""), stdout: io.Discard, stderr: io.Discard, getenv: func(string) string { return "" }})
+	return newRootCmd(&factory{stdin: strings.NewReader(""), stdout: io.Discard, stderr: io.Discard, getenv: func(string) string { return "" }})
 }
 
 // docsCommandTree is the tree as runnerctl executes it: cobra adds its help

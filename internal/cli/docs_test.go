@@ -31,7 +31,7 @@ var manDate = time.Date(2026, time.January, 1, 0, 0, 0, 0, time.UTC)
 func genCLIDocs(t *testing.T, mdDir, manDir string) {
 	t.Helper()
 	var discard bytes.Buffer
-	root := newRootCmd(env{stdin: strings.NewReader(""), stdout: &discard, stderr: &discard, getenv: func(string) string { return "" }})
+	root := newRootCmd(&factory{stdin: strings.NewReader(""), stdout: &discard, stderr: &discard, getenv: func(string) string { return "" }})
 	var noAutoGen func(*cobra.Command)
 	noAutoGen = func(c *cobra.Command) {
 		c.DisableAutoGenTag = true // no "Auto generated ... on DATE" lines

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/viper"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/runnerctl/runnerctl/internal/config"
@@ -48,10 +47,11 @@ type checkResult struct {
 }
 
 type doctorOptions struct {
-	offline           bool
-	tokenFile, caFile string
-	color             bool // stdout is a terminal and colors are not disabled
-	schedule          rotationSchedule
+	*globals
+	offline  bool
+	gitlab   gitlabFlags
+	color    bool // stdout is a terminal and colors are not disabled
+	schedule rotationSchedule
 }
 
 // doctorGitLab is what doctor needs of GitLab.
@@ -62,54 +62,8 @@ type doctorGitLab interface {
 	TokenExpiresAt(ctx context.Context, id int64) (*time.Time, error)
 }
 
-// doctorDeps are doctor's ways into the outside world, replaced in tests.
-type doctorDeps struct {
-	gitlab func(gitlab.Options) (doctorGitLab, error)
-	store  func(ctx context.Context, cfg *config.Config, stderr io.Writer) (store, error)
-	repo   func(dir string) uncommitted
-	// chart asks the chart repository, through runnerctl-kube.
-	chart func(ctx context.Context, q kuberemote.ChartQuery, stderr io.Writer) (kuberemote.ChartAnswer, error)
-	// now is the clock token expiry is judged by.
-	now func() time.Time
-}
-
-// uncommitted is what doctor needs of git.
-type uncommitted interface {
-	Uncommitted(ctx context.Context) ([]string, error)
-}
-
-func realDoctorDeps() doctorDeps {
-	return doctorDeps{
-		gitlab: func(o gitlab.Options) (doctorGitLab, error) { return gitlab.New(o) },
-		store:  newStore,
-		repo:   func(dir string) uncommitted { return gitops.Git{Dir: dir} },
-		chart:  helperChartVersion,
-		now:    time.Now,
-	}
-}
-
-// chartTimeout bounds the chart check; the helper gives up on the
-// repository first (its own 30 s), so this only catches a hung helper.
-const chartTimeout = 45 * time.Second
-
-// helperChartVersion runs the chart check in runnerctl-kube, in a
-// charts-only session: the Helm SDK stays out of runnerctl.
-func helperChartVersion(ctx context.Context, q kuberemote.ChartQuery, stderr io.Writer) (kuberemote.ChartAnswer, error) {
-	path, err := kuberemote.Find()
-	if err != nil {
-		return kuberemote.ChartAnswer{}, err
-	}
-	ctx, cancel := context.WithTimeout(ctx, chartTimeout)
-	defer cancel()
-	c, err := kuberemote.StartCharts(ctx, path, stderr)
-	if err != nil {
-		return kuberemote.ChartAnswer{}, err
-	}
-	defer c.Close()
-	return c.ChartVersion(ctx, q)
-}
-
-func newDoctorCmd(e env, g *globals, v *viper.Viper) *cobra.Command {
+func newDoctorCmd(f *factory, g *globals, runF func(context.Context, *doctorOptions) error) *cobra.Command {
+	o := &doctorOptions{globals: g}
 	cmd := &cobra.Command{
 		Use:   "doctor",
 		Short: "Check GitLab, the token, the secrets backend, the chart, the runners, the files and the repository",
@@ -157,24 +111,22 @@ invalid configuration or usage.`,
   runnerctl doctor --rotate-every 24h   # the rotation is scheduled daily`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			o := doctorOptions{
-				offline:   v.GetBool("offline"),
-				tokenFile: v.GetString("gitlab-token-file"), caFile: v.GetString("ca-file"),
-				color:    !v.GetBool("no-color") && e.getenv("NO_COLOR") == "" && isTerminal(e.stdout),
-				schedule: rotationFlags(v),
+			o.color = !g.noColor && f.getenv("NO_COLOR") == "" && isTerminal(f.stdout)
+			if runF != nil {
+				return runF(cmd.Context(), o)
 			}
-			return runDoctor(cmd.Context(), e, g, o, realDoctorDeps())
+			return runDoctor(cmd.Context(), f, o)
 		},
 	}
-	f := cmd.Flags()
-	f.Bool("offline", false, "run only the checks that need no network (files, repository)")
-	f.String("gitlab-token-file", "", "read the GitLab personal access token from this file (instead of GITLAB_TOKEN)")
-	f.String("ca-file", "", "PEM file of a CA to trust for GitLab (self-managed GitLab with a private CA)")
-	addRotationFlags(f)
+	fs := cmd.Flags()
+	fs.BoolVar(&o.offline, "offline", false, "run only the checks that need no network (files, repository)")
+	addGitLabFlags(fs, &o.gitlab)
+	addRotationFlags(fs, &o.schedule)
 	return cmd
 }
 
-func runDoctor(ctx context.Context, e env, g *globals, o doctorOptions, d doctorDeps) error {
+func runDoctor(ctx context.Context, f *factory, o *doctorOptions) error {
+	g := o.globals
 	if err := o.schedule.check(); err != nil {
 		return err
 	}
@@ -195,15 +147,16 @@ func runDoctor(ctx context.Context, e env, g *globals, o doctorOptions, d doctor
 		// GitLab's checks depend on each other; the backend is independent.
 		var grp errgroup.Group
 		grp.Go(func() error {
-			gitlabChecks = checkGitLab(ctx, e, l.cfg, o, d.gitlab, d.now)
+			newClient := func(opts gitlab.Options) (doctorGitLab, error) { return f.gitlab(opts) }
+			gitlabChecks = checkGitLab(ctx, f, l.cfg, o, newClient, f.now)
 			return nil
 		})
 		grp.Go(func() error {
-			secretsCheck = checkSecrets(ctx, e, l.cfg, d.store)
+			secretsCheck = checkSecrets(ctx, f, l.cfg, f.store)
 			return nil
 		})
 		grp.Go(func() error {
-			chart = checkChart(ctx, e, l.cfg.Chart, d.chart)
+			chart = checkChart(ctx, f, l.cfg.Chart, f.chart)
 			return nil
 		})
 		_ = grp.Wait()
@@ -212,13 +165,13 @@ func runDoctor(ctx context.Context, e env, g *globals, o doctorOptions, d doctor
 	// The fixed order of the output: gitlab, token, secrets, chart, the
 	// runners in spec order (each runner/N, then its expiry/N), files, repo.
 	results := slices.Concat(gitlabChecks[:2], []checkResult{secretsCheck, chart}, gitlabChecks[2:],
-		[]checkResult{checkFiles(l, g.configPath), checkRepo(ctx, d.repo(l.root))})
+		[]checkResult{checkFiles(l, g.configPath), checkRepo(ctx, f.repo(l.root))})
 
 	if g.output == "json" {
-		if err := writeJSON(e.stdout, results); err != nil {
+		if err := writeJSON(f.stdout, results); err != nil {
 			return err
 		}
-	} else if err := writeChecks(e.stdout, results, g.quiet, o.color); err != nil {
+	} else if err := writeChecks(f.stdout, results, g.quiet, o.color); err != nil {
 		return err
 	}
 	var failed []string
@@ -256,9 +209,9 @@ func skipRunners(runners []config.Runner, reason string) []checkResult {
 // checkGitLab runs the checks that need GitLab, in order: reachable, the
 // token, then every runner (a few at a time). What cannot be checked
 // because an earlier check failed is skipped, not failed again.
-func checkGitLab(ctx context.Context, e env, cfg *config.Config, o doctorOptions, newClient func(gitlab.Options) (doctorGitLab, error), now func() time.Time) []checkResult {
-	pat, tokenErr := gitlabToken(ctx, e, initOptions{tokenFile: o.tokenFile}, nil)
-	client, err := newClient(gitlab.Options{URL: cfg.GitLab.URL, Token: pat, CAFile: o.caFile})
+func checkGitLab(ctx context.Context, f *factory, cfg *config.Config, o *doctorOptions, newClient func(gitlab.Options) (doctorGitLab, error), now func() time.Time) []checkResult {
+	pat, tokenErr := f.gitlabToken(ctx, o.gitlab, nil)
+	client, err := newClient(gitlab.Options{URL: cfg.GitLab.URL, Token: pat, CAFile: o.gitlab.caFile})
 	if err != nil { // the CA file cannot be read or holds no certificate
 		out := skipGitLab(cfg, "GitLab cannot be asked")
 		out[0] = checkResult{Check: "gitlab", Status: checkFail, Detail: err.Error(),
@@ -269,7 +222,7 @@ func checkGitLab(ctx context.Context, e env, cfg *config.Config, o doctorOptions
 		return out
 	}
 
-	reach := checkReachable(ctx, client, cfg, o.caFile)
+	reach := checkReachable(ctx, client, cfg, o.gitlab.caFile)
 	if reach.Status == checkFail {
 		out := skipGitLab(cfg, "GitLab is unreachable")
 		out[0] = reach
@@ -487,10 +440,10 @@ var backendCredentials = map[string]string{
 // token location. Store.Check writes nothing; only Vault's proves write
 // permission (through the token's capabilities): the other backends have
 // no dry run, so there a pass means reachable and readable.
-func checkSecrets(ctx context.Context, e env, cfg *config.Config, open func(context.Context, *config.Config, io.Writer) (store, error)) checkResult {
+func checkSecrets(ctx context.Context, f *factory, cfg *config.Config, open func(context.Context, *config.Config, io.Writer) (store, error)) checkResult {
 	backend := cfg.Secrets.Backend
 	res := checkResult{Check: "secrets"}
-	s, err := open(ctx, cfg, e.stderr)
+	s, err := open(ctx, cfg, f.stderr)
 	if err != nil {
 		res.Status, res.Detail = checkFail, err.Error()
 		var coded *exitError
@@ -554,11 +507,11 @@ func checkSecrets(ctx context.Context, e env, cfg *config.Config, open func(cont
 // checkChart asks the chart repository whether chart.version exists. An
 // unreachable repository is a warning: nothing is known, and what matters
 // is that ArgoCD reaches it, which this machine cannot tell.
-func checkChart(ctx context.Context, e env, ch config.Chart,
+func checkChart(ctx context.Context, f *factory, ch config.Chart,
 	ask func(context.Context, kuberemote.ChartQuery, io.Writer) (kuberemote.ChartAnswer, error)) checkResult {
 	res := checkResult{Check: "chart"}
 	what := fmt.Sprintf("chart %s %s", ch.Name, ch.Version)
-	a, err := ask(ctx, kuberemote.ChartQuery{RepoURL: ch.RepoURL, Chart: ch.Name, Version: ch.Version}, e.stderr)
+	a, err := ask(ctx, kuberemote.ChartQuery{RepoURL: ch.RepoURL, Chart: ch.Name, Version: ch.Version}, f.stderr)
 	switch {
 	case errors.Is(err, kuberemote.ErrNoHelper):
 		res.Status, res.Detail = checkFail, err.Error()

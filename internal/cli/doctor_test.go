@@ -159,12 +159,12 @@ func TestCheckExpiry(t *testing.T) {
 
 func TestCheckGitLabSkipsWhatDependsOnAFailure(t *testing.T) {
 	cfg := &config.Config{GitLab: config.GitLab{URL: "https://gitlab.example/"}, Runners: []config.Runner{{Name: "ci", RunnerID: 1}}}
-	e := env{getenv: func(k string) string { return map[string]string{"GITLAB_TOKEN": "glpat-x"}[k] }}
-	noToken := env{getenv: func(string) string { return "" }}
+	e := &factory{getenv: func(k string) string { return map[string]string{"GITLAB_TOKEN": "glpat-x"}[k] }}
+	noToken := &factory{getenv: func(string) string { return "" }}
 	refused := &net.OpError{Op: "dial", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}
 	for _, tc := range []struct {
 		name string
-		e    env
+		e    *factory
 		gl   *fakeDoctorGitLab
 		want []string // status of gitlab, token, runner/ci, expiry/ci
 	}{
@@ -182,7 +182,7 @@ func TestCheckGitLabSkipsWhatDependsOnAFailure(t *testing.T) {
 			[]string{checkOK, checkFail, checkSkipped, checkSkipped}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := checkGitLab(context.Background(), tc.e, cfg, doctorOptions{}, func(gitlab.Options) (doctorGitLab, error) { return tc.gl, nil }, time.Now)
+			got := checkGitLab(context.Background(), tc.e, cfg, &doctorOptions{}, func(gitlab.Options) (doctorGitLab, error) { return tc.gl, nil }, time.Now)
 			var statuses []string
 			for _, r := range got {
 				statuses = append(statuses, r.Status)
@@ -218,7 +218,7 @@ func TestCheckSecrets(t *testing.T) {
 		Secrets: config.Secrets{Backend: config.BackendAWS, AWS: &config.AWS{Name: "gitlab/runners/{runner}"}},
 		Runners: []config.Runner{{Name: "ci"}, {Name: "web"}},
 	}
-	e := env{stderr: &bytes.Buffer{}}
+	e := &factory{stderr: &bytes.Buffer{}}
 	open := func(s *memStore) func(context.Context, *config.Config, io.Writer) (store, error) {
 		return func(context.Context, *config.Config, io.Writer) (store, error) { return s, nil }
 	}
@@ -305,7 +305,7 @@ skipped  chart             --offline
 
 func TestCheckChart(t *testing.T) {
 	ch := config.Chart{RepoURL: "https://charts.example.com", Name: "gitlab-runner", Version: "0.86.0"}
-	e := env{stderr: &bytes.Buffer{}}
+	e := &factory{stderr: &bytes.Buffer{}}
 	ask := func(a kuberemote.ChartAnswer, err error) func(context.Context, kuberemote.ChartQuery, io.Writer) (kuberemote.ChartAnswer, error) {
 		return func(_ context.Context, q kuberemote.ChartQuery, _ io.Writer) (kuberemote.ChartAnswer, error) {
 			if q != (kuberemote.ChartQuery{RepoURL: ch.RepoURL, Chart: ch.Name, Version: ch.Version}) {

@@ -16,7 +16,7 @@ import (
 // runQuiet runs one command line in-process with an empty environment.
 func runQuiet(args ...string) (code int, stdout, stderr string) {
 	var out, errb bytes.Buffer
-	code = Run(args, env{
+	code = Run(args, &factory{
 		stdin: &bytes.Buffer{}, stdout: &out, stderr: &errb,
 		getenv: func(string) string { return "" },
 	})
@@ -116,7 +116,7 @@ var pendingCommands = []string{"validate"}
 // leading "runnerctl") names a real command and parses with its real flags
 // and positional arguments. It returns false when the command is pending.
 func checkCommandLine(args []string) (ok bool, pending bool, problem string) {
-	root := newRootCmd(env{stdin: &bytes.Buffer{}, stdout: io.Discard, stderr: io.Discard, getenv: func(string) string { return "" }})
+	root := newRootCmd(&factory{stdin: &bytes.Buffer{}, stdout: io.Discard, stderr: io.Discard, getenv: func(string) string { return "" }})
 	cmd, rest, err := root.Find(args)
 	if err != nil || cmd == root {
 		if len(args) > 0 && slices.Contains(pendingCommands, args[0]) {

@@ -30,7 +30,7 @@ func TestExitCodesOfBadInput(t *testing.T) {
 		{"version", "-o", "yaml"},
 	} {
 		var out, errOut strings.Builder
-		e := env{stdin: strings.NewReader(""), stdout: &out, stderr: &errOut, getenv: func(string) string { return "" }}
+		e := &factory{stdin: strings.NewReader(""), stdout: &out, stderr: &errOut, getenv: func(string) string { return "" }}
 		if code := Run(args, e); code != ExitUsage {
 			t.Errorf("runnerctl %s: exit %d, want %d; stderr %q", strings.Join(args, " "), code, ExitUsage, errOut.String())
 		} else if !strings.HasPrefix(errOut.String(), "runnerctl: ") {
@@ -57,7 +57,7 @@ func TestErrorsAreEscaped(t *testing.T) {
 func TestGroupCommandsPrintHelp(t *testing.T) {
 	for _, group := range []string{"profiles", "completion"} {
 		var out, errOut strings.Builder
-		e := env{stdin: strings.NewReader(""), stdout: &out, stderr: &errOut, getenv: func(string) string { return "" }}
+		e := &factory{stdin: strings.NewReader(""), stdout: &out, stderr: &errOut, getenv: func(string) string { return "" }}
 		if code := Run([]string{group}, e); code != ExitOK || !strings.Contains(out.String(), "Available Commands:") {
 			t.Errorf("runnerctl %s: exit %d, stdout %q, stderr %q", group, code, out.String(), errOut.String())
 		}
@@ -75,7 +75,7 @@ func TestRenderStdoutJSON(t *testing.T) {
 	}
 	run := func(args ...string) string {
 		var out, errOut strings.Builder
-		e := env{stdin: strings.NewReader(""), stdout: &out, stderr: &errOut, getenv: func(string) string { return "" }}
+		e := &factory{stdin: strings.NewReader(""), stdout: &out, stderr: &errOut, getenv: func(string) string { return "" }}
 		if code := Run(append([]string{"render", "--stdout", "--config", cfg}, args...), e); code != ExitOK {
 			t.Fatalf("render --stdout %q: exit %d: %s", args, code, errOut.String())
 		}

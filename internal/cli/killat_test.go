@@ -5,15 +5,15 @@ import "os"
 // envKillAt names the custody checkpoint (custody.Checkpoint*) at which the
 // runnerctl of the tests kills itself with SIGKILL: the tests of what a
 // kill at each step of a token's life leaves behind. runnerctl itself has
-// no such hook (its env.checkpoint is nil).
+// no such hook (its factory.checkpoint is nil).
 const envKillAt = "RUNNERCTL_TEST_KILL_AT"
 
 // mainKilledAt is Main with that hook.
 func mainKilledAt(at string) int {
 	tuneGC(os.Getenv)
-	e := env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv}
+	f := &factory{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv}
 	if at != "" {
-		e.checkpoint = func(name string) {
+		f.checkpoint = func(name string) {
 			if name == at {
 				// SIGKILL on Unix (TerminateProcess on Windows): nothing
 				// runs after it, no deferred call, no cleanup.
@@ -24,5 +24,5 @@ func mainKilledAt(at string) int {
 			}
 		}
 	}
-	return Run(os.Args[1:], e)
+	return Run(os.Args[1:], f)
 }

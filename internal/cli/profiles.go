@@ -14,7 +14,7 @@ import (
 	"github.com/runnerctl/runnerctl/internal/render"
 )
 
-func newProfilesCmd(e env, g *globals) *cobra.Command {
+func newProfilesCmd(f *factory, g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "profiles",
 		Short: "List and explain hardening profiles",
@@ -67,12 +67,12 @@ the profile it extends.`,
 			// On stderr, like render's warnings: the list itself stays clean
 			// for scripts, and the JSON valid.
 			for _, w := range loud {
-				fmt.Fprintln(e.stderr, colorize(g, "WARNING: ")+w)
+				fmt.Fprintln(f.stderr, colorize(g, "WARNING: ")+w)
 			}
 			if g.output == "json" {
-				return writeJSON(e.stdout, items)
+				return writeJSON(f.stdout, items)
 			}
-			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+			tw := tabwriter.NewWriter(f.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "NAME\tEXTENDS\tSUMMARY")
 			for _, it := range items {
 				ext := it.Extends
@@ -88,7 +88,7 @@ the profile it extends.`,
 		Use:               "show NAME",
 		Short:             "Explain one profile and print its resolved settings",
 		Args:              cobra.ExactArgs(1),
-		ValidArgsFunction: onlyOneArg(completeProfileNames(e)),
+		ValidArgsFunction: onlyOneArg(completeProfileNames(f)),
 		RunE: func(_ *cobra.Command, args []string) error {
 			set, err := loadProfiles(g)
 			if err != nil {
@@ -99,22 +99,22 @@ the profile it extends.`,
 				return usageError{err}
 			}
 			if g.output == "json" {
-				return writeJSON(e.stdout, struct {
+				return writeJSON(f.stdout, struct {
 					*profile.Profile
 					Warnings []string `json:"Warnings,omitempty"`
 				}{p, p.Warnings()})
 			}
-			fmt.Fprintf(e.stdout, "%s (%s)\n\n%s\n", p.Name, p.Source, strings.TrimSpace(p.Description))
+			fmt.Fprintf(f.stdout, "%s (%s)\n\n%s\n", p.Name, p.Source, strings.TrimSpace(p.Description))
 			for _, w := range p.Warnings() {
 				warn := "WARNING: "
-				if isTerminal(e.stdout) { // g.color is about stderr
+				if isTerminal(f.stdout) { // g.color is about stderr
 					warn = colorize(g, warn)
 				}
-				fmt.Fprintf(e.stdout, "\n%s%s\n", warn, w)
+				fmt.Fprintf(f.stdout, "\n%s%s\n", warn, w)
 			}
-			fmt.Fprintf(e.stdout, "\n%s\n", tokenRotationText(p))
+			fmt.Fprintf(f.stdout, "\n%s\n", tokenRotationText(p))
 			if p.RestartsWithReloader() {
-				fmt.Fprintf(e.stdout, "\nRestarts: render annotates each runner's Deployment with %s,\n"+
+				fmt.Fprintf(f.stdout, "\nRestarts: render annotates each runner's Deployment with %s,\n"+
 					"naming its token Secret (and S3 cache credentials Secret): Stakater Reloader, when\n"+
 					"installed in the cluster, restarts the runner once ESO refreshes a rotated token.\n", render.ReloaderSecretAnnotation)
 			}
@@ -131,7 +131,7 @@ the profile it extends.`,
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(e.stdout, "\nResolved settings:\n\n%s", out.String())
+			fmt.Fprintf(f.stdout, "\nResolved settings:\n\n%s", out.String())
 			return nil
 		},
 	}

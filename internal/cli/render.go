@@ -3,33 +3,32 @@ package cli
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/viper"
 
 	"github.com/runnerctl/runnerctl/internal/config"
 	"github.com/runnerctl/runnerctl/internal/gitops"
-	"github.com/runnerctl/runnerctl/internal/profile"
 	"github.com/runnerctl/runnerctl/internal/render"
 	"github.com/runnerctl/runnerctl/internal/validate"
 )
 
 type renderOptions struct {
+	*globals
 	check, stdout, force, dryRun, noValidate, pruneAll bool
 	outDir                                             string
 }
 
-func newRenderCmd(e env, g *globals, v *viper.Viper) *cobra.Command {
+func newRenderCmd(f *factory, g *globals, runF func(context.Context, *renderOptions) error) *cobra.Command {
+	o := &renderOptions{globals: g}
 	cmd := &cobra.Command{
 		Use:   "render",
 		Short: "Generate the Applications, ExternalSecrets and Helm values from runnerctl.yaml",
@@ -51,66 +50,24 @@ cannot be compared safely).`,
   runnerctl render --out /tmp/preview`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			o := renderOptions{
-				check: v.GetBool("check"), stdout: v.GetBool("stdout"),
-				force: v.GetBool("force"), dryRun: v.GetBool("dry-run"),
-				outDir: v.GetString("out"), noValidate: v.GetBool("no-validate"),
-				pruneAll: v.GetBool("prune-all"),
-			}
 			if o.check && (o.stdout || o.dryRun) {
 				return usageError{errors.New("--check cannot be combined with --stdout or --dry-run")}
 			}
-			return runRender(e, g, o)
+			if runF != nil {
+				return runF(cmd.Context(), o)
+			}
+			return runRender(f, o)
 		},
 	}
-	f := cmd.Flags()
-	f.Bool("check", false, "do not write; exit 1 and print a diff when files are out of date")
-	f.Bool("stdout", false, "print the generated files instead of writing them")
-	f.String("out", "", "write into this directory instead of the repository root")
-	f.Bool("force", false, "overwrite files that runnerctl did not generate")
-	f.Bool("dry-run", false, "show what would change without writing")
-	f.Bool("no-validate", false, "skip the checks of the generated files (runners.config keys, object identity)")
-	f.Bool("prune-all", false, "allow deleting more than half of the generated files, or all of them")
+	fs := cmd.Flags()
+	fs.BoolVar(&o.check, "check", false, "do not write; exit 1 and print a diff when files are out of date")
+	fs.BoolVar(&o.stdout, "stdout", false, "print the generated files instead of writing them")
+	fs.StringVar(&o.outDir, "out", "", "write into this directory instead of the repository root")
+	fs.BoolVar(&o.force, "force", false, "overwrite files that runnerctl did not generate")
+	fs.BoolVar(&o.dryRun, "dry-run", false, "show what would change without writing")
+	fs.BoolVar(&o.noValidate, "no-validate", false, "skip the checks of the generated files (runners.config keys, object identity)")
+	fs.BoolVar(&o.pruneAll, "prune-all", false, "allow deleting more than half of the generated files, or all of them")
 	return cmd
-}
-
-// loaded is a configuration with its repository and profiles.
-type loaded struct {
-	cfg      *config.Config
-	root     string // directory of the configuration file
-	profiles *profile.Set
-}
-
-// load reads the configuration and the profiles it refers to. A missing or
-// unreadable runnerctl.yaml, a broken one and a broken profile file are all
-// invalid input: exit 2.
-func load(g *globals) (*loaded, error) {
-	l := &loaded{root: filepath.Dir(g.configPath)}
-	var perr error
-	checkProfiles := func(cfg *config.Config) []config.FieldError {
-		if !filepath.IsLocal(cfg.ProfilesDir) {
-			return nil // reported by validation; never read outside the repository
-		}
-		l.profiles, perr = profile.LoadIn(l.root, cfg.ProfilesDir)
-		if perr != nil {
-			return []config.FieldError{{Path: "profilesDir", Msg: perr.Error()}}
-		}
-		return render.Check(cfg, l.profiles)
-	}
-	cfg, err := config.Load(g.configPath, checkProfiles)
-	if err != nil {
-		var coded interface{ ExitCode() int }
-		if !errors.As(err, &coded) {
-			// The file named by --config cannot be read: invalid input
-			// (exit 2), never the 1 that render --check and status use for
-			// "out of date".
-			return nil, usageError{err}
-		}
-		return nil, err
-	}
-	l.cfg = cfg
-	fitGC(os.Getenv, len(cfg.Runners))
-	return l, nil
 }
 
 // checkGenerated runs the cheap checks over the files render produced from
@@ -118,7 +75,7 @@ func load(g *globals) (*loaded, error) {
 // (runners[].extraConfig, or a runner version that does not fit): invalid
 // input, exit 2, which render --check keeps apart from drift (1). Any other
 // problem is runnerctl's own bug.
-func checkGenerated(e env, cfg *config.Config, files []render.File) error {
+func checkGenerated(f *factory, cfg *config.Config, files []render.File) error {
 	rv, err := render.RunnerVersion(cfg)
 	if err != nil {
 		return err // render.Render reported it already
@@ -132,7 +89,7 @@ func checkGenerated(e env, cfg *config.Config, files []render.File) error {
 		if p.Severity != validate.Error {
 			continue
 		}
-		fmt.Fprintln(e.stderr, p.String())
+		fmt.Fprintln(f.stderr, p.String())
 		ours = ours || p.Field != "runners.config"
 	}
 	if ours {
@@ -164,32 +121,29 @@ type fileReport struct {
 	Action string `json:"action"`
 }
 
-func runRender(e env, g *globals, o renderOptions) error {
-	l, err := load(g)
-	if err != nil {
-		return err
-	}
-	res, err := render.Render(l.cfg, l.profiles)
+func runRender(f *factory, o *renderOptions) error {
+	g := o.globals
+	l, res, err := loadRendered(g)
 	if err != nil {
 		return err
 	}
 	if !o.noValidate {
 		// The checks cheap enough for every render; `runnerctl validate`
 		// does the rest.
-		if err := checkGenerated(e, l.cfg, res.Files); err != nil {
+		if err := checkGenerated(f, l.cfg, res.Files); err != nil {
 			return err
 		}
 	}
 	for _, w := range res.Warnings {
 		if !g.quiet || o.check {
-			fmt.Fprintln(e.stderr, colorize(g, "WARNING: ")+w)
+			fmt.Fprintln(f.stderr, colorize(g, "WARNING: ")+w)
 		}
 	}
 	if o.stdout {
 		if g.output == "json" {
-			return writeJSON(e.stdout, jsonFiles(res.Files))
+			return writeJSON(f.stdout, jsonFiles(res.Files))
 		}
-		return printFiles(e.stdout, res.Files)
+		return printFiles(f.stdout, res.Files)
 	}
 
 	dest := l.root
@@ -208,17 +162,13 @@ func runRender(e env, g *globals, o renderOptions) error {
 		}
 		defer lock.Unlock()
 	}
-	managed, complete, err := managedDirs(l.cfg, dest)
-	if err != nil {
-		return fsRefusal(o, err)
-	}
-	if !complete && !g.quiet {
-		fmt.Fprintf(e.stderr, "%sthe repository has more than %d entries; generated files outside gitops.paths were not all looked for\n",
-			colorize(g, "WARNING: "), gitops.MaxScanEntries)
-	}
 	// --check compares regardless of who wrote a file: a hand-edited or
 	// foreign file is drift too.
-	plan, err := gitops.NewPlan(dest, res.Files, managed, o.force || o.check)
+	plan, complete, err := l.plan(res.Files, dest, o.force || o.check)
+	if !complete && !g.quiet {
+		fmt.Fprintf(f.stderr, "%sthe repository has more than %d entries; generated files outside gitops.paths were not all looked for\n",
+			colorize(g, "WARNING: "), gitops.MaxScanEntries)
+	}
 	if err != nil {
 		return fsRefusal(o, err)
 	}
@@ -231,7 +181,7 @@ func runRender(e env, g *globals, o renderOptions) error {
 		if !o.dryRun {
 			return &exitError{code: ExitUsage, msg: msg + "; nothing was written"}
 		}
-		defer fmt.Fprintln(e.stderr, colorize(g, "WARNING: ")+msg)
+		defer fmt.Fprintln(f.stderr, colorize(g, "WARNING: ")+msg)
 	}
 	rep := renderReport{Warnings: res.Warnings}
 	if rep.Warnings == nil {
@@ -248,57 +198,41 @@ func runRender(e env, g *globals, o renderOptions) error {
 			rep.Diff = string(plan.Diff())
 		}
 		if g.output == "json" {
-			if err := writeJSON(e.stdout, rep); err != nil {
+			if err := writeJSON(f.stdout, rep); err != nil {
 				return err
 			}
 		} else if rep.Drift {
-			io.WriteString(e.stdout, rep.Diff)
+			io.WriteString(f.stdout, rep.Diff)
 		}
 		if rep.Drift {
 			return &exitError{code: ExitFailure, msg: fmt.Sprintf("%d generated file(s) out of date with %s; run `runnerctl render` and commit the result", len(pending), g.configPath)}
 		}
 		if !g.quiet && g.output == "text" {
-			fmt.Fprintf(e.stderr, "up to date: %d file(s) match %s\n", len(plan.Changes), g.configPath)
+			fmt.Fprintf(f.stderr, "up to date: %d file(s) match %s\n", len(plan.Changes), g.configPath)
 		}
 		return nil
 	case o.dryRun:
 		if g.output == "json" {
-			return writeJSON(e.stdout, rep)
+			return writeJSON(f.stdout, rep)
 		}
-		io.WriteString(e.stdout, string(plan.Diff()))
-		printSummary(e.stderr, g, plan, "would ")
+		io.WriteString(f.stdout, string(plan.Diff()))
+		printSummary(f.stderr, g, plan, "would ")
 		return nil
 	}
 	if err := plan.ApplyLocked(lock); err != nil {
 		return err
 	}
 	if g.output == "json" {
-		return writeJSON(e.stdout, rep)
+		return writeJSON(f.stdout, rep)
 	}
-	printSummary(e.stdout, g, plan, "")
+	printSummary(f.stdout, g, plan, "")
 	return nil
-}
-
-// managedDirs are the directories where render prunes generated files that
-// the spec no longer produces: the configured ones, and every other
-// directory of the repository holding runnerctl's files, where a change of
-// gitops.paths left them.
-// render and status (which compares like render --check) use it; complete
-// is false when the repository was too large to look through whole.
-func managedDirs(cfg *config.Config, dest string) (dirs []string, complete bool, err error) {
-	p := cfg.GitOps.Paths
-	dirs = []string{p.Applications, p.Manifests, p.Values}
-	found, complete, err := gitops.GeneratedDirs(dest, gitops.MaxScanEntries)
-	if err != nil {
-		return nil, false, fmt.Errorf("look for generated files in %q: %w", dest, err)
-	}
-	return append(dirs, found...), complete, nil
 }
 
 // fsRefusal is a plan that cannot be made: a path that leads outside the
 // repository, a file that is not a regular one. With --check it must not
 // look like drift (exit 1): it is an error (exit 2).
-func fsRefusal(o renderOptions, err error) error {
+func fsRefusal(o *renderOptions, err error) error {
 	var conflict *gitops.ConflictError
 	if o.check && !errors.As(err, &conflict) {
 		return &exitError{code: ExitUsage, msg: err.Error()}

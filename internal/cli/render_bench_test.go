@@ -72,7 +72,7 @@ func benchRenderWrite(b *testing.B, n int, update bool) {
 	}
 	run := func(spec, out string) {
 		var stderr bytes.Buffer
-		e := env{stdin: strings.NewReader(""), stdout: io.Discard, stderr: &stderr, getenv: func(string) string { return "" }}
+		e := &factory{stdin: strings.NewReader(""), stdout: io.Discard, stderr: &stderr, getenv: func(string) string { return "" }}
 		if code := Run([]string{"render", "--quiet", "--config", spec, "--out", out}, e); code != 0 {
 			b.Fatalf("render exited %d: %s", code, stderr.String())
 		}

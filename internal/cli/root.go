@@ -1,9 +1,10 @@
 // Package cli holds runnerctl's commands: flags, prompts and output. Each
-// command receives its dependencies through an env value, never through
+// command receives its dependencies through a factory, never through
 // package-level state, so tests run commands in-process side by side.
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -13,9 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
-	"github.com/spf13/viper"
 
-	"github.com/runnerctl/runnerctl/internal/custody"
 	"github.com/runnerctl/runnerctl/internal/redact"
 	"github.com/runnerctl/runnerctl/internal/safetext"
 )
@@ -27,29 +26,21 @@ const (
 	ExitUsage   = 2
 )
 
-// env is what a command may touch of the outside world.
-type env struct {
-	stdin          io.Reader
-	stdout, stderr io.Writer
-	getenv         func(string) string
-	// checkpoint is called at each step of a token's custody; nil in
-	// runnerctl (the tests of what a kill leaves behind set it).
-	checkpoint custody.Checkpoint
-}
-
-// globals are the flags every command shares, after viper's layering
-// (flag > RUNNERCTL_* environment variable > default).
+// globals are the flags every command shares, bound to the root's
+// persistent flags and layered by bindFlags (flag > RUNNERCTL_* environment
+// variable > default).
 type globals struct {
 	configPath string
 	output     string
 	quiet      bool
+	noColor    bool
 	color      bool // stderr is a terminal and colors are not disabled
 }
 
 // Main runs runnerctl with the process's arguments and streams.
 func Main() int {
 	tuneGC(os.Getenv)
-	return Run(os.Args[1:], env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv})
+	return Run(os.Args[1:], &factory{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv})
 }
 
 // tuneGC trades memory for speed in a short-lived process: rendering is
@@ -86,9 +77,15 @@ func fitGC(getenv func(string) string, runners int) {
 	}
 }
 
-// Run executes one command line and returns its exit code.
-func Run(args []string, e env) int {
-	root := newRootCmd(e)
+// Run executes one command line with the dependencies f (nil ones are the
+// real ones) and returns its exit code.
+func Run(args []string, f *factory) int {
+	return execute(newRootCmd(f), args, f.stderr)
+}
+
+// execute runs root with args and turns its error into an exit code,
+// printing the message on stderr.
+func execute(root *cobra.Command, args []string, stderr io.Writer) int {
 	root.SetArgs(args)
 	err := root.Execute()
 	if err == nil {
@@ -102,11 +99,11 @@ func Run(args []string, e env) int {
 	var coded interface{ ExitCode() int }
 	if errors.As(err, &coded) {
 		if msg := err.Error(); msg != "" {
-			fmt.Fprintln(e.stderr, "runnerctl: "+safetext.Terminal(redact.Text(msg)))
+			fmt.Fprintln(stderr, "runnerctl: "+safetext.Terminal(redact.Text(msg)))
 		}
 		return coded.ExitCode()
 	}
-	fmt.Fprintln(e.stderr, "runnerctl: "+safetext.Terminal(redact.Text(err.Error())))
+	fmt.Fprintln(stderr, "runnerctl: "+safetext.Terminal(redact.Text(err.Error())))
 	if isCobraUsageError(err) {
 		return ExitUsage
 	}
@@ -137,8 +134,23 @@ func isCobraUsageError(err error) bool {
 	return false
 }
 
-func newRootCmd(e env) *cobra.Command {
-	v := viper.New()
+// runHooks replace commands' runs (tests of the parsing); a nil hook is
+// the real run.
+type runHooks struct {
+	init     func(context.Context, *initOptions) error
+	render   func(context.Context, *renderOptions) error
+	validate func(context.Context, *validateOptions) error
+	status   func(context.Context, *statusOptions) error
+	doctor   func(context.Context, *doctorOptions) error
+	rotate   func(context.Context, *rotateOptions) error
+}
+
+func newRootCmd(f *factory) *cobra.Command { return newRootCmdWith(f, runHooks{}) }
+
+// newRootCmdWith is the root command with every command registered. A new
+// command is one line here, and its file.
+func newRootCmdWith(f *factory, hooks runHooks) *cobra.Command {
+	f.fill()
 	g := &globals{}
 	root := &cobra.Command{
 		Use:   "runnerctl",
@@ -150,39 +162,36 @@ ExternalSecret for the runner token, and hardened Helm values.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			if err := bindFlags(cmd, v, e.getenv); err != nil {
+			if err := bindFlags(cmd, f.getenv); err != nil {
 				return err
 			}
-			g.configPath = v.GetString("config")
-			g.output = v.GetString("output")
-			g.quiet = v.GetBool("quiet")
 			if g.output != "text" && g.output != "json" {
 				return usageError{fmt.Errorf("--output %q: use text or json", g.output)}
 			}
-			g.color = !v.GetBool("no-color") && e.getenv("NO_COLOR") == "" && g.output == "text" && isTerminal(e.stderr)
+			g.color = !g.noColor && f.getenv("NO_COLOR") == "" && g.output == "text" && isTerminal(f.stderr)
 			return nil
 		},
 	}
-	root.SetIn(e.stdin)
-	root.SetOut(e.stdout)
-	root.SetErr(e.stderr)
+	root.SetIn(f.stdin)
+	root.SetOut(f.stdout)
+	root.SetErr(f.stderr)
 	root.SetVersionTemplate("{{.Version}}\n")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	pf := root.PersistentFlags()
-	pf.String("config", "runnerctl.yaml", "path of the configuration file; its directory is the repository root")
-	pf.StringP("output", "o", "text", "output format: text or json")
-	pf.BoolP("quiet", "q", false, "print only errors (and diffs with render --check)")
-	pf.Bool("no-color", false, "disable colors (also NO_COLOR)")
+	pf.StringVar(&g.configPath, "config", "runnerctl.yaml", "path of the configuration file; its directory is the repository root")
+	pf.StringVarP(&g.output, "output", "o", "text", "output format: text or json")
+	pf.BoolVarP(&g.quiet, "quiet", "q", false, "print only errors (and diffs with render --check)")
+	pf.BoolVar(&g.noColor, "no-color", false, "disable colors (also NO_COLOR)")
 
 	root.AddCommand(
-		newInitCmd(e, g, v),
-		newRenderCmd(e, g, v),
-		newValidateCmd(e, g, v),
-		newStatusCmd(e, g, v),
-		newDoctorCmd(e, g, v),
-		newRotateCmd(e, g, v),
-		newProfilesCmd(e, g),
-		newVersionCmd(e, g),
+		newInitCmd(f, g, hooks.init),
+		newRenderCmd(f, g, hooks.render),
+		newValidateCmd(f, g, hooks.validate),
+		newStatusCmd(f, g, hooks.status),
+		newDoctorCmd(f, g, hooks.doctor),
+		newRotateCmd(f, g, hooks.rotate),
+		newProfilesCmd(f, g),
+		newVersionCmd(f, g),
 	)
 	// cobra would add its completion command (bash, zsh, fish, powershell)
 	// only when executing; adding it here puts it in the generated docs too.
@@ -201,7 +210,9 @@ ExternalSecret for the runner token, and hardened Helm values.`,
 
 // bindFlags layers every flag of cmd as flag > RUNNERCTL_<FLAG> > default.
 // An environment value that does not parse is a usage error naming it.
-func bindFlags(cmd *cobra.Command, v *viper.Viper, getenv func(string) string) error {
+// Every flag is bound to a field of its command's options (or of globals),
+// so setting the flag sets the field; nothing reads a flag back by name.
+func bindFlags(cmd *cobra.Command, getenv func(string) string) error {
 	var err error
 	cmd.Flags().VisitAll(func(f *pflag.Flag) {
 		if err != nil {
@@ -211,10 +222,8 @@ func bindFlags(cmd *cobra.Command, v *viper.Viper, getenv func(string) string) e
 		if val := getenv(name); val != "" && !f.Changed {
 			if serr := f.Value.Set(val); serr != nil {
 				err = usageError{fmt.Errorf("environment variable %s=%q: %w", name, val, serr)}
-				return
 			}
 		}
-		err = v.BindPFlag(f.Name, f)
 	})
 	return err
 }

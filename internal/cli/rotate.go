@@ -12,11 +12,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/viper"
 
 	"github.com/runnerctl/runnerctl/internal/config"
-	"github.com/runnerctl/runnerctl/internal/gitlab"
-	kuberemote "github.com/runnerctl/runnerctl/internal/kube/remote"
 	"github.com/runnerctl/runnerctl/internal/profile"
 	"github.com/runnerctl/runnerctl/internal/render"
 	"github.com/runnerctl/runnerctl/internal/rotate"
@@ -24,23 +21,26 @@ import (
 )
 
 type rotateOptions struct {
-	all, dryRun               bool
-	ifExpiresWithin           time.Duration
-	parallel                  int
-	tokenFile, caFile, recDir string
+	*globals
+	names           []string
+	all, dryRun     bool
+	ifExpiresWithin time.Duration
+	parallel        int
+	gitlab          gitlabFlags
+	recDir          string
 	// Cluster access: with a kubeconfig or a context, rotate-token gets
 	// the new token into the running runners itself.
-	kubeconfig, kubeContext string
-	inCluster               bool
-	wait, pollInterval      time.Duration
+	access             clusterAccess
+	wait, pollInterval time.Duration
 }
 
 // cluster reports whether rotate-token has cluster access.
-func (o rotateOptions) cluster() bool {
-	return o.kubeconfig != "" || o.kubeContext != "" || o.inCluster
+func (o *rotateOptions) cluster() bool {
+	return o.access.kubeconfig != "" || o.access.context != "" || o.access.inCluster
 }
 
-func newRotateCmd(e env, g *globals, v *viper.Viper) *cobra.Command {
+func newRotateCmd(f *factory, g *globals, runF func(context.Context, *rotateOptions) error) *cobra.Command {
+	o := &rotateOptions{globals: g}
 	cmd := &cobra.Command{
 		Use:   "rotate-token [NAME...]",
 		Short: "Give runners new tokens and store them where their ExternalSecrets read them",
@@ -83,32 +83,28 @@ Exit codes: 0 every runner rotated or skipped, 1 any failed, 2 bad input.`,
 		Example: `  runnerctl rotate-token ci
   runnerctl rotate-token --all --if-expires-within 720h   # in a scheduled pipeline
   runnerctl rotate-token ci --kubeconfig ~/.kube/config --context prod --wait 5m`,
-		ValidArgsFunction: completeRunnerNames(e),
+		ValidArgsFunction: completeRunnerNames(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o := rotateOptions{
-				all: v.GetBool("all"), dryRun: v.GetBool("dry-run"),
-				ifExpiresWithin: v.GetDuration("if-expires-within"), parallel: v.GetInt("parallel"),
-				tokenFile: v.GetString("gitlab-token-file"), caFile: v.GetString("ca-file"), recDir: v.GetString("recovery-dir"),
-				kubeconfig: v.GetString("kubeconfig"), kubeContext: v.GetString("context"), inCluster: v.GetBool("in-cluster"),
-				wait: v.GetDuration("wait"), pollInterval: v.GetDuration("poll-interval"),
+			o.names = args
+			if runF != nil {
+				return runF(cmd.Context(), o)
 			}
-			return runRotate(cmd.Context(), e, g, o, args)
+			return runRotate(cmd.Context(), f, o)
 		},
 	}
-	f := cmd.Flags()
-	f.Bool("all", false, "rotate every runner in runnerctl.yaml")
-	f.Duration("if-expires-within", 0, "skip runners whose token expires later than this from now, or never (e.g. 720h)")
-	f.Int("parallel", rotate.DefaultParallel, "rotate at most this many runners at once")
-	f.Bool("dry-run", false, "change nothing; say which runners would be rotated")
-	f.String("gitlab-token-file", "", "read the GitLab personal access token from this file (instead of GITLAB_TOKEN)")
-	f.String("ca-file", "", "PEM file of a CA to trust for GitLab (self-managed GitLab with a private CA)")
-	f.String("recovery-dir", "", "state directory: new tokens kept (0600) until stored, and the rotation locks (default $XDG_STATE_HOME/runnerctl)")
-	f.String("kubeconfig", "", "with cluster access: kubeconfig file (refresh the Secret, restart the runner, confirm its contact)")
-	f.String("context", "", "with cluster access: kubeconfig context (default: the current one; $KUBECONFIG or ~/.kube/config without --kubeconfig)")
-	f.Bool("in-cluster", false, "with cluster access: use the pod's service account (rotate-token running in the cluster)")
-	f.Duration("wait", rotate.DefaultClusterWait, "with cluster access: how long to wait, per runner, for the Secret, the rollout and the runner's contact")
-	f.Duration("poll-interval", time.Second, "with cluster access: how often to check while waiting")
-	_ = f.MarkHidden("poll-interval")
+	fs := cmd.Flags()
+	fs.BoolVar(&o.all, "all", false, "rotate every runner in runnerctl.yaml")
+	fs.DurationVar(&o.ifExpiresWithin, "if-expires-within", 0, "skip runners whose token expires later than this from now, or never (e.g. 720h)")
+	fs.IntVar(&o.parallel, "parallel", rotate.DefaultParallel, "rotate at most this many runners at once")
+	fs.BoolVar(&o.dryRun, "dry-run", false, "change nothing; say which runners would be rotated")
+	addGitLabFlags(fs, &o.gitlab)
+	fs.StringVar(&o.recDir, "recovery-dir", "", "state directory: new tokens kept (0600) until stored, and the rotation locks (default $XDG_STATE_HOME/runnerctl)")
+	fs.StringVar(&o.access.kubeconfig, "kubeconfig", "", "with cluster access: kubeconfig file (refresh the Secret, restart the runner, confirm its contact)")
+	fs.StringVar(&o.access.context, "context", "", "with cluster access: kubeconfig context (default: the current one; $KUBECONFIG or ~/.kube/config without --kubeconfig)")
+	fs.BoolVar(&o.access.inCluster, "in-cluster", false, "with cluster access: use the pod's service account (rotate-token running in the cluster)")
+	fs.DurationVar(&o.wait, "wait", rotate.DefaultClusterWait, "with cluster access: how long to wait, per runner, for the Secret, the rollout and the runner's contact")
+	fs.DurationVar(&o.pollInterval, "poll-interval", time.Second, "with cluster access: how often to check while waiting")
+	_ = fs.MarkHidden("poll-interval")
 	return cmd
 }
 
@@ -119,7 +115,8 @@ type rotateReport struct {
 	Next []string `json:"next,omitempty"`
 }
 
-func runRotate(ctx context.Context, e env, g *globals, o rotateOptions, names []string) error {
+func runRotate(ctx context.Context, f *factory, o *rotateOptions) error {
+	g, names := o.globals, o.names
 	switch {
 	case o.all && len(names) > 0:
 		return &exitError{code: ExitUsage, msg: "give runner names or --all, not both"}
@@ -129,7 +126,7 @@ func runRotate(ctx context.Context, e env, g *globals, o rotateOptions, names []
 		return &exitError{code: ExitUsage, msg: fmt.Sprintf("--parallel %d: must be at least 1", o.parallel)}
 	case o.ifExpiresWithin < 0:
 		return &exitError{code: ExitUsage, msg: fmt.Sprintf("--if-expires-within %s: must not be negative", o.ifExpiresWithin)}
-	case o.inCluster && (o.kubeconfig != "" || o.kubeContext != ""):
+	case o.access.inCluster && (o.access.kubeconfig != "" || o.access.context != ""):
 		return &exitError{code: ExitUsage, msg: "--in-cluster: not with --kubeconfig or --context"}
 	case o.cluster() && o.wait <= 0:
 		return &exitError{code: ExitUsage, msg: fmt.Sprintf("--wait %s: must be positive", o.wait)}
@@ -145,7 +142,7 @@ func runRotate(ctx context.Context, e env, g *globals, o rotateOptions, names []
 	if err != nil {
 		return err
 	}
-	state, err := openState(e, o.recDir, l.root, o.dryRun)
+	state, err := openState(f, o.recDir, l.root, o.dryRun)
 	if err != nil {
 		return err
 	}
@@ -165,24 +162,24 @@ func runRotate(ctx context.Context, e env, g *globals, o rotateOptions, names []
 		}
 	}
 
-	pat, err := gitlabToken(ctx, e, initOptions{tokenFile: o.tokenFile}, nil)
+	pat, err := f.gitlabToken(ctx, o.gitlab, nil)
 	if err != nil {
 		return err
 	}
-	gl, err := gitlab.New(gitlab.Options{URL: cfg.GitLab.URL, Token: pat, CAFile: o.caFile})
+	gl, err := f.gitlabClient(cfg.GitLab.URL, o.gitlab, pat)
 	if err != nil {
-		return &exitError{code: ExitUsage, msg: err.Error()}
+		return err
 	}
-	d := rotate.Deps{GitLab: gl, State: state, Checkpoint: e.checkpoint}
+	d := rotate.Deps{GitLab: gl, State: state, Checkpoint: f.checkpoint}
 	if !o.dryRun {
-		store, err := newStore(ctx, cfg, e.stderr)
+		store, err := f.store(ctx, cfg, f.stderr)
 		if err != nil {
 			return err
 		}
 		defer store.Close()
 		d.Store = store
 		if o.cluster() {
-			kc, err := newKube(ctx, kuberemote.Spec{Kubeconfig: o.kubeconfig, Context: o.kubeContext, InCluster: o.inCluster}, e.stderr)
+			kc, err := f.kube(ctx, o.access, f.stderr)
 			if err != nil {
 				return err
 			}
@@ -193,7 +190,7 @@ func runRotate(ctx context.Context, e env, g *globals, o rotateOptions, names []
 
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	steps := progress(e, g)
+	steps := progress(f, g)
 	d.Steps = steps
 	results := rotate.Run(ctx, d, rotate.Options{
 		GitLabURL: cfg.GitLab.URL, IfExpiresWithin: o.ifExpiresWithin, Parallel: o.parallel, DryRun: o.dryRun,
@@ -222,9 +219,9 @@ func runRotate(ctx context.Context, e env, g *globals, o rotateOptions, names []
 		if err != nil {
 			return err
 		}
-		fmt.Fprintln(e.stdout, string(out))
+		fmt.Fprintln(f.stdout, string(out))
 	} else {
-		printRotate(e, g, cfg, reports)
+		printRotate(f, g, cfg, reports)
 	}
 	switch {
 	case failed > 0 && unfinished > 0:
@@ -300,7 +297,7 @@ func reloads(profiles *profile.Set, r *config.Runner) bool {
 	return err == nil && p.RestartsWithReloader()
 }
 
-func printRotate(e env, g *globals, cfg *config.Config, reports []rotateReport) {
+func printRotate(f *factory, g *globals, cfg *config.Config, reports []rotateReport) {
 	var rotated []rotateReport
 	expiring := false
 	for _, r := range reports {
@@ -310,14 +307,14 @@ func printRotate(e env, g *globals, cfg *config.Config, reports []rotateReport) 
 		}
 		switch r.Status {
 		case rotate.Failed:
-			fmt.Fprintf(e.stdout, "failed   %s%s: %s\n", r.Name, id, r.Error)
+			fmt.Fprintf(f.stdout, "failed   %s%s: %s\n", r.Name, id, r.Error)
 		case rotate.Rotated:
 			c := r.Cluster
 			if c == nil {
 				rotated = append(rotated, r)
 			}
 			if !g.quiet || (c != nil && !c.Done()) {
-				fmt.Fprintf(e.stdout, "rotated  %s%s: %s\n", r.Name, id, r.Detail)
+				fmt.Fprintf(f.stdout, "rotated  %s%s: %s\n", r.Name, id, r.Detail)
 			}
 			switch {
 			case c.Done() && !g.quiet:
@@ -325,37 +322,37 @@ func printRotate(e env, g *globals, cfg *config.Config, reports []rotateReport) 
 				if c.Restarted {
 					how = "restarted"
 				}
-				fmt.Fprintf(e.stdout, "         the Secret holds it, the runner was %s and contacted GitLab at %s\n", how, c.ContactedAt.UTC().Format(time.RFC3339))
+				fmt.Fprintf(f.stdout, "         the Secret holds it, the runner was %s and contacted GitLab at %s\n", how, c.ContactedAt.UTC().Format(time.RFC3339))
 			case c != nil && !c.Done():
-				fmt.Fprintf(e.stdout, "         %s (step %s)\n", c.Error, c.Step)
+				fmt.Fprintf(f.stdout, "         %s (step %s)\n", c.Error, c.Step)
 				for _, s := range c.Next {
-					fmt.Fprintln(e.stdout, "           "+s)
+					fmt.Fprintln(f.stdout, "           "+s)
 				}
 			}
 		case rotate.Skipped:
 			if !g.quiet {
-				fmt.Fprintf(e.stdout, "skipped  %s%s: %s\n", r.Name, id, r.Detail)
+				fmt.Fprintf(f.stdout, "skipped  %s%s: %s\n", r.Name, id, r.Detail)
 			}
 		case rotate.WouldRotate:
-			fmt.Fprintf(e.stdout, "would rotate %s%s: %s\n", r.Name, id, r.Detail)
+			fmt.Fprintf(f.stdout, "would rotate %s%s: %s\n", r.Name, id, r.Detail)
 		}
 		for _, w := range r.Warnings {
 			expiring = expiring || strings.HasPrefix(w, "GitLab's runner token expiration applies")
-			fmt.Fprintln(e.stderr, colorize(g, "WARNING: ")+fmt.Sprintf("runner %q: %s", r.Name, w))
+			fmt.Fprintln(f.stderr, colorize(g, "WARNING: ")+fmt.Sprintf("runner %q: %s", r.Name, w))
 		}
 	}
 	if len(rotated) > 0 && !g.quiet {
-		fmt.Fprintf(e.stdout, "\nStill to do in the cluster (runnerctl has no cluster access): a runner reads its token only when it starts.\n"+
+		fmt.Fprintf(f.stdout, "\nStill to do in the cluster (runnerctl has no cluster access): a runner reads its token only when it starts.\n"+
 			"External Secrets copies the new token into the runner's Secret within %s (secrets.refreshInterval), or at once with the first command below;\n"+
 			"once the Secret changed, restart the runner with the second:\n",
 			cfg.Secrets.RefreshInterval)
 		for _, r := range rotated {
 			for _, s := range r.Next {
-				fmt.Fprintln(e.stdout, "  "+s)
+				fmt.Fprintln(f.stdout, "  "+s)
 			}
 		}
 	}
 	if expiring {
-		fmt.Fprintln(e.stderr, colorize(g, "WARNING: ")+rotate.ExpiryAdvice)
+		fmt.Fprintln(f.stderr, colorize(g, "WARNING: ")+rotate.ExpiryAdvice)
 	}
 }

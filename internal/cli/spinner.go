@@ -21,14 +21,14 @@ type stepper interface {
 
 // progress picks how steps are shown: behind a spinner when stderr is a
 // terminal, as plain lines otherwise, not at all with --quiet or JSON.
-func progress(e env, g *globals) stepper {
+func progress(f *factory, g *globals) stepper {
 	switch {
 	case g.quiet || g.output == "json":
 		return lines{}
-	case isTerminal(e.stderr):
-		return redacting{newSpinnerSteps(e.stderr, spinner.MiniDot)}
+	case isTerminal(f.stderr):
+		return redacting{newSpinnerSteps(f.stderr, spinner.MiniDot)}
 	}
-	return redacting{lines{bootstrap.LineSteps{W: e.stderr}}}
+	return redacting{lines{bootstrap.LineSteps{W: f.stderr}}}
 }
 
 // redacting passes every step line through redact.Text: a step may quote

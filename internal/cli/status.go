@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/viper"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/runnerctl/runnerctl/internal/config"
@@ -25,14 +24,16 @@ import (
 const statusParallel = 8
 
 type statusOptions struct {
-	offline           bool
-	names             []string // only these runners; all when empty
-	tokenFile, caFile string
-	color             bool // stdout is a terminal and colors are not disabled
-	schedule          rotationSchedule
+	*globals
+	offline  bool
+	names    []string // only these runners; all when empty
+	gitlab   gitlabFlags
+	color    bool // stdout is a terminal and colors are not disabled
+	schedule rotationSchedule
 }
 
-func newStatusCmd(e env, g *globals, v *viper.Viper) *cobra.Command {
+func newStatusCmd(f *factory, g *globals, runF func(context.Context, *statusOptions) error) *cobra.Command {
+	o := &statusOptions{globals: g}
 	cmd := &cobra.Command{
 		Use:   "status [NAME...]",
 		Short: "Show each runner's state in GitLab and whether its files are up to date",
@@ -72,23 +73,20 @@ CI like render --check); 2 invalid configuration or usage.`,
   runnerctl status --offline      # files only, no GitLab
   runnerctl status ci build       # only these runners
   runnerctl status --rotate-every 24h   # the rotation is scheduled daily`,
-		ValidArgsFunction: completeRunnerNames(e),
+		ValidArgsFunction: completeRunnerNames(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o := statusOptions{
-				offline:   v.GetBool("offline"),
-				tokenFile: v.GetString("gitlab-token-file"), caFile: v.GetString("ca-file"),
-				color:    !v.GetBool("no-color") && e.getenv("NO_COLOR") == "" && isTerminal(e.stdout),
-				schedule: rotationFlags(v),
-			}
 			o.names = args
-			return runStatus(cmd.Context(), e, g, o, time.Now)
+			o.color = !g.noColor && f.getenv("NO_COLOR") == "" && isTerminal(f.stdout)
+			if runF != nil {
+				return runF(cmd.Context(), o)
+			}
+			return runStatus(cmd.Context(), f, o)
 		},
 	}
-	f := cmd.Flags()
-	f.Bool("offline", false, "do not contact GitLab; report only whether the files are up to date")
-	f.String("gitlab-token-file", "", "read the GitLab personal access token from this file (instead of GITLAB_TOKEN)")
-	f.String("ca-file", "", "PEM file of a CA to trust for GitLab (self-managed GitLab with a private CA)")
-	addRotationFlags(f)
+	fs := cmd.Flags()
+	fs.BoolVar(&o.offline, "offline", false, "do not contact GitLab; report only whether the files are up to date")
+	addGitLabFlags(fs, &o.gitlab)
+	addRotationFlags(fs, &o.schedule)
 	return cmd
 }
 
@@ -149,7 +147,8 @@ func (r *statusRow) problem() string {
 	return strings.Join(p, ", ")
 }
 
-func runStatus(ctx context.Context, e env, g *globals, o statusOptions, now func() time.Time) error {
+func runStatus(ctx context.Context, f *factory, o *statusOptions) error {
+	g := o.globals
 	if err := o.schedule.check(); err != nil {
 		return err
 	}
@@ -168,43 +167,43 @@ func runStatus(ctx context.Context, e env, g *globals, o statusOptions, now func
 		orphans = nil // files of removed runners belong to none of the named
 	}
 	if !o.offline {
-		pat, err := gitlabToken(ctx, e, initOptions{tokenFile: o.tokenFile}, nil)
+		pat, err := f.gitlabToken(ctx, o.gitlab, nil)
 		if err != nil {
 			return err
 		}
-		client, err := gitlab.New(gitlab.Options{URL: l.cfg.GitLab.URL, Token: pat, CAFile: o.caFile})
+		client, err := f.gitlabClient(l.cfg.GitLab.URL, o.gitlab, pat)
 		if err != nil {
-			return &exitError{code: ExitUsage, msg: err.Error()}
+			return err
 		}
 		if err := askGitLab(ctx, client, rows); err != nil {
 			return err
 		}
 	}
-	at := now() // one instant for every row, the table and the warnings
+	at := f.now() // one instant for every row, the table and the warnings
 	for i := range rows {
 		rows[i].TokenWarning = o.schedule.tokenAdvice(rows[i].Name, rows[i].TokenExpiresAt, at)
 	}
 
 	if g.output == "json" {
-		if err := writeJSON(e.stdout, rows); err != nil {
+		if err := writeJSON(f.stdout, rows); err != nil {
 			return err
 		}
 	} else if !g.quiet {
-		if err := writeStatusTable(e.stdout, rows, at, o.color); err != nil {
+		if err := writeStatusTable(f.stdout, rows, at, o.color); err != nil {
 			return err
 		}
 	}
 	var problems []string
 	for i := range rows {
 		if rows[i].Error != "" {
-			fmt.Fprintf(e.stderr, "runnerctl: runner %q: %s\n", rows[i].Name, rows[i].Error)
+			fmt.Fprintf(f.stderr, "runnerctl: runner %q: %s\n", rows[i].Name, rows[i].Error)
 		}
 		switch w := rows[i].TokenWarning; {
 		case w == nil:
 		case w.failed(): // an error, like the line above; the exit code follows
-			fmt.Fprintf(e.stderr, "runnerctl: runner %q: %s; %s\n", rows[i].Name, w.Message, w.fix())
+			fmt.Fprintf(f.stderr, "runnerctl: runner %q: %s; %s\n", rows[i].Name, w.Message, w.fix())
 		case !g.quiet:
-			fmt.Fprintf(e.stderr, "%srunner %q: %s; %s\n", colorize(g, "WARNING: "), rows[i].Name, w.Message, w.fix())
+			fmt.Fprintf(f.stderr, "%srunner %q: %s; %s\n", colorize(g, "WARNING: "), rows[i].Name, w.Message, w.fix())
 		}
 		if p := rows[i].problem(); p != "" {
 			problems = append(problems, fmt.Sprintf("%s: %s", rows[i].Name, p))
@@ -273,11 +272,7 @@ func fileState(l *loaded) ([]statusRow, []gitops.Change, error) {
 	}
 	// Like render --check: compare whoever wrote a file, and count the
 	// files left at old gitops.paths.
-	managed, _, err := managedDirs(l.cfg, l.root)
-	if err != nil {
-		return nil, nil, err
-	}
-	plan, err := gitops.NewPlan(l.root, res.Files, managed, true)
+	plan, _, err := l.plan(res.Files, l.root, true)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -216,7 +216,7 @@ runners: [{name: shared}, {name: frontend}, {name: payments}]
 	}
 	run := func(args ...string) (int, string, string) {
 		var out, errOut strings.Builder
-		e := env{stdin: strings.NewReader(""), stdout: &out, stderr: &errOut, getenv: func(string) string { return "" }}
+		e := &factory{stdin: strings.NewReader(""), stdout: &out, stderr: &errOut, getenv: func(string) string { return "" }}
 		code := Run(append([]string{"status", "--offline", "-o", "json", "--config", cfg}, args...), e)
 		return code, out.String(), errOut.String()
 	}

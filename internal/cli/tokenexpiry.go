@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
-	"github.com/spf13/viper"
 )
 
 // Defaults of --rotate-within and --rotate-every: the CI template
@@ -24,17 +23,13 @@ type rotationSchedule struct {
 	every  time.Duration // how often the schedule runs
 }
 
-// addRotationFlags adds --rotate-within and --rotate-every to a command.
-func addRotationFlags(f *pflag.FlagSet) {
-	f.Duration("rotate-within", defaultRotateWithin,
+// addRotationFlags adds --rotate-within and --rotate-every to a command,
+// bound to s; check them with check.
+func addRotationFlags(f *pflag.FlagSet, s *rotationSchedule) {
+	f.DurationVar(&s.within, "rotate-within", defaultRotateWithin,
 		"the --if-expires-within of your scheduled rotate-token --all: a token expiring within this is rotated by the next run")
-	f.Duration("rotate-every", defaultRotateEvery,
+	f.DurationVar(&s.every, "rotate-every", defaultRotateEvery,
 		"how often the scheduled rotation runs (the CI template suggests daily or weekly): a token expiring sooner may expire before the next run")
-}
-
-// rotationFlags reads the two flags; check them with check.
-func rotationFlags(v *viper.Viper) rotationSchedule {
-	return rotationSchedule{within: v.GetDuration("rotate-within"), every: v.GetDuration("rotate-every")}
 }
 
 // check refuses a schedule that cannot keep tokens alive: when the window

@@ -4,19 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/viper"
 
-	kuberemote "github.com/runnerctl/runnerctl/internal/kube/remote"
 	"github.com/runnerctl/runnerctl/internal/render"
 	"github.com/runnerctl/runnerctl/internal/repofile"
 	"github.com/runnerctl/runnerctl/internal/safetext"
@@ -24,6 +20,7 @@ import (
 )
 
 type validateOptions struct {
+	*globals
 	files         []string
 	crds          []string
 	chart         string
@@ -31,11 +28,8 @@ type validateOptions struct {
 	allowDrift    bool
 }
 
-// validateTimeout bounds the helper's work: reading CRDs, rendering the
-// chart, and fetching it from a repository (which has its own 30 s limit).
-const validateTimeout = 2 * time.Minute
-
-func newValidateCmd(e env, g *globals, v *viper.Viper) *cobra.Command {
+func newValidateCmd(f *factory, g *globals, runF func(context.Context, *validateOptions) error) *cobra.Command {
+	o := &validateOptions{globals: g}
 	cmd := &cobra.Command{
 		Use:   "validate [FILE|DIR...]",
 		Short: "Check the generated files against the schemas of the systems that will read them",
@@ -85,19 +79,18 @@ valid (warnings allowed), 1 invalid, 2 bad configuration or usage.`,
   runnerctl validate --crds crds/ --chart ./mirror/gitlab-runner-0.86.0.tgz
   runnerctl validate --crds crds/ --chart https://charts.gitlab.io -o json`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o := validateOptions{
-				files: args, crds: v.GetStringSlice("crds"), chart: v.GetString("chart"),
-				ignoreMissing: v.GetBool("ignore-missing-schemas"),
-				allowDrift:    v.GetBool("allow-drift"),
+			o.files = args
+			if runF != nil {
+				return runF(cmd.Context(), o)
 			}
-			return runValidate(cmd.Context(), e, g, o)
+			return runValidate(cmd.Context(), f, o)
 		},
 	}
-	f := cmd.Flags()
-	f.StringSlice("crds", nil, "CRD file or directory (repeatable, or comma-separated)")
-	f.String("chart", "", "also render this chart with the generated values: a directory, a .tgz, oci://... or an https:// chart repository")
-	f.Bool("ignore-missing-schemas", false, "an object whose CRD is not given is a warning, not an error")
-	f.Bool("allow-drift", false, "a field that the API server would fill in with a default is a warning, not an error")
+	fs := cmd.Flags()
+	fs.StringSliceVar(&o.crds, "crds", nil, "CRD file or directory (repeatable, or comma-separated)")
+	fs.StringVar(&o.chart, "chart", "", "also render this chart with the generated values: a directory, a .tgz, oci://... or an https:// chart repository")
+	fs.BoolVar(&o.ignoreMissing, "ignore-missing-schemas", false, "an object whose CRD is not given is a warning, not an error")
+	fs.BoolVar(&o.allowDrift, "allow-drift", false, "a field that the API server would fill in with a default is a warning, not an error")
 	return cmd
 }
 
@@ -109,12 +102,9 @@ type validateReport struct {
 	Problems []validate.Problem `json:"problems"`
 }
 
-func runValidate(ctx context.Context, e env, g *globals, o validateOptions) error {
-	l, err := load(g)
-	if err != nil {
-		return err
-	}
-	res, err := render.Render(l.cfg, l.profiles)
+func runValidate(ctx context.Context, f *factory, o *validateOptions) error {
+	g := o.globals
+	l, res, err := loadRendered(g)
 	if err != nil {
 		return err
 	}
@@ -126,32 +116,32 @@ func runValidate(ctx context.Context, e env, g *globals, o validateOptions) erro
 	values := valuesPaths(l.cfg)
 	rep := validateReport{Files: []string{}, CRDs: []string{}, Chart: o.chart}
 	rep.Problems = validate.Generated(res.Files, values, rv)
-	for _, f := range res.Files {
-		rep.Files = append(rep.Files, f.Path)
-		if !values[f.Path] {
-			req.Files = append(req.Files, validate.File{Path: f.Path, Content: f.Content})
+	for _, file := range res.Files {
+		rep.Files = append(rep.Files, file.Path)
+		if !values[file.Path] {
+			req.Files = append(req.Files, validate.File{Path: file.Path, Content: file.Content})
 		}
 	}
 	extra, err := readYAMLFiles(l.root, o.files, "FILE")
 	if err != nil {
 		return err
 	}
-	for _, f := range extra {
-		rep.Files = append(rep.Files, f.Path)
-		if validate.IsValues(f.Content) {
+	for _, file := range extra {
+		rep.Files = append(rep.Files, file.Path)
+		if validate.IsValues(file.Content) {
 			// A committed or hand-written values file: its runners.config
 			// is what the runner reads, whatever runnerctl.yaml says.
-			rep.Problems = append(rep.Problems, validate.Values(f.Path, f.Content, rv)...)
+			rep.Problems = append(rep.Problems, validate.Values(file.Path, file.Content, rv)...)
 			continue
 		}
-		rep.Problems = append(rep.Problems, validate.Manifest(f.Path, f.Content)...)
-		req.Files = append(req.Files, f)
+		rep.Problems = append(rep.Problems, validate.Manifest(file.Path, file.Content)...)
+		req.Files = append(req.Files, file)
 	}
 	if req.CRDs, err = readYAMLFiles(l.root, o.crds, "--crds"); err != nil {
 		return err
 	}
-	for _, f := range req.CRDs {
-		rep.CRDs = append(rep.CRDs, f.Path)
+	for _, file := range req.CRDs {
+		rep.CRDs = append(rep.CRDs, file.Path)
 	}
 	if o.chart != "" {
 		src, err := chartSource(o.chart, l.cfg.Chart.Name, l.cfg.Chart.Version)
@@ -172,7 +162,7 @@ func runValidate(ctx context.Context, e env, g *globals, o validateOptions) erro
 		}
 	}
 
-	ps, err := helperValidate(ctx, req, e.stderr)
+	ps, err := f.checkManifests(ctx, req, f.stderr)
 	if err != nil {
 		return err
 	}
@@ -189,7 +179,7 @@ func runValidate(ctx context.Context, e env, g *globals, o validateOptions) erro
 	rep.Valid = !validate.HasErrors(rep.Problems)
 
 	if g.output == "json" {
-		if err := writeJSON(e.stdout, rep); err != nil {
+		if err := writeJSON(f.stdout, rep); err != nil {
 			return err
 		}
 	} else {
@@ -197,7 +187,7 @@ func runValidate(ctx context.Context, e env, g *globals, o validateOptions) erro
 			if p.Severity == validate.Warning && g.quiet {
 				continue
 			}
-			fmt.Fprintln(e.stdout, p.String())
+			fmt.Fprintln(f.stdout, p.String())
 		}
 	}
 	errs, drift := 0, 0
@@ -213,7 +203,7 @@ func runValidate(ctx context.Context, e env, g *globals, o validateOptions) erro
 		return &exitError{code: ExitFailure, msg: fmt.Sprintf("invalid: %d error(s) in the files %s renders%s%s", errs, g.configPath, extraNote(o.files), driftNote(drift, o.allowDrift))}
 	}
 	if !g.quiet && g.output == "text" {
-		fmt.Fprintf(e.stderr, "valid: %d file(s) checked against %d CRD file(s)%s, %d warning(s)\n",
+		fmt.Fprintf(f.stderr, "valid: %d file(s) checked against %d CRD file(s)%s, %d warning(s)\n",
 			len(rep.Files), len(rep.CRDs), chartNote(o.chart), len(rep.Problems))
 	}
 	return nil
@@ -248,27 +238,6 @@ func fileContent(files []render.File, path string) []byte {
 		}
 	}
 	return nil
-}
-
-// helperValidate runs the request in runnerctl-kube, which links the
-// Kubernetes and Helm code.
-func helperValidate(ctx context.Context, req validate.Request, stderr io.Writer) ([]validate.Problem, error) {
-	path, err := kuberemote.Find()
-	if err != nil {
-		return nil, fmt.Errorf("%w: validate needs it; install it next to runnerctl (go install ./cmd/... installs both)", err)
-	}
-	ctx, cancel := context.WithTimeout(ctx, validateTimeout)
-	defer cancel()
-	c, err := kuberemote.StartCharts(ctx, path, stderr)
-	if err != nil {
-		return nil, err
-	}
-	defer c.Close()
-	ps, err := c.Validate(ctx, req)
-	if errors.Is(err, kuberemote.ErrConfig) {
-		return nil, &exitError{code: ExitUsage, msg: err.Error()}
-	}
-	return ps, err
 }
 
 // chartSource reads --chart: a local directory or .tgz, oci://...[:VERSION]

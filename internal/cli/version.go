@@ -85,7 +85,7 @@ func versionString() string {
 	return currentBuild().Version
 }
 
-func newVersionCmd(e env, g *globals) *cobra.Command {
+func newVersionCmd(f *factory, g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
 		Short: "Print the version of runnerctl and of the chart it pins by default",
@@ -102,9 +102,9 @@ knows its commit; what is not known is shown as devel or unknown.`,
 				AppVersion   string `json:"defaultChartAppVersion"`
 			}{currentBuild(), config.DefaultChartVersion, config.DefaultChartAppVersion}
 			if g.output == "json" {
-				return writeJSON(e.stdout, info)
+				return writeJSON(f.stdout, info)
 			}
-			_, err := fmt.Fprintf(e.stdout, "runnerctl %s (commit %s, %s; %s %s)\ndefault chart gitlab-runner %s (runner %s)\n",
+			_, err := fmt.Fprintf(f.stdout, "runnerctl %s (commit %s, %s; %s %s)\ndefault chart gitlab-runner %s (runner %s)\n",
 				info.Version, info.Commit, info.Date, info.GoVersion, info.Platform, info.ChartVersion, info.AppVersion)
 			return err
 		},

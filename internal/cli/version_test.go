@@ -53,7 +53,7 @@ func TestResolveBuild(t *testing.T) {
 
 func TestVersionCommand(t *testing.T) {
 	var out, errOut strings.Builder
-	e := env{stdin: strings.NewReader(""), stdout: &out, stderr: &errOut, getenv: func(string) string { return "" }}
+	e := &factory{stdin: strings.NewReader(""), stdout: &out, stderr: &errOut, getenv: func(string) string { return "" }}
 	if code := Run([]string{"version", "-o", "json"}, e); code != ExitOK {
 		t.Fatalf("exit %d: %s", code, errOut.String())
 	}

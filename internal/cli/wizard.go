@@ -11,8 +11,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/spf13/pflag"
-
 	"github.com/runnerctl/runnerctl/internal/config"
 	"github.com/runnerctl/runnerctl/internal/gitops"
 	"github.com/runnerctl/runnerctl/internal/prompt"
@@ -171,8 +169,8 @@ func detectBackend(getenv func(string) string) []foundBackend {
 // names this very repository, as the user's git reaches it. A URL that
 // runnerctl.yaml could not hold is not offered. git runs with
 // gitops.Env's environment, without runnerctl's secrets.
-func originDefault(ctx context.Context, st *initState, qs []question, flags *pflag.FlagSet, root, remote string) {
-	if flagValue(flags, "repo-url") != "" || flags.Changed("repo-url") || st.raw.GitOps.RepoURL != "" {
+func originDefault(ctx context.Context, st *initState, qs []question, given answers, root, remote string) {
+	if given.value("repo-url") != "" || given.changed("repo-url") || st.raw.GitOps.RepoURL != "" {
 		return
 	}
 	url, err := gitops.Git{Dir: root}.RemoteURL(ctx, remote)
@@ -315,8 +313,8 @@ func askOne(ctx context.Context, a prompt.Asker, st *initState, q question, def,
 
 // confirmInit shows what init is about to do and asks whether to go on.
 // Nothing has been changed yet, anywhere.
-func confirmInit(ctx context.Context, e env, a prompt.Asker, cfg *config.Config, r *config.Runner, loc config.RemoteRef, plan *gitops.Plan, configPath string, configChanged bool) (bool, error) {
-	a.Say(initSummary(e, cfg, r, loc, plan, configPath, configChanged))
+func confirmInit(ctx context.Context, f *factory, a prompt.Asker, cfg *config.Config, r *config.Runner, loc config.RemoteRef, plan *gitops.Plan, configPath string, configChanged bool) (bool, error) {
+	a.Say(initSummary(f, cfg, r, loc, plan, configPath, configChanged))
 	title := fmt.Sprintf("Create runner %q?", r.Name)
 	if r.RunnerID != 0 {
 		title = fmt.Sprintf("Go ahead with runner %q?", r.Name)
@@ -328,7 +326,7 @@ func confirmInit(ctx context.Context, e env, a prompt.Asker, cfg *config.Config,
 // runner is created, with which settings (those that differ from GitLab's
 // defaults), where its token goes, what deploys it, and which files are
 // written.
-func initSummary(e env, cfg *config.Config, r *config.Runner, loc config.RemoteRef, plan *gitops.Plan, configPath string, configChanged bool) string {
+func initSummary(f *factory, cfg *config.Config, r *config.Runner, loc config.RemoteRef, plan *gitops.Plan, configPath string, configChanged bool) string {
 	reg := r.Registration
 	var b strings.Builder
 	line := func(label, format string, args ...any) {
@@ -373,7 +371,7 @@ func initSummary(e env, cfg *config.Config, r *config.Runner, loc config.RemoteR
 	if len(settings) > 0 {
 		line("settings", "%s", strings.Join(settings, "; "))
 	}
-	line("token", "%s at %q", backendPlace(e, cfg.Secrets), secrets.Location(loc).String())
+	line("token", "%s at %q", backendPlace(f, cfg.Secrets), secrets.Location(loc).String())
 	line("ESO store", "%s %q", cfg.Secrets.Store.Kind, cfg.Secrets.Store.Name)
 	line("deployment", "profile %s, namespace %s, chart %s %s", r.Profile, r.Namespace, cfg.Chart.Name, cfg.Chart.Version)
 	var files []string
@@ -398,11 +396,11 @@ func initSummary(e env, cfg *config.Config, r *config.Runner, loc config.RemoteR
 
 // backendPlace names the secrets manager that will hold the token, with
 // what tells one of its kind from another.
-func backendPlace(e env, s config.Secrets) string {
+func backendPlace(f *factory, s config.Secrets) string {
 	switch s.Backend {
 	case config.BackendVault:
 		place := fmt.Sprintf("vault, mount %s", s.Vault.Mount)
-		if addr := e.getenv("VAULT_ADDR"); addr != "" {
+		if addr := f.getenv("VAULT_ADDR"); addr != "" {
 			place = fmt.Sprintf("vault %s, mount %s", addr, s.Vault.Mount)
 		}
 		return place
@@ -417,4 +415,88 @@ func backendPlace(e env, s config.Secrets) string {
 		return "gcp secret manager of project " + s.GCP.Project
 	}
 	return s.Backend
+}
+
+// answerSources maps the field of each answer that came from a flag or a
+// RUNNERCTL_* variable to its name, for config.InvalidError.Attribute.
+func answerSources(qs []question, given answers, getenv func(string) string, runner int) map[string]string {
+	sources := map[string]string{}
+	for _, q := range qs {
+		field, ok := questionFields[q.flag]
+		if !ok {
+			continue
+		}
+		switch env := "RUNNERCTL_" + envName(q.flag); {
+		case given.changed(q.flag):
+			sources[field(runner)] = "--" + q.flag
+		case getenv(env) != "":
+			sources[field(runner)] = env
+		}
+	}
+	return sources
+}
+
+// ask fills every question: flag (or env) first, else a prompt starting
+// from the existing file's value or the default, else (no prompt) that
+// value. With a prompt, every answer is checked where it is given and
+// asked again until it is accepted, and a flag's value that would be
+// refused is asked again too: an interactive run never ends with missing
+// inputs. Without a prompt, every required question left empty and every
+// value that does not parse is reported at once.
+func ask(ctx context.Context, st *initState, qs []question, given answers, asker prompt.Asker) error {
+	var missing, bad []string
+	for _, q := range qs {
+		if !q.when(st) {
+			continue
+		}
+		v := given.value(q.flag)
+		// An explicitly empty flag (--maintenance-note '') is an answer.
+		answered := v != "" || given.changed(q.flag)
+		var refused string
+		if answered && asker != nil {
+			if err := st.check(q, v); err != nil {
+				answered, refused = false, fmt.Sprintf("--%s %q: %v", q.flag, v, err)
+			}
+		}
+		if !answered {
+			def, why := q.defaultOf(st, asker != nil)
+			if refused != "" {
+				asker.Say(refused)
+				def = v
+			}
+			v = def
+			if asker != nil {
+				var err error
+				if v, err = askOne(ctx, asker, st, q, def, why); err != nil {
+					return askError(q, err)
+				}
+			}
+		}
+		if q.implicit && q.get(st) == "" && v == q.def(st) {
+			continue // the default applies without being written down
+		}
+		if v == "" {
+			if q.required(st) {
+				missing = append(missing, fmt.Sprintf("--%s (RUNNERCTL_%s): %s", q.flag, envName(q.flag), q.title))
+			}
+			continue
+		}
+		if err := q.set(st, v); err != nil {
+			bad = append(bad, fmt.Sprintf("--%s: %v", q.flag, err))
+		}
+	}
+	if len(missing)+len(bad) == 0 {
+		return nil
+	}
+	var b strings.Builder
+	if len(missing) > 0 {
+		b.WriteString("missing inputs (give them as flags or environment variables, or run in a terminal to be asked):\n  " + strings.Join(missing, "\n  "))
+	}
+	if len(bad) > 0 {
+		if b.Len() > 0 {
+			b.WriteString("\n")
+		}
+		b.WriteString("invalid inputs:\n  " + strings.Join(bad, "\n  "))
+	}
+	return &exitError{code: ExitUsage, msg: b.String()}
 }

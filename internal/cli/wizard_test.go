@@ -8,8 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/spf13/viper"
-
 	"github.com/runnerctl/runnerctl/internal/config"
 	"github.com/runnerctl/runnerctl/internal/profile"
 	"github.com/runnerctl/runnerctl/internal/prompt"
@@ -122,10 +120,11 @@ func TestAskChecksEachAnswer(t *testing.T) {
 	st.getenv = func(k string) string {
 		return map[string]string{"VAULT_ADDR": "https://vault.example.com", "VAULT_TOKEN": "t"}[k]
 	}
-	qs := questions()
-	cmd := newInitCmd(env{getenv: st.getenv}, &globals{}, viper.New())
-	if err := cmd.Flags().Set("chart-version", "1.x"); err != nil {
-		t.Fatal(err)
+	var o *initOptions
+	cmd := newInitCmd(&factory{getenv: st.getenv}, &globals{}, func(_ context.Context, opts *initOptions) error { o = opts; return nil })
+	cmd.SetArgs([]string{"--chart-version", "1.x"})
+	if err := cmd.Execute(); err != nil || o == nil {
+		t.Fatalf("init --chart-version 1.x: %v", err)
 	}
 	a := &prompt.Static{Answers: []string{
 		"https://gitlab.example.com/", "https://gitlab.example.com/ops/gitops.git",
@@ -137,7 +136,7 @@ func TestAskChecksEachAnswer(t *testing.T) {
 		"", "", // profile, namespace
 		"", "0.86.0", // the refused flag's value again, then a good one
 	}}
-	if err := ask(context.Background(), st, qs, cmd.Flags(), a); err != nil {
+	if err := ask(context.Background(), st, o.qs, o.answers, a); err != nil {
 		t.Fatalf("ask: %v", err)
 	}
 	if len(a.Answers) != 0 {
@@ -163,7 +162,7 @@ func TestAskChecksEachAnswer(t *testing.T) {
 
 // init's help states the accessible mode's bound as it is.
 func TestInitHelpStatesMaxTries(t *testing.T) {
-	cmd := newInitCmd(env{getenv: func(string) string { return "" }}, &globals{}, viper.New())
+	cmd := newInitCmd(&factory{getenv: func(string) string { return "" }}, &globals{}, nil)
 	if want := fmt.Sprintf("gave %d refused lines", prompt.MaxTries); !strings.Contains(strings.Join(strings.Fields(cmd.Long), " "), want) {
 		t.Errorf("init's help does not say %q", want)
 	}
