@@ -106,8 +106,9 @@ func (f *factory) fill() {
 // (package remote says why it is a separate process). Credentials come from
 // the environment, of which the helper gets only what its backend needs
 // (each backend's usual variables, or the AWS and GCP SDKs' default
-// chains), never from runnerctl.yaml or flags: they are secrets too. A backend that cannot even be configured is the
-// user's input to fix (exit 2), reported before any runner exists.
+// chains), never from runnerctl.yaml or flags: they are secrets too. A
+// backend that cannot even be configured is the user's input to fix
+// (exit 2), reported before any runner exists.
 func newStore(ctx context.Context, cfg *config.Config, stderr io.Writer) (store, error) {
 	s := cfg.Secrets
 	spec, err := storeSpec(s)
