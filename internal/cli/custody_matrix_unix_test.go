@@ -46,6 +46,7 @@ func TestCustodyKillMatrix(t *testing.T) {
 	if _, err := exec.LookPath("git"); err != nil {
 		t.Skip("git is needed for the commit step")
 	}
+	t.Parallel() // mostly waiting for its processes: run beside the scripts
 	var (
 		mu   sync.Mutex
 		rows []matrixRow

@@ -29,12 +29,14 @@ func TestConcurrentRendersOneRepository(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts 40 processes")
 	}
+	t.Parallel() // mostly waiting for its processes: run beside the scripts
 	bin, err := exec.LookPath("runnerctl") // the test binary, put on PATH by TestMain
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, git := range []bool{true, false} {
 		t.Run(fmt.Sprintf("git=%v", git), func(t *testing.T) {
+			t.Parallel()
 			repo := t.TempDir()
 			if git {
 				if err := os.Mkdir(filepath.Join(repo, ".git"), 0o755); err != nil {
