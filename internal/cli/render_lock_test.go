@@ -29,7 +29,8 @@ func TestConcurrentRendersOneRepository(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts 40 processes")
 	}
-	t.Parallel()                           // mostly waiting for its processes: run beside the scripts
+	// Mostly waiting for its processes: run beside the scripts.
+	t.Parallel()
 	bin, err := exec.LookPath("runnerctl") // the test binary, put on PATH by TestMain
 	if err != nil {
 		t.Fatal(err)
