@@ -379,7 +379,7 @@ func (b *builder) configFromFiles(cfg *config.Config) {
 		cfg.Secrets.Backend = config.BackendVault
 		b.lines = append(b.lines, Line{Object: "runner " + b.opts.Name, Field: "secrets", Class: Differs,
 			Detail: "no ExternalSecret among the files: runnerctl.yaml gets a vault backend and store to fill in; render adds an ExternalSecret"})
-		cfg.Secrets.Store.Name = "FILL-IN"
+		cfg.Secrets.Store.Name = "fill-in"
 	}
 	if cfg.GitOps.RepoURL == "" {
 		cfg.GitOps.RepoURL = "https://example.invalid/FILL-IN.git"
@@ -518,7 +518,36 @@ func (b *builder) fromTOML(r *config.Runner) {
 		}
 		rest["kubernetes"] = kk
 	}
-	b.extra = rest
+	b.extra = withoutTokens(rest)
+}
+
+// withoutTokens drops every value findLeaks reports from a runners.config
+// table, so that a pasted token never reaches extraConfig.
+func withoutTokens(m map[string]any) map[string]any {
+	out := map[string]any{}
+	for k, v := range m {
+		switch x := v.(type) {
+		case string:
+			if tokenRE.MatchString(x) || (x != "" && slices.Contains(tokenKeys, strings.ToLower(k))) {
+				continue
+			}
+		case map[string]any:
+			v = withoutTokens(x)
+		case []any:
+			l := make([]any, 0, len(x))
+			for _, e := range x {
+				if em, ok := e.(map[string]any); ok {
+					e = withoutTokens(em)
+				} else if es, ok := e.(string); ok && tokenRE.MatchString(es) {
+					continue
+				}
+				l = append(l, e)
+			}
+			v = l
+		}
+		out[k] = v
+	}
+	return out
 }
 
 func firstNonEmpty(a, b string) string {

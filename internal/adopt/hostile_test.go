@@ -1,0 +1,94 @@
+package adopt
+
+import (
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/runnerctl/runnerctl/internal/config"
+)
+
+const leakyValues = `gitlabUrl: https://gitlab.example.com/
+runnerToken: glrt-PASTEDpastedPASTED1234
+concurrent: 1
+runners:
+  config: |
+    [[runners]]
+      token = "glrt-INTOMLintomlINTOML99"
+      [runners.kubernetes]
+        namespace = "ci"
+        image = "alpine:3.20"
+        [runners.kubernetes.pod_labels]
+          note = "GR1348941oldRegistrationToken"
+`
+
+// TestLeaksAreReportedNeverShown pastes tokens into the values: each must
+// be a leak line with its file and field, and no token may appear in the
+// report or in the imported runnerctl.yaml.
+func TestLeaksAreReportedNeverShown(t *testing.T) {
+	res, err := Import([]File{{Path: "values/build.yaml", Data: []byte(leakyValues)}}, Options{Name: "build", Profiles: builtins(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, field := range []string{"runnerToken", "runners.config.runners[0].token", "runners.config.runners[0].kubernetes.pod_labels.note"} {
+		if !slices.ContainsFunc(res.Report.Lines, func(l Line) bool {
+			return l.Class == Leak && l.File == "values/build.yaml" && l.Field == field
+		}) {
+			t.Errorf("no leak line for values/build.yaml %s; report:\n%s", field, res.Report.Text())
+		}
+	}
+	text, err := config.Marshal(res.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, secret := range []string{"PASTEDpasted", "INTOMLintoml", "oldRegistrationToken"} {
+		if strings.Contains(res.Report.Text(), secret) {
+			t.Errorf("the report shows a token (%s):\n%s", secret, res.Report.Text())
+		}
+		if strings.Contains(string(text), secret) {
+			t.Errorf("runnerctl.yaml holds a token (%s):\n%s", secret, text)
+		}
+	}
+}
+
+// TestRefusedInput is input import must refuse, naming the file, before
+// anything is written.
+func TestRefusedInput(t *testing.T) {
+	app := func(name string) string {
+		return "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: " + name +
+			"\nspec:\n  source:\n    chart: gitlab-runner\n    repoURL: https://charts.gitlab.io\n    targetRevision: 0.86.0\n"
+	}
+	for _, tc := range []struct {
+		name  string
+		files []File
+		want  string
+	}{
+		{"not YAML", []File{{Path: "a.yaml", Data: []byte("kind: [unclosed\n")}}, "a.yaml: not valid YAML"},
+		{"two runners in one file", []File{{Path: "apps.yaml", Data: []byte(app("gitlab-runner-a") + "---\n" + app("gitlab-runner-b"))}}, "apps.yaml: a second gitlab-runner Application"},
+		{"two [[runners]]", []File{{Path: "v.yaml", Data: []byte("gitlabUrl: https://g/\nrunners:\n  config: |\n    [[runners]]\n    [[runners]]\n")}}, "v.yaml: values: runners.config has 2 [[runners]] entries"},
+		{"no runner", []File{{Path: "cm.yaml", Data: []byte("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n")}}, "no gitlab-runner Application"},
+		{"no name", []File{{Path: "app.yaml", Data: []byte(app("gitlab-runner"))}}, "give one with --name"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Import(tc.files, Options{Profiles: builtins(t)})
+			var ie *InputError
+			if !errors.As(err, &ie) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want an InputError containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestOtherKindsAreIgnored keeps objects of other kinds out of the runner
+// and says so.
+func TestOtherKindsAreIgnored(t *testing.T) {
+	files := []File{{Path: "v.yaml", Data: []byte("gitlabUrl: https://gitlab.example.com/\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\n")}}
+	res, err := Import(files, Options{Name: "x", Profiles: builtins(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(res.Report.Lines, func(l Line) bool { return l.Class == Ignored && l.Object == "ConfigMap/extra" }) {
+		t.Errorf("no ignored line for ConfigMap/extra:\n%s", res.Report.Text())
+	}
+}
