@@ -43,6 +43,10 @@ type Result struct {
 	Profile  string
 	Rendered []render.File
 	Report   Report
+	// Sources are the input files that held only the runner's objects:
+	// those the generated files replace. A file that also holds other
+	// objects is not among them.
+	Sources []string
 }
 
 // inputs are the documents that make up one runner.
@@ -111,6 +115,7 @@ func Import(files []File, opts Options) (*Result, error) {
 	rep.Lines = append(rep.Lines, best.Report.Lines...)
 	rep.sort()
 	best.Report = rep
+	best.Sources = in.sources()
 	return best, nil
 }
 
@@ -229,6 +234,24 @@ func classify(docs []doc) (*inputs, error) {
 		in.toml = t
 	}
 	return in, nil
+}
+
+// sources lists the files that hold only the runner's objects.
+func (in *inputs) sources() []string {
+	mixed := map[string]bool{}
+	for _, d := range in.ignored {
+		mixed[d.file] = true
+	}
+	set := map[string]bool{}
+	for _, d := range []*doc{in.app, in.es, in.secret} {
+		if d != nil && !mixed[d.file] {
+			set[d.file] = true
+		}
+	}
+	if in.valuesFile != "" && !mixed[in.valuesFile] {
+		set[in.valuesFile] = true
+	}
+	return slices.Sorted(maps.Keys(set))
 }
 
 func decodeValues(text string) (map[string]any, error) {
