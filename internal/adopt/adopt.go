@@ -62,7 +62,7 @@ type inputs struct {
 // Import reads the runner that files describe. It fails with an InputError
 // when the files do not describe exactly one runner.
 func Import(files []File, opts Options) (*Result, error) {
-	docs, err := parseFiles(files)
+	docs, skipped, err := parseFiles(files)
 	if err != nil {
 		return nil, err
 	}
@@ -70,7 +70,7 @@ func Import(files []File, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	var rep Report
+	rep := Report{Lines: skipped}
 	leaks := findLeaks(docs, in)
 	rep.Lines = append(rep.Lines, leaks.lines()...)
 	for _, d := range in.ignored {
@@ -215,7 +215,7 @@ func classify(docs []doc) (*inputs, error) {
 	}
 	for _, d := range valuesDocs {
 		if in.values != nil {
-			return nil, &InputError{File: d.file, Msg: fmt.Sprintf("more than one set of chart values (the other is %s); import one runner at a time, or merge the values into one file", in.valuesObject)}
+			return nil, &InputError{File: d.file, Msg: fmt.Sprintf("more than one set of chart values (the other is %s in %s); import one runner at a time, or merge the values into one file", in.valuesObject, in.valuesFile)}
 		}
 		in.values, in.valuesFile, in.valuesObject = d.obj, d.file, "values"
 	}
@@ -255,9 +255,9 @@ func (in *inputs) sources() []string {
 }
 
 func decodeValues(text string) (map[string]any, error) {
-	d, err := parseFiles([]File{{Data: []byte(text)}})
-	if err != nil {
-		return nil, err
+	d, perr := parseFile(File{Data: []byte(text)})
+	if perr != nil {
+		return nil, perr
 	}
 	if len(d) != 1 {
 		return nil, fmt.Errorf("%d documents", len(d))
@@ -360,9 +360,9 @@ func (b *builder) configFromFiles(cfg *config.Config) {
 		cfg.ArgoCD.Project = getString(app, "spec", "project")
 		cfg.ArgoCD.Destination.Server = getString(app, "spec", "destination", "server")
 		cfg.ArgoCD.Destination.Name = getString(app, "spec", "destination", "name")
-		if sp := getMap(app, "spec", "syncPolicy"); sp != nil {
-			cfg.ArgoCD.SyncPolicy = syncPolicy(sp)
-		}
+		// No syncPolicy is manual sync; runnerctl.yaml's omitted one would
+		// be the seed's automated policy, so say it explicitly.
+		cfg.ArgoCD.SyncPolicy = syncPolicy(getMap(app, "spec", "syncPolicy"))
 		src := chartSource(app)
 		cfg.Chart.RepoURL = getString(src, "repoURL")
 		cfg.Chart.Version = getString(src, "targetRevision")

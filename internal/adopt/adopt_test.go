@@ -214,7 +214,7 @@ func checkRoundTrip(t *testing.T, files []File, res *Result, profiles render.Pro
 			mine = append(mine, f)
 		}
 	}
-	docs, err := parseFiles(files)
+	docs, _, err := parseFiles(files)
 	if err != nil {
 		t.Fatal(err)
 	}

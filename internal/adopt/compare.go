@@ -113,9 +113,9 @@ func compare(in *inputs, rendered []render.File, leaks leakSet) ([]Line, error) 
 	var valuesPath string
 	var lines []Line
 	for _, f := range rendered {
-		d, err := parseFiles([]File{{Path: f.Path, Data: f.Content}})
-		if err != nil || len(d) != 1 {
-			return nil, fmt.Errorf("rendered %s does not decode: %v", f.Path, err)
+		d, perr := parseFile(File{Path: f.Path, Data: f.Content})
+		if perr != nil || len(d) != 1 {
+			return nil, fmt.Errorf("rendered %s does not decode: %v", f.Path, perr)
 		}
 		switch o := d[0]; {
 		case o.kind() == "Application":
@@ -519,8 +519,10 @@ var rules = []rule{
 	{"", regexp.MustCompile(`^spec\.sources\.[a-z0-9]+\.targetRevision$`), addedAs("HEAD"), Equivalent, "HEAD is what ArgoCD tracks when targetRevision is empty"},
 	{"", regexp.MustCompile(`^spec\.target\.template\.type$`), addedAs("Opaque"), Equivalent, "Opaque is the type a Secret gets when none is set"},
 	{"values", regexp.MustCompile(`^runners\.config\.runners\[0\]\.kubernetes\.((cpu|memory)_(limit|request)|pull_policy)$`), added, Differs, "runnerctl's default for a job setting the files leave unset (runners[].jobResources, runners[].pullPolicy); set your own there"},
+	{"values", regexp.MustCompile(`^(concurrent|checkInterval)$`), added, Differs, "runnerctl's default (runners[].concurrent, runners[].checkInterval) where the chart has its own; set yours there"},
 	{"values", regexp.MustCompile(`^resources$`), added, Differs, "runnerctl's default resources of the runner pod (runners[].resources); set your own there"},
-	{"values", regexp.MustCompile(`^(securityContext|podSecurityContext|rbac\.rules|runners\.config\.runners\[0\]\.kubernetes\.(privileged|allow_privilege_escalation|volumes|.*security_context))`), nil, Differs, "the hardening profile decides it (runnerctl profiles show PROFILE)"},
+	{"values", regexp.MustCompile(`^(securityContext|podSecurityContext|rbac|runners\.config\.runners\[0\]\.kubernetes\.(privileged|allow_privilege_escalation|volumes|.*security_context))`), nil, Differs, "the hardening profile decides it (runnerctl profiles show PROFILE)"},
+	{"", regexp.MustCompile(`^spec\.syncPolicy$`), addedAs(map[string]any{}), Equivalent, "an empty syncPolicy is manual sync, as none is"},
 	{"", regexp.MustCompile(`^metadata\.finalizers$`), nil, Differs, "deleting the Application then deletes the runner's resources first (cascading delete)"},
 	{"", regexp.MustCompile(`^spec\.sources\.manifests\.directory\.include$`), nil, Differs, "the Application lists exactly the files runnerctl generates for this runner"},
 }

@@ -22,6 +22,11 @@ import (
 type File struct {
 	Path string
 	Data []byte
+	// Found is true for a file found by looking through a directory
+	// rather than named by the user: one that does not parse is then
+	// reported and left out (a repository holds other YAML, Helm templates
+	// among it), where a named one is refused.
+	Found bool
 }
 
 // InputError is input the user must fix before anything can be imported:
@@ -65,28 +70,43 @@ func (d doc) object() string {
 // parseFiles splits every file into its YAML documents. A file that is not
 // YAML at all, or whose documents are not mappings, is refused whole: a
 // half-read file would make the report lie about what it holds.
-func parseFiles(files []File) ([]doc, error) {
+func parseFiles(files []File) ([]doc, []Line, error) {
 	var docs []doc
+	var skipped []Line
 	for _, f := range files {
-		dec := yaml.NewDecoder(bytes.NewReader(f.Data))
-		for i := 0; ; i++ {
-			var v any
-			err := dec.Decode(&v)
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				return nil, &InputError{File: f.Path, Msg: fmt.Sprintf("not valid YAML (%v); fix or leave the file out", err)}
-			}
-			if v == nil {
-				continue // an empty document between two ---
-			}
-			m, ok := v.(map[string]any)
-			if !ok {
-				return nil, &InputError{File: f.Path, Msg: fmt.Sprintf("document %d is not a YAML mapping; leave the file out", i+1)}
-			}
-			docs = append(docs, doc{file: f.Path, index: i, obj: m})
+		fd, err := parseFile(f)
+		if err != nil && f.Found {
+			skipped = append(skipped, Line{File: f.Path, Object: "file", Class: Ignored, Detail: err.Msg + " (skipped)"})
+			continue
 		}
+		if err != nil {
+			return nil, nil, err
+		}
+		docs = append(docs, fd...)
+	}
+	return docs, skipped, nil
+}
+
+func parseFile(f File) ([]doc, *InputError) {
+	var docs []doc
+	dec := yaml.NewDecoder(bytes.NewReader(f.Data))
+	for i := 0; ; i++ {
+		var v any
+		err := dec.Decode(&v)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, &InputError{File: f.Path, Msg: fmt.Sprintf("not valid YAML (%v); fix or leave the file out", err)}
+		}
+		if v == nil {
+			continue // an empty document between two ---
+		}
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil, &InputError{File: f.Path, Msg: fmt.Sprintf("document %d is not a YAML mapping; leave the file out", i+1)}
+		}
+		docs = append(docs, doc{file: f.Path, index: i, obj: m})
 	}
 	return docs, nil
 }

@@ -191,7 +191,7 @@ func importFiles(root, configPath string, paths []string) ([]adopt.File, error) 
 			}
 			return nil
 		}
-		out = append(out, adopt.File{Path: reportPath(root, p), Data: data})
+		out = append(out, adopt.File{Path: reportPath(root, p), Data: data, Found: !explicit})
 		return nil
 	}
 	for _, p := range paths {
