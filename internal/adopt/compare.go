@@ -462,6 +462,9 @@ func change(av any, aok bool, bv any, bok bool) string {
 
 func show(v any) string {
 	s := fmt.Sprint(v)
+	if m, ok := v.(map[string]any); ok && len(m) == 0 {
+		s = "{}"
+	}
 	if l, ok := v.([]any); ok {
 		parts := make([]string, len(l))
 		for i, e := range l {
