@@ -9,6 +9,7 @@ import (
 	"github.com/pelletier/go-toml/v2"
 
 	"github.com/runnerctl/runnerctl/internal/config"
+	"github.com/runnerctl/runnerctl/internal/profile"
 	"github.com/runnerctl/runnerctl/internal/render"
 	"github.com/runnerctl/runnerctl/internal/runnerkeys"
 )
@@ -18,6 +19,8 @@ import (
 type Profiles interface {
 	render.Profiles
 	Names() []string
+	// With adds a proposed profile, as profilesDir would hold it.
+	With(file string, data []byte) (*profile.Set, error)
 }
 
 // Options are what the caller knows beyond the files.
@@ -43,6 +46,10 @@ type Result struct {
 	Profile  string
 	Rendered []render.File
 	Report   Report
+	// ProfileFile is the profile import proposes when no existing one
+	// reproduces the files' hardening; the caller writes it into
+	// profilesDir. nil when an existing profile is used.
+	ProfileFile *ProfileFile
 	// Sources are the input files that held only the runner's objects:
 	// those the generated files replace. A file that also holds other
 	// objects is not among them.
@@ -110,13 +117,54 @@ func Import(files []File, opts Options) (*Result, error) {
 		_, _, err := renderAndCompare(withProfile(cfg, r.Name, ""), opts.Profiles, in, r.Name, leaks)
 		return nil, fmt.Errorf("runner %q: the imported settings do not render: %w", r.Name, err)
 	}
-	rep.add(Line{Object: "runner " + r.Name, Field: "profile", Class: Equivalent,
-		Detail: fmt.Sprintf("the hardening in the files is closest to profile %q (%d field(s) differ, listed below)", best.Profile, bestDiffs)})
+	rep.Lines = append(rep.Lines, chooseProfile(best, cfg, b, opts.Profiles)...)
 	rep.Lines = append(rep.Lines, best.Report.Lines...)
 	rep.sort()
 	best.Report = rep
 	best.Sources = in.sources()
 	return best, nil
+}
+
+// chooseProfile keeps best's profile when it reproduces the files'
+// hardening, and otherwise proposes one that does (never settling for a
+// profile that would change what the user had when one can be written).
+// It returns the report lines that say which, with the proposed profile's
+// warnings.
+func chooseProfile(best *Result, cfg *config.Config, b *builder, profiles Profiles) []Line {
+	at := Line{Object: "runner " + best.Runner, Field: "profile"}
+	hd := hardeningDiffs(best.Report.Lines)
+	if hd == 0 {
+		at.Class, at.Detail = Identical, fmt.Sprintf("the hardening in the files is profile %q's", best.Profile)
+		return []Line{at}
+	}
+	closest, err := profiles.Get(best.Profile)
+	if err != nil {
+		return nil
+	}
+	if pf := proposeProfile(b.in, best.Runner, closest); pf != nil {
+		if set, err := profiles.With(pf.Name+".yaml", pf.Data); err == nil {
+			cand := withProfile(cfg, best.Runner, pf.Name)
+			if placeExtra(cand, best.Runner, b.extra, set) == nil {
+				files, lines, err := renderAndCompare(cand, set, b.in, best.Runner, b.leaks)
+				if err == nil && hardeningDiffs(lines) < hd {
+					closestName := best.Profile
+					*best = Result{Config: cand, Runner: best.Runner, Profile: pf.Name, Rendered: files, Report: Report{Lines: lines}, ProfileFile: pf}
+					at.Class, at.Detail = Differs, fmt.Sprintf(
+						"no profile reproduces the hardening in the files (the closest, %q, changes %d setting(s)); import proposes profile %q, written to profilesDir, which does",
+						closestName, hd, pf.Name)
+					out := []Line{at}
+					if p, err := set.Get(pf.Name); err == nil {
+						for _, w := range p.Warnings() {
+							out = append(out, Line{Object: "profile " + pf.Name, Class: Warning, Detail: w})
+						}
+					}
+					return out
+				}
+			}
+		}
+	}
+	at.Class, at.Detail = Differs, fmt.Sprintf("the hardening in the files is closest to profile %q, which changes %d setting(s) (listed below): review them", best.Profile, hd)
+	return []Line{at}
 }
 
 // withProfile is cfg with runner name's profile set to p.

@@ -167,6 +167,9 @@ func TestArticleRoundTrip(t *testing.T) {
 			t.Errorf("the article's setup has a %s line: %+v", l.Class, l)
 		}
 	}
+	if !slices.ContainsFunc(res.Report.Lines, func(l Line) bool { return l.Field == "profile" && l.Class == Identical }) {
+		t.Errorf("the report does not say that the hardening is exactly a profile's:\n%s", res.Report.Text())
+	}
 	if res.Profile != "baseline" {
 		t.Errorf("profile = %q, want baseline (the article's hardening, exactly)", res.Profile)
 	}
@@ -194,8 +197,17 @@ func TestArticleRoundTrip(t *testing.T) {
 // would, from its bytes, compares the runner's files with the input, and
 // checks that every field that is not identical is in the report with the
 // same class: the report hides no change that a render would make.
-func checkRoundTrip(t *testing.T, files []File, res *Result, profiles render.Profiles) {
+func checkRoundTrip(t *testing.T, files []File, res *Result, profiles Profiles) {
 	t.Helper()
+	var set render.Profiles = profiles
+	if pf := res.ProfileFile; pf != nil {
+		// The proposed profile, as the caller writes it into profilesDir.
+		s, err := profiles.With(pf.Name+".yaml", pf.Data)
+		if err != nil {
+			t.Fatalf("the proposed profile does not load: %v\n%s", err, pf.Data)
+		}
+		set = s
+	}
 	text, err := config.Marshal(res.Config)
 	if err != nil {
 		t.Fatal(err)
@@ -204,7 +216,7 @@ func checkRoundTrip(t *testing.T, files []File, res *Result, profiles render.Pro
 	if err != nil {
 		t.Fatalf("the imported runnerctl.yaml does not load: %v\n%s", err, text)
 	}
-	out, err := render.Render(parsed, profiles)
+	out, err := render.Render(parsed, set)
 	if err != nil {
 		t.Fatalf("the imported runnerctl.yaml does not render: %v", err)
 	}
@@ -244,7 +256,8 @@ func checkRoundTrip(t *testing.T, files []File, res *Result, profiles render.Pro
 // TestShapes imports each testdata/shapes/*.txtar: a real-world layout
 // described in its comment, its hand-written files, and the runnerctl.yaml
 // and report it must give (want/runnerctl.yaml, want/report.txt, or
-// want/error.txt for input import must refuse). An optional "name" section
+// want/error.txt for input import must refuse; want/profile.yaml for a
+// proposed profile). An optional "name" section
 // is --name. go test -update rewrites the want sections.
 func TestShapes(t *testing.T) {
 	paths, err := filepath.Glob("testdata/shapes/*.txtar")
@@ -288,6 +301,9 @@ func TestShapes(t *testing.T) {
 				}
 				got["want/runnerctl.yaml"] = text
 				got["want/report.txt"] = []byte(res.Report.Text())
+				if res.ProfileFile != nil {
+					got["want/profile.yaml"] = res.ProfileFile.Data
+				}
 				checkRoundTrip(t, files, res, profiles)
 			}
 			if *update {

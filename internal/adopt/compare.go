@@ -32,6 +32,8 @@ const (
 	Leak Class = "leak"
 	// Ignored: an object that is not part of the runner.
 	Ignored Class = "ignored"
+	// Warning: what a proposed profile weakens, as profiles warn.
+	Warning Class = "warning"
 )
 
 // Line is one finding: the input file, the object in it, the field path
@@ -524,6 +526,7 @@ var rules = []rule{
 	{"values", regexp.MustCompile(`^runners\.config\.runners\[0\]\.kubernetes\.((cpu|memory)_(limit|request)|pull_policy)$`), added, Differs, "runnerctl's default for a job setting the files leave unset (runners[].jobResources, runners[].pullPolicy); set your own there"},
 	{"values", regexp.MustCompile(`^(concurrent|checkInterval)$`), added, Differs, "runnerctl's default (runners[].concurrent, runners[].checkInterval) where the chart has its own; set yours there"},
 	{"values", regexp.MustCompile(`^resources$`), added, Differs, "runnerctl's default resources of the runner pod (runners[].resources); set your own there"},
+	{"values", regexp.MustCompile(`^rbac\.rules$`), added, Differs, "the files list no RBAC rules, which the chart turns into a Role allowing everything; runnerctl always lists them (a tightening)"},
 	{"values", regexp.MustCompile(`^(securityContext|podSecurityContext|rbac|runners\.config\.runners\[0\]\.kubernetes\.(privileged|allow_privilege_escalation|volumes|.*security_context))`), nil, Differs, "the hardening profile decides it (runnerctl profiles show PROFILE)"},
 	{"", regexp.MustCompile(`^spec\.syncPolicy$`), addedAs(map[string]any{}), Equivalent, "an empty syncPolicy is manual sync, as none is"},
 	{"", regexp.MustCompile(`^metadata\.finalizers$`), nil, Differs, "deleting the Application then deletes the runner's resources first (cascading delete)"},

@@ -92,3 +92,38 @@ func TestOtherKindsAreIgnored(t *testing.T) {
 		t.Errorf("no ignored line for ConfigMap/extra:\n%s", res.Report.Text())
 	}
 }
+
+// TestProposedProfileWarns imports a runner whose jobs run privileged and
+// that no profile reproduces: the proposed profile keeps privileged (never
+// weakening or silently tightening what the user had) and carries the
+// warning every profile that loosens isolation gets.
+func TestProposedProfileWarns(t *testing.T) {
+	values := `gitlabUrl: https://gitlab.example.com/
+securityContext:
+  runAsNonRoot: true
+  runAsUser: 100
+runners:
+  config: |
+    [[runners]]
+      [runners.kubernetes]
+        namespace = "dind"
+        image = "docker:27"
+        privileged = true
+`
+	res, err := Import([]File{{Path: "values.yaml", Data: []byte(values)}}, Options{Name: "dind", Profiles: builtins(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.ProfileFile == nil {
+		t.Fatalf("no profile proposed; report:\n%s", res.Report.Text())
+	}
+	if !strings.Contains(string(res.ProfileFile.Data), "privileged: true") || !strings.Contains(string(res.ProfileFile.Data), "runAsUser: 100") {
+		t.Errorf("the proposed profile does not reproduce the files:\n%s", res.ProfileFile.Data)
+	}
+	if !slices.ContainsFunc(res.Report.Lines, func(l Line) bool {
+		return l.Class == Warning && strings.Contains(l.Detail, "jobs.privileged is true")
+	}) {
+		t.Errorf("no privilege warning; report:\n%s", res.Report.Text())
+	}
+	checkRoundTrip(t, []File{{Path: "values.yaml", Data: []byte(values)}}, res, builtins(t))
+}

@@ -84,6 +84,10 @@ type importReport struct {
 	Config  string       `json:"config"`
 	Written bool         `json:"written"`
 	Lines   []adopt.Line `json:"report"`
+	// ProfileFile and ProfileData are the proposed profile, when no
+	// existing one reproduces the files' hardening.
+	ProfileFile string `json:"profileFile,omitempty"`
+	ProfileData string `json:"profileData,omitempty"`
 }
 
 // maxImportFile bounds each input file: a runner's objects are a few KiB,
@@ -105,7 +109,7 @@ func runImport(f *factory, o *importOptions) error {
 	if err != nil {
 		return usageError{fmt.Errorf("profiles in %q: %w", profilesDir, err)}
 	}
-	files, err := importFiles(root, g.configPath, o.paths)
+	files, err := importFiles(root, g.configPath, filepath.Join(root, profilesDir), o.paths)
 	if err != nil {
 		return err
 	}
@@ -121,7 +125,18 @@ func runImport(f *factory, o *importOptions) error {
 	if err != nil {
 		return fmt.Errorf("runner %q: %w", res.Runner, err)
 	}
+	profileRel := ""
+	if pf := res.ProfileFile; pf != nil {
+		profileRel = filepath.ToSlash(filepath.Join(profilesDir, pf.Name+".yaml"))
+	}
 	if !o.dryRun {
+		// The profile first: runnerctl.yaml names it, and a runnerctl.yaml
+		// naming a profile that is not there yet would not load.
+		if pf := res.ProfileFile; pf != nil {
+			if err := gitops.WriteFile(root, profileRel, pf.Data); err != nil {
+				return fmt.Errorf("write profile %q: %w", pf.Name, err)
+			}
+		}
 		if err := writeConfig(g.configPath, existing, content); err != nil {
 			return fmt.Errorf("write %s: %w", g.configPath, err)
 		}
@@ -132,11 +147,18 @@ func runImport(f *factory, o *importOptions) error {
 		}
 	}
 	if g.output == "json" {
-		return writeJSON(f.stdout, importReport{Runner: res.Runner, Profile: res.Profile, Config: string(content), Written: !o.dryRun, Lines: res.Report.Lines})
+		rep := importReport{Runner: res.Runner, Profile: res.Profile, Config: string(content), Written: !o.dryRun, Lines: res.Report.Lines}
+		if pf := res.ProfileFile; pf != nil {
+			rep.ProfileFile, rep.ProfileData = profileRel, string(pf.Data)
+		}
+		return writeJSON(f.stdout, rep)
 	}
 	w := f.stdout
 	if o.dryRun {
 		fmt.Fprintf(w, "# %s (not written: --dry-run)\n%s\n", g.configPath, content)
+		if pf := res.ProfileFile; pf != nil {
+			fmt.Fprintf(w, "# %s (not written: --dry-run)\n%s\n", profileRel, pf.Data)
+		}
 	}
 	if !g.quiet || o.dryRun {
 		fmt.Fprint(w, res.Report.Text())
@@ -168,9 +190,10 @@ func readExisting(path string) ([]byte, *config.Config, error) {
 }
 
 // importFiles reads the YAML files of paths (the repository when none is
-// given), skipping runnerctl.yaml, files runnerctl generated and .git.
-// Paths in the report are relative to the repository when inside it.
-func importFiles(root, configPath string, paths []string) ([]adopt.File, error) {
+// given), skipping runnerctl.yaml, files runnerctl generated, .git and the
+// profiles directory (profiles are not a runner's objects). Paths in the
+// report are relative to the repository when inside it.
+func importFiles(root, configPath, profilesDir string, paths []string) ([]adopt.File, error) {
 	if len(paths) == 0 {
 		paths = []string{root}
 	}
@@ -210,7 +233,7 @@ func importFiles(root, configPath string, paths []string) ([]adopt.File, error) 
 				return err
 			}
 			if d.IsDir() {
-				if d.Name() == ".git" || (q != p && strings.HasPrefix(d.Name(), ".")) {
+				if d.Name() == ".git" || (q != p && strings.HasPrefix(d.Name(), ".")) || (q != p && samePath(q, profilesDir)) {
 					return filepath.SkipDir
 				}
 				return nil
