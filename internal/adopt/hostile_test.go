@@ -127,3 +127,61 @@ runners:
 	}
 	checkRoundTrip(t, []File{{Path: "values.yaml", Data: []byte(values)}}, res, builtins(t))
 }
+
+// TestMergeIntoExisting imports a runner into an existing runnerctl.yaml:
+// its runners and config-level settings stay, and where the files say
+// otherwise (another store here) the report shows the difference instead
+// of changing the other runners' settings.
+func TestMergeIntoExisting(t *testing.T) {
+	base, err := config.Decode([]byte(`apiVersion: runnerctl.dev/v1alpha1
+kind: Config
+gitlab:
+  url: https://gitlab.example.com/
+gitops:
+  repoURL: https://gitlab.example.com/ops/gitops.git
+secrets:
+  backend: vault
+  store:
+    name: vault
+runners:
+  - name: web
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := []File{
+		{Path: "values/gitlab-runner-build.yaml", Data: []byte("gitlabUrl: https://gitlab.example.com/\nconcurrent: 3\n")},
+		{Path: "manifests/es.yaml", Data: []byte(`apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata:
+  name: gitlab-runner-build-token
+  namespace: gitlab-runner
+spec:
+  secretStoreRef: {name: other-store, kind: ClusterSecretStore}
+  target:
+    name: gitlab-runner-build-token
+    template:
+      data: {runner-token: "{{ .runnerToken }}", runner-registration-token: ""}
+  data:
+    - secretKey: runnerToken
+      remoteRef: {key: gitlab/runners/build, property: runner-token}
+`)},
+	}
+	res, err := Import(files, Options{Name: "build", Base: base, Profiles: builtins(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, r := range res.Config.Runners {
+		names = append(names, r.Name)
+	}
+	if !slices.Equal(names, []string{"web", "build"}) || res.Config.Secrets.Store.Name != "vault" {
+		t.Errorf("runners %v, store %q; want [web build] and the existing store vault", names, res.Config.Secrets.Store.Name)
+	}
+	if !slices.ContainsFunc(res.Report.Lines, func(l Line) bool {
+		return l.File == "manifests/es.yaml" && l.Field == "spec.secretStoreRef.name" && l.Class == Differs
+	}) {
+		t.Errorf("the store the files name is not reported as a difference:\n%s", res.Report.Text())
+	}
+	checkRoundTrip(t, files, res, builtins(t))
+}
