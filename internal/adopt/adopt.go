@@ -35,6 +35,11 @@ type Options struct {
 	Base *config.Config
 	// Profiles are the profiles to choose from.
 	Profiles Profiles
+	// RunnerID and Registration are the runner's GitLab ID and the
+	// settings GitLab keeps for it, when the caller read them (they are in
+	// no file). Registration is nil when they were not read.
+	RunnerID     int64
+	Registration *config.Registration
 }
 
 // Result is an import: the whole runnerctl.yaml with the runner in it, as
@@ -368,12 +373,20 @@ func (b *builder) build() (*config.Config, *config.Runner, error) {
 			r.Name = n
 		}
 	}
-	if r.Name == "" {
-		where := "the files"
-		if in.app != nil {
-			where = fmt.Sprintf("Application %q", in.app.name())
+	if r.Name == "" && in.app == nil {
+		// Without an Application, a values file named as runnerctl names
+		// them (gitlab-runner-NAME.yaml) says it.
+		base := strings.TrimSuffix(strings.TrimSuffix(pathBase(in.valuesFile), ".yaml"), ".yml")
+		if n, ok := strings.CutPrefix(base, render.FilePrefix); ok {
+			r.Name = n
 		}
-		return nil, nil, &InputError{Msg: fmt.Sprintf("%s does not say the runner's name (runnerctl names its Application gitlab-runner-NAME); give one with --name", where)}
+	}
+	if r.Name == "" {
+		what := "the files do not"
+		if in.app != nil {
+			what = fmt.Sprintf("Application %q does not", in.app.name())
+		}
+		return nil, nil, &InputError{Msg: fmt.Sprintf("%s say the runner's name (runnerctl names its Application gitlab-runner-NAME); give one with --name", what)}
 	}
 
 	cfg := &config.Config{APIVersion: config.APIVersion, Kind: config.Kind}
@@ -381,9 +394,14 @@ func (b *builder) build() (*config.Config, *config.Runner, error) {
 		cfg = cloneConfig(b.opts.Base)
 		cfg.Runners = slices.DeleteFunc(cfg.Runners, func(x config.Runner) bool { return x.Name == r.Name })
 	} else {
-		b.configFromFiles(cfg)
+		b.configFromFiles(cfg, r.Name)
 	}
 	b.runnerFromFiles(cfg, &r)
+	r.RunnerID, r.Registration = b.opts.RunnerID, b.opts.Registration
+	if r.RunnerID != 0 {
+		b.lines = append(b.lines, Line{Object: "runner " + r.Name, Field: "runnerID", Class: Equivalent,
+			Detail: fmt.Sprintf("GitLab runner %d, with the settings GitLab keeps for it (registration): init keeps them in step with runnerctl.yaml from now on", r.RunnerID)})
+	}
 	cfg.Runners = append(cfg.Runners, r)
 	return cfg, &cfg.Runners[len(cfg.Runners)-1], nil
 }
@@ -396,7 +414,7 @@ func cloneConfig(c *config.Config) *config.Config {
 
 // configFromFiles fills the config-level settings the files imply, for a
 // repository that has no runnerctl.yaml yet.
-func (b *builder) configFromFiles(cfg *config.Config) {
+func (b *builder) configFromFiles(cfg *config.Config, name string) {
 	in := b.in
 	cfg.GitLab.URL = getString(in.values, "gitlabUrl")
 	if s := getString(in.values, "certsSecretName"); s != "" {
@@ -448,7 +466,7 @@ func (b *builder) configFromFiles(cfg *config.Config) {
 		}
 	} else {
 		cfg.Secrets.Backend = config.BackendVault
-		b.lines = append(b.lines, Line{Object: "runner " + b.opts.Name, Field: "secrets", Class: Differs,
+		b.lines = append(b.lines, Line{Object: "runner " + name, Field: "secrets", Class: Differs,
 			Detail: "no ExternalSecret among the files: runnerctl.yaml gets a vault backend and store to fill in; render adds an ExternalSecret"})
 		cfg.Secrets.Store.Name = "fill-in"
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/runnerctl/runnerctl/internal/adopt"
 	"github.com/runnerctl/runnerctl/internal/config"
+	"github.com/runnerctl/runnerctl/internal/gitlab"
 	"github.com/runnerctl/runnerctl/internal/gitops"
 	"github.com/runnerctl/runnerctl/internal/profile"
 	"github.com/runnerctl/runnerctl/internal/repofile"
@@ -24,6 +25,9 @@ type importOptions struct {
 	paths           []string
 	name            string
 	dryRun, replace bool
+	runnerID        int64
+	scopePath       string
+	gitlab          gitlabFlags
 }
 
 func newImportCmd(f *factory, g *globals, runF func(context.Context, *importOptions) error) *cobra.Command {
@@ -64,16 +68,22 @@ several runners at once, no runner name): nothing is changed.`,
 			if o.dryRun && o.replace {
 				return usageError{errors.New("--dry-run and --replace contradict each other: --dry-run changes nothing")}
 			}
+			if o.runnerID < 0 || (o.scopePath != "" && o.runnerID == 0) {
+				return usageError{errors.New("--runner-id must be a GitLab runner ID, which --scope-path needs")}
+			}
 			if runF != nil {
 				return runF(cmd.Context(), o)
 			}
-			return runImport(f, o)
+			return runImport(cmd.Context(), f, o)
 		},
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&o.name, "name", "", "runner name, when the Application is not named gitlab-runner-NAME")
 	fl.BoolVar(&o.dryRun, "dry-run", false, "print the runnerctl.yaml and the report; change nothing")
 	fl.BoolVar(&o.replace, "replace", false, "also render, replacing the hand-written files with the generated ones")
+	fl.Int64Var(&o.runnerID, "runner-id", 0, "GitLab ID of the runner: record it and read its settings (needs a token with read_api)")
+	fl.StringVar(&o.scopePath, "scope-path", "", "with --runner-id: full path of a project runner's project (GitLab does not say it with the runner), or of a group runner's group to check")
+	addGitLabFlags(fl, &o.gitlab)
 	return cmd
 }
 
@@ -94,7 +104,7 @@ type importReport struct {
 // and anything much larger is not one of them.
 const maxImportFile = 1 << 20
 
-func runImport(f *factory, o *importOptions) error {
+func runImport(ctx context.Context, f *factory, o *importOptions) error {
 	g := o.globals
 	root := filepath.Dir(g.configPath)
 	existing, base, err := readExisting(g.configPath)
@@ -113,7 +123,17 @@ func runImport(f *factory, o *importOptions) error {
 	if err != nil {
 		return err
 	}
-	res, err := adopt.Import(files, adopt.Options{Name: o.name, Base: base, Profiles: profiles})
+	opts := adopt.Options{Name: o.name, Base: base, Profiles: profiles}
+	res, err := adopt.Import(files, opts)
+	if err == nil && o.runnerID != 0 {
+		// The GitLab URL is known only now; import again with what GitLab
+		// keeps for the runner, so that it is validated like the rest.
+		if opts.Registration, err = readRegistration(ctx, f, o, res.Config.GitLab.URL); err != nil {
+			return err
+		}
+		opts.RunnerID = o.runnerID
+		res, err = adopt.Import(files, opts)
+	}
 	var bad *adopt.InputError
 	if errors.As(err, &bad) {
 		return &exitError{code: ExitUsage, msg: bad.Error() + "; nothing was changed"}
@@ -303,4 +323,88 @@ func replaceFiles(f *factory, g *globals, root string, res *adopt.Result) error 
 		fmt.Fprintf(f.stderr, "removed %s (replaced by the generated files)\n", p)
 	}
 	return nil
+}
+
+// readRegistration reads runner o.runnerID's settings from GitLab with a
+// read_api token: without them, a later init would reset the runner's
+// tags and settings to runnerctl.yaml's defaults. It reads the runner,
+// never its token.
+func readRegistration(ctx context.Context, f *factory, o *importOptions, url string) (*config.Registration, error) {
+	pat, err := f.gitlabToken(ctx, o.gitlab, nil)
+	if err != nil {
+		return nil, err
+	}
+	gl, err := f.gitlabClient(url, o.gitlab, pat)
+	if err != nil {
+		return nil, err
+	}
+	info, err := gl.GetRunner(ctx, o.runnerID)
+	if errors.Is(err, gitlab.ErrNotFound) {
+		return nil, &exitError{code: ExitUsage, msg: fmt.Sprintf("--runner-id %d: GitLab %s has no such runner (or the token may not see it); nothing was changed", o.runnerID, url)}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("runner %d: %w", o.runnerID, err)
+	}
+	scope, err := runnerScope(ctx, gl, o, info)
+	if err != nil {
+		return nil, err
+	}
+	runUntagged := info.RunUntagged
+	reg := &config.Registration{
+		Scope: scope, Description: info.Description, Tags: info.TagList, RunUntagged: &runUntagged,
+		Locked: info.Locked, AccessLevel: info.AccessLevel, MaximumTimeout: info.MaximumTimeout, Paused: info.Paused,
+		MaintenanceNote: withoutMarker(info.MaintenanceNote),
+	}
+	return reg, nil
+}
+
+// runnerScope is the scope of runner info as runnerctl.yaml writes it:
+// instance, or a group or project with its full path. GitLab names a
+// group runner's groups but not a project runner's project, so that path
+// comes from --scope-path, checked against GitLab.
+func runnerScope(ctx context.Context, gl *gitlab.Client, o *importOptions, info *gitlab.RunnerInfo) (config.Scope, error) {
+	switch info.Type {
+	case "instance_type":
+		if o.scopePath != "" {
+			return config.Scope{}, &exitError{code: ExitUsage, msg: fmt.Sprintf("--scope-path: runner %d is an instance runner, which has none", o.runnerID)}
+		}
+		return config.Scope{Type: config.ScopeInstance}, nil
+	case "group_type":
+		if len(info.GroupIDs) == 0 {
+			return config.Scope{}, &exitError{code: ExitUsage, msg: fmt.Sprintf("runner %d is a group runner whose group the token may not read", o.runnerID)}
+		}
+		path, err := gl.GroupPath(ctx, info.GroupIDs[0])
+		if err != nil {
+			return config.Scope{}, fmt.Errorf("runner %d: %w", o.runnerID, err)
+		}
+		if o.scopePath != "" && o.scopePath != path {
+			return config.Scope{}, &exitError{code: ExitUsage, msg: fmt.Sprintf("--scope-path %q: runner %d belongs to group %q", o.scopePath, o.runnerID, path)}
+		}
+		return config.Scope{Type: config.ScopeGroup, Path: path}, nil
+	case "project_type":
+		if o.scopePath == "" {
+			return config.Scope{}, &exitError{code: ExitUsage, msg: fmt.Sprintf("runner %d is a project runner, and GitLab does not name its project with the runner: give it with --scope-path GROUP/PROJECT", o.runnerID)}
+		}
+		t, err := gl.Resolve(ctx, config.Scope{Type: config.ScopeProject, Path: o.scopePath})
+		if err != nil {
+			return config.Scope{}, fmt.Errorf("--scope-path %q: %w", o.scopePath, err)
+		}
+		ok, err := gl.HasProjectRunner(ctx, t.ProjectID, o.runnerID)
+		if err != nil {
+			return config.Scope{}, fmt.Errorf("--scope-path %q: %w", o.scopePath, err)
+		}
+		if !ok {
+			return config.Scope{}, &exitError{code: ExitUsage, msg: fmt.Sprintf("--scope-path %q: runner %d is not a runner of that project", o.scopePath, o.runnerID)}
+		}
+		return config.Scope{Type: config.ScopeProject, Path: o.scopePath}, nil
+	}
+	return config.Scope{}, fmt.Errorf("runner %d has runner type %q, which runnerctl does not know", o.runnerID, info.Type)
+}
+
+// withoutMarker drops the marker line init writes into a runner's
+// maintenance note at creation: it identifies one create, not a setting.
+func withoutMarker(note string) string {
+	lines := strings.Split(note, "\n")
+	lines = slices.DeleteFunc(lines, func(l string) bool { return gitlab.MarkerIdentity(strings.TrimSpace(l)) != "" })
+	return strings.TrimSpace(strings.Join(lines, "\n"))
 }

@@ -147,9 +147,10 @@ func TestOptionsFromCommandLine(t *testing.T) {
 		},
 		{
 			name: "import",
-			args: []string{"import", "--name", "homelab", "--replace", "apps/", "manifests/es.yaml"},
-			env:  map[string]string{"RUNNERCTL_NAME": "env"},
-			want: &importOptions{globals: defaults(), paths: []string{"apps/", "manifests/es.yaml"}, name: "homelab", replace: true},
+			args: []string{"import", "--name", "homelab", "--replace", "--runner-id", "42", "--scope-path", "ops/ci", "--gitlab-token-file", "pat", "apps/", "manifests/es.yaml"},
+			env:  map[string]string{"RUNNERCTL_NAME": "env", "RUNNERCTL_CA_FILE": "ca.pem"},
+			want: &importOptions{globals: defaults(), paths: []string{"apps/", "manifests/es.yaml"}, name: "homelab", replace: true,
+				runnerID: 42, scopePath: "ops/ci", gitlab: gitlabFlags{tokenFile: "pat", caFile: "ca.pem"}},
 		},
 		{
 			name: "import from the environment",
