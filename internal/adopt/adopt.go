@@ -272,6 +272,11 @@ func classify(docs []doc) (*inputs, error) {
 		}
 		in.values, in.valuesFile, in.valuesObject = d.obj, d.file, "values"
 	}
+	if in.values == nil && in.app != nil {
+		if files := stringList(get(chartSource(in.app.obj), "helm", "valueFiles")); len(files) > 0 {
+			return nil, &InputError{File: in.app.file, Msg: fmt.Sprintf("Application %q reads its values from %s, which is not among the files; give it too", in.app.name(), strings.Join(files, ", "))}
+		}
+	}
 	if in.values == nil {
 		in.values = map[string]any{}
 		in.valuesFile, in.valuesObject = "", "values"

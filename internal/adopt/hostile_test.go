@@ -9,6 +9,41 @@ import (
 	"github.com/runnerctl/runnerctl/internal/config"
 )
 
+// TestLeakInValuesObject reports a token in an Application's inline
+// valuesObject once, at its place in the values.
+func TestLeakInValuesObject(t *testing.T) {
+	app := `apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata:
+  name: gitlab-runner-x
+spec:
+  source:
+    repoURL: https://charts.gitlab.io
+    chart: gitlab-runner
+    targetRevision: 0.86.0
+    helm:
+      valuesObject:
+        gitlabUrl: https://gitlab.example.com/
+        runnerRegistrationToken: GR1348941CANARYvalu3s0bj
+`
+	res, err := Import([]File{{Path: "app.yaml", Data: []byte(app)}}, Options{Profiles: builtins(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var leaks []string
+	for _, l := range res.Report.Lines {
+		if l.Class == Leak {
+			leaks = append(leaks, l.Object+": "+l.Field)
+		}
+	}
+	if want := []string{"Application/gitlab-runner-x helm.valuesObject: runnerRegistrationToken"}; !slices.Equal(leaks, want) {
+		t.Errorf("leaks = %q, want %q", leaks, want)
+	}
+	if strings.Contains(res.Report.Text(), "CANARYvalu3s0bj") {
+		t.Errorf("the report shows the token:\n%s", res.Report.Text())
+	}
+}
+
 const leakyValues = `gitlabUrl: https://gitlab.example.com/
 runnerToken: glrt-PASTEDpastedPASTED1234
 concurrent: 1
@@ -69,6 +104,8 @@ func TestRefusedInput(t *testing.T) {
 		{"two [[runners]]", []File{{Path: "v.yaml", Data: []byte("gitlabUrl: https://g/\nrunners:\n  config: |\n    [[runners]]\n    [[runners]]\n")}}, "v.yaml: values: runners.config has 2 [[runners]] entries"},
 		{"no runner", []File{{Path: "cm.yaml", Data: []byte("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n")}}, "no gitlab-runner Application"},
 		{"no name", []File{{Path: "app.yaml", Data: []byte(app("gitlab-runner"))}}, "give one with --name"},
+		{"values file missing", []File{{Path: "app.yaml", Data: []byte(app("gitlab-runner-x") + "    helm:\n      valueFiles: [$values/values/x.yaml]\n")}},
+			"app.yaml: Application \"gitlab-runner-x\" reads its values from $values/values/x.yaml, which is not among the files"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Import(tc.files, Options{Profiles: builtins(t)})

@@ -73,7 +73,7 @@ func (l leakSet) walk(file, object, path string, v any, secret bool) {
 			p := joinKey(path, k)
 			// Texts decoded and walked on their own: their fields give
 			// a better location than the whole text.
-			if p == "runners.config" || (strings.HasSuffix(p, ".helm.values") && strings.Contains(p, "spec.source")) {
+			if p == "runners.config" || (strings.Contains(p, "spec.source") && (strings.HasSuffix(p, ".helm.values") || strings.HasSuffix(p, ".helm.valuesObject"))) {
 				continue
 			}
 			// A value that is an ESO template ({{ .X }}) refers to a token
