@@ -98,8 +98,8 @@ func Import(files []File, opts Options) (*Result, error) {
 	rep.Lines = append(rep.Lines, b.lines...)
 
 	// Render with every profile and keep the one whose files differ least
-	// from the user's: its differences are the smallest change to their
-	// hardening that runnerctl.yaml can express.
+	// from the user's, hardening first: its differences are the smallest
+	// change to their hardening that an existing profile makes.
 	var best *Result
 	bestDiffs := -1
 	for _, p := range opts.Profiles.Names() {
@@ -111,7 +111,7 @@ func Import(files []File, opts Options) (*Result, error) {
 		if err != nil {
 			continue // a profile this runner cannot use (a runner version it does not support)
 		}
-		n := countDiffs(lines)
+		n := hardeningDiffs(lines)*len(lines) + countDiffs(lines)
 		if bestDiffs < 0 || n < bestDiffs {
 			best = &Result{Config: cand, Runner: r.Name, Profile: p, Rendered: files, Report: Report{Lines: lines}}
 			bestDiffs = n
