@@ -222,3 +222,20 @@ spec:
 	}
 	checkRoundTrip(t, files, res, builtins(t))
 }
+
+// TestHostileNamesAreNotPrinted feeds keys and values with terminal escape
+// sequences: the text report must not pass them to the terminal.
+func TestHostileNamesAreNotPrinted(t *testing.T) {
+	values := "gitlabUrl: https://gitlab.example.com/\n\"\\e]0;pwned\\a\\e[31mkey\": \"\\e[2Jvalue\"\n"
+	res, err := Import([]File{{Path: "v\x1b[1m.yaml", Data: []byte(values)}}, Options{Name: "x", Profiles: builtins(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := res.Report.Text()
+	if strings.ContainsAny(text, "\x1b\a") {
+		t.Errorf("the report passes control characters through:\n%q", text)
+	}
+	if !slices.ContainsFunc(res.Report.Lines, func(l Line) bool { return l.Class == Unsupported }) {
+		t.Errorf("the hostile key is not reported as unsupported:\n%s", text)
+	}
+}
