@@ -96,6 +96,7 @@ func Import(files []File, opts Options) (*Result, error) {
 		return nil, err
 	}
 	rep.Lines = append(rep.Lines, b.lines...)
+	b.dropUnknownKeys(cfg)
 
 	// Render with every profile and keep the one whose files differ least
 	// from the user's, hardening first: its differences are the smallest
@@ -695,6 +696,47 @@ func placeExtra(cfg *config.Config, name string, extra map[string]any, profiles 
 		}
 	}
 	return nil
+}
+
+// dropUnknownKeys removes from b.extra what the runner version of cfg
+// rejects (an unknown key, a value of the wrong type): gitlab-runner
+// ignores such a key, so it never took effect, and render and validate
+// refuse it in extraConfig. The comparison then reports it as left out.
+func (b *builder) dropUnknownKeys(cfg *config.Config) {
+	if len(b.extra) == 0 {
+		return
+	}
+	data, err := config.Marshal(cfg)
+	if err != nil {
+		return
+	}
+	parsed, err := config.Parse(config.DefaultFile, data)
+	if err != nil {
+		return // reported when rendering
+	}
+	rv, err := render.RunnerVersion(parsed)
+	if err != nil {
+		return
+	}
+	text, err := toml.Marshal(map[string]any{"runners": []any{b.extra}})
+	if err != nil {
+		return
+	}
+	for _, is := range rv.Check(string(text)) {
+		if is.Warning {
+			continue
+		}
+		keys := strings.Split(strings.TrimPrefix(is.Key, "runners."), ".")
+		m := b.extra
+		for len(keys) > 1 {
+			next, ok := m[keys[0]].(map[string]any)
+			if !ok {
+				break
+			}
+			m, keys = next, keys[1:]
+		}
+		delete(m, keys[0])
+	}
 }
 
 // subtract is a without the keys b has, recursing into tables both have.

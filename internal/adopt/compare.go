@@ -529,6 +529,7 @@ var rules = []rule{
 	{"values", regexp.MustCompile(`^rbac\.rules$`), added, Differs, "the files list no RBAC rules, which the chart turns into a Role allowing everything; runnerctl always lists them (a tightening)"},
 	{"values", regexp.MustCompile(`^(securityContext|podSecurityContext|rbac|runners\.config\.runners\[0\]\.kubernetes\.(privileged|allow_privilege_escalation|volumes|.*security_context))`), nil, Differs, "the hardening profile decides it (runnerctl profiles show PROFILE)"},
 	{"", regexp.MustCompile(`^spec\.syncPolicy$`), addedAs(map[string]any{}), Equivalent, "an empty syncPolicy is manual sync, as none is"},
+	{"values", regexp.MustCompile(`^runners\.config\.runners\[0\]\.`), removed, Unsupported, "runnerctl.yaml cannot keep it: the runner version runnerctl renders for rejects this key or value (gitlab-runner ignores a key it does not know, so it may never have taken effect); render leaves it out"},
 	{"", regexp.MustCompile(`^metadata\.finalizers$`), nil, Differs, "deleting the Application then deletes the runner's resources first (cascading delete)"},
 	{"", regexp.MustCompile(`^spec\.sources\.manifests\.directory\.include$`), nil, Differs, "the Application lists exactly the files runnerctl generates for this runner"},
 }

@@ -1,7 +1,13 @@
 package adopt
 
 import (
+	"slices"
+	"strings"
 	"testing"
+
+	"github.com/runnerctl/runnerctl/internal/config"
+	"github.com/runnerctl/runnerctl/internal/render"
+	"github.com/runnerctl/runnerctl/internal/validate"
 )
 
 // TestOddShapesDoNotPanic feeds documents whose fields have the wrong
@@ -40,5 +46,47 @@ func TestTokenInPlainSecret(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("no leak line for Secret/tok stringData.runner-token:\n%s", res.Report.Text())
+	}
+}
+
+// TestUnknownRunnerKeys keeps the runners.config settings runnerctl has no
+// field for in extraConfig, but not a key the runner version rejects
+// (render and validate would refuse the whole file): that one is reported
+// as left out, and the rendered runners.config passes runnerctl's checks.
+func TestUnknownRunnerKeys(t *testing.T) {
+	in := "gitlabUrl: https://g.example/\nrunners:\n  config: |\n    [[runners]]\n      environment = [\"A=1\"]\n      [runners.kubernetes]\n        bogus_key = 1\n        [runners.kubernetes.node_selector]\n          disk = \"ssd\"\n"
+	res, err := Import([]File{{Path: "x.yaml", Data: []byte(in)}}, Options{Name: "x", Profiles: builtins(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	extra := res.Config.Runners[0].ExtraConfig
+	if !strings.Contains(extra, "environment") || !strings.Contains(extra, "disk = 'ssd'") || strings.Contains(extra, "bogus_key") {
+		t.Errorf("extraConfig:\n%s", extra)
+	}
+	if !slices.ContainsFunc(res.Report.Lines, func(l Line) bool {
+		return l.Class == Unsupported && l.Field == "runners.config.runners[0].kubernetes.bogus_key"
+	}) {
+		t.Errorf("bogus_key is not reported as left out:\n%s", res.Report.Text())
+	}
+	data, _ := config.Marshal(res.Config)
+	cfg, err := config.Parse("runnerctl.yaml", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rv, err := render.RunnerVersion(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := builtins(t).With(res.ProfileFile.Name+".yaml", res.ProfileFile.Data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := render.Render(cfg, set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	values := map[string]bool{render.ValuesPath(cfg, &cfg.Runners[0]): true}
+	if ps := validate.Generated(out.Files, values, rv); validate.HasErrors(ps) {
+		t.Errorf("the rendered files do not pass render's checks: %v", ps)
 	}
 }
