@@ -25,6 +25,7 @@ type captured struct {
 	status   *statusOptions
 	doctor   *doctorOptions
 	rotate   *rotateOptions
+	importer *importOptions
 }
 
 func (c *captured) hooks() runHooks {
@@ -35,6 +36,7 @@ func (c *captured) hooks() runHooks {
 		status:   func(_ context.Context, o *statusOptions) error { c.status = o; return nil },
 		doctor:   func(_ context.Context, o *doctorOptions) error { c.doctor = o; return nil },
 		rotate:   func(_ context.Context, o *rotateOptions) error { c.rotate = o; return nil },
+		importer: func(_ context.Context, o *importOptions) error { c.importer = o; return nil },
 	}
 }
 
@@ -143,6 +145,19 @@ func TestOptionsFromCommandLine(t *testing.T) {
 			want: &rotateOptions{globals: withGlobals(func(g *globals) { g.output = "json" }), names: []string{"ci"}, parallel: 2,
 				access: clusterAccess{inCluster: true}, wait: 90 * time.Second, pollInterval: time.Second},
 		},
+		{
+			name: "import",
+			args: []string{"import", "--name", "homelab", "--replace", "--runner-id", "42", "--scope-path", "ops/ci", "--gitlab-token-file", "pat", "apps/", "manifests/es.yaml"},
+			env:  map[string]string{"RUNNERCTL_NAME": "env", "RUNNERCTL_CA_FILE": "ca.pem"},
+			want: &importOptions{globals: defaults(), paths: []string{"apps/", "manifests/es.yaml"}, name: "homelab", replace: true,
+				runnerID: 42, scopePath: "ops/ci", gitlab: gitlabFlags{tokenFile: "pat", caFile: "ca.pem"}},
+		},
+		{
+			name: "import from the environment",
+			args: []string{"import"},
+			env:  map[string]string{"RUNNERCTL_NAME": "env", "RUNNERCTL_DRY_RUN": "true"},
+			want: &importOptions{globals: defaults(), paths: []string{}, name: "env", dryRun: true},
+		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var stderr bytes.Buffer
@@ -150,7 +165,7 @@ func TestOptionsFromCommandLine(t *testing.T) {
 			if code := execute(newRootCmdWith(noNetwork(t, tc.env, &stderr), c.hooks()), tc.args, &stderr); code != ExitOK {
 				t.Fatalf("exit %d: %s", code, stderr.String())
 			}
-			got := map[string]any{"init": c.init, "render": c.render, "validate": c.validate, "status": c.status, "doctor": c.doctor, "rotate-token": c.rotate}[tc.args[0]]
+			got := map[string]any{"init": c.init, "render": c.render, "validate": c.validate, "status": c.status, "doctor": c.doctor, "rotate-token": c.rotate, "import": c.importer}[tc.args[0]]
 			if !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("options:\n got %+v\nwant %+v", deref(got), deref(tc.want))
 				if g, w := globalsOf(got), globalsOf(tc.want); g != w {

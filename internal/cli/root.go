@@ -143,6 +143,7 @@ type runHooks struct {
 	status   func(context.Context, *statusOptions) error
 	doctor   func(context.Context, *doctorOptions) error
 	rotate   func(context.Context, *rotateOptions) error
+	importer func(context.Context, *importOptions) error
 }
 
 func newRootCmd(f *factory) *cobra.Command { return newRootCmdWith(f, runHooks{}) }
@@ -190,6 +191,7 @@ ExternalSecret for the runner token, and hardened Helm values.`,
 		newStatusCmd(f, g, hooks.status),
 		newDoctorCmd(f, g, hooks.doctor),
 		newRotateCmd(f, g, hooks.rotate),
+		newImportCmd(f, g, hooks.importer),
 		newProfilesCmd(f, g),
 		newVersionCmd(f, g),
 	)

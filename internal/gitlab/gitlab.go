@@ -621,6 +621,16 @@ func (c *Client) UpdateRunner(ctx context.Context, id int64, spec RunnerSpec) er
 	return nil
 }
 
+// GroupPath returns the full path of group id (GET /groups/:id): import
+// names a group runner's group by it, as runnerctl.yaml does.
+func (c *Client) GroupPath(ctx context.Context, id int64) (string, error) {
+	g, _, err := c.api.Groups.GetGroup(id, nil, gl.WithContext(ctx))
+	if err != nil {
+		return "", c.wrap(fmt.Sprintf("group %d", id), err)
+	}
+	return g.FullPath, nil
+}
+
 // HasProjectRunner reports whether runner id is a project runner of
 // project projectID. GitLab's runner details do not list a runner's
 // projects, so the project's runners are listed instead.

@@ -117,6 +117,20 @@ func TestResolve(t *testing.T) {
 	}
 }
 
+// GroupPath names a group runner's group by the full path runnerctl.yaml
+// uses (import --runner-id), with a read_api token.
+func TestGroupPath(t *testing.T) {
+	srv, c := setup(t, fake.Options{}, "glpat-reader", "read_api")
+	srv.AddGroup(7, "platform/ci")
+	ctx := context.Background()
+	if got, err := c.GroupPath(ctx, 7); err != nil || got != "platform/ci" {
+		t.Errorf("GroupPath(7) = %q, %v; want platform/ci", got, err)
+	}
+	if _, err := c.GroupPath(ctx, 8); !errors.Is(err, gitlab.ErrNotFound) {
+		t.Errorf("unknown group: %v", err)
+	}
+}
+
 // A lost answer is resolved by the marker, for every runner type, and the
 // runner's token is reset (the first one was never seen): one runner, a
 // usable token.

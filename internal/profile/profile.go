@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -547,4 +548,35 @@ func (p *Profile) Warnings() []string {
 // Privileged says whether job pods may run privileged.
 func (p *Profile) Privileged() bool {
 	return p.Jobs.Privileged != nil && *p.Jobs.Privileged
+}
+
+// With returns a copy of s with one more profile: data, the file file
+// (NAME.yaml) as a repository profile would hold it, decoded, checked and
+// given the warnings of what it loosens exactly as if it were read from
+// profilesDir. import renders with a profile it proposes before writing
+// it. The profile may not extend another: it must stand on its own, so
+// that no parent's setting is silently added to what it reproduces.
+func (s *Set) With(file string, data []byte) (*Set, error) {
+	raw := map[string]*Profile{}
+	if err := parseProfile(data, file, file, raw); err != nil {
+		return nil, err
+	}
+	name := strings.TrimSuffix(file, ".yaml")
+	if raw[name].Extends != "" {
+		return nil, fmt.Errorf("profile %q: a proposed profile may not extend another", name)
+	}
+	if _, dup := s.byName[name]; dup {
+		return nil, fmt.Errorf("profile %q already exists", name)
+	}
+	p, err := resolve(name, raw, nil)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.check(); err != nil {
+		return nil, fmt.Errorf("profile %q: %w", name, err)
+	}
+	p.loosened = loosened(p, nil)
+	out := &Set{byName: maps.Clone(s.byName)}
+	out.byName[name] = p
+	return out, nil
 }
