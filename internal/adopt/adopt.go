@@ -125,6 +125,7 @@ func Import(files []File, opts Options) (*Result, error) {
 	}
 	rep.Lines = append(rep.Lines, chooseProfile(best, cfg, b, opts.Profiles)...)
 	rep.Lines = append(rep.Lines, best.Report.Lines...)
+	rep.Lines = replaceLines(rep.Lines, b.regLines)
 	rep.sort()
 	best.Report = rep
 	best.Sources = in.sources()
@@ -171,6 +172,21 @@ func chooseProfile(best *Result, cfg *config.Config, b *builder, profiles Profil
 	}
 	at.Class, at.Detail = Differs, fmt.Sprintf("the hardening in the files is closest to profile %q, which changes %d setting(s) (listed below): review them", best.Profile, hd)
 	return []Line{at}
+}
+
+// replaceLines replaces each line of lines that is about the same field
+// as a line of with by that line, and adds the lines of with that replace
+// none.
+func replaceLines(lines, with []Line) []Line {
+	for _, w := range with {
+		i := slices.IndexFunc(lines, func(l Line) bool { return l.File == w.File && l.Object == w.Object && l.Field == w.Field })
+		if i < 0 {
+			lines = append(lines, w)
+			continue
+		}
+		lines[i] = w
+	}
+	return lines
 }
 
 // withProfile is cfg with runner name's profile set to p.
@@ -369,6 +385,10 @@ type builder struct {
 	// extra is what runners.config sets beyond the runner's fields: the
 	// chosen profile's keys, and the rest, which becomes extraConfig.
 	extra map[string]any
+	// regLines say what became of the values' registration settings; each
+	// replaces the comparison's line for its field, which can only say
+	// that render leaves the value out.
+	regLines []Line
 }
 
 func (b *builder) build() (*config.Config, *config.Runner, error) {
@@ -403,7 +423,7 @@ func (b *builder) build() (*config.Config, *config.Runner, error) {
 		b.configFromFiles(cfg, r.Name)
 	}
 	b.runnerFromFiles(cfg, &r)
-	r.RunnerID, r.Registration = b.opts.RunnerID, b.opts.Registration
+	b.regLines = b.registration(&r)
 	if r.RunnerID != 0 {
 		b.lines = append(b.lines, Line{Object: "runner " + r.Name, Field: "runnerID", Class: Equivalent,
 			Detail: fmt.Sprintf("GitLab runner %d, with the settings GitLab keeps for it (registration): init keeps them in step with runnerctl.yaml from now on", r.RunnerID)})

@@ -518,6 +518,8 @@ var rules = []rule{
 	{"", regexp.MustCompile(`^spec\.sources\.chart\.helm\.releaseName$`), nil, Differs, "the Helm release is named after the runner: the chart's Deployment and other objects get new names, and the old ones are pruned"},
 	{"", regexp.MustCompile(`^spec\.sources\.chart\.targetRevision$`), nil, Differs, "runnerctl pins a chart version whose runner keys it has verified; set chart.version and chart.runnerVersion to keep yours"},
 	{"", regexp.MustCompile(`FF_DISABLE_AUTOMATIC_TOKEN_ROTATION$`), nil, Differs, "the profile stops the runner from rotating its own token, which would leave a dead token in the secrets manager"},
+	{"values", regexp.MustCompile(`^runners\.name$`), removed, Equivalent, regNameWhy},
+	{"values", regexp.MustCompile(`^runners\.(tags|runUntagged|locked|protected)$`), removed, Equivalent, regWhy},
 	{"values", regexp.MustCompile(`^(runners\.)?[^.\[]+$`), removed, Unsupported, "runnerctl.yaml has no field for this chart value, so render leaves it out: keep it by hand or open an issue"},
 	{"values", regexp.MustCompile(`^serviceAccount\.`), nil, Differs, "the chart creates the runner pod's service account under this name, bound to the profile's RBAC rules"},
 	{"", regexp.MustCompile(`^spec\.(destination\.|project$)`), nil, Differs, "runnerctl writes the Application's destination and project in full (argocd.destination, argocd.project)"},

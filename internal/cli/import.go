@@ -18,6 +18,7 @@ import (
 	"github.com/runnerctl/runnerctl/internal/gitops"
 	"github.com/runnerctl/runnerctl/internal/profile"
 	"github.com/runnerctl/runnerctl/internal/repofile"
+	"github.com/runnerctl/runnerctl/internal/safetext"
 )
 
 type importOptions struct {
@@ -26,6 +27,7 @@ type importOptions struct {
 	name            string
 	dryRun, replace bool
 	runnerID        int64
+	findRunner      bool
 	scopePath       string
 	gitlab          gitlabFlags
 }
@@ -57,19 +59,31 @@ renders and lets the generated files replace them (render alone refuses to
 overwrite files it did not generate, and would add a second Application
 next to yours).
 
+The chart's registration values (runners.name, tags, runUntagged, locked,
+protected), which it ignores with a glrt- token, become the runner's
+registration, which init sets in GitLab. --runner-id records the runner's
+GitLab ID and reads its live settings, which then win; --find-runner finds
+that ID by the description or tags the files give, and lists the runners
+when none or several match (a token with read_api for both).
+
 Exit codes: 0 done, 1 failure, 2 bad input (a file that does not parse,
-several runners at once, no runner name): nothing is changed.`,
+several runners at once, no runner name; --find-runner finding none or
+several): nothing is changed.`,
 		Example: `  runnerctl import --dry-run
   runnerctl import --name homelab argocd-apps/gitlab-runner.yaml manifests/
   runnerctl import --replace
+  GITLAB_TOKEN=... runnerctl import --dry-run --find-runner
   runnerctl import --dry-run -o json`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.paths = args
 			if o.dryRun && o.replace {
 				return usageError{errors.New("--dry-run and --replace contradict each other: --dry-run changes nothing")}
 			}
-			if o.runnerID < 0 || (o.scopePath != "" && o.runnerID == 0) {
-				return usageError{errors.New("--runner-id must be a GitLab runner ID, which --scope-path needs")}
+			if o.runnerID < 0 || (o.scopePath != "" && o.runnerID == 0 && !o.findRunner) {
+				return usageError{errors.New("--runner-id must be a GitLab runner ID, which --scope-path needs (or --find-runner)")}
+			}
+			if o.findRunner && o.runnerID != 0 {
+				return usageError{errors.New("--find-runner and --runner-id contradict each other: --find-runner looks for the ID that --runner-id gives")}
 			}
 			if runF != nil {
 				return runF(cmd.Context(), o)
@@ -82,7 +96,8 @@ several runners at once, no runner name): nothing is changed.`,
 	fl.BoolVar(&o.dryRun, "dry-run", false, "print the runnerctl.yaml and the report; change nothing")
 	fl.BoolVar(&o.replace, "replace", false, "also render, replacing the hand-written files with the generated ones")
 	fl.Int64Var(&o.runnerID, "runner-id", 0, "GitLab ID of the runner: record it and read its settings (needs a token with read_api)")
-	fl.StringVar(&o.scopePath, "scope-path", "", "with --runner-id: full path of a project runner's project (GitLab does not say it with the runner), or of a group runner's group to check")
+	fl.BoolVar(&o.findRunner, "find-runner", false, "find the runner's GitLab ID by the description (runners.name) or tags the files give it, then as --runner-id (needs a token with read_api)")
+	fl.StringVar(&o.scopePath, "scope-path", "", "with --runner-id or --find-runner: full path of a project runner's project (GitLab does not say it with the runner), or of a group runner's group to check")
 	addGitLabFlags(fl, &o.gitlab)
 	return cmd
 }
@@ -125,13 +140,30 @@ func runImport(ctx context.Context, f *factory, o *importOptions) error {
 	}
 	opts := adopt.Options{Name: o.name, Base: base, Profiles: profiles}
 	res, err := adopt.Import(files, opts)
-	if err == nil && o.runnerID != 0 {
-		// The GitLab URL is known only now; import again with what GitLab
-		// keeps for the runner, so that it is validated like the rest.
-		if opts.Registration, err = readRegistration(ctx, f, o, res.Config.GitLab.URL); err != nil {
-			return err
+	if err == nil && (o.runnerID != 0 || o.findRunner) {
+		// The GitLab URL, and the description and tags to look for, are
+		// known only now; import again with what GitLab keeps for the
+		// runner, so that it is validated like the rest.
+		url := res.Config.GitLab.URL
+		gl, gerr := importClient(ctx, f, o, url)
+		if gerr != nil {
+			return gerr
 		}
-		opts.RunnerID = o.runnerID
+		id := o.runnerID
+		if o.findRunner {
+			found, ferr := findRunner(ctx, gl, url, res)
+			if ferr != nil {
+				return ferr
+			}
+			id = found.ID
+			if !g.quiet {
+				fmt.Fprintf(f.stderr, "--find-runner: GitLab runner %d (description %s, tags %s)\n", id, safetext.Quote(found.Description), showTags(found.TagList))
+			}
+		}
+		if opts.Registration, gerr = readRegistration(ctx, gl, o, id, url); gerr != nil {
+			return gerr
+		}
+		opts.RunnerID = id
 		res, err = adopt.Import(files, opts)
 	}
 	var bad *adopt.InputError
@@ -325,25 +357,105 @@ func replaceFiles(f *factory, g *globals, root string, res *adopt.Result) error 
 	return nil
 }
 
-// readRegistration reads runner o.runnerID's settings from GitLab with a
-// read_api token: without them, a later init would reset the runner's
-// tags and settings to runnerctl.yaml's defaults. It reads the runner,
-// never its token.
-func readRegistration(ctx context.Context, f *factory, o *importOptions, url string) (*config.Registration, error) {
+// importReader is what import reads from GitLab (a *gitlab.Client).
+type importReader interface {
+	GetRunner(ctx context.Context, id int64) (*gitlab.RunnerInfo, error)
+	GroupPath(ctx context.Context, id int64) (string, error)
+	Resolve(ctx context.Context, s config.Scope) (gitlab.Target, error)
+	HasProjectRunner(ctx context.Context, projectID, id int64) (bool, error)
+	FindRunners(ctx context.Context, description string, tags []string) (*gitlab.RunnerSearch, error)
+}
+
+// importClient is the GitLab client of --runner-id and --find-runner,
+// with the read_api token of GITLAB_TOKEN or --gitlab-token-file.
+func importClient(ctx context.Context, f *factory, o *importOptions, url string) (importReader, error) {
 	pat, err := f.gitlabToken(ctx, o.gitlab, nil)
 	if err != nil {
 		return nil, err
 	}
 	gl, err := f.gitlabClient(url, o.gitlab, pat)
 	if err != nil {
-		return nil, err
+		return nil, err // not a typed nil in the interface
 	}
-	info, err := gl.GetRunner(ctx, o.runnerID)
-	if errors.Is(err, gitlab.ErrNotFound) {
-		return nil, &exitError{code: ExitUsage, msg: fmt.Sprintf("--runner-id %d: GitLab %s has no such runner (or the token may not see it); nothing was changed", o.runnerID, url)}
+	return gl, nil
+}
+
+// findRunner finds the runner's GitLab ID for --find-runner: the one
+// runner the token can see whose description is the one the files give
+// (runners.name, else the runner's name) or whose tags are theirs
+// (runners.tags). A guess between several, or a runner with neither, could
+// tie runnerctl.yaml to another team's runner, whose settings init would
+// then overwrite: so none or several is the user's to settle with
+// --runner-id, and they are listed (ID, description, tags: never a token).
+func findRunner(ctx context.Context, gl importReader, url string, res *adopt.Result) (*gitlab.RunnerInfo, error) {
+	description := res.Runner
+	var tags []string
+	for _, r := range res.Config.Runners {
+		if r.Name == res.Runner && r.Registration != nil {
+			if r.Registration.Description != "" {
+				description = r.Registration.Description
+			}
+			tags = r.Registration.Tags
+		}
+	}
+	found, err := gl.FindRunners(ctx, description, tags)
+	if errors.Is(err, gitlab.ErrInsufficientScope) {
+		return nil, &exitError{code: ExitUsage, msg: fmt.Sprintf("--find-runner: %v; nothing was changed", err)}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("runner %d: %w", o.runnerID, err)
+		return nil, fmt.Errorf("--find-runner: %w", err)
+	}
+	if len(found.Matches) == 1 {
+		return found.Matches[0], nil
+	}
+	what := "description " + safetext.Quote(description)
+	if len(tags) > 0 {
+		what += " or tags " + showTags(tags)
+	}
+	var b strings.Builder
+	list := found.Matches
+	switch {
+	case len(list) > 1:
+		fmt.Fprintf(&b, "--find-runner: %d runners in GitLab %s have %s", len(list), url, what)
+	case found.Visible == 0:
+		fmt.Fprintf(&b, "--find-runner: the token sees no runner in GitLab %s (a token that is not an administrator's sees no instance runner)", url)
+	default:
+		list = found.Shown
+		fmt.Fprintf(&b, "--find-runner: none of the %d runners the token sees in GitLab %s has %s", found.Visible, url, what)
+		if found.Visible > len(list) {
+			fmt.Fprintf(&b, " (the first %d are listed)", len(list))
+		}
+	}
+	b.WriteString("; pass the runner's ID with --runner-id")
+	if len(list) > 0 {
+		b.WriteString(":")
+	}
+	for _, r := range list {
+		fmt.Fprintf(&b, "\n  %d  %s  tags %s", r.ID, safetext.Quote(r.Description), showTags(r.TagList))
+	}
+	b.WriteString("\nnothing was changed")
+	return nil, &exitError{code: ExitUsage, msg: b.String()}
+}
+
+func showTags(tags []string) string {
+	q := make([]string, len(tags))
+	for i, t := range tags {
+		q[i] = safetext.Quote(t)
+	}
+	return "[" + strings.Join(q, ", ") + "]"
+}
+
+// readRegistration reads runner id's settings from GitLab with a read_api
+// token: without them, a later init would reset the runner's tags and
+// settings to runnerctl.yaml's defaults. It reads the runner, never its
+// token.
+func readRegistration(ctx context.Context, gl importReader, o *importOptions, id int64, url string) (*config.Registration, error) {
+	info, err := gl.GetRunner(ctx, id)
+	if errors.Is(err, gitlab.ErrNotFound) {
+		return nil, &exitError{code: ExitUsage, msg: fmt.Sprintf("--runner-id %d: GitLab %s has no such runner (or the token may not see it); nothing was changed", id, url)}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("runner %d: %w", id, err)
 	}
 	scope, err := runnerScope(ctx, gl, o, info)
 	if err != nil {
@@ -362,43 +474,43 @@ func readRegistration(ctx context.Context, f *factory, o *importOptions, url str
 // instance, or a group or project with its full path. GitLab names a
 // group runner's groups but not a project runner's project, so that path
 // comes from --scope-path, checked against GitLab.
-func runnerScope(ctx context.Context, gl *gitlab.Client, o *importOptions, info *gitlab.RunnerInfo) (config.Scope, error) {
+func runnerScope(ctx context.Context, gl importReader, o *importOptions, info *gitlab.RunnerInfo) (config.Scope, error) {
 	switch info.Type {
 	case "instance_type":
 		if o.scopePath != "" {
-			return config.Scope{}, &exitError{code: ExitUsage, msg: fmt.Sprintf("--scope-path: runner %d is an instance runner, which has none", o.runnerID)}
+			return config.Scope{}, &exitError{code: ExitUsage, msg: fmt.Sprintf("--scope-path: runner %d is an instance runner, which has none", info.ID)}
 		}
 		return config.Scope{Type: config.ScopeInstance}, nil
 	case "group_type":
 		if len(info.GroupIDs) == 0 {
-			return config.Scope{}, &exitError{code: ExitUsage, msg: fmt.Sprintf("runner %d is a group runner whose group the token may not read", o.runnerID)}
+			return config.Scope{}, &exitError{code: ExitUsage, msg: fmt.Sprintf("runner %d is a group runner whose group the token may not read", info.ID)}
 		}
 		path, err := gl.GroupPath(ctx, info.GroupIDs[0])
 		if err != nil {
-			return config.Scope{}, fmt.Errorf("runner %d: %w", o.runnerID, err)
+			return config.Scope{}, fmt.Errorf("runner %d: %w", info.ID, err)
 		}
 		if o.scopePath != "" && o.scopePath != path {
-			return config.Scope{}, &exitError{code: ExitUsage, msg: fmt.Sprintf("--scope-path %q: runner %d belongs to group %q", o.scopePath, o.runnerID, path)}
+			return config.Scope{}, &exitError{code: ExitUsage, msg: fmt.Sprintf("--scope-path %q: runner %d belongs to group %q", o.scopePath, info.ID, path)}
 		}
 		return config.Scope{Type: config.ScopeGroup, Path: path}, nil
 	case "project_type":
 		if o.scopePath == "" {
-			return config.Scope{}, &exitError{code: ExitUsage, msg: fmt.Sprintf("runner %d is a project runner, and GitLab does not name its project with the runner: give it with --scope-path GROUP/PROJECT", o.runnerID)}
+			return config.Scope{}, &exitError{code: ExitUsage, msg: fmt.Sprintf("runner %d is a project runner, and GitLab does not name its project with the runner: give it with --scope-path GROUP/PROJECT", info.ID)}
 		}
 		t, err := gl.Resolve(ctx, config.Scope{Type: config.ScopeProject, Path: o.scopePath})
 		if err != nil {
 			return config.Scope{}, fmt.Errorf("--scope-path %q: %w", o.scopePath, err)
 		}
-		ok, err := gl.HasProjectRunner(ctx, t.ProjectID, o.runnerID)
+		ok, err := gl.HasProjectRunner(ctx, t.ProjectID, info.ID)
 		if err != nil {
 			return config.Scope{}, fmt.Errorf("--scope-path %q: %w", o.scopePath, err)
 		}
 		if !ok {
-			return config.Scope{}, &exitError{code: ExitUsage, msg: fmt.Sprintf("--scope-path %q: runner %d is not a runner of that project", o.scopePath, o.runnerID)}
+			return config.Scope{}, &exitError{code: ExitUsage, msg: fmt.Sprintf("--scope-path %q: runner %d is not a runner of that project", o.scopePath, info.ID)}
 		}
 		return config.Scope{Type: config.ScopeProject, Path: o.scopePath}, nil
 	}
-	return config.Scope{}, fmt.Errorf("runner %d has runner type %q, which runnerctl does not know", o.runnerID, info.Type)
+	return config.Scope{}, fmt.Errorf("runner %d has runner type %q, which runnerctl does not know", info.ID, info.Type)
 }
 
 // withoutMarker drops the marker line init writes into a runner's

@@ -153,6 +153,18 @@ func TestOptionsFromCommandLine(t *testing.T) {
 				runnerID: 42, scopePath: "ops/ci", gitlab: gitlabFlags{tokenFile: "pat", caFile: "ca.pem"}},
 		},
 		{
+			name: "import finding the runner",
+			args: []string{"import", "--find-runner", "--scope-path", "ops/ci", "--dry-run"},
+			env:  map[string]string{"RUNNERCTL_CA_FILE": "ca.pem"},
+			want: &importOptions{globals: defaults(), paths: []string{}, dryRun: true, findRunner: true, scopePath: "ops/ci", gitlab: gitlabFlags{caFile: "ca.pem"}},
+		},
+		{
+			name: "import finding the runner from the environment",
+			args: []string{"import"},
+			env:  map[string]string{"RUNNERCTL_FIND_RUNNER": "true"},
+			want: &importOptions{globals: defaults(), paths: []string{}, findRunner: true},
+		},
+		{
 			name: "import from the environment",
 			args: []string{"import"},
 			env:  map[string]string{"RUNNERCTL_NAME": "env", "RUNNERCTL_DRY_RUN": "true"},
@@ -234,6 +246,8 @@ func TestOptionsUsageErrors(t *testing.T) {
 		{"flags that exclude each other", []string{"render", "--check", "--stdout"}, nil, "--check cannot be combined with --stdout or --dry-run"},
 		{"unknown flag", []string{"init", "--token", "glpat-x"}, nil, "unknown flag: --token"},
 		{"arguments where none are taken", []string{"doctor", "extra"}, nil, `unknown command "extra"`},
+		{"import: --find-runner with --runner-id", []string{"import", "--find-runner", "--runner-id", "3"}, nil, "--find-runner and --runner-id contradict each other"},
+		{"import: --scope-path alone", []string{"import", "--scope-path", "ops/ci"}, nil, "which --scope-path needs (or --find-runner)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var stderr bytes.Buffer

@@ -150,6 +150,11 @@ var (
 	// ErrTransient: no answer, a 5xx or a 429 after the client's retries;
 	// asking again later may work. It never changes an error's message.
 	ErrTransient = errors.New("temporary failure")
+	// ErrInsufficientScope: GitLab refused a request because the personal
+	// access token lacks the scope the route needs (403
+	// insufficient_scope), which a better token fixes, unlike a 403 for
+	// what the user may not do.
+	ErrInsufficientScope = errors.New("the personal access token lacks the scope this needs")
 )
 
 // transientError marks err as ErrTransient without changing its message.
