@@ -190,6 +190,24 @@ func TestPatchOwned(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "patches.application: runner \"plain\": the patch changes spec.project") {
 		t.Errorf("top-level patch not named: %v", err)
 	}
+	// Once, not once per runner.
+	var inv *config.InvalidError
+	if !errors.As(err, &inv) || len(inv.Errors) != 1 {
+		t.Errorf("want one error for the top-level patch, got %v", err)
+	}
+}
+
+// TestPatchTightensQuietly: a patch that changes a hardened field to
+// something as strict or stricter is not a loosening.
+func TestPatchTightensQuietly(t *testing.T) {
+	res, err := renderPatched(t, "      values: {securityContext: {readOnlyRootFilesystem: true, runAsUser: 1001, capabilities: {drop: [ALL, NET_RAW]}}}\n"+
+		"      application: {spec: {syncPolicy: {managedNamespaceMetadata: {labels: {team: ci}}}}}\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Warnings) != 0 {
+		t.Errorf("warnings = %q, want none", res.Warnings)
+	}
 }
 
 // TestPatchLoosens: a patch that weakens the profile's hardening is
