@@ -61,6 +61,8 @@ func typeName(t reflect.Type) string {
 		return "boolean"
 	case reflect.Pointer:
 		return typeName(t.Elem())
+	case reflect.Map:
+		return "mapping"
 	}
 	return t.Kind().String()
 }

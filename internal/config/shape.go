@@ -162,6 +162,79 @@ func (s *shapeChecker) walk(n *yaml.Node, t reflect.Type, path string, use int) 
 		if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!bool" {
 			s.wrongType(path, line, n, "true or false")
 		}
+	case reflect.Map:
+		// A Patch: free-form, so only its shape and size are checked here.
+		if n.Kind != yaml.MappingNode {
+			s.wrongType(path, line, n, "a mapping")
+			return
+		}
+		s.free(n, path, use, 1)
+	}
+}
+
+// MaxPatchDepth bounds the nesting of a patch: the deepest field of a
+// generated object (a values file's securityContext.capabilities.drop, an
+// Application's ignoreDifferences) is under ten levels, and a deeper patch
+// could only be a mistake or an attack on the merge's recursion.
+const MaxPatchDepth = 32
+
+// free checks a free-form value (a patch) at depth: keys are plain
+// strings, values within the limits of every other field, nesting within
+// MaxPatchDepth. Timestamps and binary would not survive the patch's JSON
+// form unchanged, so they are refused rather than converted silently.
+func (s *shapeChecker) free(n *yaml.Node, path string, use, depth int) {
+	if !s.spend(n, path, use) {
+		return
+	}
+	if n.Kind == yaml.AliasNode {
+		if n.Alias != nil {
+			if use == 0 {
+				use = n.Line
+			}
+			s.free(n.Alias, path, use, depth)
+		}
+		return
+	}
+	line := lineOf(n, use)
+	if depth > MaxPatchDepth {
+		s.add(path, line, "nests deeper than %d levels; runnerctl accepts at most %d in a patch", MaxPatchDepth, MaxPatchDepth)
+		return
+	}
+	switch n.Kind {
+	case yaml.MappingNode:
+		seen := map[string]bool{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			if k.Kind != yaml.ScalarNode || k.ShortTag() != "!!str" || len(k.Value) > MaxScalarLen {
+				s.add(path, lineOf(k, use), "has a key that is not a plain string; quote it")
+				continue
+			}
+			p := joinPath(path, k.Value)
+			if seen[k.Value] {
+				s.add(p, lineOf(k, use), "is set twice; keep one")
+				continue
+			}
+			seen[k.Value] = true
+			s.free(v, p, use, depth+1)
+		}
+	case yaml.SequenceNode:
+		if len(n.Content) > MaxListLen {
+			s.add(path, line, "lists %d items; runnerctl accepts at most %d", len(n.Content), MaxListLen)
+			return
+		}
+		for i, item := range n.Content {
+			s.free(item, fmt.Sprintf("%s[%d]", path, i), use, depth+1)
+		}
+	case yaml.ScalarNode:
+		switch n.ShortTag() {
+		case "!!str", "!!int", "!!float", "!!bool", "!!null":
+		default:
+			s.add(path, line, "%s is a %s; quote it to make it a string", safetext.Quote(n.Value), strings.TrimPrefix(n.ShortTag(), "!!"))
+			return
+		}
+		if len(n.Value) > MaxScalarLen {
+			s.add(path, line, "is %d bytes long; runnerctl accepts at most %d bytes in one value", len(n.Value), MaxScalarLen)
+		}
 	}
 }
 

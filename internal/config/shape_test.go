@@ -57,6 +57,22 @@ func TestShapeErrors(t *testing.T) {
 			[]string{"line 8: runners[0].pullPolicy: lists 1001 items; runnerctl accepts at most 1000"}, nil},
 		{"too many runners", head + "runners:\n" + strings.Repeat("  - name: r\n", config.MaxRunners+1),
 			[]string{"line 7: runners: lists 10001 runners; runnerctl handles at most 10000"}, nil},
+		{"patch of an unknown kind", head + "patches: {deployment: {a: 1}}\nrunners: [{name: ci}]\n",
+			[]string{`line 6: patches.deployment: unknown field "deployment"`}, nil},
+		{"patch not a mapping", head + "runners:\n  - name: ci\n    patches: {values: [a]}\n",
+			[]string{"line 8: runners[0].patches.values: wrong type: a list where a mapping is expected"}, nil},
+		{"patch with a timestamp", head + "runners:\n  - name: ci\n    patches:\n      application: {metadata: {annotations: {since: 2024-01-02}}}\n",
+			[]string{`line 9: runners[0].patches.application.metadata.annotations.since: "2024-01-02" is a timestamp; quote it`}, nil},
+		{"patch with a non-string key", head + "runners:\n  - name: ci\n    patches:\n      values: {nodeSelector: {[a]: b}}\n",
+			[]string{"runners[0].patches.values.nodeSelector: has a key that is not a plain string"}, nil},
+		{"patch key set twice", head + "runners:\n  - name: ci\n    patches:\n      values: {a: 1, a: 2}\n",
+			[]string{"runners[0].patches.values.a: is set twice"}, nil},
+		{"patch too deep", head + "runners:\n  - name: ci\n    patches:\n      values: " + strings.Repeat("{a: ", config.MaxPatchDepth+1) + "1" + strings.Repeat("}", config.MaxPatchDepth+1) + "\n",
+			[]string{"nests deeper than 32 levels"}, nil},
+		{"patch with infinity", head + "runners:\n  - name: ci\n    patches:\n      values: {a: .inf}\n",
+			[]string{"line 9: runners[0].patches.values: has no JSON form", "a merge patch holds only mappings"}, nil},
+		{"patch too long", head + "runners:\n  - name: ci\n    patches:\n      values: {a: [" + strings.Repeat(strings.Repeat("x", 100)+", ", 700) + "]}\n",
+			[]string{"line 9: runners[0].patches.values: is 7", "runnerctl accepts at most 65536 bytes in one patch"}, nil},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

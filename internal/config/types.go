@@ -3,6 +3,8 @@
 // records each runner's GitLab ID once created, never a token.
 package config
 
+import "encoding/json"
+
 // APIVersion and Kind identify a runnerctl.yaml document.
 const (
 	APIVersion = "runnerctl.dev/v1alpha1"
@@ -27,6 +29,9 @@ type Config struct {
 	Secrets Secrets `yaml:"secrets" doc:"Where runner tokens are stored and how External Secrets Operator reads them back."`
 	// ProfilesDir holds the repository's own hardening profiles.
 	ProfilesDir string `yaml:"profilesDir,omitempty" doc:"Directory (relative to this file, inside the repository, not the repository root itself) with the repository's own hardening profiles; each *.yaml there may extend a built-in one. At most 256 profile files of at most 64 KiB each, 1 MiB in all; symlinks are followed only inside the repository." default:"runnerctl-profiles"`
+	// Patches is the fleet-wide overlay, applied to every runner's objects
+	// before the runner's own.
+	Patches *Patches `yaml:"patches,omitempty" doc:"JSON merge patches (RFC 7386) applied to every runner's generated objects, before the runner's own patches (see docs/configuring.md, Overlays)."`
 	// Runners is the fleet; one set of generated files per entry.
 	Runners []Runner `yaml:"runners" doc:"The runners (at most 10,000). Each one gets its own Application, ExternalSecret and Helm values file."`
 }
@@ -192,6 +197,7 @@ type Runner struct {
 	Autoscaling       *Autoscaling   `yaml:"autoscaling,omitempty" doc:"Horizontal scaling of runner pods (the chart's hpa)."`
 	NetworkPolicy     *NetworkPolicy `yaml:"networkPolicy,omitempty" doc:"Egress restriction of runner and job pods, rendered as an extra manifest."`
 	Metrics           bool           `yaml:"metrics,omitempty" doc:"Expose the runner's Prometheus metrics (the chart's metrics.enabled)."`
+	Patches           *Patches       `yaml:"patches,omitempty" doc:"JSON merge patches (RFC 7386) applied to this runner's generated objects after the top-level patches, for what runnerctl has no field for (annotations, sync waves, ignoreDifferences, labels, a node selector). A patch may not change what runnerctl owns (names, namespaces, sources, the token's Secret and keys); one that loosens the profile's hardening gets its warning."`
 	ExtraConfig       string         `yaml:"extraConfig,omitempty" doc:"More of the runner's config.toml, for the settings runnerctl has no field for (node_selector, node_tolerations, volumes, ...), written as in config.toml: [runners.kubernetes.node_selector] and so on; a [[runners]] line is optional. It is merged into the generated [[runners]] entry: tables merge, arrays of tables are appended to runnerctl's; a key runnerctl already sets (from the profile or another field) is refused, so the profile's hardening cannot be undone here. validate and render check every key, value type and feature flag against the runner version (chart.runnerVersion): gitlab-runner itself silently ignores a key it does not know."`
 }
 
@@ -278,4 +284,60 @@ type NetworkPolicy struct {
 	FQDNs          []string `yaml:"fqdns,omitempty" doc:"DNS names allowed on HTTPS (cilium only); the GitLab host is added automatically."`
 	APIServerCIDRs []string `yaml:"apiServerCIDRs,omitempty" doc:"Address ranges of the Kubernetes API server, which the runner calls to start job pods (kubernetes flavor; cilium uses the kube-apiserver entity)."`
 	ExtraPorts     []int    `yaml:"extraPorts,omitempty" doc:"More TCP ports allowed to the listed ranges besides 443 (and 22 to GitLab)."`
+}
+
+// Patches are JSON merge patches (RFC 7386), one per kind of generated
+// object. They are applied after the profile, top-level patches first,
+// then the runner's (and, once runners can be deployed to several
+// clusters, a cluster's after those: the same type, one level further
+// down). A null removes a field.
+type Patches struct {
+	Application         Patch `yaml:"application,omitempty" doc:"Patch of the ArgoCD Application (annotations, sync waves, ignoreDifferences, info)."`
+	ExternalSecret      Patch `yaml:"externalSecret,omitempty" doc:"Patch of the token's ExternalSecret."`
+	CacheExternalSecret Patch `yaml:"cacheExternalSecret,omitempty" doc:"Patch of the S3 cache credentials' ExternalSecret (with cache.s3.credentials only)."`
+	GitLabCASecret      Patch `yaml:"gitlabCASecret,omitempty" doc:"Patch of the Secret holding GitLab's CA (with gitlab.tls.caFile only)."`
+	NetworkPolicy       Patch `yaml:"networkPolicy,omitempty" doc:"Patch of the egress NetworkPolicy or CiliumNetworkPolicy (with networkPolicy only)."`
+	Values              Patch `yaml:"values,omitempty" doc:"Patch of the Helm values (nodeSelector, tolerations, podLabels, ...)."`
+}
+
+// Patch is one JSON merge patch, as decoded from YAML.
+type Patch map[string]any
+
+// KindPatch is one patch of a Patches, with the name of its field.
+type KindPatch struct {
+	Name  string
+	Patch Patch
+}
+
+// Kinds lists the patches of ps by field name, in the order of the fields
+// (nil ps: none set).
+func (ps *Patches) Kinds() []KindPatch {
+	if ps == nil {
+		return []KindPatch{{Name: "application"}, {Name: "externalSecret"}, {Name: "cacheExternalSecret"}, {Name: "gitlabCASecret"}, {Name: "networkPolicy"}, {Name: "values"}}
+	}
+	return []KindPatch{
+		{"application", ps.Application},
+		{"externalSecret", ps.ExternalSecret},
+		{"cacheExternalSecret", ps.CacheExternalSecret},
+		{"gitlabCASecret", ps.GitLabCASecret},
+		{"networkPolicy", ps.NetworkPolicy},
+		{"values", ps.Values},
+	}
+}
+
+// Get is the patch of ps named name (a field name of Patches), nil when
+// unset.
+func (ps *Patches) Get(name string) Patch {
+	for _, k := range ps.Kinds() {
+		if k.Name == name {
+			return k.Patch
+		}
+	}
+	return nil
+}
+
+// JSON is the patch in the form RFC 7386 merges. encoding/json sorts map
+// keys, so the same patch always gives the same bytes.
+func (p Patch) JSON() ([]byte, error) {
+	return json.Marshal(map[string]any(p))
 }

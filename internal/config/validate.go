@@ -271,6 +271,7 @@ func (c *Config) Validate() []FieldError {
 		v.add("profilesDir", "must not be the repository root: runnerctl.yaml would be read as a hardening profile")
 	}
 	c.validateSecrets(v)
+	c.Patches.validate(v, "patches")
 
 	seen := map[string]int{}
 	accounts := map[string]int{}
@@ -546,6 +547,34 @@ func (r *Runner) validate(v *validator, p string) {
 	}
 	if n := r.NetworkPolicy; n != nil {
 		n.validate(v, p+".networkPolicy")
+	}
+	r.Patches.validate(v, p+".patches")
+}
+
+// MaxPatchSize bounds one patch in its JSON form: it is applied to one
+// object of every runner it concerns (a top-level patch to all of them),
+// and the largest legitimate one (an ignoreDifferences list, a few
+// tolerations) is a few KiB.
+const MaxPatchSize = 64 << 10
+
+// validate checks what the shape check cannot: that each patch has a JSON
+// form (the merge is done on it) within MaxPatchSize. What a patch may
+// change is checked by render, against the objects it patches.
+func (ps *Patches) validate(v *validator, p string) {
+	if ps == nil {
+		return
+	}
+	for _, k := range ps.Kinds() {
+		if k.Patch == nil {
+			continue
+		}
+		data, err := k.Patch.JSON()
+		switch {
+		case err != nil:
+			v.add(p+"."+k.Name, "has no JSON form (%v); a merge patch holds only mappings, lists, strings, numbers, booleans and null", err)
+		case len(data) > MaxPatchSize:
+			v.add(p+"."+k.Name, "is %d bytes long as JSON; runnerctl accepts at most %d bytes in one patch", len(data), MaxPatchSize)
+		}
 	}
 }
 

@@ -20,6 +20,8 @@ import (
 // exactly as given: no YAML, TOML or Helm-template injection. tls ending in
 // .pem is gitlab.tls.caFile (read relative to this package's directory, the
 // test's repository root), anything else non-empty gitlab.tls.secretName.
+// description is also patched into an annotation of the Application and tag
+// into the values' nodeSelector: a patched object round-trips too.
 func FuzzRender(f *testing.F) {
 	f.Add("homelab", "gitlab-runner", "https://gitlab.com/", "https://gitlab.com/org/repo.git", "ubuntu:22.04", "gitlab/gitlab-runner-helper:x86_64-latest", "k8s", "my runner", "manifests", "/gitlab/runners/{runner}", "store", "")
 	f.Add("a", "b", "http://h/", "git@h:o/r.git", "img{{x}}", "", "a,b", "\"quoted\"\n", "x/../y", "/p", "s", "testdata/gitlab-ca.pem")
@@ -42,6 +44,10 @@ func FuzzRender(f *testing.F) {
 			Runners: []config.Runner{{
 				Name: name, Namespace: namespace, Image: image, HelperImage: helper, Profile: "restricted",
 				Registration: &config.Registration{Tags: []string{tag}, Description: description, RunUntagged: &untagged},
+				Patches: &config.Patches{
+					Application: config.Patch{"metadata": map[string]any{"annotations": map[string]any{"example.com/note": description}}},
+					Values:      config.Patch{"nodeSelector": map[string]any{"pool": tag}},
+				},
 			}},
 		}
 		switch {
@@ -123,8 +129,11 @@ func FuzzRender(f *testing.F) {
 			case strings.HasPrefix(file.Path, "argocd-apps/"):
 				sawApp = true
 				var app struct {
-					Metadata struct{ Name string }
-					Spec     struct {
+					Metadata struct {
+						Name        string
+						Annotations map[string]string
+					}
+					Spec struct {
 						Sources []struct {
 							RepoURL string `json:"repoURL"`
 							Path    string
@@ -134,14 +143,16 @@ func FuzzRender(f *testing.F) {
 				if err := sigsyaml.Unmarshal(body, &app); err != nil {
 					t.Fatal(err)
 				}
-				if app.Metadata.Name != "gitlab-runner-"+name || app.Spec.Sources[1].RepoURL != repoURL || app.Spec.Sources[2].Path != manifests {
+				if app.Metadata.Name != "gitlab-runner-"+name || app.Spec.Sources[1].RepoURL != repoURL || app.Spec.Sources[2].Path != manifests ||
+					app.Metadata.Annotations["example.com/note"] != description {
 					t.Errorf("Application did not round-trip: %+v", app)
 				}
 			case strings.HasPrefix(file.Path, "values/"):
 				sawValues = true
 				var v struct {
-					GitLabURL       string `json:"gitlabUrl"`
-					CertsSecretName string `json:"certsSecretName"`
+					GitLabURL       string            `json:"gitlabUrl"`
+					CertsSecretName string            `json:"certsSecretName"`
+					NodeSelector    map[string]string `json:"nodeSelector"`
 					Runners         struct{ Config string }
 				}
 				if err := sigsyaml.Unmarshal(body, &v); err != nil {
@@ -154,6 +165,9 @@ func FuzzRender(f *testing.F) {
 				k := rc.Runners[0].Kubernetes
 				if v.CertsSecretName != wantCerts {
 					t.Errorf("certsSecretName = %q, want %q", v.CertsSecretName, wantCerts)
+				}
+				if v.NodeSelector["pool"] != tag {
+					t.Errorf("patched nodeSelector = %q, want %q", v.NodeSelector, tag)
 				}
 				if v.GitLabURL != gitlabURL || k.Image != image || k.HelperImage != helper || k.Namespace != namespace {
 					t.Errorf("values did not round-trip: url=%q image=%q helper=%q ns=%q", v.GitLabURL, k.Image, k.HelperImage, k.Namespace)

@@ -108,7 +108,7 @@ func Render(cfg *config.Config, profiles Profiles) (*Result, error) {
 			}
 		}
 	}
-	out := make([][]File, len(cfg.Runners))
+	out := make([]runnerOutput, len(cfg.Runners))
 	errs := make([]error, len(cfg.Runners))
 	var wg sync.WaitGroup
 	next := make(chan int)
@@ -116,7 +116,7 @@ func Render(cfg *config.Config, profiles Profiles) (*Result, error) {
 		wg.Go(func() {
 			for i := range next {
 				r := &cfg.Runners[i]
-				out[i], errs[i] = renderRunner(cfg, b, eso, r, used[i], profileYAML[used[i].Name])
+				out[i], errs[i] = renderRunner(cfg, b, eso, r, i, used[i], profileYAML[used[i].Name])
 				if errs[i] != nil {
 					errs[i] = fmt.Errorf("render runner %q: %w", r.Name, errs[i])
 				}
@@ -131,11 +131,28 @@ func Render(cfg *config.Config, profiles Profiles) (*Result, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
+	// A top-level patch at fault is reported once, for the first runner
+	// it fails on, not once per runner of the fleet.
+	reported := map[string]bool{}
+	for _, o := range out {
+		for _, e := range o.invalid {
+			if top := !strings.HasPrefix(e.Path, "runners["); !top || !reported[e.Path] {
+				reported[e.Path] = true
+				invalid = append(invalid, e)
+			}
+		}
+	}
+	if len(invalid) > 0 {
+		return nil, &config.InvalidError{File: config.DefaultFile, Errors: invalid}
+	}
 	res := &Result{Warnings: cfg.Warnings()}
-	for i, files := range out {
-		res.Files = append(res.Files, files...)
+	for i, o := range out {
+		res.Files = append(res.Files, o.files...)
 		for _, w := range used[i].Warnings() {
 			res.Warnings = append(res.Warnings, fmt.Sprintf("runner %q (profile %s): %s", cfg.Runners[i].Name, used[i].Name, w))
+		}
+		for _, w := range o.warnings {
+			res.Warnings = append(res.Warnings, fmt.Sprintf("runner %q: %s", cfg.Runners[i].Name, w))
 		}
 		for _, w := range runnerWarnings(cfg, &cfg.Runners[i]) {
 			res.Warnings = append(res.Warnings, fmt.Sprintf("runner %q: %s", cfg.Runners[i].Name, w))
@@ -272,44 +289,50 @@ func metaOf(base objectMeta, name, ns string, r *config.Runner) objectMeta {
 	return m
 }
 
-func renderRunner(cfg *config.Config, b *bases, eso *esoDefaults, r *config.Runner, p *profile.Profile, profileYAML []byte) ([]File, error) {
-	head := fileHeader(r, p)
-	var files []File
-	add := func(path string, docs ...any) error {
-		content, err := marshalDocs(head, docs...)
-		if err != nil {
-			return fmt.Errorf("%s: %w", path, err)
-		}
-		files = append(files, File{Path: path, Content: content})
-		return nil
-	}
+// runnerOutput is what rendering one runner gives: its files, the
+// warnings of its patches, and the patches refused.
+type runnerOutput struct {
+	files    []File
+	warnings []string
+	invalid  []config.FieldError
+}
+
+// pendingFile is a file whose documents are built but not yet encoded:
+// patches change documents, and what they loosen goes into the header of
+// every file of the runner, so nothing is encoded before all are patched.
+type pendingFile struct {
+	path    string
+	comment string // after the header
+	kinds   []string
+	docs    []any
+	tail    []byte
+}
+
+func renderRunner(cfg *config.Config, b *bases, eso *esoDefaults, r *config.Runner, index int, p *profile.Profile, profileYAML []byte) (runnerOutput, error) {
+	var pending []pendingFile
+	add := func(f pendingFile) { pending = append(pending, f) }
 
 	manifests := []string{path.Base(ExternalSecretPath(cfg, r))}
 	token, err := tokenExternalSecret(cfg, b, eso, r)
 	if err != nil {
-		return nil, err
+		return runnerOutput{}, err
 	}
-	secrets := []any{token}
+	secrets := pendingFile{path: ExternalSecretPath(cfg, r), kinds: []string{patchExternalSecret}, docs: []any{token}}
 	if c := r.Cache; c != nil && c.S3.Credentials != nil {
 		cache, err := cacheExternalSecret(cfg, b, eso, r)
 		if err != nil {
-			return nil, err
+			return runnerOutput{}, err
 		}
-		secrets = append(secrets, cache)
+		secrets.kinds = append(secrets.kinds, patchCacheExternalSecret)
+		secrets.docs = append(secrets.docs, cache)
 	}
-	if err := add(ExternalSecretPath(cfg, r), secrets...); err != nil {
-		return nil, err
-	}
+	add(secrets)
 	if t := cfg.GitLab.TLS; t != nil && t.CAFile != "" {
 		doc, err := gitlabCASecret(cfg, b, r)
 		if err != nil {
-			return nil, err
+			return runnerOutput{}, err
 		}
-		content, err := marshalDocs(head+gitlabCAComment, doc)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", GitLabCAPath(cfg, r), err)
-		}
-		files = append(files, File{Path: GitLabCAPath(cfg, r), Content: content})
+		add(pendingFile{path: GitLabCAPath(cfg, r), comment: gitlabCAComment, kinds: []string{patchGitLabCASecret}, docs: []any{doc}})
 		manifests = append(manifests, path.Base(GitLabCAPath(cfg, r)))
 	}
 	if n := r.NetworkPolicy; n != nil {
@@ -318,31 +341,57 @@ func renderRunner(cfg *config.Config, b *bases, eso *esoDefaults, r *config.Runn
 		if n.Flavor == "cilium" {
 			doc = ciliumPolicy(cfg, b, r, name)
 		}
-		if err := add(NetworkPolicyPath(cfg, r), doc); err != nil {
-			return nil, err
-		}
+		add(pendingFile{path: NetworkPolicyPath(cfg, r), kinds: []string{patchNetworkPolicy}, docs: []any{doc}})
 		manifests = append(manifests, path.Base(NetworkPolicyPath(cfg, r)))
 	}
-	if err := add(ApplicationPath(cfg, r), buildApplication(cfg, b, r, p, manifests)); err != nil {
-		return nil, err
-	}
+	add(pendingFile{path: ApplicationPath(cfg, r), kinds: []string{patchApplication}, docs: []any{buildApplication(cfg, b, r, p, manifests)}})
 	v, err := buildValues(cfg, b, r, p)
 	if err != nil {
-		return nil, err
+		return runnerOutput{}, err
 	}
-	content, err := marshalDocsTail(head, profileYAML, v)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", ValuesPath(cfg, r), err)
+	add(pendingFile{path: ValuesPath(cfg, r), kinds: []string{patchValues}, docs: []any{v}, tail: profileYAML})
+
+	var out runnerOutput
+	if hasPatches(cfg, r) {
+		pt := &patcher{cfg: cfg, r: r, index: index, profile: p.Name}
+		generated := map[string]bool{}
+		for i := range pending {
+			f := &pending[i]
+			for j, kind := range f.kinds {
+				generated[kind] = true
+				// Only the values have a tail, and they are the file's
+				// only document: apply folds it into the patched one.
+				if f.docs[j], f.tail, err = pt.apply(kind, f.docs[j], f.tail); err != nil {
+					return runnerOutput{}, fmt.Errorf("%s: %w", f.path, err)
+				}
+			}
+		}
+		pt.unused(generated)
+		if len(pt.invalid) > 0 {
+			return runnerOutput{invalid: pt.invalid}, nil
+		}
+		out.warnings = pt.warnings
 	}
-	files = append(files, File{Path: ValuesPath(cfg, r), Content: content})
-	return files, nil
+	head := fileHeader(r, p, out.warnings)
+	for _, f := range pending {
+		content, err := marshalDocsTail(head+f.comment, f.tail, f.docs...)
+		if err != nil {
+			return runnerOutput{}, fmt.Errorf("%s: %w", f.path, err)
+		}
+		out.files = append(out.files, File{Path: f.path, Content: content})
+	}
+	return out, nil
 }
 
-func fileHeader(r *config.Runner, p *profile.Profile) string {
+// fileHeader starts every file of runner r: the profile's warnings, then
+// those of the runner's patches (patchWarnings), which loosen it the same
+// way and are written the same way.
+func fileHeader(r *config.Runner, p *profile.Profile, patchWarnings []string) string {
 	var b strings.Builder
 	b.WriteString(Header)
 	fmt.Fprintf(&b, "# Runner %q, profile %q. Edit runnerctl.yaml and run `runnerctl render` instead.\n", r.Name, p.Name)
-	if ws := p.Warnings(); len(ws) > 0 {
+	// A new slice: p.Warnings() may be shared by runners rendered in parallel.
+	if ws := slices.Concat(p.Warnings(), patchWarnings); len(ws) > 0 {
 		b.WriteString("#\n")
 		for _, w := range ws {
 			fmt.Fprintf(&b, "# WARNING: %s\n", w)
