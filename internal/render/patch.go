@@ -10,7 +10,7 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
-	jsonpatch "gopkg.in/evanphx/json-patch.v4"
+	jsonpatch "github.com/evanphx/json-patch/v5"
 
 	"github.com/runnerctl/runnerctl/internal/config"
 )
@@ -20,9 +20,9 @@ import (
 // after everything else (the profile included), on the typed object's
 // encoded form: the object is encoded as render would write it, decoded
 // into generic JSON, patched (top-level patches, then the runner's), and
-// encoded again. The merge itself is gopkg.in/evanphx/json-patch.v4, the
-// implementation kubectl and ArgoCD use, already in the module graph
-// through Kubernetes and free of dependencies outside the standard library.
+// encoded again. The merge itself is github.com/evanphx/json-patch/v5, the
+// current major version of the implementation kubectl and ArgoCD use (they
+// are still on v4), free of dependencies outside the standard library.
 //
 // A patch may add to an object but not change what runnerctl owns for the
 // object to work (ownedFields: names, namespaces, the Application's
