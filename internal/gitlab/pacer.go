@@ -137,13 +137,17 @@ func (p *pacer) held() time.Duration {
 
 // retryBackoff is the client's wait before a retry (see retryWait): after
 // a 429, at least as long as the pacer holds every request, which a later
-// 429 of another request may have lengthened.
+// 429 of another request may have lengthened, and then the retry's turn in
+// the pace: the library retries without asking its limiter again, and the
+// retries of a burst refused together would otherwise go out together.
 func (p *pacer) retryBackoff(lo, hi time.Duration, attempt int, resp *http.Response) time.Duration {
 	w := retryWait(lo, hi, attempt, resp)
-	if resp != nil && resp.StatusCode == http.StatusTooManyRequests {
-		w = max(w, p.held())
+	if resp == nil || resp.StatusCode != http.StatusTooManyRequests {
+		return w
 	}
-	return w
+	w = max(w, p.held())
+	at := time.Now().Add(w)
+	return w + p.lim.ReserveN(at, 1).DelayFrom(at)
 }
 
 // observed is the transport that shows the pacer every answer, those of
