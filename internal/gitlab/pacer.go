@@ -34,7 +34,10 @@ import (
 //     request as long as GitLab asks (throttleWait), and the client retries
 //     the refused one after the same wait (retryBackoff), POSTs included.
 //
-// Until GitLab names a limit nothing is paced: --parallel bounds a fleet.
+// Until GitLab's first answer, which may name a limit, requests go one at
+// a time: a fleet's first --parallel requests at once could be more than a
+// window allows. If GitLab names no limit, nothing is paced and --parallel
+// bounds a fleet.
 //
 // The pacer is the client library's limiter (its Wait runs before each
 // request, outside the HTTP timeout: a request held here was not sent, so
@@ -44,6 +47,11 @@ import (
 // RateLimit-Limit, and would cap a fleet at two thirds of what GitLab allows.
 type pacer struct {
 	lim *rate.Limiter
+	// learned is closed at the first answer; until then, the one request
+	// holding probe is the only one sent.
+	learned   chan struct{}
+	probe     chan struct{}
+	learnOnce sync.Once
 
 	mu        sync.Mutex
 	perMinute int64     // the last RateLimit-Limit seen; 0: none yet
@@ -64,12 +72,44 @@ const headroom = 0.95
 func newPacer() *pacer {
 	// Burst 1 from the start: rate.Limiter refuses a wait for more than
 	// its burst once a rate is set.
-	return &pacer{lim: rate.NewLimiter(rate.Inf, 1)}
+	return &pacer{lim: rate.NewLimiter(rate.Inf, 1), learned: make(chan struct{}), probe: make(chan struct{}, 1)}
 }
+
+// probeWait bounds the wait for the first answer: a probe that never
+// reached the transport (it cannot say so) must not hold the others for
+// ever. The HTTP timeout's default.
+const probeWait = 30 * time.Second
+
+// awaitFirstAnswer lets one request through before the first answer, and
+// holds the others until it comes.
+func (p *pacer) awaitFirstAnswer(ctx context.Context) error {
+	select {
+	case <-p.learned:
+		return nil
+	default:
+	}
+	t := time.NewTimer(probeWait)
+	defer t.Stop()
+	select {
+	case p.probe <- struct{}{}:
+	case <-p.learned:
+	case <-t.C:
+		p.learn()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return nil
+}
+
+// learn ends the first-answer wait.
+func (p *pacer) learn() { p.learnOnce.Do(func() { close(p.learned) }) }
 
 // Wait holds a request until GitLab's limit allows it (the client
 // library's RateLimiter).
 func (p *pacer) Wait(ctx context.Context) error {
+	if err := p.awaitFirstAnswer(ctx); err != nil {
+		return err
+	}
 	for {
 		if hold := p.held(); hold > 0 {
 			t := time.NewTimer(hold)
@@ -162,6 +202,13 @@ func (o observed) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := o.next.RoundTrip(req)
 	if resp != nil {
 		o.p.observe(resp, seq)
+		o.p.learn()
+	} else {
+		// No answer: let another request try.
+		select {
+		case <-o.p.probe:
+		default:
+		}
 	}
 	return resp, err
 }

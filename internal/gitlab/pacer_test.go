@@ -90,3 +90,32 @@ func TestPacerHoldsAfterA429(t *testing.T) {
 		t.Errorf("a 502's retry waits %v", w)
 	}
 }
+
+type answerWith int
+
+func (a answerWith) RoundTrip(*http.Request) (*http.Response, error) { return answer(int(a)), nil }
+
+// Before the first answer, which may name a limit, one request goes alone.
+func TestPacerProbesFirst(t *testing.T) {
+	p := newPacer()
+	if err := p.Wait(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := p.Wait(cancelled); err == nil {
+		t.Fatal("a second request went before the first answer")
+	}
+	req, err := http.NewRequest(http.MethodGet, "http://gitlab.invalid/api/v4/runners/1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := (observed{next: answerWith(200), p: p}).RoundTrip(req); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if err := p.Wait(context.Background()); err != nil {
+			t.Fatalf("after the first answer: %v", err)
+		}
+	}
+}
