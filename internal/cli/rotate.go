@@ -58,10 +58,12 @@ is discarded). A rotation killed while the reset's answer was in flight
 makes the next run check the stored token and reset again if it is dead,
 whatever --if-expires-within says.
 
-Runners rotate concurrently (--parallel); each gets a result, and a failure
-does not stop the others. A per-runner lock in the state directory, shared
-with init, keeps two runs for one runner on one machine apart; CI jobs on
-several machines should share a GitLab CI resource_group.
+Runners rotate concurrently (at most --parallel at once), together keeping
+to GitLab's rate limit, which they learn from its RateLimit-* headers; each
+gets a result, and a failure does not stop the others. A per-runner lock in
+the state directory, shared with init, keeps two runs for one runner on one
+machine apart; CI jobs on several machines should share a GitLab CI
+resource_group.
 
 The runner pods read their token only at start: the output ends with the
 kubectl commands that remain (refresh the Secret, restart the runner).
@@ -95,7 +97,7 @@ Exit codes: 0 every runner rotated or skipped, 1 any failed, 2 bad input.`,
 	fs := cmd.Flags()
 	fs.BoolVar(&o.all, "all", false, "rotate every runner in runnerctl.yaml")
 	fs.DurationVar(&o.ifExpiresWithin, "if-expires-within", 0, "skip runners whose token expires later than this from now, or never (e.g. 720h)")
-	fs.IntVar(&o.parallel, "parallel", rotate.DefaultParallel, "rotate at most this many runners at once")
+	fs.IntVar(&o.parallel, "parallel", rotate.DefaultParallel, "rotate at most this many runners at once (GitLab's rate limit may set a slower pace)")
 	fs.BoolVar(&o.dryRun, "dry-run", false, "change nothing; say which runners would be rotated")
 	addGitLabFlags(fs, &o.gitlab)
 	fs.StringVar(&o.recDir, "recovery-dir", "", "state directory: new tokens kept (0600) until stored, and the rotation locks (default $XDG_STATE_HOME/runnerctl)")

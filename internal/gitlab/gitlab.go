@@ -55,13 +55,16 @@ type Client struct {
 	api *gl.Client
 	url string
 	hc  *http.Client // the transport under api, for Probe
+	// pace spreads the requests over GitLab's rate limit (pacer).
+	pace *pacer
 }
 
 // New builds a client. Requests with an idempotent method (GET, PUT,
 // DELETE) are retried on 5xx, 429 and network errors; POSTs only on 429,
 // which GitLab answers before doing anything, and on connection errors
 // before the request was sent (see CreateRunner): a retried PUT sets the
-// same values again, a retried POST could create a second runner.
+// same values again, a retried POST could create a second runner. The
+// client's requests keep to GitLab's rate limit together (see pacer).
 func New(o Options) (*Client, error) {
 	hc := o.HTTPClient
 	if hc == nil {
@@ -89,17 +92,37 @@ func New(o Options) (*Client, error) {
 		}
 		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	}
+	// Every answer passes the pacer (see pacer), on a copy of the caller's
+	// client: wrapping the caller's own would pace twice a client used
+	// for two.
+	pace := newPacer()
+	paced := *hc
+	next := hc.Transport
+	if next == nil {
+		next = http.DefaultTransport
+	}
+	paced.Transport = observed{next: next, p: pace}
+	hc = &paced
 	api, err := gl.NewClient(o.Token.Reveal(),
 		gl.WithBaseURL(o.URL),
 		gl.WithHTTPClient(hc),
 		gl.WithOnlyIdempotentRetries(),
 		gl.WithCustomRetryMax(4),
-		gl.WithCustomBackoff(retryWait),
+		gl.WithCustomBackoff(pace.retryBackoff),
+		gl.WithCustomLimiter(pace),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("gitlab %q: %s", redact.URL(o.URL), redact.Text(err.Error()))
 	}
-	return &Client{api: api, url: o.URL, hc: hc}, nil
+	return &Client{api: api, url: o.URL, hc: hc, pace: pace}, nil
+}
+
+// Throttled is how many requests GitLab refused with 429 (rate limited)
+// so far; each was retried after the wait GitLab asked for.
+func (c *Client) Throttled() int {
+	c.pace.mu.Lock()
+	defer c.pace.mu.Unlock()
+	return c.pace.throttled
 }
 
 // Waits between retries (see retryWait).
@@ -121,6 +144,12 @@ func retryWait(_, _ time.Duration, attempt int, resp *http.Response) time.Durati
 	if resp == nil || resp.StatusCode != http.StatusTooManyRequests {
 		return (700*time.Millisecond + time.Duration(mrand.Int64N(int64(200*time.Millisecond)))) * time.Duration(attempt+1)
 	}
+	return throttleWait(resp) + time.Duration(mrand.Int64N(int64(retryJitter)))
+}
+
+// throttleWait is how long GitLab asks a client to wait after a 429 (see
+// retryWait), without jitter: the pacer holds every request that long.
+func throttleWait(resp *http.Response) time.Duration {
 	wait := minRateLimitWait
 	if v := strings.TrimSpace(resp.Header.Get("Retry-After")); v != "" {
 		if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
@@ -132,7 +161,7 @@ func retryWait(_, _ time.Duration, attempt int, resp *http.Response) time.Durati
 	if v, err := strconv.ParseInt(resp.Header.Get("RateLimit-Reset"), 10, 64); err == nil && v > 0 {
 		wait = max(wait, time.Until(time.Unix(v, 0)))
 	}
-	return min(wait, maxRateLimitWait) + time.Duration(mrand.Int64N(int64(retryJitter)))
+	return min(wait, maxRateLimitWait)
 }
 
 // Errors callers act on.

@@ -3,6 +3,7 @@ package gitlab_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -86,5 +87,37 @@ func TestTokenExpiresAtNeedsReadAPI(t *testing.T) {
 	}
 	if _, err := c2.TokenExpiresAt(context.Background(), created.ID); err == nil {
 		t.Fatal("no error")
+	}
+}
+
+// A reset is not idempotent, but a 429 means GitLab refused it before
+// doing anything: the client retries it, after the wait GitLab asks for,
+// and exactly one reset happens.
+func TestResetRetriedAfter429(t *testing.T) {
+	srv, c := setup(t, fake.Options{}, "glpat-admin", "api")
+	ctx := context.Background()
+	created, err := c.CreateRunner(ctx, spec(gitlab.Target{Type: "instance_type"}), gitlab.NewMarker(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.RateLimit(fake.OpResetToken, 1, 1)
+	reset, err := c.ResetToken(ctx, created.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !srv.TokenValid(reset.Token.Reveal()) || srv.TokenValid(created.Token.Reveal()) {
+		t.Errorf("the returned token is not the live one")
+	}
+	var codes []string
+	for _, r := range srv.Requests() {
+		if strings.Contains(r, "/reset_authentication_token") {
+			codes = append(codes, r[strings.LastIndexByte(r, ' ')+1:])
+		}
+	}
+	if strings.Join(codes, ",") != "429,201" || c.Throttled() != 1 {
+		t.Errorf("resets answered %v, throttled %d: want 429 then 201, one throttled", codes, c.Throttled())
+	}
+	if r, _ := srv.Runner(created.ID); len(r.OldTokens) != 1 {
+		t.Errorf("the runner had %d tokens before, want 1: a refused reset must not count", len(r.OldTokens))
 	}
 }

@@ -123,7 +123,13 @@
 //     RateLimit-Remaining, RateLimit-Reset (Unix time), RateLimit-ResetTime
 //     (HTTP date) and Retry-After (seconds). NOTE: the brief asked for a JSON
 //     body {"message":"Retry later"}; real GitLab sends plain text, so this
-//     fake does.
+//     fake does. The throttle itself (SetRateLimit, ratelimit.go) counts
+//     as Rack::Attack does: fixed windows aligned to Unix time, per token,
+//     throttled requests counted too; RateLimit-Limit is the quota per
+//     minute rounded up ((limit * 1.minute / period).ceil), RateLimit-Reset
+//     the window's end, Retry-After period - now % period. Self-managed
+//     GitLab sends the headers only with a 429; this fake, like GitLab.com's
+//     front-end, on every answer while a policy is set.
 //
 // Not verified (behaviour chosen, see the comments where it is used): the
 // answer to a wrong HTTP method (GitLab's catch-all route may make it a 404;

@@ -28,9 +28,14 @@ func (s *Server) serveGraphQL(w http.ResponseWriter, r *http.Request, line strin
 		s.finish(w, r, line, OpGraphQL, grapeError(http.StatusMethodNotAllowed, "405 Not Allowed"))
 		return
 	}
+	limits, throttled := s.limit(r, line)
+	if throttled != nil {
+		s.finish(w, r, line, OpGraphQL, withHeaders(throttled, limits))
+		return
+	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 	if err != nil {
-		s.finish(w, r, line, OpGraphQL, messageError(http.StatusBadRequest, "400 Bad request"))
+		s.finish(w, r, line, OpGraphQL, withHeaders(messageError(http.StatusBadRequest, "400 Bad request"), limits))
 		return
 	}
 	c := &call{r: r, query: r.URL.Query(), body: body, method: http.MethodGet} // a query: read_api suffices
@@ -47,7 +52,7 @@ func (s *Server) serveGraphQL(w http.ResponseWriter, r *http.Request, line strin
 	case loseStatus > 0:
 		resp = failure(OpGraphQL, loseStatus)
 	}
-	s.finish(w, r, line, OpGraphQL, resp)
+	s.finish(w, r, line, OpGraphQL, withHeaders(resp, limits))
 }
 
 func graphQLError(msg string) *response {

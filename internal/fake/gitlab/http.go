@@ -82,9 +82,9 @@ func rateLimited(retryAfter int) *response {
 	reset := now.Add(time.Duration(retryAfter) * time.Second)
 	r := textResponse(http.StatusTooManyRequests, "text/plain", "Retry later\n")
 	r.Header.Set("RateLimit-Name", "throttle_authenticated_api")
-	// GitLab.com's authenticated API limit. client-go sizes its own limiter
-	// from the first RateLimit-Limit it sees; a small number here would slow
-	// every later request of the test's client.
+	// GitLab.com's authenticated API limit. Clients pace themselves by the
+	// RateLimit-Limit they see (client-go's limiter, runnerctl's pacer); a
+	// small number here would slow every later request of the test's client.
 	r.Header.Set("RateLimit-Limit", "2000")
 	r.Header.Set("RateLimit-Observed", "2001")
 	r.Header.Set("RateLimit-Remaining", "0")
@@ -267,9 +267,15 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	// Rack::Attack throttles before GitLab does anything.
+	limits, throttled := s.limit(r, line)
+	if throttled != nil {
+		s.finish(w, r, line, rt.op, withHeaders(throttled, limits))
+		return
+	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 	if err != nil {
-		s.finish(w, r, line, rt.op, messageError(http.StatusBadRequest, "400 Bad request"))
+		s.finish(w, r, line, rt.op, withHeaders(messageError(http.StatusBadRequest, "400 Bad request"), limits))
 		return
 	}
 	c := &call{r: r, path: params, query: r.URL.Query(), body: body, method: method}
@@ -287,7 +293,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if loseStatus > 0 {
 		resp = failure(rt.op, loseStatus)
 	}
-	s.finish(w, r, line, rt.op, resp)
+	s.finish(w, r, line, rt.op, withHeaders(resp, limits))
 }
 
 // handle authenticates and runs the route's handler.

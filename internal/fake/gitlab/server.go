@@ -163,6 +163,7 @@ type Server struct {
 	prefix string
 	srv    *httptest.Server
 	inj    *inject.Faults[fault]
+	rl     throttle // the rate limit policy (SetRateLimit)
 
 	mu         sync.Mutex
 	tokens     map[string]*pat

@@ -64,7 +64,16 @@ const CmdUsage = `usage: fake-gitlab SUBCOMMAND [ARGS]
   lose OP [N] [STATUS]      the next N (1) requests of OP act, then answer STATUS (502; 0 aborts)
   drop OP [N]               the next N (1) requests of OP act, then the connection is closed
   ratelimit OP [N] [SECS]   the next N (1) requests of OP get 429 with Retry-After SECS (1)
+  ratelimit-policy [-strict] [-period 1s] LIMIT
+                            throttle every request over LIMIT a period (fixed windows,
+                            per token) as GitLab does, with RateLimit-* headers on every
+                            answer; 0 removes the policy. -strict records each request
+                            over the limit (see exceeded)
+  exceeded                  assert that a strict policy's limit was exceeded, listing
+                            the requests over it (! negates: fails the script if it was)
+  throttled N               assert that the policy answered N requests with 429
   delay OP DURATION         hold every answer of OP for DURATION (0 removes)
+  latency DURATION          hold every answer of every OP for DURATION (0 removes)
   clear                     remove every fault and delay
   url                       print the base URL
   ca FILE                   write the server's certificate (PEM) to FILE
@@ -91,7 +100,7 @@ func Cmd(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("%s", CmdUsage)
 	}
 	sub, args := args[0], args[1:]
-	negatable := map[string]bool{"creates": true, "token-valid": true, "runner": true}
+	negatable := map[string]bool{"creates": true, "token-valid": true, "runner": true, "exceeded": true}
 	if neg && !negatable[sub] {
 		ts.Fatalf("fake-gitlab %s does not support !", sub)
 	}
@@ -127,6 +136,30 @@ func Cmd(ts *testscript.TestScript, neg bool, args []string) {
 		needArgs(ts, sub, args, 1, 3)
 		op := checkOp(ts, args[0])
 		scriptServer(ts).RateLimit(op, optInt(ts, args, 1, 1), optInt(ts, args, 2, 1))
+	case "ratelimit-policy":
+		cmdRateLimitPolicy(ts, args)
+	case "exceeded":
+		needArgs(ts, sub, args, 0, 0)
+		vs := scriptServer(ts).RateLimitViolations()
+		for _, v := range vs {
+			fmt.Fprintln(ts.Stdout(), v)
+		}
+		if (len(vs) > 0) == neg {
+			if neg {
+				ts.Fatalf("fake-gitlab: %d requests exceeded the rate limit", len(vs))
+			}
+			ts.Fatalf("fake-gitlab: no request exceeded the rate limit")
+		}
+	case "throttled":
+		needArgs(ts, sub, args, 1, 1)
+		if want, got := fake.Atoi(ts, args[0]), scriptServer(ts).Throttled(); got != want {
+			ts.Fatalf("fake-gitlab: %d requests were throttled, want %d", got, want)
+		}
+	case "latency":
+		needArgs(ts, sub, args, 1, 1)
+		d, err := time.ParseDuration(args[0])
+		ts.Check(err)
+		scriptServer(ts).DelayAll(d)
 	case "url":
 		fmt.Fprintln(ts.Stdout(), scriptServer(ts).URL())
 	case "ca":
@@ -196,6 +229,19 @@ func Cmd(ts *testscript.TestScript, neg bool, args []string) {
 			ts.Fatalf("fake-gitlab: unknown subcommand %q\n%s", sub, CmdUsage)
 		}
 	}
+}
+
+func cmdRateLimitPolicy(ts *testscript.TestScript, args []string) {
+	fs := flag.NewFlagSet("fake-gitlab ratelimit-policy", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	var p RateLimitPolicy
+	fs.BoolVar(&p.Strict, "strict", false, "")
+	fs.DurationVar(&p.Period, "period", time.Second, "")
+	if err := fs.Parse(args); err != nil || fs.NArg() != 1 {
+		ts.Fatalf("fake-gitlab ratelimit-policy: bad arguments %q\n%s", args, CmdUsage)
+	}
+	p.Limit = fake.Atoi(ts, fs.Arg(0))
+	ts.Check(scriptServer(ts).SetRateLimit(p))
 }
 
 func cmdStart(ts *testscript.TestScript, args []string) {
