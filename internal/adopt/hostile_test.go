@@ -10,7 +10,8 @@ import (
 )
 
 // TestLeakInValuesObject reports a token in an Application's inline
-// valuesObject once, at its place in the values.
+// valuesObject once, at its place in the values. The token is a made-up
+// canary, not a real one.
 func TestLeakInValuesObject(t *testing.T) {
 	app := `apiVersion: argoproj.io/v1alpha1
 kind: Application
@@ -44,6 +45,8 @@ spec:
 	}
 }
 
+// leakyValues holds made-up tokens (fixtures, never real ones: the
+// letters spell what they are) in each place a user pastes one.
 const leakyValues = `gitlabUrl: https://gitlab.example.com/
 runnerToken: glrt-PASTEDpastedPASTED1234
 concurrent: 1
