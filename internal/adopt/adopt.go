@@ -1,8 +1,10 @@
 package adopt
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
+	"path"
 	"slices"
 	"strings"
 
@@ -211,7 +213,7 @@ func renderAndCompare(cfg *config.Config, profiles render.Profiles, in *inputs, 
 	}
 	var mine []render.File
 	for _, f := range files {
-		if strings.HasPrefix(pathBase(f.Path), render.FilePrefix+name) {
+		if strings.HasPrefix(path.Base(f.Path), render.FilePrefix+name) {
 			mine = append(mine, f)
 		}
 	}
@@ -236,8 +238,6 @@ func renderConfig(cfg *config.Config, profiles render.Profiles) ([]render.File, 
 	}
 	return res.Files, nil
 }
-
-func pathBase(p string) string { return p[strings.LastIndex(p, "/")+1:] }
 
 // classify finds the runner's documents among docs.
 func classify(docs []doc) (*inputs, error) {
@@ -402,7 +402,7 @@ func (b *builder) build() (*config.Config, *config.Runner, error) {
 	if r.Name == "" && in.app == nil {
 		// Without an Application, a values file named as runnerctl names
 		// them (gitlab-runner-NAME.yaml) says it.
-		base := strings.TrimSuffix(strings.TrimSuffix(pathBase(in.valuesFile), ".yaml"), ".yml")
+		base := strings.TrimSuffix(strings.TrimSuffix(path.Base(in.valuesFile), ".yaml"), ".yml")
 		if n, ok := strings.CutPrefix(base, render.FilePrefix); ok {
 			r.Name = n
 		}
@@ -611,7 +611,7 @@ func (b *builder) fromTOML(r *config.Runner) {
 	}
 	sec, _ := rs[0].(map[string]any)
 	k := getMap(sec, "kubernetes")
-	r.Namespace = firstNonEmpty(r.Namespace, getString(k, "namespace"))
+	r.Namespace = cmp.Or(r.Namespace, getString(k, "namespace"))
 	r.Image = getString(k, "image")
 	r.HelperImage = getString(k, "helper_image")
 	r.JobServiceAccount = getString(k, "service_account")
@@ -665,13 +665,6 @@ func withoutTokens(m map[string]any) map[string]any {
 	return out
 }
 
-func firstNonEmpty(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
-}
-
 // placeExtra sets runner name's extraConfig to the runners.config settings
 // that neither its fields nor its profile produce. A key the profile sets
 // stays out (extraConfig may not override the profile, and the report
@@ -687,7 +680,7 @@ func placeExtra(cfg *config.Config, name string, extra map[string]any, profiles 
 	}
 	var rendered map[string]any
 	for _, f := range files {
-		if pathBase(f.Path) == render.FilePrefix+name+".yaml" && !strings.Contains(string(f.Content), "\nkind: ") {
+		if path.Base(f.Path) == render.FilePrefix+name+".yaml" && !strings.Contains(string(f.Content), "\nkind: ") {
 			vals, err := decodeValues(string(f.Content))
 			if err != nil {
 				return err

@@ -12,7 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
+	"path"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -178,10 +178,12 @@ func stringList(v any) []string {
 	return nil
 }
 
-// dir is the directory part of a forward-slash path, "" at the root.
+// dir is the directory part of a forward-slash path, "" at the root (of
+// the repository, or of the file system for a file given from outside it),
+// which leaves the gitops path to its default.
 func dir(p string) string {
-	if i := strings.LastIndex(p, "/"); i >= 0 {
-		return p[:i]
+	if d := path.Dir(p); d != "." && d != "/" {
+		return d
 	}
 	return ""
 }

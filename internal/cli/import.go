@@ -166,11 +166,10 @@ func runImport(ctx context.Context, f *factory, o *importOptions) error {
 		opts.RunnerID = id
 		res, err = adopt.Import(files, opts)
 	}
-	var bad *adopt.InputError
-	if errors.As(err, &bad) {
-		return &exitError{code: ExitUsage, msg: bad.Error() + "; nothing was changed"}
-	}
 	if err != nil {
+		// An InputError, or files that import cannot turn into a valid
+		// runnerctl.yaml entry: both are the user's to fix, before anything
+		// is written.
 		return &exitError{code: ExitUsage, msg: err.Error() + "; nothing was changed"}
 	}
 	content, err := config.Update(existing, res.Config)
