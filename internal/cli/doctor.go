@@ -111,7 +111,7 @@ invalid configuration or usage.`,
   runnerctl doctor --rotate-every 24h   # the rotation is scheduled daily`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			o.color = !g.noColor && f.getenv("NO_COLOR") == "" && isTerminal(f.stdout)
+			o.color = f.colorsOn(g, f.stdout)
 			if runF != nil {
 				return runF(cmd.Context(), o)
 			}

@@ -126,12 +126,11 @@ func questions() []question {
 				return ""
 			},
 			set: func(s *initState, v string) error {
-				b, err := strconv.ParseBool(v)
-				if err != nil {
-					return fmt.Errorf("%q is not true or false", v)
+				b, err := parseYesNo(v)
+				if err == nil {
+					set(s, b)
 				}
-				set(s, b)
-				return nil
+				return err
 			}})
 	}
 	boolQ("run-untagged", "Run untagged jobs?", "Also pick up jobs without tags.",
@@ -151,12 +150,11 @@ func questions() []question {
 			return ""
 		},
 		set: func(s *initState, v string) error {
-			b, err := strconv.ParseBool(v)
-			if err != nil {
-				return fmt.Errorf("%q is not true or false", v)
+			b, err := parseYesNo(v)
+			if err == nil {
+				s.reg().AccessLevel = map[bool]string{true: "ref_protected", false: "not_protected"}[b]
 			}
-			s.reg().AccessLevel = map[bool]string{true: "ref_protected", false: "not_protected"}[b]
-			return nil
+			return err
 		}})
 	add(question{flag: "maximum-timeout", implicit: true, title: "Maximum job timeout (seconds)", help: "0 for none, else at least 600.", kind: "int",
 		def: func(*initState) string { return "0" },
@@ -247,4 +245,15 @@ func splitList(v string) []string {
 
 func envName(flag string) string {
 	return strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+}
+
+// parseYesNo reads the answer to a yes/no question (a flag value, a
+// RUNNERCTL_* variable, a line typed in accessible mode) as
+// strconv.ParseBool does.
+func parseYesNo(v string) (bool, error) {
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, fmt.Errorf("%q is not true or false", v)
+	}
+	return b, nil
 }

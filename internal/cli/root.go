@@ -169,7 +169,7 @@ ExternalSecret for the runner token, and hardened Helm values.`,
 			if g.output != "text" && g.output != "json" {
 				return usageError{fmt.Errorf("--output %q: use text or json", g.output)}
 			}
-			g.color = !g.noColor && f.getenv("NO_COLOR") == "" && g.output == "text" && isTerminal(f.stderr)
+			g.color = g.output == "text" && f.colorsOn(g, f.stderr)
 			return nil
 		},
 	}

@@ -76,7 +76,7 @@ CI like render --check); 2 invalid configuration or usage.`,
 		ValidArgsFunction: completeRunnerNames(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.names = args
-			o.color = !g.noColor && f.getenv("NO_COLOR") == "" && isTerminal(f.stdout)
+			o.color = f.colorsOn(g, f.stdout)
 			if runF != nil {
 				return runF(cmd.Context(), o)
 			}
