@@ -73,6 +73,8 @@ func DefaultSyncPolicy() *SyncPolicy {
 func (c *Config) ApplyDefaults() {
 	setDefault(&c.ProfilesDir, DefaultProfilesDir)
 	setDefault(&c.GitOps.Revision, "HEAD")
+	setDefault(&c.GitOps.Engine, EngineArgoCD)
+	setDefault(&c.ArgoCD.ApplicationSet.Generator, GeneratorList)
 	setDefault(&c.GitOps.Paths.Applications, "argocd-apps")
 	setDefault(&c.GitOps.Paths.Manifests, "manifests")
 	setDefault(&c.GitOps.Paths.Values, "values")
@@ -172,9 +174,9 @@ func (r *Runner) applyDefaults() {
 		setDefault(&reg.Description, "runnerctl "+r.Name)
 		setDefault(&reg.Scope.Type, ScopeInstance)
 		setDefault(&reg.AccessLevel, "not_protected")
-		if reg.RunUntagged == nil {
+		if reg.RunUntagged == nil || reg.untaggedByDefault {
 			untagged := len(reg.Tags) == 0
-			reg.RunUntagged = &untagged
+			reg.RunUntagged, reg.untaggedByDefault = &untagged, true
 		}
 	}
 	if c := r.Cache; c != nil {

@@ -9,10 +9,10 @@ import (
 // remoteRef takes for that backend. init and rotate-token write exactly here,
 // so the rendered ExternalSecret reads what they stored.
 func (c *Config) TokenRef(r *Runner) (RemoteRef, error) {
+	expand := func(s string) string { return expandLayout(s, r) }
 	if r.TokenSecret != nil {
-		return *r.TokenSecret, nil
+		return RemoteRef{Key: expand(r.TokenSecret.Key), Property: r.TokenSecret.Property}, nil
 	}
-	expand := func(s string) string { return strings.ReplaceAll(s, RunnerPlaceholder, r.Name) }
 	s := c.Secrets
 	switch {
 	case s.Backend == BackendInfisical && s.Infisical != nil:

@@ -32,6 +32,8 @@ type Config struct {
 	// Patches is the fleet-wide overlay, applied to every runner's objects
 	// before the runner's own.
 	Patches *Patches `yaml:"patches,omitempty" doc:"JSON merge patches (RFC 7386) applied to every runner's generated objects, before the runner's own patches (see docs/configuring.md, Overlays)."`
+	// Clusters are the clusters runners can be deployed to (runners[].clusters).
+	Clusters []Cluster `yaml:"clusters,omitempty" doc:"The clusters that runners with a clusters list are deployed to, through one ArgoCD ApplicationSet per runner (at most 1,000). Each runner × cluster is its own GitLab runner with its own token (see docs/fleets.md)."`
 	// Runners is the fleet; one set of generated files per entry.
 	Runners []Runner `yaml:"runners" doc:"The runners (at most 10,000). Each one gets its own Application, ExternalSecret and Helm values file."`
 }
@@ -69,7 +71,15 @@ type GitOps struct {
 	RepoURL  string `yaml:"repoURL" doc:"Clone URL of this repository as ArgoCD knows it."`
 	Revision string `yaml:"revision,omitempty" doc:"Branch, tag or commit ArgoCD tracks." default:"HEAD"`
 	Paths    Paths  `yaml:"paths,omitempty" doc:"Where the generated files go, relative to the repository root: three different directories, none of them profilesDir or inside .git."`
+	// Engine is the GitOps tool that deploys the generated files.
+	Engine string `yaml:"engine,omitempty" doc:"The GitOps tool that deploys the runners: argocd (Applications, or ApplicationSets for runners with clusters) or flux (HelmRelease, its chart source and a Flux Kustomization per runner; see docs/flux.md)." default:"argocd"`
 }
+
+// Engines runnerctl renders for (gitops.engine).
+const (
+	EngineArgoCD = "argocd"
+	EngineFlux   = "flux"
+)
 
 // Paths are the output directories, relative to the repository root.
 type Paths struct {
@@ -84,6 +94,26 @@ type ArgoCD struct {
 	Project     string      `yaml:"project,omitempty" doc:"ArgoCD project of the Applications." default:"default"`
 	Destination Destination `yaml:"destination,omitempty" doc:"Cluster the runners are deployed to."`
 	SyncPolicy  *SyncPolicy `yaml:"syncPolicy,omitempty" doc:"Sync policy of the Applications. When omitted, the seed's policy is used: automated prune and selfHeal, CreateNamespace, PrunePropagationPolicy=foreground, PruneLast, retry 5 times from 5s doubling up to 3m."`
+	// ApplicationSet shapes the ApplicationSets of runners with clusters.
+	ApplicationSet ApplicationSet `yaml:"applicationSet,omitempty" doc:"How the ApplicationSet of a runner with clusters finds its clusters."`
+}
+
+// ApplicationSet chooses the generator of the ApplicationSets.
+type ApplicationSet struct {
+	Generator string            `yaml:"generator,omitempty" doc:"list: the clusters are listed in the ApplicationSet, with the destinations of clusters[]. clusters: ArgoCD's cluster generator picks the clusters registered in ArgoCD whose cluster Secret carries the selector's labels; each clusters[].name must then be the cluster's name in ArgoCD, and a labelled cluster runnerctl.yaml does not list gets no Application (the generator is also restricted to the listed names)." default:"list"`
+	Selector  map[string]string `yaml:"selector,omitempty" doc:"Labels of the ArgoCD cluster Secrets to deploy to (generator clusters only; required there)."`
+}
+
+// ApplicationSet generators (argocd.applicationSet.generator).
+const (
+	GeneratorList     = "list"
+	GeneratorClusters = "clusters"
+)
+
+// Cluster is one cluster runners can be deployed to.
+type Cluster struct {
+	Name        string      `yaml:"name" doc:"Cluster name: a DNS label; with the clusters generator, the cluster's name in ArgoCD. Part of each generated Application's name (gitlab-runner-RUNNER-CLUSTER, at most 63 characters) and of the default token location."`
+	Destination Destination `yaml:"destination,omitempty" doc:"Where ArgoCD deploys to in this cluster (generator list only): server URL or the cluster's name in ArgoCD. Each cluster needs its own destination."`
 }
 
 // Destination is an ArgoCD destination cluster: server URL or name, not both.
@@ -198,7 +228,36 @@ type Runner struct {
 	NetworkPolicy     *NetworkPolicy `yaml:"networkPolicy,omitempty" doc:"Egress restriction of runner and job pods, rendered as an extra manifest."`
 	Metrics           bool           `yaml:"metrics,omitempty" doc:"Expose the runner's Prometheus metrics (the chart's metrics.enabled)."`
 	Patches           *Patches       `yaml:"patches,omitempty" doc:"JSON merge patches (RFC 7386) applied to this runner's generated objects after the top-level patches, for what runnerctl has no field for (annotations, sync waves, ignoreDifferences, labels, a node selector). A patch may not change what runnerctl owns (names, namespaces, sources, the token's Secret and keys); one that loosens the profile's hardening gets its warning."`
+	Clusters          []RunnerCluster `yaml:"clusters,omitempty" doc:"Deploy this runner to these clusters (names from clusters[]) instead of argocd.destination: one ApplicationSet, and one GitLab runner with its own token per cluster. Each entry may override a few settings for its cluster. Not with gitops.engine flux."`
 	ExtraConfig       string         `yaml:"extraConfig,omitempty" doc:"More of the runner's config.toml, for the settings runnerctl has no field for (node_selector, node_tolerations, volumes, ...), written as in config.toml: [runners.kubernetes.node_selector] and so on; a [[runners]] line is optional. It is merged into the generated [[runners]] entry: tables merge, arrays of tables are appended to runnerctl's; a key runnerctl already sets (from the profile or another field) is refused, so the profile's hardening cannot be undone here. validate and render check every key, value type and feature flag against the runner version (chart.runnerVersion): gitlab-runner itself silently ignores a key it does not know."`
+
+	// The fields below are set only on the copies Instances makes for a
+	// runner's clusters, never read from or written to the file.
+
+	// Cluster is the instance's cluster (a clusters[].name); empty for a
+	// runner without clusters.
+	Cluster string `yaml:"-"`
+	// Destination is the instance's ArgoCD destination (generator list).
+	Destination Destination `yaml:"-"`
+	// NodeSelector is the instance's clusters[].nodeSelector.
+	NodeSelector map[string]string `yaml:"-"`
+	// ClusterPatches are the instance's clusters[].patches.
+	ClusterPatches *Patches `yaml:"-"`
+	// Index and ClusterIndex locate the instance in the file:
+	// runners[Index].clusters[ClusterIndex] (ClusterIndex -1 without one).
+	Index, ClusterIndex int `yaml:"-"`
+}
+
+// RunnerCluster is one cluster of a runner: its own GitLab runner, and
+// what differs there from the runner's definition.
+type RunnerCluster struct {
+	Name         string            `yaml:"name" doc:"A clusters[].name."`
+	RunnerID     int64             `yaml:"runnerID,omitempty" doc:"GitLab's ID of this cluster's runner, written by runnerctl init. Never a token."`
+	Concurrent   int               `yaml:"concurrent,omitempty" doc:"Override of concurrent in this cluster."`
+	Resources    *Resources        `yaml:"resources,omitempty" doc:"Override of resources (the runner pod's) in this cluster."`
+	Tags         []string          `yaml:"tags,omitempty" doc:"Override of registration.tags for this cluster's runner (at most 50)."`
+	NodeSelector map[string]string `yaml:"nodeSelector,omitempty" doc:"Node labels that the runner pod and its job pods must match in this cluster (the chart's nodeSelector and the runner's [runners.kubernetes.node_selector])."`
+	Patches      *Patches          `yaml:"patches,omitempty" doc:"JSON merge patches for this cluster's objects, applied after the runner's (values, externalSecret, ...; application patches the ApplicationSet's template for every cluster and is refused here)."`
 }
 
 // ImageRef overrides the chart's runner image.
@@ -232,6 +291,10 @@ type Registration struct {
 	MaximumTimeout  int      `yaml:"maximumTimeout,omitempty" doc:"Maximum job timeout in seconds (at least 600); 0 means none."`
 	Paused          bool     `yaml:"paused,omitempty" doc:"Pause the runner: it takes no jobs. Applied at creation and by every init run (runnerctl.yaml wins over a change made in GitLab)."`
 	MaintenanceNote string   `yaml:"maintenanceNote,omitempty" doc:"Free-form maintenance note for administrators (at most 990 characters: runnerctl adds a marker line at creation)."`
+
+	// untaggedByDefault records that RunUntagged was not written but
+	// follows the tags, so that a cluster's own tags move it too.
+	untaggedByDefault bool
 }
 
 // Scope is the runner type and, for group and project runners, the path.

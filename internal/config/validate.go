@@ -90,6 +90,10 @@ var (
 	propertyRE      = newLazyRE(`^[A-Za-z0-9_.-]+$`)
 	profileNameRE   = newLazyRE(`^[a-z0-9][a-z0-9-]*$`)
 	imageTagRE      = newLazyRE(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
+	// Kubernetes label keys (an optional DNS-subdomain prefix and a name
+	// of at most 63 characters) and values.
+	labelKeyRE   = newLazyRE(`^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$`)
+	labelValueRE = newLazyRE(`^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$`)
 )
 
 // validator accumulates every problem instead of stopping at the first.
@@ -272,6 +276,8 @@ func (c *Config) Validate() []FieldError {
 	}
 	c.validateSecrets(v)
 	c.Patches.validate(v, "patches")
+	v.oneOf("gitops.engine", c.GitOps.Engine, EngineArgoCD, EngineFlux)
+	c.validateClusters(v)
 
 	seen := map[string]int{}
 	accounts := map[string]int{}
@@ -289,20 +295,34 @@ func (c *Config) Validate() []FieldError {
 			v.add(p+".serviceAccount", "%q in namespace %q is already used by runners[%d]; each Helm release creates its own service account", r.ServiceAccount, r.Namespace, j)
 		}
 		accounts[sa] = i
-		if ref, err := c.TokenRef(r); err == nil {
-			loc := c.tokenLocation(ref)
-			for _, prev := range locations[loc.key] {
-				if prev.property == loc.property || prev.property == "" || loc.property == "" {
-					v.add(p+".tokenSecret", "token location %q is already used by runners[%d]; put %s in the backend layout or set tokenSecret", ref.Key, prev.runner, RunnerPlaceholder)
-					break
-				}
-			}
-			loc.runner = i
-			locations[loc.key] = append(locations[loc.key], loc)
-		}
-		if r.Namespace == c.ArgoCD.Namespace {
+		if r.Namespace == c.ArgoCD.Namespace && c.GitOps.Engine != EngineFlux {
 			v.add(p+".namespace", "%q is ArgoCD's own namespace (argocd.namespace); job pods there could read ArgoCD's credentials, so give the runner its own namespace", r.Namespace)
 		}
+	}
+	// One token location per GitLab runner: a runner's clusters each have
+	// their own.
+	for _, r := range c.Instances() {
+		ref, err := c.TokenRef(r)
+		if err != nil {
+			continue
+		}
+		loc := c.tokenLocation(ref)
+		for _, prev := range locations[loc.key] {
+			if prev.property == loc.property || prev.property == "" || loc.property == "" {
+				field := "tokenSecret"
+				if r.Cluster != "" {
+					field = "clusters"
+				}
+				put := RunnerPlaceholder
+				if r.Cluster != "" {
+					put += " and " + ClusterPlaceholder
+				}
+				v.add(fmt.Sprintf("runners[%d].%s", r.Index, field), "token location %q is already used by %s; put %s in the backend layout or set tokenSecret", ref.Key, prev.runner, put)
+				break
+			}
+		}
+		loc.runner = r.Path()
+		locations[loc.key] = append(locations[loc.key], loc)
 	}
 	return v.errs
 }
@@ -310,7 +330,7 @@ func (c *Config) Validate() []FieldError {
 // location is where a runner's token lives, spelt one way per place.
 type location struct {
 	key, property string
-	runner        int
+	runner        string // its Runner.Path
 }
 
 // tokenLocation names ref the way the backend resolves it, so that two
@@ -589,6 +609,19 @@ func validateResources(v *validator, p string, r *Resources) {
 	}
 }
 
+// validateTags checks a runner's tags at p against GitLab's limits.
+func validateTags(v *validator, p string, tags []string) {
+	for i, t := range tags {
+		tp := fmt.Sprintf("%s[%d]", p, i)
+		if v.required(tp, t) && (strings.Contains(t, ",") || strings.TrimSpace(t) != t || utf8.RuneCountInString(t) > MaxTagLen) {
+			v.add(tp, "%q must have no commas or surrounding spaces and at most %d characters", t, MaxTagLen)
+		}
+	}
+	if len(tags) > MaxTags {
+		v.add(p, "has %d tags; GitLab allows at most %d", len(tags), MaxTags)
+	}
+}
+
 func (reg *Registration) validate(v *validator, p string) {
 	v.oneOf(p+".scope.type", reg.Scope.Type, ScopeInstance, ScopeGroup, ScopeProject)
 	switch {
@@ -600,15 +633,7 @@ func (reg *Registration) validate(v *validator, p string) {
 	if v.text(p+".description", reg.Description) && utf8.RuneCountInString(reg.Description) > MaxDescription {
 		v.add(p+".description", "is longer than %d characters, GitLab's limit", MaxDescription)
 	}
-	for i, t := range reg.Tags {
-		tp := fmt.Sprintf("%s.tags[%d]", p, i)
-		if v.required(tp, t) && (strings.Contains(t, ",") || strings.TrimSpace(t) != t || utf8.RuneCountInString(t) > MaxTagLen) {
-			v.add(tp, "%q must have no commas or surrounding spaces and at most %d characters", t, MaxTagLen)
-		}
-	}
-	if len(reg.Tags) > MaxTags {
-		v.add(p+".tags", "has %d tags; GitLab allows at most %d", len(reg.Tags), MaxTags)
-	}
+	validateTags(v, p+".tags", reg.Tags)
 	if !*reg.RunUntagged && len(reg.Tags) == 0 {
 		v.add(p+".runUntagged", "is false but no tags are set: the runner would never get a job")
 	}
