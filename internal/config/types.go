@@ -207,29 +207,29 @@ type GCP struct {
 
 // Runner is one gitlab-runner deployment.
 type Runner struct {
-	Name              string         `yaml:"name" doc:"Runner name: a DNS label of at most 39 characters. Names the Application (gitlab-runner-NAME), the Helm release and the generated files."`
-	Namespace         string         `yaml:"namespace,omitempty" doc:"Namespace of the runner and of its job pods; not kube-system, kube-public, kube-node-lease or argocd.namespace." default:"gitlab-runner"`
-	Profile           string         `yaml:"profile,omitempty" doc:"Hardening profile (runnerctl profiles list)." default:"restricted"`
-	RunnerID          int64          `yaml:"runnerID,omitempty" doc:"GitLab's ID of the runner, written by runnerctl init. Never a token."`
-	Concurrent        int            `yaml:"concurrent,omitempty" doc:"Jobs this runner runs at once (the chart's concurrent)." default:"2"`
-	CheckInterval     int            `yaml:"checkInterval,omitempty" doc:"Seconds between polls for new jobs (the chart's checkInterval)." default:"30"`
-	Image             string         `yaml:"image,omitempty" doc:"Default job image, used when a job names none (at most 456 bytes, the longest valid reference)." default:"ubuntu:22.04"`
-	HelperImage       string         `yaml:"helperImage,omitempty" doc:"Helper image of job pods; empty lets the runner pick the one matching its version (recommended)."`
-	PullPolicy        []string       `yaml:"pullPolicy,omitempty" doc:"Job image pull policies in order of preference: always, if-not-present, never." default:"[if-not-present]"`
-	ServiceAccount    string         `yaml:"serviceAccount,omitempty" doc:"Service account of the runner pod, created by the chart and bound to the profile's RBAC rules." default:"gitlab-runner-NAME"`
-	JobServiceAccount string         `yaml:"jobServiceAccount,omitempty" doc:"Service account of job pods; empty uses the namespace's default. Giving jobs the runner's own account hands them its RBAC rights."`
-	RunnerImage       *ImageRef      `yaml:"runnerImage,omitempty" doc:"Override of the runner image (the chart's image); empty uses the chart's default."`
-	Resources         *Resources     `yaml:"resources,omitempty" doc:"CPU and memory of the runner pod." default:"requests 100m/128Mi, limits 200m/256Mi"`
-	JobResources      *Resources     `yaml:"jobResources,omitempty" doc:"CPU and memory of each job's build container." default:"requests 100m/128Mi, limits 1000m/2Gi"`
-	Registration      *Registration  `yaml:"registration,omitempty" doc:"Runner settings kept on the GitLab server (used by init; the chart ignores them for glrt- tokens)."`
-	TokenSecret       *RemoteRef     `yaml:"tokenSecret,omitempty" doc:"Override of where this runner's token is read from; defaults to the backend layout."`
-	Cache             *Cache         `yaml:"cache,omitempty" doc:"Distributed cache in S3-compatible storage (MinIO, AWS S3)."`
-	Autoscaling       *Autoscaling   `yaml:"autoscaling,omitempty" doc:"Horizontal scaling of runner pods (the chart's hpa)."`
-	NetworkPolicy     *NetworkPolicy `yaml:"networkPolicy,omitempty" doc:"Egress restriction of runner and job pods, rendered as an extra manifest."`
-	Metrics           bool           `yaml:"metrics,omitempty" doc:"Expose the runner's Prometheus metrics (the chart's metrics.enabled)."`
-	Patches           *Patches       `yaml:"patches,omitempty" doc:"JSON merge patches (RFC 7386) applied to this runner's generated objects after the top-level patches, for what runnerctl has no field for (annotations, sync waves, ignoreDifferences, labels, a node selector). A patch may not change what runnerctl owns (names, namespaces, sources, the token's Secret and keys); one that loosens the profile's hardening gets its warning."`
+	Name              string          `yaml:"name" doc:"Runner name: a DNS label of at most 39 characters. Names the Application (gitlab-runner-NAME), the Helm release and the generated files."`
+	Namespace         string          `yaml:"namespace,omitempty" doc:"Namespace of the runner and of its job pods; not kube-system, kube-public, kube-node-lease or argocd.namespace." default:"gitlab-runner"`
+	Profile           string          `yaml:"profile,omitempty" doc:"Hardening profile (runnerctl profiles list)." default:"restricted"`
+	RunnerID          int64           `yaml:"runnerID,omitempty" doc:"GitLab's ID of the runner, written by runnerctl init. Never a token."`
+	Concurrent        int             `yaml:"concurrent,omitempty" doc:"Jobs this runner runs at once (the chart's concurrent)." default:"2"`
+	CheckInterval     int             `yaml:"checkInterval,omitempty" doc:"Seconds between polls for new jobs (the chart's checkInterval)." default:"30"`
+	Image             string          `yaml:"image,omitempty" doc:"Default job image, used when a job names none (at most 456 bytes, the longest valid reference)." default:"ubuntu:22.04"`
+	HelperImage       string          `yaml:"helperImage,omitempty" doc:"Helper image of job pods; empty lets the runner pick the one matching its version (recommended)."`
+	PullPolicy        []string        `yaml:"pullPolicy,omitempty" doc:"Job image pull policies in order of preference: always, if-not-present, never." default:"[if-not-present]"`
+	ServiceAccount    string          `yaml:"serviceAccount,omitempty" doc:"Service account of the runner pod, created by the chart and bound to the profile's RBAC rules." default:"gitlab-runner-NAME"`
+	JobServiceAccount string          `yaml:"jobServiceAccount,omitempty" doc:"Service account of job pods; empty uses the namespace's default. Giving jobs the runner's own account hands them its RBAC rights."`
+	RunnerImage       *ImageRef       `yaml:"runnerImage,omitempty" doc:"Override of the runner image (the chart's image); empty uses the chart's default."`
+	Resources         *Resources      `yaml:"resources,omitempty" doc:"CPU and memory of the runner pod." default:"requests 100m/128Mi, limits 200m/256Mi"`
+	JobResources      *Resources      `yaml:"jobResources,omitempty" doc:"CPU and memory of each job's build container." default:"requests 100m/128Mi, limits 1000m/2Gi"`
+	Registration      *Registration   `yaml:"registration,omitempty" doc:"Runner settings kept on the GitLab server (used by init; the chart ignores them for glrt- tokens)."`
+	TokenSecret       *RemoteRef      `yaml:"tokenSecret,omitempty" doc:"Override of where this runner's token is read from; defaults to the backend layout."`
+	Cache             *Cache          `yaml:"cache,omitempty" doc:"Distributed cache in S3-compatible storage (MinIO, AWS S3)."`
+	Autoscaling       *Autoscaling    `yaml:"autoscaling,omitempty" doc:"Horizontal scaling of runner pods (the chart's hpa)."`
+	NetworkPolicy     *NetworkPolicy  `yaml:"networkPolicy,omitempty" doc:"Egress restriction of runner and job pods, rendered as an extra manifest."`
+	Metrics           bool            `yaml:"metrics,omitempty" doc:"Expose the runner's Prometheus metrics (the chart's metrics.enabled)."`
+	Patches           *Patches        `yaml:"patches,omitempty" doc:"JSON merge patches (RFC 7386) applied to this runner's generated objects after the top-level patches, for what runnerctl has no field for (annotations, sync waves, ignoreDifferences, labels, a node selector). A patch may not change what runnerctl owns (names, namespaces, sources, the token's Secret and keys); one that loosens the profile's hardening gets its warning."`
 	Clusters          []RunnerCluster `yaml:"clusters,omitempty" doc:"Deploy this runner to these clusters (names from clusters[]) instead of argocd.destination: one ApplicationSet, and one GitLab runner with its own token per cluster. Each entry may override a few settings for its cluster. Not with gitops.engine flux."`
-	ExtraConfig       string         `yaml:"extraConfig,omitempty" doc:"More of the runner's config.toml, for the settings runnerctl has no field for (node_selector, node_tolerations, volumes, ...), written as in config.toml: [runners.kubernetes.node_selector] and so on; a [[runners]] line is optional. It is merged into the generated [[runners]] entry: tables merge, arrays of tables are appended to runnerctl's; a key runnerctl already sets (from the profile or another field) is refused, so the profile's hardening cannot be undone here. validate and render check every key, value type and feature flag against the runner version (chart.runnerVersion): gitlab-runner itself silently ignores a key it does not know."`
+	ExtraConfig       string          `yaml:"extraConfig,omitempty" doc:"More of the runner's config.toml, for the settings runnerctl has no field for (node_selector, node_tolerations, volumes, ...), written as in config.toml: [runners.kubernetes.node_selector] and so on; a [[runners]] line is optional. It is merged into the generated [[runners]] entry: tables merge, arrays of tables are appended to runnerctl's; a key runnerctl already sets (from the profile or another field) is refused, so the profile's hardening cannot be undone here. validate and render check every key, value type and feature flag against the runner version (chart.runnerVersion): gitlab-runner itself silently ignores a key it does not know."`
 
 	// The fields below are set only on the copies Instances makes for a
 	// runner's clusters, never read from or written to the file.
