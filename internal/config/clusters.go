@@ -69,6 +69,19 @@ func (c *Config) Instance(id string) *Runner {
 	return nil
 }
 
+// KubeContextOf is the kubeconfig context of instance r's cluster: the
+// cluster's kubeContext, else its name; empty for a runner without
+// clusters (the current context).
+func (c *Config) KubeContextOf(r *Runner) string {
+	if r.Cluster == "" {
+		return ""
+	}
+	if cl := c.ClusterByName(r.Cluster); cl != nil && cl.KubeContext != "" {
+		return cl.KubeContext
+	}
+	return r.Cluster
+}
+
 // ClusterByName finds clusters[] entry name, nil when there is none.
 func (c *Config) ClusterByName(name string) *Cluster {
 	i := slices.IndexFunc(c.Clusters, func(cl Cluster) bool { return cl.Name == name })
@@ -152,6 +165,9 @@ func (c *Config) validateClusters(v *validator) {
 	for i, cl := range c.Clusters {
 		p := fmt.Sprintf("clusters[%d]", i)
 		v.dnsLabel(p+".name", cl.Name, 63)
+		if cl.KubeContext != "" {
+			v.text(p+".kubeContext", cl.KubeContext)
+		}
 		if j, dup := names[cl.Name]; dup {
 			v.add(p+".name", "%q is already used by clusters[%d]; names must be unique", cl.Name, j)
 		}
@@ -176,6 +192,19 @@ func (c *Config) validateClusters(v *validator) {
 			}
 			dests[d] = i
 		}
+	}
+	// A runner's cluster and a runner named NAME-CLUSTER would have one
+	// Application name (and one set of file names).
+	apps := map[string]string{}
+	for _, r := range c.Instances() {
+		name := ReleasePrefix + r.Name
+		if r.Cluster != "" {
+			name += "-" + r.Cluster
+		}
+		if prev, dup := apps[name]; dup {
+			v.add(r.Path()+".name", "gives the Application name %s, which %s has too; rename one of them", name, prev)
+		}
+		apps[name] = r.Path()
 	}
 	for i := range c.Runners {
 		r := &c.Runners[i]

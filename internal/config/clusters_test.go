@@ -89,6 +89,12 @@ func TestInstances(t *testing.T) {
 			t.Errorf("%s: token key %q (%v), want %q", c.r.ID(), ref.Key, err, c.want)
 		}
 	}
+	if got := cfg.KubeContextOf(us); got != "us-1" {
+		t.Errorf("kube context of us-1 = %q", got)
+	}
+	if got := cfg.KubeContextOf(inst[0]); got != "" {
+		t.Errorf("kube context of a plain runner = %q", got)
+	}
 	if got := cfg.Instance("build@us-1"); got == nil || got.Concurrent != 8 {
 		t.Errorf("Instance(build@us-1) = %+v", got)
 	}
@@ -132,6 +138,7 @@ func TestClusterErrors(t *testing.T) {
 		{"generator without selector", "secrets:\n", "argocd:\n  applicationSet:\n    generator: clusters\nsecrets:\n", "argocd.applicationSet.selector: is required"},
 		{"shared tokenSecret", "    registration:\n", "    tokenSecret:\n      key: gitlab/build\n    registration:\n", "runners[1].tokenSecret.key: must contain {cluster}"},
 		{"bad node label", "          pool: ci\n", "          pool: has space\n", "runners[1].clusters[1].nodeSelector.pool"},
+		{"application name taken", "  - name: plain\n", "  - name: build-eu-1\n", "runners[1].clusters[0].name: gives the Application name gitlab-runner-build-eu-1, which runners[0] has too"},
 		{"bad engine", "gitops:\n", "gitops:\n  engine: jenkins\n", "gitops.engine"},
 	} {
 		t.Run(c.name, func(t *testing.T) {

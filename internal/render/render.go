@@ -116,7 +116,14 @@ func Render(cfg *config.Config, profiles Profiles) (*Result, error) {
 		wg.Go(func() {
 			for i := range next {
 				r := &cfg.Runners[i]
-				out[i], errs[i] = renderRunner(cfg, b, eso, r, i, used[i], profileYAML[used[i].Name])
+				render := renderRunner
+				switch {
+				case cfg.GitOps.Engine == config.EngineFlux:
+					render = renderFluxRunner
+				case len(r.Clusters) > 0:
+					render = renderFleetRunner
+				}
+				out[i], errs[i] = render(cfg, b, eso, r, i, used[i], profileYAML[used[i].Name])
 				if errs[i] != nil {
 					errs[i] = fmt.Errorf("render runner %q: %w", r.Name, errs[i])
 				}
