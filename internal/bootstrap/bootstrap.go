@@ -135,7 +135,7 @@ func (x *run) step(format string, args ...any) { x.Steps.Step(fmt.Sprintf(format
 func Run(ctx context.Context, d Deps, req Request) (Outcome, error) {
 	r := req.Runner
 	x := &run{Deps: d, req: req, cust: d.custodian(), recorded: r.RunnerID != 0, out: Outcome{RunnerID: r.RunnerID}}
-	unlock, err := d.State.Lock(r.Name, req.Identity, "init")
+	unlock, err := d.State.Lock(r.ID(), req.Identity, "init")
 	if err != nil {
 		return x.out, err
 	}
@@ -159,14 +159,14 @@ func Run(ctx context.Context, d Deps, req Request) (Outcome, error) {
 		switch {
 		case err == nil:
 			if x.recorded {
-				x.step("runner %q exists in GitLab (id %d); no new runner", r.Name, r.RunnerID)
+				x.step("runner %q exists in GitLab (id %d); no new runner", r.ID(), r.RunnerID)
 			}
 			x.out.Updated, err = x.useExisting(ctx, info)
 			return x.out, err
 		case !errors.Is(err, gitlab.ErrNotFound):
 			return x.out, err
 		case !req.Recreate:
-			return x.out, fmt.Errorf("runner %q: runnerctl.yaml records runner id %d, which no longer exists in GitLab; run again with --recreate to create a new one", r.Name, r.RunnerID)
+			return x.out, fmt.Errorf("runner %q: runnerctl.yaml records runner id %d, which no longer exists in GitLab; run again with --recreate to create a new one", r.ID(), r.RunnerID)
 		}
 		x.step("runner id %d is gone from GitLab; creating a new runner", r.RunnerID)
 	}
@@ -181,7 +181,7 @@ func Run(ctx context.Context, d Deps, req Request) (Outcome, error) {
 // adopted, with a new token (its first was never seen).
 func (x *run) resolveIntents(ctx context.Context) error {
 	r := x.req.Runner
-	intents, err := x.State.Intents(r.Name)
+	intents, err := x.State.Intents(r.ID())
 	if err != nil {
 		return err
 	}
@@ -189,12 +189,12 @@ func (x *run) resolveIntents(ctx context.Context) error {
 		if in.Kind != custody.IntentCreate || in.GitLabURL != x.req.GitLabURL {
 			continue
 		}
-		x.step("an earlier init (%s) did not finish creating runner %q; looking for it in GitLab by its marker %s", in.Describe(), r.Name, in.Marker)
+		x.step("an earlier init (%s) did not finish creating runner %q; looking for it in GitLab by its marker %s", in.Describe(), r.ID(), in.Marker)
 		id, err := x.GitLab.FindByMarker(ctx, in.Target, in.Description, in.Marker)
 		if err != nil {
-			return fmt.Errorf("runner %q: looking for the runner an earlier init may have created (intent %s): %w; nothing was created: run again", r.Name, in.Path, err)
+			return fmt.Errorf("runner %q: looking for the runner an earlier init may have created (intent %s): %w; nothing was created: run again", r.ID(), in.Path, err)
 		}
-		kept, err := x.State.Kept(r.Name)
+		kept, err := x.State.Kept(r.ID())
 		if err != nil {
 			return err
 		}
@@ -206,7 +206,7 @@ func (x *run) resolveIntents(ctx context.Context) error {
 		case r.RunnerID != 0 && r.RunnerID != id && x.exists(ctx, r.RunnerID):
 			x.step("runner %d, made by that init, duplicates runner %d, which runnerctl.yaml records; deleting it", id, r.RunnerID)
 			if err := x.GitLab.DeleteRunner(ctx, id); err != nil && !errors.Is(err, gitlab.ErrNotFound) {
-				return fmt.Errorf("runner %q: deleting runner %d, a duplicate left by an earlier init: %w; delete it in GitLab, or run again", r.Name, id, err)
+				return fmt.Errorf("runner %q: deleting runner %d, a duplicate left by an earlier init: %w; delete it in GitLab, or run again", r.ID(), id, err)
 			}
 		default:
 			if err := x.adopt(ctx, id, in.Marker, "made by that init"); err != nil {
@@ -238,7 +238,7 @@ func (x *run) adopt(ctx context.Context, id int64, marker, why string) error {
 	defer cancel()
 	created, err := x.GitLab.ResetToken(safe, id)
 	if err != nil {
-		return fmt.Errorf("runner %q: adopting runner %d: %w; run init again to finish", r.Name, id, err)
+		return fmt.Errorf("runner %q: adopting runner %d: %w; run init again to finish", r.ID(), id, err)
 	}
 	x.Checkpoint.Hit(custody.CheckpointAnswered)
 	path, kerr := x.State.Keep(x.keptOf(id, marker, created.Token, false), x.instruction(id))
@@ -249,16 +249,16 @@ func (x *run) adopt(ctx context.Context, id int64, marker, why string) error {
 	}
 	if err := x.cust.StoreToken(safe, x.req.Location, created.Token); err != nil {
 		if kerr != nil {
-			return fmt.Errorf("runner %q: adopted runner %d, but %s could not store its new token (%w) and no recovery file could be written (%v): run init again, which resets it once more", r.Name, id, x.Store.Backend(), err, kerr)
+			return fmt.Errorf("runner %q: adopted runner %d, but %s could not store its new token (%w) and no recovery file could be written (%v): run init again, which resets it once more", r.ID(), id, x.Store.Backend(), err, kerr)
 		}
-		return &FailureError{Msg: fmt.Sprintf("runner %q: adopted runner %d, but could not store its new token; it is kept in %s (0600): fix %s and run init again", r.Name, id, path, x.Store.Backend()), Err: err}
+		return &FailureError{Msg: fmt.Sprintf("runner %q: adopted runner %d, but could not store its new token; it is kept in %s (0600): fix %s and run init again", r.ID(), id, path, x.Store.Backend()), Err: err}
 	}
 	r.RunnerID, x.out.Adopted, x.kept = id, true, path
 	return nil
 }
 
 func (x *run) keptOf(id int64, marker string, tok secrets.Token, rotation bool) custody.Kept {
-	return custody.Kept{GitLabURL: x.req.GitLabURL, Runner: x.req.Runner.Name, RunnerID: id, Backend: x.Store.Backend(),
+	return custody.Kept{GitLabURL: x.req.GitLabURL, Runner: x.req.Runner.ID(), RunnerID: id, Backend: x.Store.Backend(),
 		Location: x.req.Location, Marker: marker, Token: tok, Rotation: rotation}
 }
 
@@ -266,8 +266,8 @@ func (x *run) keptOf(id int64, marker string, tok secrets.Token, rotation bool) 
 func (x *run) instruction(id int64) string {
 	r := x.req.Runner
 	return fmt.Sprintf("once %s works, run `runnerctl init` again in the repository: it finds this file, checks with GitLab that the token is still current, stores it at %q for runner %q (id %d) and deletes the file. "+
-		"Or store the token there by hand, set runnerID: %d for the runner in runnerctl.yaml, run `runnerctl render`, and delete this file.",
-		x.Store.Backend(), x.req.Location.String(), r.Name, id, id)
+		"Or store the token there by hand, set runnerID: %d at %s in runnerctl.yaml, run `runnerctl render`, and delete this file.",
+		x.Store.Backend(), x.req.Location.String(), r.ID(), id, id, r.Path())
 }
 
 // adoptKept continues where an earlier run stopped after GitLab answered:
@@ -276,7 +276,7 @@ func (x *run) instruction(id int64) string {
 // another one.
 func (x *run) adoptKept(ctx context.Context) error {
 	r := x.req.Runner
-	kept, err := x.State.Kept(r.Name)
+	kept, err := x.State.Kept(r.ID())
 	if err != nil {
 		return err
 	}
@@ -287,7 +287,7 @@ func (x *run) adoptKept(ctx context.Context) error {
 		_, err := x.GitLab.GetRunner(ctx, k.RunnerID)
 		switch {
 		case err == nil:
-			x.step("runner %q (id %d) was created by an earlier run that did not store its token (%s); using it", r.Name, k.RunnerID, k.Path)
+			x.step("runner %q (id %d) was created by an earlier run that did not store its token (%s); using it", r.ID(), k.RunnerID, k.Path)
 			r.RunnerID, x.out.Adopted = k.RunnerID, true
 			return nil
 		case errors.Is(err, gitlab.ErrNotFound):
@@ -312,7 +312,10 @@ func (x *run) adoptKept(ctx context.Context) error {
 // no runnerctl.yaml ever recorded gets a new token instead (adopt).
 func (x *run) ensureStored(ctx context.Context) error {
 	r, loc := x.req.Runner, x.req.Location
-	all, err := x.State.Kept(r.Name)
+	// Files under the runner's bare name too: those of a runnerctl from
+	// before clusters, or of the runner before it had clusters; only one
+	// for this runner ID is picked below.
+	all, err := x.State.Kept(r.ID(), r.Name)
 	if err != nil {
 		return err
 	}
@@ -329,7 +332,7 @@ func (x *run) ensureStored(ctx context.Context) error {
 			x.kept = kept.Path
 			return nil
 		case err != nil && !errors.Is(err, secrets.ErrNotFound):
-			return fmt.Errorf("secrets backend %s: read %q to confirm runner %q's token is there: %w (nothing was changed)", x.Store.Backend(), loc, r.Name, err)
+			return fmt.Errorf("secrets backend %s: read %q to confirm runner %q's token is there: %w (nothing was changed)", x.Store.Backend(), loc, r.ID(), err)
 		}
 		id, verr := x.GitLab.VerifyRunnerToken(ctx, kept.Token)
 		switch {
@@ -338,7 +341,7 @@ func (x *run) ensureStored(ctx context.Context) error {
 			// one is dead. Finishing that is rotate-token's job (it stores
 			// the kept token and restarts the runner).
 			return fmt.Errorf("runner %q (id %d): a token rotation did not finish: %s does not hold the runner's current token, which is kept in %s; run `runnerctl rotate-token %s` to store it: %w",
-				r.Name, r.RunnerID, x.Store.Backend(), kept.Path, r.Name, errNoToken)
+				r.ID(), r.RunnerID, x.Store.Backend(), kept.Path, r.ID(), errNoToken)
 		case verr == nil || errors.Is(verr, gitlab.ErrTokenRefused):
 			x.step("discarded %s: GitLab no longer accepts the token a rotation kept there (another rotation has replaced it)", kept.Path)
 			if err := x.State.Remove(kept.Path); err != nil {
@@ -346,20 +349,20 @@ func (x *run) ensureStored(ctx context.Context) error {
 			}
 			kept = nil
 		default:
-			return fmt.Errorf("runner %q (id %d): %w before deciding about the token kept in %s: %w; nothing was changed: run again", r.Name, r.RunnerID, custody.ErrUnsettled, kept.Path, verr)
+			return fmt.Errorf("runner %q (id %d): %w before deciding about the token kept in %s: %w; nothing was changed: run again", r.ID(), r.RunnerID, custody.ErrUnsettled, kept.Path, verr)
 		}
 	}
 	if kept != nil {
 		settled, err := x.cust.Settle(ctx, *kept, loc)
 		switch {
 		case err != nil:
-			return &FailureError{Msg: fmt.Sprintf("could not store the token of runner %q (id %d); it is still in %s: fix what is named and run again", r.Name, r.RunnerID, kept.Path), Err: err}
+			return &FailureError{Msg: fmt.Sprintf("could not store the token of runner %q (id %d); it is still in %s: fix what is named and run again", r.ID(), r.RunnerID, kept.Path), Err: err}
 		case settled != custody.Discarded:
 			x.kept = kept.Path
 			return nil
 		}
 		x.step("discarded %s: GitLab no longer accepts the token kept there for runner %q (id %d): another run has reset it since, it expired, or the runner is gone; nothing was stored from it",
-			kept.Path, r.Name, r.RunnerID)
+			kept.Path, r.ID(), r.RunnerID)
 		if !x.recorded {
 			return x.adopt(ctx, r.RunnerID, kept.Marker, "its kept token is no longer valid")
 		}
@@ -369,13 +372,13 @@ func (x *run) ensureStored(ctx context.Context) error {
 	case err == nil:
 		return nil
 	case !errors.Is(err, secrets.ErrNotFound):
-		return fmt.Errorf("secrets backend %s: read %q to confirm runner %q's token is there: %w (nothing was changed)", x.Store.Backend(), loc, r.Name, err)
+		return fmt.Errorf("secrets backend %s: read %q to confirm runner %q's token is there: %w (nothing was changed)", x.Store.Backend(), loc, r.ID(), err)
 	case !x.recorded:
 		return x.adopt(ctx, r.RunnerID, "", "no valid token of it is kept")
 	}
 	return fmt.Errorf("runner %q (id %d) exists, but %s has no token at %q, where its ExternalSecret will read it "+
 		"(was the runner renamed, or the secrets layout changed?): copy the token there from its old place, "+
-		"run init with the old name and layout, or give the runner a new token with `runnerctl rotate-token %s`; nothing was changed: %w", r.Name, r.RunnerID, x.Store.Backend(), loc, r.Name, errNoToken)
+		"run init with the old name and layout, or give the runner a new token with `runnerctl rotate-token %s`; nothing was changed: %w", r.ID(), r.RunnerID, x.Store.Backend(), loc, r.ID(), errNoToken)
 }
 
 // writeFiles writes runnerctl.yaml and the generated files, then removes
@@ -407,7 +410,7 @@ func (x *run) create(ctx context.Context) error {
 	}
 	reg := r.Registration // defaulted by config.ApplyDefaults
 	if reg == nil || reg.RunUntagged == nil {
-		return fmt.Errorf("runner %q: registration settings missing (configuration not defaulted)", r.Name)
+		return fmt.Errorf("runner %q: registration settings missing (configuration not defaulted)", r.ID())
 	}
 	target, err := x.GitLab.Resolve(ctx, reg.Scope)
 	if err != nil {
@@ -422,13 +425,13 @@ func (x *run) create(ctx context.Context) error {
 	}
 
 	marker := gitlab.NewMarker(x.req.Identity)
-	in, err := x.State.Begin(custody.Intent{Kind: custody.IntentCreate, GitLabURL: x.req.GitLabURL, Runner: r.Name,
+	in, err := x.State.Begin(custody.Intent{Kind: custody.IntentCreate, GitLabURL: x.req.GitLabURL, Runner: r.ID(),
 		Marker: marker, Target: target, Description: spec.Description, Command: "runnerctl init"})
 	if err != nil {
-		return fmt.Errorf("runner %q: %w (nothing was created)", r.Name, err)
+		return fmt.Errorf("runner %q: %w (nothing was created)", r.ID(), err)
 	}
 	x.Checkpoint.Hit(custody.CheckpointIntent)
-	x.step("creating runner %q in GitLab", r.Name)
+	x.step("creating runner %q in GitLab", r.ID())
 	// From here on the token must be secured whatever happens: later steps
 	// ignore cancellation and run with their own deadline.
 	safe, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Minute)
@@ -472,9 +475,9 @@ func (x *run) create(ctx context.Context) error {
 	}
 	x.step("writing runnerctl.yaml and the generated files")
 	if err := x.writeFiles(); err != nil {
-		msg := fmt.Sprintf("runner %q (id %d) is created and its token stored, but the files could not be written; fix that and run `runnerctl init` again: it records the runner and writes them", r.Name, created.ID)
+		msg := fmt.Sprintf("runner %q (id %d) is created and its token stored, but the files could not be written; fix that and run `runnerctl init` again: it records the runner and writes them", r.ID(), created.ID)
 		if recFile == "" {
-			msg = fmt.Sprintf("runner %q (id %d) is created and its token stored, but the files could not be written; set runnerID: %d for it in runnerctl.yaml and run `runnerctl render`", r.Name, created.ID, created.ID)
+			msg = fmt.Sprintf("runner %q (id %d) is created and its token stored, but the files could not be written; set runnerID: %d at %s in runnerctl.yaml and run `runnerctl render`", r.ID(), created.ID, created.ID, r.Path())
 		}
 		return &FailureError{Msg: msg, Err: err}
 	}
@@ -491,7 +494,7 @@ func (x *run) otherCreator(ctx context.Context, spec gitlab.RunnerSpec) (done bo
 	r := x.req.Runner
 	found, err := x.GitLab.FindByIdentity(ctx, spec.Target, spec.Description, x.req.Identity)
 	if err != nil {
-		return false, fmt.Errorf("runner %q: looking for a runner another runnerctl made for %q: %w (nothing was created)", r.Name, x.req.Location, err)
+		return false, fmt.Errorf("runner %q: looking for a runner another runnerctl made for %q: %w (nothing was created)", r.ID(), x.req.Location, err)
 	}
 	if len(found) == 0 {
 		return false, nil
@@ -499,7 +502,7 @@ func (x *run) otherCreator(ctx context.Context, spec gitlab.RunnerSpec) (done bo
 	other := found[0]
 	if stored, err := x.Store.Get(ctx, x.req.Location); err == nil {
 		if id, err := x.GitLab.VerifyRunnerToken(ctx, stored); err == nil && id == other.ID {
-			x.step("runner %d was created for runner %q by another runnerctl init, which stored its token at %q; using it", other.ID, r.Name, x.req.Location)
+			x.step("runner %d was created for runner %q by another runnerctl init, which stored its token at %q; using it", other.ID, r.ID(), x.req.Location)
 			info, err := x.GitLab.GetRunner(ctx, other.ID)
 			if err != nil {
 				return true, err
@@ -512,7 +515,7 @@ func (x *run) otherCreator(ctx context.Context, spec gitlab.RunnerSpec) (done bo
 	return true, fmt.Errorf("runner %q: %s, and runnerctl.yaml does not record it; its token is not stored at %q yet. "+
 		"If that init is still running, let it finish and take its runnerctl.yaml; if it was stopped, run init again where it ran "+
 		"(its state directory resolves it), or delete runner %d in GitLab. Nothing was created: %w",
-		r.Name, describeOther(other), x.req.Location, other.ID, ErrConcurrent)
+		r.ID(), describeOther(other), x.req.Location, other.ID, ErrConcurrent)
 }
 
 func describeOther(f gitlab.Found) string {
@@ -545,7 +548,7 @@ func (x *run) lostRace(ctx context.Context, spec gitlab.RunnerSpec, id int64, re
 	delErr := x.GitLab.DeleteRunner(ctx, id)
 	if delErr != nil && !errors.Is(delErr, gitlab.ErrNotFound) {
 		return true, &FailureError{
-			Msg: fmt.Sprintf("runner %q: %s at the same time, and deleting this run's runner %d failed: delete runner %d in GitLab; its token is kept in %s until then", r.Name, describeOther(other), id, id, recFile),
+			Msg: fmt.Sprintf("runner %q: %s at the same time, and deleting this run's runner %d failed: delete runner %d in GitLab; its token is kept in %s until then", r.ID(), describeOther(other), id, id, recFile),
 			Err: fmt.Errorf("%w: %w", ErrConcurrent, delErr),
 		}
 	}
@@ -554,7 +557,7 @@ func (x *run) lostRace(ctx context.Context, spec gitlab.RunnerSpec, id int64, re
 		_ = x.State.Remove(recFile)
 	}
 	return true, fmt.Errorf("runner %q: %s; this run deleted its own runner %d again and changed nothing else: take runnerctl.yaml from that run (or set runnerID: %d for runner %q) and run init again: %w",
-		r.Name, describeOther(other), id, other.ID, r.Name, ErrConcurrent)
+		r.ID(), describeOther(other), id, other.ID, r.ID(), ErrConcurrent)
 }
 
 // specOf is what GitLab should keep for the runner: the registration
@@ -581,7 +584,7 @@ func (x *run) useExisting(ctx context.Context, info *gitlab.RunnerInfo) ([]strin
 	r := x.req.Runner
 	reg := r.Registration
 	if reg == nil || reg.RunUntagged == nil {
-		return nil, fmt.Errorf("runner %q: registration settings missing (configuration not defaulted)", r.Name)
+		return nil, fmt.Errorf("runner %q: registration settings missing (configuration not defaulted)", r.ID())
 	}
 	target, err := checkScope(ctx, x.GitLab, r, info)
 	if err != nil {
@@ -598,7 +601,7 @@ func (x *run) useExisting(ctx context.Context, info *gitlab.RunnerInfo) ([]strin
 		}
 		return nil, nil
 	}
-	x.step("updating runner %q (id %d) in GitLab: %s", r.Name, r.RunnerID, strings.Join(changed, ", "))
+	x.step("updating runner %q (id %d) in GitLab: %s", r.ID(), r.RunnerID, strings.Join(changed, ", "))
 	// Keep the create marker a runnerctl-made runner carries: it does no
 	// harm, it says where the runner came from, and another machine's init
 	// finds the runner by it.
@@ -612,7 +615,7 @@ func (x *run) useExisting(ctx context.Context, info *gitlab.RunnerInfo) ([]strin
 	}
 	if err := x.writeFiles(); err != nil {
 		return changed, fmt.Errorf("runner %q (id %d) is updated in GitLab (%s), but the files could not be written; run init again to write them: %w",
-			r.Name, r.RunnerID, strings.Join(changed, ", "), err)
+			r.ID(), r.RunnerID, strings.Join(changed, ", "), err)
 	}
 	return changed, nil
 }
@@ -624,7 +627,7 @@ func (x *run) filesFailed(err error) error {
 	if x.kept == "" {
 		return err
 	}
-	return &FailureError{Msg: fmt.Sprintf("runner %q (id %d) has its token stored, but the files could not be written; fix that and run `runnerctl init` again: it records the runner and writes them", r.Name, r.RunnerID), Err: err}
+	return &FailureError{Msg: fmt.Sprintf("runner %q (id %d) has its token stored, but the files could not be written; fix that and run `runnerctl init` again: it records the runner and writes them", r.ID(), r.RunnerID), Err: err}
 }
 
 // maxNote is the longest maintenance note GitLab accepts.
@@ -649,7 +652,7 @@ func checkScope(ctx context.Context, gl GitLab, r *config.Runner, info *gitlab.R
 	refuse := func(is string) error {
 		return fmt.Errorf("runner %q (id %d) is %s in GitLab, but runnerctl.yaml (or the flags) ask for scope %s, and GitLab cannot change a runner's scope: "+
 			"set the scope back, or delete runner %d in GitLab, remove its runnerID from runnerctl.yaml and run init again to create a new runner; nothing was changed",
-			r.Name, r.RunnerID, is, where, r.RunnerID)
+			r.ID(), r.RunnerID, is, where, r.RunnerID)
 	}
 	if want := sc.Type + "_type"; info.Type != want {
 		is, ok := scopeNames[info.Type]
@@ -660,7 +663,7 @@ func checkScope(ctx context.Context, gl GitLab, r *config.Runner, info *gitlab.R
 	}
 	target, err := gl.Resolve(ctx, sc)
 	if err != nil {
-		return target, fmt.Errorf("runner %q: checking its scope %s: %w", r.Name, where, err)
+		return target, fmt.Errorf("runner %q: checking its scope %s: %w", r.ID(), where, err)
 	}
 	switch target.Type {
 	case "group_type":
@@ -671,7 +674,7 @@ func checkScope(ctx context.Context, gl GitLab, r *config.Runner, info *gitlab.R
 	case "project_type":
 		ok, err := gl.HasProjectRunner(ctx, target.ProjectID, info.ID)
 		if err != nil {
-			return target, fmt.Errorf("runner %q: checking its scope %s: %w", r.Name, where, err)
+			return target, fmt.Errorf("runner %q: checking its scope %s: %w", r.ID(), where, err)
 		}
 		if !ok {
 			return target, refuse("not a runner of that project")
@@ -735,7 +738,7 @@ var gitlabFields = map[string]string{
 func updateFailed(r *config.Runner, err error) error {
 	if errors.Is(err, gitlab.ErrUncertain) {
 		return fmt.Errorf("updating runner %q (id %d) in GitLab failed: %w; runnerctl.yaml and the generated files were not changed: "+
-			"run init again (updating is safe to repeat)", r.Name, r.RunnerID, err)
+			"run init again (updating is safe to repeat)", r.ID(), r.RunnerID, err)
 	}
 	var ve *gitlab.ValidationError
 	if errors.As(err, &ve) {
@@ -748,10 +751,10 @@ func updateFailed(r *config.Runner, err error) error {
 			parts[i] = name + ": " + strings.Join(f.Messages, ", ")
 		}
 		return fmt.Errorf("GitLab refused the settings of runner %q (id %d): %s; fix them in runnerctl.yaml or the flags and run init again; "+
-			"nothing was changed in GitLab, runnerctl.yaml or the generated files", r.Name, r.RunnerID, strings.Join(parts, "; "))
+			"nothing was changed in GitLab, runnerctl.yaml or the generated files", r.ID(), r.RunnerID, strings.Join(parts, "; "))
 	}
 	return fmt.Errorf("updating runner %q (id %d) in GitLab failed: %w; nothing was changed in GitLab, runnerctl.yaml or the generated files",
-		r.Name, r.RunnerID, err)
+		r.ID(), r.RunnerID, err)
 }
 
 // rollback deletes the runner whose token could not be stored. If that
@@ -773,11 +776,11 @@ func (x *run) rollback(ctx context.Context, id int64, recFile string, in custody
 			_ = x.State.Remove(recFile) // the token belongs to a deleted runner
 		}
 		_ = x.State.End(in)
-		return &FailureError{Msg: fmt.Sprintf("could not store the token of runner %q, so the runner was deleted again; nothing is left behind, fix the secrets backend and run again", r.Name), Err: storeErr}
+		return &FailureError{Msg: fmt.Sprintf("could not store the token of runner %q, so the runner was deleted again; nothing is left behind, fix the secrets backend and run again", r.ID()), Err: storeErr}
 	}
 	if recFile == "" {
 		return &FailureError{
-			Msg: fmt.Sprintf("could not store the token of runner %q (id %d), could not delete the runner (%v), and could not write a recovery file: the token is lost; delete runner %d in GitLab and run again", r.Name, id, delErr, id),
+			Msg: fmt.Sprintf("could not store the token of runner %q (id %d), could not delete the runner (%v), and could not write a recovery file: the token is lost; delete runner %d in GitLab and run again", r.ID(), id, delErr, id),
 			Err: storeErr,
 		}
 	}
@@ -786,11 +789,11 @@ func (x *run) rollback(ctx context.Context, id int64, recFile string, in custody
 	// second one; the next init stores the kept token.
 	msg := fmt.Sprintf("could not store the token of runner %q (id %d) and could not delete the runner (%v). The token is kept in %s (mode 0600). "+
 		"runnerctl.yaml records the runner: once %s works, run `runnerctl init` again and it stores the token from that file and deletes the file",
-		r.Name, id, delErr, recFile, x.Store.Backend())
+		r.ID(), id, delErr, recFile, x.Store.Backend())
 	if err := x.Files.Write(); err != nil {
 		msg = fmt.Sprintf("could not store the token of runner %q (id %d), could not delete the runner (%v), and could not write runnerctl.yaml (%v). The token is kept in %s (mode 0600): "+
 			"run `runnerctl init` again once %s works; it finds that file, stores the token and records the runner",
-			r.Name, id, delErr, err, recFile, x.Store.Backend())
+			r.ID(), id, delErr, err, recFile, x.Store.Backend())
 	}
 	return &FailureError{Msg: msg, Err: storeErr}
 }

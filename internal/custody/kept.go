@@ -115,10 +115,28 @@ func (d *Dir) write(path string, data []byte) error {
 	return atomicfile.SyncDir(d.path)
 }
 
-// Kept returns the tokens kept for runner, lowest runner ID first. The
-// directory is listed, never globbed: its path may hold *, ? or [. A file
-// that cannot be read or parsed is skipped: it is the user's to inspect.
-func (d *Dir) Kept(runner string) ([]Kept, error) {
+// Kept returns the tokens kept for runner, lowest runner ID first. runner
+// is what the files were kept under (Kept.Runner): a runner's name, or for
+// a runner deployed to clusters its instance ID NAME@CLUSTER (config
+// Runner.ID), so that each cluster's runner has its own files; more names
+// add their files too (a caller that looks for one runner ID may also look
+// under the name an older run used). The directory is listed, never
+// globbed: its path may hold *, ? or [. A file that cannot be read or
+// parsed is skipped: it is the user's to inspect.
+func (d *Dir) Kept(runner string, more ...string) ([]Kept, error) {
+	var out []Kept
+	for _, name := range slices.Compact(append([]string{runner}, more...)) {
+		k, err := d.kept(name)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, k...)
+	}
+	slices.SortStableFunc(out, func(a, b Kept) int { return cmp.Compare(a.RunnerID, b.RunnerID) })
+	return out, nil
+}
+
+func (d *Dir) kept(runner string) ([]Kept, error) {
 	names, err := d.names(keptPrefix+runner+"-", keptSuffix)
 	if err != nil {
 		return nil, err
@@ -147,7 +165,6 @@ func (d *Dir) Kept(runner string) ([]Kept, error) {
 			Token: secrets.NewToken(rec.Token), At: at,
 		})
 	}
-	slices.SortFunc(out, func(a, b Kept) int { return cmp.Compare(a.RunnerID, b.RunnerID) })
 	return out, nil
 }
 

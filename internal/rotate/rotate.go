@@ -10,6 +10,7 @@
 package rotate
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -86,6 +87,10 @@ const DefaultParallel = 10
 
 // Target is one runner to rotate.
 type Target struct {
+	// Name names the runner in messages and in the state directory: its
+	// name, or for a runner deployed to clusters its instance ID
+	// NAME@CLUSTER, so that each cluster's runner has its own lock and
+	// files.
 	Name     string
 	RunnerID int64 // 0: not created yet
 	Location secrets.Location
@@ -94,6 +99,20 @@ type Target struct {
 	Identity string
 	// Cluster names the runner's objects; nil without cluster access.
 	Cluster *ClusterTarget
+	// Kube, when set, is the cluster this runner runs in, instead of
+	// Deps.Cluster: each cluster of a runner deployed to several is
+	// reached through its own kubeconfig context.
+	Kube Cluster
+	// Group puts the runners of one runner definition deployed to several
+	// clusters together: they rotate one after the other, in order, and
+	// the first that does not finish (rotated, with its cluster steps
+	// done when there are any) stops the rest of its group, so that a
+	// fault leaves at most one cluster's runner without a working token.
+	// Empty: a group of its own.
+	Group string
+	// Legacy is another name its files may be kept under (the runner's
+	// bare name, for files of a runnerctl from before clusters).
+	Legacy string
 }
 
 // Status is a runner's outcome.
@@ -143,9 +162,22 @@ func Run(ctx context.Context, d Deps, o Options, targets []Target) []Result {
 	results := make([]Result, len(targets))
 	var g errgroup.Group
 	g.SetLimit(o.Parallel)
-	for i, t := range targets {
+	for _, group := range groups(targets) {
 		g.Go(func() error {
-			results[i] = one(ctx, d, o, t)
+			var stop *Result
+			for _, i := range group {
+				if stop != nil {
+					results[i] = Result{Name: targets[i].Name, RunnerID: targets[i].RunnerID, Status: Skipped,
+						Detail: fmt.Sprintf("not rotated, nothing changed: %s, before it in the same runner's clusters, did not finish; fix that and run again", stop.Name)}
+					continue
+				}
+				results[i] = one(ctx, d, o, targets[i])
+				if r := results[i]; r.Status == Failed || r.Status == Rotated && r.Cluster != nil && !r.Cluster.Done() {
+					if targets[i].Group != "" {
+						stop = &results[i]
+					}
+				}
+			}
 			return nil // a runner's failure is its result, not the fleet's
 		})
 	}
@@ -153,9 +185,33 @@ func Run(ctx context.Context, d Deps, o Options, targets []Target) []Result {
 	return results
 }
 
+// groups lists the indexes of targets by Group, in the order of their
+// first target; a target without a Group is alone in its own.
+func groups(targets []Target) [][]int {
+	var out [][]int
+	at := map[string]int{}
+	for i, t := range targets {
+		if t.Group == "" {
+			out = append(out, []int{i})
+			continue
+		}
+		j, ok := at[t.Group]
+		if !ok {
+			j = len(out)
+			at[t.Group] = j
+			out = append(out, nil)
+		}
+		out[j] = append(out[j], i)
+	}
+	return out
+}
+
 // one rotates one runner.
 func one(ctx context.Context, d Deps, o Options, t Target) Result {
 	res := Result{Name: t.Name, RunnerID: t.RunnerID}
+	if t.Kube != nil {
+		d.Cluster = t.Kube // d is this runner's copy
+	}
 	fail := func(err error) Result {
 		res.Status, res.Err, res.Error = Failed, err, redact.Text(err.Error())
 		return res
@@ -354,7 +410,7 @@ func keptInstruction(backend string, t Target) string {
 
 // keptToken is the token an earlier rotation of t kept, or nil.
 func keptToken(dir *custody.Dir, gitlabURL string, t Target) (*custody.Kept, error) {
-	kept, err := dir.Kept(t.Name)
+	kept, err := dir.Kept(t.Name, cmp.Or(t.Legacy, t.Name))
 	if err != nil {
 		return nil, err
 	}
