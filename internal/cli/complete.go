@@ -39,8 +39,9 @@ func completionConfig(cmd *cobra.Command, f *factory) (*config.Config, string) {
 	return cfg, path
 }
 
-// completeRunnerNames completes the names of the runners in runnerctl.yaml,
-// each at most once on a command line.
+// completeRunnerNames completes the names of the runners in runnerctl.yaml
+// and, for a runner with clusters, the ID NAME@CLUSTER of each of its
+// clusters' runners (instanceIDs), each at most once on a command line.
 func completeRunnerNames(f *factory) cobra.CompletionFunc {
 	return func(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
 		cfg, _ := completionConfig(cmd, f)
@@ -48,11 +49,11 @@ func completeRunnerNames(f *factory) cobra.CompletionFunc {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
 		var out []cobra.Completion
-		for _, r := range cfg.Runners {
-			if r.Name == "" || slices.Contains(args, r.Name) || !strings.HasPrefix(r.Name, toComplete) {
+		for _, id := range instanceIDs(cfg) {
+			if slices.Contains(args, id) || !strings.HasPrefix(id, toComplete) {
 				continue
 			}
-			out = append(out, r.Name)
+			out = append(out, id)
 		}
 		return out, cobra.ShellCompDirectiveNoFileComp
 	}

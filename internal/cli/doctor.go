@@ -192,16 +192,16 @@ func skipGitLab(cfg *config.Config, reason string) []checkResult {
 		{Check: "gitlab", Status: checkSkipped, Detail: reason},
 		{Check: "token", Status: checkSkipped, Detail: reason},
 	}
-	return append(out, skipRunners(cfg.Runners, reason)...)
+	return append(out, skipRunners(cfg.Instances(), reason)...)
 }
 
 // skipRunners is the checks of every runner, skipped for reason.
-func skipRunners(runners []config.Runner, reason string) []checkResult {
+func skipRunners(runners []*config.Runner, reason string) []checkResult {
 	var out []checkResult
 	for _, r := range runners {
 		out = append(out,
-			checkResult{Check: "runner/" + r.Name, Status: checkSkipped, Detail: reason},
-			checkResult{Check: "expiry/" + r.Name, Status: checkSkipped, Detail: reason})
+			checkResult{Check: "runner/" + r.ID(), Status: checkSkipped, Detail: reason},
+			checkResult{Check: "expiry/" + r.ID(), Status: checkSkipped, Detail: reason})
 	}
 	return out
 }
@@ -234,10 +234,12 @@ func checkGitLab(ctx context.Context, f *factory, cfg *config.Config, o *doctorO
 	token, access := checkToken(ctx, client, tokenErr)
 	out := []checkResult{reach, token}
 	if !access.runners {
-		return append(out, skipRunners(cfg.Runners, "needs a token that may read runners")...)
+		return append(out, skipRunners(cfg.Instances(), "needs a token that may read runners")...)
 	}
 	rc := runnerChecks{c: client, schedule: o.schedule, now: now, expiry: access.expiry}
-	return append(out, rc.run(ctx, cfg.Runners)...)
+	// One check per GitLab runner: each cluster of a runner deployed to
+	// several is checked as runner/NAME@CLUSTER.
+	return append(out, rc.run(ctx, cfg.Instances())...)
 }
 
 func checkReachable(ctx context.Context, c doctorGitLab, cfg *config.Config, caFile string) checkResult {
@@ -359,18 +361,18 @@ type runnerChecks struct {
 
 // run asks GitLab about every runner with a runnerID, a few at a time;
 // results keep the spec's order, each runner/N followed by its expiry/N.
-func (rc runnerChecks) run(ctx context.Context, runners []config.Runner) []checkResult {
+func (rc runnerChecks) run(ctx context.Context, runners []*config.Runner) []checkResult {
 	out := make([]checkResult, 2*len(runners))
 	var grp errgroup.Group
 	grp.SetLimit(statusParallel)
 	for i := range runners {
 		// Each goroutine writes only its own two slots.
-		r, res, exp := &runners[i], &out[2*i], &out[2*i+1]
-		*res = checkResult{Check: "runner/" + r.Name}
-		*exp = checkResult{Check: "expiry/" + r.Name, Status: checkSkipped}
+		r, res, exp := runners[i], &out[2*i], &out[2*i+1]
+		*res = checkResult{Check: "runner/" + r.ID()}
+		*exp = checkResult{Check: "expiry/" + r.ID(), Status: checkSkipped}
 		if r.RunnerID == 0 {
 			res.Status, res.Detail = checkWarn, "not created: no runnerID in runnerctl.yaml"
-			res.Fix = fmt.Sprintf("run `runnerctl init --name %s`", r.Name)
+			res.Fix = fmt.Sprintf("run `runnerctl init --name %s`", r.ID())
 			exp.Detail = "not created"
 			continue
 		}
@@ -379,7 +381,11 @@ func (rc runnerChecks) run(ctx context.Context, runners []config.Runner) []check
 			switch {
 			case errors.Is(err, gitlab.ErrNotFound):
 				res.Status, res.Detail = checkFail, fmt.Sprintf("runner %d does not exist in GitLab (or the token may not see it)", r.RunnerID)
-				res.Fix = fmt.Sprintf("run `runnerctl init --name %s --recreate` to create it again, or correct its runnerID in runnerctl.yaml", r.Name)
+				where := "its runnerID"
+				if r.Cluster != "" {
+					where = r.Path() + ".runnerID"
+				}
+				res.Fix = fmt.Sprintf("run `runnerctl init --name %s --recreate` to create it again, or correct %s in runnerctl.yaml", r.ID(), where)
 			case err != nil:
 				res.Status, res.Detail = checkFail, err.Error()
 				res.Fix = "check the token's access to this runner, or try again"
@@ -388,7 +394,7 @@ func (rc runnerChecks) run(ctx context.Context, runners []config.Runner) []check
 			}
 			switch {
 			case res.Status != checkOK:
-				exp.Detail = fmt.Sprintf("runner/%s failed", r.Name)
+				exp.Detail = fmt.Sprintf("runner/%s failed", r.ID())
 			case !rc.expiry:
 				exp.Detail = "needs a token with read_api or api (GitLab's GraphQL API)"
 			default:
@@ -404,7 +410,7 @@ func (rc runnerChecks) run(ctx context.Context, runners []config.Runner) []check
 // checkExpiry judges runner r's token expiry against the scheduled
 // rotation.
 func (rc runnerChecks) checkExpiry(ctx context.Context, r *config.Runner) checkResult {
-	res := checkResult{Check: "expiry/" + r.Name}
+	res := checkResult{Check: "expiry/" + r.ID()}
 	at, err := rc.c.TokenExpiresAt(ctx, r.RunnerID)
 	if err != nil {
 		res.Status, res.Detail = checkFail, err.Error()
@@ -412,7 +418,7 @@ func (rc runnerChecks) checkExpiry(ctx context.Context, r *config.Runner) checkR
 		return res
 	}
 	now := rc.now()
-	w := rc.schedule.tokenAdvice(r.Name, at, now)
+	w := rc.schedule.tokenAdvice(r.ID(), at, now)
 	switch {
 	case w == nil && at == nil:
 		res.Status, res.Detail = checkOK, "the token never expires"
@@ -462,10 +468,10 @@ func checkSecrets(ctx context.Context, f *factory, cfg *config.Config, open func
 	defer s.Close()
 	var locs, problems []string
 	var fixes []string
-	for i := range cfg.Runners {
-		ref, err := cfg.TokenRef(&cfg.Runners[i])
+	for _, r := range cfg.Instances() {
+		ref, err := cfg.TokenRef(r)
 		if err != nil {
-			problems = append(problems, fmt.Sprintf("runner %q: %v", cfg.Runners[i].Name, err))
+			problems = append(problems, fmt.Sprintf("runner %q: %v", r.ID(), err))
 			continue
 		}
 		loc := secrets.Location(ref)

@@ -82,7 +82,9 @@ var doctorNow = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 
 func TestCheckRunnersInSpecOrder(t *testing.T) {
 	gl := &fakeDoctorGitLab{runners: map[int64]error{1: nil, 3: errors.New("runner 3: GitLab answered 500")}}
-	runners := []config.Runner{{Name: "a", RunnerID: 1}, {Name: "new"}, {Name: "gone", RunnerID: 2}, {Name: "broken", RunnerID: 3}}
+	// A runner with clusters is checked per cluster, by instance ID.
+	runners := []*config.Runner{{Name: "a", RunnerID: 1}, {Name: "new"}, {Name: "gone", RunnerID: 2}, {Name: "broken", RunnerID: 3},
+		{Name: "build", Cluster: "eu-1", RunnerID: 1}, {Name: "build", Cluster: "us-1", RunnerID: 2, Index: 4, ClusterIndex: 1}}
 	rc := runnerChecks{c: gl, schedule: rotationSchedule{within: 720 * time.Hour, every: 168 * time.Hour}, now: func() time.Time { return doctorNow }, expiry: true}
 	got := rc.run(context.Background(), runners)
 	want := []struct{ check, status, detail string }{
@@ -94,6 +96,10 @@ func TestCheckRunnersInSpecOrder(t *testing.T) {
 		{"expiry/gone", checkSkipped, "runner/gone failed"},
 		{"runner/broken", checkFail, "runner 3: GitLab answered 500"},
 		{"expiry/broken", checkSkipped, "runner/broken failed"},
+		{"runner/build@eu-1", checkOK, "runner 1 exists (online)"},
+		{"expiry/build@eu-1", checkOK, "the token never expires"},
+		{"runner/build@us-1", checkFail, "runner 2 does not exist in GitLab (or the token may not see it)"},
+		{"expiry/build@us-1", checkSkipped, "runner/build@us-1 failed"},
 	}
 	if len(got) != len(want) {
 		t.Fatalf("got %d results, want %d", len(got), len(want))
@@ -105,6 +111,9 @@ func TestCheckRunnersInSpecOrder(t *testing.T) {
 		if got[i].Status != checkOK && got[i].Status != checkSkipped && got[i].Fix == "" {
 			t.Errorf("result %d (%s) has no fix", i, got[i].Status)
 		}
+	}
+	if fix := got[10].Fix; !strings.Contains(fix, "runnerctl init --name build@us-1 --recreate") || !strings.Contains(fix, "runners[4].clusters[1].runnerID") {
+		t.Errorf("fix of a cluster's missing runner = %q", fix)
 	}
 }
 
@@ -148,7 +157,7 @@ func TestCheckExpiry(t *testing.T) {
 				gl.expires = map[int64]time.Time{1: doctorNow.Add(tc.left)}
 			}
 			rc := runnerChecks{c: gl, schedule: sched, now: func() time.Time { return doctorNow }, expiry: true}
-			got := rc.run(context.Background(), []config.Runner{{Name: "ci", RunnerID: 1}})
+			got := rc.run(context.Background(), []*config.Runner{{Name: "ci", RunnerID: 1}})
 			want := checkResult{Check: "expiry/ci", Status: tc.status, Detail: tc.detail, Fix: tc.fix}
 			if len(got) != 2 || got[1] != want {
 				t.Errorf("got %+v,\nwant %+v", got, want)

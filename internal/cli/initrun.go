@@ -50,8 +50,16 @@ func runInit(ctx context.Context, f *factory, o *initOptions) error {
 		return &exitError{code: ExitUsage, msg: err.Error()}
 	}
 
-	// Which runner: --name, else the only one in the file.
-	name := o.answers.value("name")
+	// Which runner: --name, else the only one in the file. NAME@CLUSTER
+	// names one cluster's runner of a runner with clusters; the questions
+	// see the runner's name.
+	name, cluster, err := splitInstance(raw, o.answers.value("name"))
+	if err != nil {
+		return err
+	}
+	if cluster != "" {
+		*o.answers.values["name"] = name
+	}
 	if name == "" && len(raw.Runners) == 1 {
 		name = raw.Runners[0].Name
 	}
@@ -108,11 +116,6 @@ func runInit(ctx context.Context, f *factory, o *initOptions) error {
 	if err != nil {
 		return err
 	}
-	runner := &cfg.Runners[idx]
-	loc, err := cfg.TokenRef(runner)
-	if err != nil {
-		return err
-	}
 	res, err := render.Render(cfg, profiles)
 	if err != nil {
 		return err
@@ -135,6 +138,16 @@ func runInit(ctx context.Context, f *factory, o *initOptions) error {
 		// would fail TLS against the same GitLab.
 		say(colorize(g, "WARNING: ") + "--ca-file makes runnerctl trust GitLab, but the runner pods need the CA too: " +
 			"commit it and set gitlab.tls.caFile in runnerctl.yaml (or gitlab.tls.secretName), then run `runnerctl render`")
+	}
+
+	if len(cfg.Runners[idx].Clusters) > 0 {
+		fi := &fleetInit{f: f, o: o, raw: raw, cfg: cfg, idx: idx, cluster: cluster, plan: plan, newYAML: newYAML, exists: existing, asker: asker}
+		return fi.run(ctx)
+	}
+	runner := &cfg.Runners[idx]
+	loc, err := cfg.TokenRef(runner)
+	if err != nil {
+		return err
 	}
 
 	// Where a token may rest is checked before anything else, dry run

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -140,9 +141,17 @@ func runRotate(ctx context.Context, f *factory, o *rotateOptions) error {
 		return err
 	}
 	cfg := l.cfg
-	runners, err := selectRunners(cfg, names, o.all)
+	runners, err := selectInstances(cfg, names, o.all)
 	if err != nil {
 		return err
+	}
+	if o.access.inCluster {
+		// The pod's service account reaches the cluster it runs in, and
+		// no other.
+		if i := slices.IndexFunc(runners, func(r *config.Runner) bool { return r.Cluster != "" }); i >= 0 {
+			return &exitError{code: ExitUsage, msg: fmt.Sprintf("--in-cluster: runner %q runs in cluster %q, which is reached through kubeconfig context %q: use --kubeconfig instead",
+				runners[i].ID(), runners[i].Cluster, cfg.KubeContextOf(runners[i]))}
+		}
 	}
 	state, err := openState(f, o.recDir, l.root, o.dryRun)
 	if err != nil {
@@ -158,7 +167,12 @@ func runRotate(ctx context.Context, f *factory, o *rotateOptions) error {
 		if err != nil {
 			return err
 		}
-		targets[i] = rotate.Target{Name: r.Name, RunnerID: r.RunnerID, Location: secrets.Location(loc), Identity: identity}
+		targets[i] = rotate.Target{Name: r.ID(), RunnerID: r.RunnerID, Location: secrets.Location(loc), Identity: identity}
+		if r.Cluster != "" {
+			// One cluster at a time per runner (rotate.Target.Group); the
+			// files of a runnerctl from before clusters carry the bare name.
+			targets[i].Group, targets[i].Legacy = r.Name, r.Name
+		}
 		if o.cluster() && !o.dryRun {
 			targets[i].Cluster = clusterTarget(cfg, r, reloads(l.profiles, r))
 		}
@@ -181,12 +195,31 @@ func runRotate(ctx context.Context, f *factory, o *rotateOptions) error {
 		defer store.Close()
 		d.Store = store
 		if o.cluster() {
-			kc, err := f.kube(ctx, o.access, f.stderr)
-			if err != nil {
-				return err
+			// One helper session per kubeconfig context, all opened before
+			// any token is reset: a context that does not load is input to
+			// fix (exit 2) while nothing has changed yet.
+			sessions := map[string]cluster{}
+			defer func() {
+				for _, kc := range sessions {
+					_ = kc.Close()
+				}
+			}()
+			for i, r := range runners {
+				access := o.access
+				if c := cfg.KubeContextOf(r); c != "" {
+					access.context = c
+				}
+				kc, ok := sessions[access.context]
+				if !ok {
+					kc, err = f.kube(ctx, access, f.stderr)
+					if err != nil {
+						return kubeError(r, access.context, err)
+					}
+					sessions[access.context] = kc
+				}
+				targets[i].Kube = kc
 			}
-			defer kc.Close()
-			d.Cluster, d.Contacts = kc, gl
+			d.Contacts = gl
 		}
 	}
 
@@ -211,7 +244,7 @@ func runRotate(ctx context.Context, f *factory, o *rotateOptions) error {
 				unfinished++
 			}
 		case res.Status == rotate.Rotated:
-			reports[i].Next = clusterSteps(runners[i], reloads(l.profiles, runners[i]))
+			reports[i].Next = clusterSteps(runners[i], cfg.KubeContextOf(runners[i]), reloads(l.profiles, runners[i]))
 		case res.Status == rotate.Failed:
 			failed++
 		}
@@ -236,36 +269,6 @@ func runRotate(ctx context.Context, f *factory, o *rotateOptions) error {
 	return nil
 }
 
-// selectRunners returns the named runners in the order given (or every
-// runner with all); unknown names are invalid input, all listed at once.
-func selectRunners(cfg *config.Config, names []string, all bool) ([]*config.Runner, error) {
-	var out []*config.Runner
-	if all {
-		for i := range cfg.Runners {
-			out = append(out, &cfg.Runners[i])
-		}
-		return out, nil
-	}
-	var unknown []string
-	for _, n := range names {
-		i := slices.IndexFunc(cfg.Runners, func(r config.Runner) bool { return r.Name == n })
-		switch {
-		case i < 0:
-			unknown = append(unknown, fmt.Sprintf("%q", n))
-		case !slices.Contains(out, &cfg.Runners[i]):
-			out = append(out, &cfg.Runners[i])
-		}
-	}
-	if len(unknown) > 0 {
-		var known []string
-		for _, r := range cfg.Runners {
-			known = append(known, r.Name)
-		}
-		return nil, &exitError{code: ExitUsage, msg: fmt.Sprintf("no runner named %s in runnerctl.yaml (runners: %s)", strings.Join(unknown, ", "), strings.Join(known, ", "))}
-	}
-	return out, nil
-}
-
 // clusterSteps are the commands that get a stored token into the running
 // runner, which reads it only at start. The ExternalSecret is the one
 // render writes (gitlab-runner-NAME-token); the Deployment is the chart's
@@ -273,13 +276,34 @@ func selectRunners(cfg *config.Config, names []string, all bool) ([]*config.Runn
 // itself as it starts with the chart's name. With the reloader profile
 // option, Reloader restarts the Deployment once ESO has refreshed the
 // Secret, so only the refresh remains.
-func clusterSteps(r *config.Runner, reloader bool) []string {
+//
+// kubeContext is the instance's context (config.Config.KubeContextOf),
+// named in the commands when it is not the current one.
+func clusterSteps(r *config.Runner, kubeContext string, reloader bool) []string {
 	n := render.NamesOf(r)
-	steps := []string{fmt.Sprintf("kubectl -n %s annotate externalsecret %s force-sync=$(date +%%s) --overwrite", r.Namespace, n.TokenExternalSecret)}
+	kubectl := "kubectl"
+	if kubeContext != "" {
+		kubectl += " --context " + kubeContext
+	}
+	steps := []string{fmt.Sprintf("%s -n %s annotate externalsecret %s force-sync=$(date +%%s) --overwrite", kubectl, r.Namespace, n.TokenExternalSecret)}
 	if !reloader {
-		steps = append(steps, fmt.Sprintf("kubectl -n %s rollout restart deployment/%s", r.Namespace, n.Deployment))
+		steps = append(steps, fmt.Sprintf("%s -n %s rollout restart deployment/%s", kubectl, r.Namespace, n.Deployment))
 	}
 	return steps
+}
+
+// kubeError names the runner and context whose cluster could not be
+// opened; the factory's exit code (2 for a kubeconfig or context that
+// does not load) is kept.
+func kubeError(r *config.Runner, kubeContext string, err error) error {
+	if r.Cluster == "" {
+		return err
+	}
+	var coded *exitError
+	if errors.As(err, &coded) {
+		return &exitError{code: coded.code, msg: fmt.Sprintf("runner %q (cluster %q, kubeconfig context %q): %s; nothing was changed", r.ID(), r.Cluster, kubeContext, coded.msg)}
+	}
+	return fmt.Errorf("runner %q (cluster %q, kubeconfig context %q): %w; nothing was changed", r.ID(), r.Cluster, kubeContext, err)
 }
 
 // clusterTarget names runner r's objects in the cluster: the

@@ -22,13 +22,13 @@ func TestClusterStepsAfterRotation(t *testing.T) {
 		"kubectl -n ci-ns annotate externalsecret gitlab-runner-ci-token force-sync=$(date +%s) --overwrite",
 		"kubectl -n ci-ns rollout restart deployment/gitlab-runner-ci",
 	}
-	if got := clusterSteps(plain, reloads(profiles, plain)); !slices.Equal(got, want) {
+	if got := clusterSteps(plain, "", reloads(profiles, plain)); !slices.Equal(got, want) {
 		t.Errorf("restricted: %q, want %q", got, want)
 	}
 	// Reloader restarts the Deployment once ESO refreshed the Secret: only
 	// the refresh is left to do.
 	reloaded := &config.Runner{Name: "ci", Namespace: "ci-ns", Profile: "reload"}
-	if got := clusterSteps(reloaded, reloads(profiles, reloaded)); !slices.Equal(got, want[:1]) {
+	if got := clusterSteps(reloaded, "", reloads(profiles, reloaded)); !slices.Equal(got, want[:1]) {
 		t.Errorf("reload: %q, want %q", got, want[:1])
 	}
 }

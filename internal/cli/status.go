@@ -1,10 +1,12 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -17,6 +19,7 @@ import (
 	"github.com/runnerctl/runnerctl/internal/gitlab"
 	"github.com/runnerctl/runnerctl/internal/gitops"
 	"github.com/runnerctl/runnerctl/internal/render"
+	"github.com/runnerctl/runnerctl/internal/secrets"
 )
 
 // statusParallel bounds the runners asked about at once (three requests
@@ -106,25 +109,40 @@ const (
 
 // statusRow is one runner in the output; its JSON names are a contract.
 type statusRow struct {
-	Name     string `json:"name"`
+	Name string `json:"name"`
+	// Cluster is the cluster of a runner deployed to several (one row
+	// each); empty for a runner without clusters.
+	Cluster  string `json:"cluster,omitempty"`
 	RunnerID *int64 `json:"runnerID"`
 	// Status is GitLab's (online, offline, stale, never_contacted, paused)
 	// or one of not_created, missing, error, unknown.
-	Status         string         `json:"status"`
-	Paused         *bool          `json:"paused"`
-	ContactedAt    *time.Time     `json:"contactedAt"`
-	Version        *string        `json:"version"`
-	TokenExpiresAt *time.Time     `json:"tokenExpiresAt"`
-	TokenWarning   *tokenWarning  `json:"tokenWarning,omitempty"` // expired, or expiring before or inside the scheduled rotation
-	FilesUpToDate  bool           `json:"filesUpToDate"`
-	PendingFiles   []pendingFile  `json:"pendingFiles"`
-	Error          string         `json:"error,omitempty"`
-	answer         *gitlab.Status // nil: not asked, or no answer
+	Status         string        `json:"status"`
+	Paused         *bool         `json:"paused"`
+	ContactedAt    *time.Time    `json:"contactedAt"`
+	Version        *string       `json:"version"`
+	TokenExpiresAt *time.Time    `json:"tokenExpiresAt"`
+	TokenWarning   *tokenWarning `json:"tokenWarning,omitempty"` // expired, or expiring before or inside the scheduled rotation
+	FilesUpToDate  bool          `json:"filesUpToDate"`
+	PendingFiles   []pendingFile `json:"pendingFiles"`
+	// TokenLocation is where the runner's token is stored, as its
+	// ExternalSecret reads it (after the older fields: scripts match
+	// their order).
+	TokenLocation string         `json:"tokenLocation"`
+	Error         string         `json:"error,omitempty"`
+	answer        *gitlab.Status // nil: not asked, or no answer
 }
 
 type pendingFile struct {
 	Path   string `json:"path"`
 	Action string `json:"action"`
+}
+
+// id names the row's runner as commands take it: NAME, or NAME@CLUSTER.
+func (r *statusRow) id() string {
+	if r.Cluster == "" {
+		return r.Name
+	}
+	return r.Name + "@" + r.Cluster
 }
 
 // problem says why a row makes status exit 1, or "".
@@ -161,7 +179,7 @@ func runStatus(ctx context.Context, f *factory, o *statusOptions) error {
 		return err
 	}
 	if len(o.names) > 0 {
-		if rows, err = selectRows(rows, o.names, g.configPath); err != nil {
+		if rows, err = selectRows(l.cfg, rows, o.names); err != nil {
 			return err
 		}
 		orphans = nil // files of removed runners belong to none of the named
@@ -181,7 +199,7 @@ func runStatus(ctx context.Context, f *factory, o *statusOptions) error {
 	}
 	at := f.now() // one instant for every row, the table and the warnings
 	for i := range rows {
-		rows[i].TokenWarning = o.schedule.tokenAdvice(rows[i].Name, rows[i].TokenExpiresAt, at)
+		rows[i].TokenWarning = o.schedule.tokenAdvice(rows[i].id(), rows[i].TokenExpiresAt, at)
 	}
 
 	if g.output == "json" {
@@ -196,17 +214,17 @@ func runStatus(ctx context.Context, f *factory, o *statusOptions) error {
 	var problems []string
 	for i := range rows {
 		if rows[i].Error != "" {
-			fmt.Fprintf(f.stderr, "runnerctl: runner %q: %s\n", rows[i].Name, rows[i].Error)
+			fmt.Fprintf(f.stderr, "runnerctl: runner %q: %s\n", rows[i].id(), rows[i].Error)
 		}
 		switch w := rows[i].TokenWarning; {
 		case w == nil:
 		case w.failed(): // an error, like the line above; the exit code follows
-			fmt.Fprintf(f.stderr, "runnerctl: runner %q: %s; %s\n", rows[i].Name, w.Message, w.fix())
+			fmt.Fprintf(f.stderr, "runnerctl: runner %q: %s; %s\n", rows[i].id(), w.Message, w.fix())
 		case !g.quiet:
-			fmt.Fprintf(f.stderr, "%srunner %q: %s; %s\n", colorize(g, "WARNING: "), rows[i].Name, w.Message, w.fix())
+			fmt.Fprintf(f.stderr, "%srunner %q: %s; %s\n", colorize(g, "WARNING: "), rows[i].id(), w.Message, w.fix())
 		}
 		if p := rows[i].problem(); p != "" {
-			problems = append(problems, fmt.Sprintf("%s: %s", rows[i].Name, p))
+			problems = append(problems, fmt.Sprintf("%s: %s", rows[i].id(), p))
 		}
 	}
 	for _, c := range orphans {
@@ -219,23 +237,18 @@ func runStatus(ctx context.Context, f *factory, o *statusOptions) error {
 	return nil
 }
 
-// selectRows keeps the rows of the named runners, in spec order; a name
-// that is not in the spec is a usage error.
-func selectRows(rows []statusRow, names []string, configPath string) ([]statusRow, error) {
-	want := map[string]bool{}
-	for _, n := range names {
-		want[n] = true
+// selectRows keeps the rows of the named runners, in spec order: a name
+// is a runner's (all its clusters) or an instance ID NAME@CLUSTER
+// (selectInstances); one that is not in the spec is a usage error.
+func selectRows(cfg *config.Config, rows []statusRow, names []string) ([]statusRow, error) {
+	inst, err := selectInstances(cfg, names, false)
+	if err != nil {
+		return nil, err
 	}
 	var kept []statusRow
 	for _, r := range rows {
-		if want[r.Name] {
+		if slices.ContainsFunc(inst, func(i *config.Runner) bool { return i.ID() == r.id() }) {
 			kept = append(kept, r)
-			delete(want, r.Name)
-		}
-	}
-	for _, n := range names {
-		if want[n] {
-			return nil, &exitError{code: ExitUsage, msg: fmt.Sprintf("no runner %q in %s", n, configPath)}
 		}
 	}
 	return kept, nil
@@ -248,7 +261,7 @@ func hint(rows []statusRow, orphans []gitops.Change) string {
 	for _, r := range rows {
 		drift = drift || !r.FilesUpToDate
 		if w := r.TokenWarning; w != nil && w.failed() {
-			expired = append(expired, r.Name)
+			expired = append(expired, r.id())
 		}
 	}
 	var h string
@@ -276,30 +289,43 @@ func fileState(l *loaded) ([]statusRow, []gitops.Change, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	owner := map[string]int{} // file path -> row
-	rows := make([]statusRow, len(l.cfg.Runners))
-	for i := range l.cfg.Runners {
-		r := &l.cfg.Runners[i]
-		rows[i] = statusRow{Name: r.Name, FilesUpToDate: true, PendingFiles: []pendingFile{}, Status: statusUnknown}
+	// A file of a runner with clusters that all its clusters share (its
+	// ApplicationSet) belongs to each of its rows.
+	owner := map[string][]int{} // file path -> rows
+	inst := l.cfg.Instances()
+	rows := make([]statusRow, len(inst))
+	for i, r := range inst {
+		rows[i] = statusRow{Name: r.Name, Cluster: r.Cluster, FilesUpToDate: true, PendingFiles: []pendingFile{}, Status: statusUnknown}
+		if ref, err := l.cfg.TokenRef(r); err == nil { // validated by load
+			rows[i].TokenLocation = secrets.Location(ref).String()
+		}
 		if r.RunnerID != 0 {
 			id := r.RunnerID
 			rows[i].RunnerID = &id
 		} else {
 			rows[i].Status = statusNotCreated
 		}
-		for _, path := range runnerFiles(l.cfg, r) {
-			owner[path] = i
+		files := runnerFiles(l.cfg, r)
+		if r.Cluster != "" {
+			files = append(files, runnerFiles(l.cfg, &l.cfg.Runners[r.Index])...)
+		}
+		for _, path := range files {
+			if !slices.Contains(owner[path], i) {
+				owner[path] = append(owner[path], i)
+			}
 		}
 	}
 	var orphans []gitops.Change
 	for _, c := range plan.Pending() {
-		i, ok := owner[c.Path]
+		is, ok := owner[c.Path]
 		if !ok {
 			orphans = append(orphans, c)
 			continue
 		}
-		rows[i].FilesUpToDate = false
-		rows[i].PendingFiles = append(rows[i].PendingFiles, pendingFile{Path: c.Path, Action: string(c.Action)})
+		for _, i := range is {
+			rows[i].FilesUpToDate = false
+			rows[i].PendingFiles = append(rows[i].PendingFiles, pendingFile{Path: c.Path, Action: string(c.Action)})
+		}
 	}
 	return rows, orphans, nil
 }
@@ -358,10 +384,27 @@ func (r *statusRow) setGitLab(st *gitlab.Status, err error) {
 // relative times are computed against (an argument, so tests fix it).
 func writeStatusTable(w io.Writer, rows []statusRow, now time.Time, color bool) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "NAME\tID\t%s\tPAUSED\tLAST CONTACT\tVERSION\tTOKEN EXPIRES\t%s\n",
-		paint(color, "", "GITLAB"), paint(color, "", "FILES"))
+	// Runners with clusters get a row per cluster: the table then says
+	// which cluster, and where each cluster's runner has its token (one
+	// place per cluster). Without them the table is as it always was.
+	fleet := slices.ContainsFunc(rows, func(r statusRow) bool { return r.Cluster != "" })
+	if fleet {
+		fmt.Fprintf(tw, "NAME\tCLUSTER\t")
+	} else {
+		fmt.Fprintf(tw, "NAME\t")
+	}
+	fmt.Fprintf(tw, "ID\t%s\tPAUSED\tLAST CONTACT\tVERSION\tTOKEN EXPIRES\t%s", paint(color, "", "GITLAB"), paint(color, "", "FILES"))
+	if fleet {
+		fmt.Fprintf(tw, "\tTOKEN LOCATION")
+	}
+	fmt.Fprintln(tw)
 	for i := range rows {
 		r := &rows[i]
+		if fleet {
+			fmt.Fprintf(tw, "%s\t%s\t", r.Name, cmp.Or(r.Cluster, "-"))
+		} else {
+			fmt.Fprintf(tw, "%s\t", r.Name)
+		}
 		id := "-"
 		if r.RunnerID != nil {
 			id = strconv.FormatInt(*r.RunnerID, 10)
@@ -378,9 +421,13 @@ func writeStatusTable(w io.Writer, rows []statusRow, now time.Time, color bool) 
 			}
 			expires = tokenExpiry(now, st.TokenExpiresAt)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Name, id,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s", id,
 			paint(color, statusColor(r.Status), statusText(r.Status)), paused, contact, version, expires,
 			paint(color, filesColor(r), filesText(r)))
+		if fleet {
+			fmt.Fprintf(tw, "\t%s", r.TokenLocation)
+		}
+		fmt.Fprintln(tw)
 	}
 	return tw.Flush()
 }

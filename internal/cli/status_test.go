@@ -241,7 +241,7 @@ runners: [{name: shared}, {name: frontend}, {name: payments}]
 		t.Errorf("status payments shared: exit %d, runners %q (want spec order)", code, got)
 	}
 	code, out, errOut := run("shared", "nope")
-	if code != ExitUsage || out != "" || !strings.Contains(errOut, `no runner "nope"`) {
+	if code != ExitUsage || out != "" || !strings.Contains(errOut, `no runner named "nope" in runnerctl.yaml (runners: shared, frontend, payments)`) {
 		t.Errorf("status shared nope: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 }

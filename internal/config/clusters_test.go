@@ -179,3 +179,39 @@ func TestClusterGenerator(t *testing.T) {
 		t.Errorf("destination with the cluster generator: %v", err)
 	}
 }
+
+// init records each cluster's runner at runners[i].clusters[j].runnerID
+// through Update: the other runners keep their text, comments included,
+// and the runner with clusters gets the IDs where its clusters are.
+func TestUpdateRecordsClusterRunnerIDs(t *testing.T) {
+	src := strings.Replace(fleet, "  - name: plain\n", "  # the old one\n  - name: plain # keep\n", 1)
+	raw, err := config.Decode([]byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw.Runners[1].Clusters[1].RunnerID = 42
+	out, err := config.Update([]byte(src), raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := string(out)
+	for _, want := range []string{
+		"  # the old one\n  - name: plain # keep\n",
+		"      - name: eu-1\n        runnerID: 41\n",
+		"      - name: us-1\n        runnerID: 42\n",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("Update lost or misplaced %q:\n%s", want, got)
+		}
+	}
+	cfg, err := config.Parse("runnerctl.yaml", out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id := cfg.Instance("build@us-1").RunnerID; id != 42 {
+		t.Errorf("build@us-1 runnerID after Update = %d, want 42", id)
+	}
+	if cfg.Runners[1].RunnerID != 0 {
+		t.Errorf("the definition got runnerID %d", cfg.Runners[1].RunnerID)
+	}
+}
