@@ -38,6 +38,9 @@ runners:
   - name: ci
   - name: build
   - name: build-arm
+    clusters:
+      - name: eu-1
+      - name: us-1
 `
 
 func writeCompleteRepo(t *testing.T) string {
@@ -66,12 +69,15 @@ func TestCompleteRunnerNames(t *testing.T) {
 		want   []string
 		direct string
 	}{
-		{"rotate-token, all", nil, []string{"rotate-token", "--config", cfg, ""}, []string{"ci", "build", "build-arm"}, noFiles},
-		{"rotate-token, by prefix", nil, []string{"rotate-token", "--config", cfg, "bu"}, []string{"build", "build-arm"}, noFiles},
-		{"rotate-token, not twice", nil, []string{"rotate-token", "--config", cfg, "build", ""}, []string{"ci", "build-arm"}, noFiles},
+		// A runner with clusters: its name (every cluster) and each
+		// cluster's runner NAME@CLUSTER.
+		{"rotate-token, all", nil, []string{"rotate-token", "--config", cfg, ""}, []string{"ci", "build", "build-arm", "build-arm@eu-1", "build-arm@us-1"}, noFiles},
+		{"rotate-token, by prefix", nil, []string{"rotate-token", "--config", cfg, "bu"}, []string{"build", "build-arm", "build-arm@eu-1", "build-arm@us-1"}, noFiles},
+		{"rotate-token, a cluster", nil, []string{"rotate-token", "--config", cfg, "build-arm@u"}, []string{"build-arm@us-1"}, noFiles},
+		{"rotate-token, not twice", nil, []string{"rotate-token", "--config", cfg, "build", "build-arm@eu-1", ""}, []string{"ci", "build-arm", "build-arm@us-1"}, noFiles},
 		{"status", nil, []string{"status", "--config", cfg, "c"}, []string{"ci"}, noFiles},
-		{"config from RUNNERCTL_CONFIG", map[string]string{"RUNNERCTL_CONFIG": cfg}, []string{"status", ""}, []string{"ci", "build", "build-arm"}, noFiles},
-		{"init --name", nil, []string{"init", "--config", cfg, "--name", "b"}, []string{"build", "build-arm"}, noFiles},
+		{"config from RUNNERCTL_CONFIG", map[string]string{"RUNNERCTL_CONFIG": cfg}, []string{"status", ""}, []string{"ci", "build", "build-arm", "build-arm@eu-1", "build-arm@us-1"}, noFiles},
+		{"init --name", nil, []string{"init", "--config", cfg, "--name", "b"}, []string{"build", "build-arm", "build-arm@eu-1", "build-arm@us-1"}, noFiles},
 		{"no config file", nil, []string{"rotate-token", "--config", filepath.Join(t.TempDir(), "none.yaml"), ""}, nil, noFiles},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -60,7 +60,7 @@ func selectInstances(cfg *config.Config, names []string, all bool) ([]*config.Ru
 }
 
 // unknownCluster says what is wrong with name NAME@CLUSTER when runner
-// NAME exists, or "".
+// NAME exists without that cluster, or "".
 func unknownCluster(cfg *config.Config, name string) string {
 	runner, cluster, hasCluster := strings.Cut(name, "@")
 	i := slices.IndexFunc(cfg.Runners, func(r config.Runner) bool { return r.Name == runner })
@@ -72,6 +72,9 @@ func unknownCluster(cfg *config.Config, name string) string {
 	}
 	var cs []string
 	for _, c := range cfg.Runners[i].Clusters {
+		if c.Name == cluster {
+			return ""
+		}
 		cs = append(cs, c.Name)
 	}
 	return fmt.Sprintf("runner %q is not deployed to cluster %q (its clusters: %s)", runner, cluster, strings.Join(cs, ", "))

@@ -146,6 +146,19 @@ func TestOptionsFromCommandLine(t *testing.T) {
 				access: clusterAccess{inCluster: true}, wait: 90 * time.Second, pollInterval: time.Second},
 		},
 		{
+			// A cluster's runner is named NAME@CLUSTER, as an argument
+			// like any runner's name (no flag of its own).
+			name: "rotate-token of clusters' runners",
+			args: []string{"rotate-token", "build@eu-1", "ci", "build", "--kubeconfig", "kc"},
+			want: &rotateOptions{globals: defaults(), names: []string{"build@eu-1", "ci", "build"}, parallel: 10,
+				access: clusterAccess{kubeconfig: "kc"}, wait: 5 * time.Minute, pollInterval: time.Second},
+		},
+		{
+			name: "status of a cluster's runner",
+			args: []string{"status", "build@us-1"},
+			want: &statusOptions{globals: defaults(), names: []string{"build@us-1"}, schedule: schedule},
+		},
+		{
 			name: "import",
 			args: []string{"import", "--name", "homelab", "--replace", "--runner-id", "42", "--scope-path", "ops/ci", "--gitlab-token-file", "pat", "apps/", "manifests/es.yaml"},
 			env:  map[string]string{"RUNNERCTL_NAME": "env", "RUNNERCTL_CA_FILE": "ca.pem"},
