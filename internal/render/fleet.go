@@ -2,13 +2,379 @@ package render
 
 import (
 	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
 
 	"github.com/runnerctl/runnerctl/internal/config"
 	"github.com/runnerctl/runnerctl/internal/profile"
 )
 
-// renderFleetRunner renders runner r, which has clusters: one ArgoCD
+// A runner with clusters is one GitLab runner per cluster (config's
+// Instances), deployed by one ArgoCD ApplicationSet: each instance gets
+// the files a runner without clusters gets, but the Application, named
+// after the runner and the cluster (fileStem); the ApplicationSet, in the
+// runner's Application file, generates one Application per cluster from
+// a single template. docs/fleets.md is the user's side of all this.
+
+// Parameters of the ApplicationSet's template: the keys of the list
+// generator's elements, or those ArgoCD's cluster generator gives.
+const (
+	// paramCluster is the element's runnerctl cluster name (list).
+	paramCluster = "cluster"
+	// paramServer is the destination's API server URL (list: from
+	// clusters[].destination.server; clusters: the cluster Secret's).
+	paramServer = "server"
+	// paramDestinationName is the destination's name in ArgoCD (list:
+	// clusters[].destination.name).
+	paramDestinationName = "destinationName"
+	// paramClusterName is the cluster generator's name of the cluster,
+	// which config requires to be runnerctl's clusters[].name.
+	paramClusterName = "name"
+)
+
+// clusterPlaceholder stands for the cluster's name while the template's
+// templated strings are computed with the same functions that name a
+// cluster's files (ValuesPath...): a control character, which no name or
+// path of a valid runnerctl.yaml holds (config refuses them), so that it
+// marks exactly where the parameter goes.
+const clusterPlaceholder = "\x00"
+
+// serverPlaceholder and destinationNamePlaceholder stand for the
+// destination's parameters in the same way.
+const (
+	serverPlaceholder          = "\x01"
+	destinationNamePlaceholder = "\x02"
+)
+
+// renderFleetRunner renders runner def, which has clusters: one ArgoCD
 // ApplicationSet and, per cluster, that cluster's values and manifests.
-func renderFleetRunner(cfg *config.Config, b *bases, eso *esoDefaults, r *config.Runner, index int, p *profile.Profile, profileYAML []byte) (runnerOutput, error) {
-	return runnerOutput{}, errors.New("runners with clusters are not rendered yet")
+// instances are def's, one per cluster in the order of def.Clusters.
+func renderFleetRunner(cfg *config.Config, b *bases, eso *esoDefaults, def *config.Runner, index int, p *profile.Profile, profileYAML []byte, instances []*config.Runner) (runnerOutput, error) {
+	if len(instances) != len(def.Clusters) {
+		return runnerOutput{}, fmt.Errorf("runner %q has %d clusters but %d instances", def.Name, len(def.Clusters), len(instances))
+	}
+	var (
+		out       runnerOutput
+		generated = map[string]bool{patchApplication: true}
+		perFiles  = make([][]pendingFile, len(instances))
+		warnings  = make([][]string, len(instances))
+		manifests []string
+		invalid   []config.FieldError
+	)
+	for i, inst := range instances {
+		pending, ms, err := runnerFiles(cfg, b, eso, inst, p, profileYAML)
+		if err != nil {
+			return runnerOutput{}, fmt.Errorf("cluster %q: %w", inst.Cluster, err)
+		}
+		if i == 0 {
+			// Every cluster has the same kinds of manifests (what decides
+			// them is the runner's, not the cluster's): the template lists
+			// the first cluster's, by the name that every cluster's file
+			// has with its own name in place of the first's.
+			for _, m := range ms {
+				manifests = append(manifests, strings.Replace(m, fileStem(inst), releaseName(inst)+"-"+clusterPlaceholder, 1))
+			}
+		}
+		if hasPatches(cfg, inst) {
+			pt := &patcher{cfg: cfg, r: inst, index: index, profile: p.Name}
+			if err := pt.applyAll(pending, generated); err != nil {
+				return runnerOutput{}, fmt.Errorf("cluster %q: %w", inst.Cluster, err)
+			}
+			pt.unusedOf(inst.ClusterPatches, inst.Path()+".patches", generated)
+			invalid = append(invalid, pt.invalid...)
+			warnings[i] = pt.warnings
+		} else {
+			for _, f := range pending {
+				for _, k := range f.kinds {
+					generated[k] = true
+				}
+			}
+		}
+		perFiles[i] = pending
+	}
+
+	set, setWarnings, setInvalid, err := buildApplicationSet(cfg, b, def, index, p, manifests)
+	if err != nil {
+		return runnerOutput{}, err
+	}
+	invalid = append(invalid, setInvalid...)
+	if hasPatches(cfg, def) {
+		// The runner's own patches of kinds no cluster generates.
+		pt := &patcher{cfg: cfg, r: def, index: index, profile: p.Name}
+		pt.unused(generated)
+		invalid = append(invalid, pt.invalid...)
+	}
+	if len(invalid) > 0 {
+		return runnerOutput{invalid: dedupeErrors(invalid)}, nil
+	}
+
+	// A warning every cluster has (a runner's or a top-level patch) is
+	// the runner's; one only some clusters have says which.
+	out.warnings = slices.Clone(setWarnings)
+	for _, w := range warnings[0] {
+		if all(warnings, w) {
+			out.warnings = append(out.warnings, w)
+		}
+	}
+	for i, ws := range warnings {
+		for _, w := range ws {
+			if !all(warnings, w) {
+				out.warnings = append(out.warnings, fmt.Sprintf("cluster %q: %s", instances[i].Cluster, w))
+			}
+		}
+	}
+	content, err := marshalDocs(fileHeader(def, p, out.warnings), set)
+	if err != nil {
+		return runnerOutput{}, fmt.Errorf("%s: %w", ApplicationPath(cfg, def), err)
+	}
+	out.files = append(out.files, File{Path: ApplicationPath(cfg, def), Content: content})
+	for i, inst := range instances {
+		// A cluster's files warn of what loosens that cluster's runner.
+		files, err := encodeFiles(fileHeader(inst, p, slices.Concat(setWarnings, warnings[i])), perFiles[i])
+		if err != nil {
+			return runnerOutput{}, fmt.Errorf("cluster %q: %w", inst.Cluster, err)
+		}
+		out.files = append(out.files, files...)
+	}
+	return out, nil
+}
+
+// all reports whether every list of lists holds w.
+func all(lists [][]string, w string) bool {
+	for _, l := range lists {
+		if !slices.Contains(l, w) {
+			return false
+		}
+	}
+	return true
+}
+
+// dedupeErrors drops repeats: a runner's patch refused in each cluster's
+// objects is reported once.
+func dedupeErrors(errs []config.FieldError) []config.FieldError {
+	seen := map[config.FieldError]bool{}
+	var out []config.FieldError
+	for _, e := range errs {
+		if !seen[e] {
+			seen[e] = true
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// buildApplicationSet fills templates/applicationset.yaml for runner def:
+// its generator, and its template, the Application that buildApplication
+// gives for a cluster named by the generator's parameter, patched by the
+// runner's (and top-level) application patches. It returns the patches'
+// warnings and the patches refused.
+func buildApplicationSet(cfg *config.Config, b *bases, def *config.Runner, index int, p *profile.Profile, manifests []string) (applicationSet, []string, []config.FieldError, error) {
+	as := cfg.ArgoCD.ApplicationSet
+	set := b.ApplicationSet
+	set.Metadata = metaOf(set.Metadata, releaseName(def), cfg.ArgoCD.Namespace, def)
+	set.Spec.GoTemplateOptions = slices.Clone(set.Spec.GoTemplateOptions)
+
+	clusterParam := paramCluster
+	var dest appDestination
+	switch as.Generator {
+	case config.GeneratorClusters:
+		clusterParam = paramClusterName
+		dest.Server = serverPlaceholder
+		names := make([]string, len(def.Clusters))
+		for i, rc := range def.Clusters {
+			names[i] = rc.Name
+		}
+		set.Spec.Generators = []appSetGenerator{{
+			Clusters: &clusterGenerator{Selector: appSetSelector{MatchLabels: maps.Clone(as.Selector)}},
+			// ArgoCD's selector on the generated parameters (its "post
+			// selector"): of the labelled clusters, only those this
+			// runner lists. The cluster Secret's name is no label the
+			// cluster generator's own selector could match.
+			Selector: &appSetSelector{MatchExpressions: []labelSelectorRequirement{{Key: paramClusterName, Operator: "In", Values: names}}},
+		}}
+	default:
+		// The template names the destination the way the runner's
+		// clusters do; each element gives every key the template uses
+		// (missingkey=error), empty where its cluster uses the other.
+		var byServer, byName bool
+		for _, rc := range def.Clusters {
+			d := destinationOf(cfg, rc.Name)
+			byServer = byServer || d.Server != ""
+			byName = byName || d.Name != ""
+		}
+		if byServer {
+			dest.Server = serverPlaceholder
+		}
+		if byName {
+			dest.Name = destinationNamePlaceholder
+		}
+		l := &listGenerator{Elements: make([]map[string]string, len(def.Clusters))}
+		for i, rc := range def.Clusters {
+			d := destinationOf(cfg, rc.Name)
+			e := map[string]string{paramCluster: rc.Name}
+			if byServer {
+				e[paramServer] = d.Server
+			}
+			if byName {
+				e[paramDestinationName] = d.Name
+			}
+			l.Elements[i] = e
+		}
+		set.Spec.Generators = []appSetGenerator{{List: l}}
+	}
+
+	// The template is a cluster's Application with the placeholder for
+	// its name; patched, then escaped, then given its parameters.
+	tr := *def
+	tr.Clusters, tr.Cluster, tr.ClusterIndex = nil, clusterPlaceholder, -1
+	app := buildApplication(cfg, b, &tr, p, manifests)
+	app.Spec.Destination.Server, app.Spec.Destination.Name = dest.Server, dest.Name
+	var doc any = app
+	var warnings []string
+	var invalid []config.FieldError
+	if hasPatches(cfg, def) {
+		pt := &patcher{cfg: cfg, r: def, index: index, profile: p.Name}
+		var err error
+		if doc, _, err = pt.apply(patchApplication, doc, nil); err != nil {
+			return applicationSet{}, nil, nil, fmt.Errorf("%s: %w", ApplicationPath(cfg, def), err)
+		}
+		warnings, invalid = pt.warnings, pt.invalid
+	}
+	tmpl, err := templateNode(doc, "{{."+clusterParam+"}}")
+	if err != nil {
+		return applicationSet{}, nil, nil, fmt.Errorf("%s: template: %w", ApplicationPath(cfg, def), err)
+	}
+	set.Spec.Template = tmpl
+	return set, warnings, invalid, nil
+}
+
+// destinationOf is the destination of clusters[] entry name.
+func destinationOf(cfg *config.Config, name string) config.Destination {
+	if cl := cfg.ClusterByName(name); cl != nil {
+		return cl.Destination
+	}
+	return config.Destination{}
+}
+
+// templateNode encodes app, an Application (typed, or a patched
+// *yaml.Node), as the template of an ApplicationSet: apiVersion and kind
+// dropped (the template has metadata and spec only), every key and string
+// escaped so that ArgoCD's Go templates print it as written, and then
+// the placeholders replaced by template actions (clusterExpr for the
+// cluster's name), in the strings that name the cluster's Application,
+// destination and files: fields a patch may not change (ownedFields).
+//
+// ArgoCD renders every string of the template, map keys included, as a Go
+// template (applicationset/utils' deeplyReplace). A "{{" from
+// runnerctl.yaml (a repository path, a patch's annotation) would run as a
+// template action in the controller: the same rule as for the chart's tpl
+// (escapeTpl) applies, data is never template text.
+func templateNode(app any, clusterExpr string) (*yaml.Node, error) {
+	var n yaml.Node
+	if err := n.Encode(app); err != nil {
+		return nil, err
+	}
+	if n.Kind != yaml.MappingNode {
+		return nil, errors.New("the Application is not a mapping")
+	}
+	kept := n.Content[:0]
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if k := n.Content[i].Value; k == "apiVersion" || k == "kind" {
+			continue
+		}
+		kept = append(kept, n.Content[i], n.Content[i+1])
+	}
+	n.Content = kept
+	escapeNode(&n)
+	var missing []string
+	set := func(v *yaml.Node, placeholder, expr, what string) {
+		if v == nil || v.Kind != yaml.ScalarNode || !strings.Contains(v.Value, placeholder) {
+			missing = append(missing, what)
+			return
+		}
+		v.Value = strings.ReplaceAll(v.Value, placeholder, expr)
+		v.Style = 0
+	}
+	set(mapValue(&n, "metadata", "name"), clusterPlaceholder, clusterExpr, "metadata.name")
+	if d := mapValue(&n, "spec", "destination"); d != nil {
+		if v := mapValue(d, "server"); v != nil {
+			set(v, serverPlaceholder, "{{."+paramServer+"}}", "spec.destination.server")
+		}
+		if v := mapValue(d, "name"); v != nil {
+			set(v, destinationNamePlaceholder, "{{."+paramDestinationName+"}}", "spec.destination.name")
+		}
+	}
+	for _, s := range seqItems(mapValue(&n, "spec", "sources")) {
+		if h := mapValue(s, "helm"); h != nil {
+			for _, f := range seqItems(mapValue(h, "valueFiles")) {
+				set(f, clusterPlaceholder, clusterExpr, "spec.sources[].helm.valueFiles[]")
+			}
+		}
+		if d := mapValue(s, "directory"); d != nil {
+			set(mapValue(d, "include"), clusterPlaceholder, clusterExpr, "spec.sources[].directory.include")
+		}
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("no cluster name in %s", strings.Join(missing, ", "))
+	}
+	// A stray placeholder (none is expected: config refuses control
+	// characters) would reach ArgoCD as a NUL byte.
+	if strayPlaceholder(&n) {
+		return nil, errors.New("a control character in the template")
+	}
+	return &n, nil
+}
+
+// tplEscapeArgo prints "{{" in an ArgoCD Go template.
+const tplEscapeArgo = `{{"{{"}}`
+
+// escapeNode escapes every scalar of n, keys included, for ArgoCD's Go
+// templates: every "{{" in it is data.
+func escapeNode(n *yaml.Node) {
+	switch n.Kind {
+	case yaml.ScalarNode:
+		if strings.Contains(n.Value, "{{") {
+			n.Value = strings.ReplaceAll(n.Value, "{{", tplEscapeArgo)
+			n.Style = 0
+		}
+	default:
+		for _, c := range n.Content {
+			escapeNode(c)
+		}
+	}
+}
+
+func strayPlaceholder(n *yaml.Node) bool {
+	if strings.ContainsAny(n.Value, clusterPlaceholder+serverPlaceholder+destinationNamePlaceholder) {
+		return true
+	}
+	return slices.ContainsFunc(n.Content, strayPlaceholder)
+}
+
+// mapValue follows keys through nested mappings; nil when one is absent.
+func mapValue(n *yaml.Node, keys ...string) *yaml.Node {
+	for _, k := range keys {
+		if n == nil || n.Kind != yaml.MappingNode {
+			return nil
+		}
+		var next *yaml.Node
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == k {
+				next = n.Content[i+1]
+			}
+		}
+		n = next
+	}
+	return n
+}
+
+func seqItems(n *yaml.Node) []*yaml.Node {
+	if n == nil || n.Kind != yaml.SequenceNode {
+		return nil
+	}
+	return n.Content
 }

@@ -1,6 +1,10 @@
 package render
 
-import "github.com/runnerctl/runnerctl/internal/profile"
+import (
+	"go.yaml.in/yaml/v3"
+
+	"github.com/runnerctl/runnerctl/internal/profile"
+)
 
 // The generated objects as typed Go values. Their fixed parts are the base
 // documents of templates/, decoded into these types (templates.go); render
@@ -83,6 +87,55 @@ type namespaceMetadata struct {
 	Labels map[string]string `yaml:"labels,omitempty"`
 }
 
+// ArgoCD ApplicationSet (argoproj.io/v1alpha1), the fields runnerctl sets:
+// one per runner with clusters. The CRD (ArgoCD v3.5.7) defaults none of
+// them, nor anything else in spec, so the file is what the cluster stores.
+type applicationSet struct {
+	APIVersion string     `yaml:"apiVersion"`
+	Kind       string     `yaml:"kind"`
+	Metadata   objectMeta `yaml:"metadata"`
+	Spec       appSetSpec `yaml:"spec"`
+}
+
+type appSetSpec struct {
+	GoTemplate        bool              `yaml:"goTemplate"`
+	GoTemplateOptions []string          `yaml:"goTemplateOptions"`
+	Generators        []appSetGenerator `yaml:"generators"`
+	// Template is the Application of every cluster, already encoded: it
+	// is patched (runners[].patches.application) and its text escaped for
+	// ArgoCD's Go templates before the cluster's parameters go in
+	// (fleet.go), which a typed object cannot hold. nil in the base.
+	Template *yaml.Node `yaml:"template"`
+}
+
+// appSetGenerator is one generator: list or clusters, and the selector
+// ArgoCD applies to the parameters either one generates.
+type appSetGenerator struct {
+	List     *listGenerator    `yaml:"list,omitempty"`
+	Clusters *clusterGenerator `yaml:"clusters,omitempty"`
+	Selector *appSetSelector   `yaml:"selector,omitempty"`
+}
+
+type listGenerator struct {
+	// Elements are maps, whose keys the encoder sorts.
+	Elements []map[string]string `yaml:"elements"`
+}
+
+type clusterGenerator struct {
+	Selector appSetSelector `yaml:"selector"`
+}
+
+type appSetSelector struct {
+	MatchLabels      map[string]string          `yaml:"matchLabels,omitempty"`
+	MatchExpressions []labelSelectorRequirement `yaml:"matchExpressions,omitempty"`
+}
+
+type labelSelectorRequirement struct {
+	Key      string   `yaml:"key"`
+	Operator string   `yaml:"operator"`
+	Values   []string `yaml:"values"`
+}
+
 // Kubernetes Secret (v1), for public data that the chart reads only from a
 // Secret (GitLab's CA). stringData keeps it reviewable in a diff; ArgoCD
 // does not report drift for it (gitops-engine's diff.NormalizeSecret turns
@@ -161,8 +214,10 @@ type runnerValues struct {
 	ServiceAccount  serviceAccountValue `yaml:"serviceAccount"`
 	Runners         runnersValues       `yaml:"runners"`
 	Resources       *resourceValues     `yaml:"resources,omitempty"`
-	HPA             *hpaValues          `yaml:"hpa,omitempty"`
-	Metrics         *metricsValues      `yaml:"metrics,omitempty"`
+	// NodeSelector is the runner pod's (a cluster's nodeSelector).
+	NodeSelector map[string]string `yaml:"nodeSelector,omitempty"`
+	HPA          *hpaValues        `yaml:"hpa,omitempty"`
+	Metrics      *metricsValues    `yaml:"metrics,omitempty"`
 	// DeploymentAnnotations go on the chart's Deployment object (not on its
 	// pod template, which is podAnnotations): where Reloader looks first.
 	DeploymentAnnotations map[string]string `yaml:"deploymentAnnotations,omitempty"`

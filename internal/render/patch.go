@@ -42,9 +42,10 @@ const (
 	patchValues              = "values"
 )
 
-// hasPatches reports whether any patch applies to runner r.
+// hasPatches reports whether any patch applies to runner r (or, for a
+// cluster's instance of a runner, the cluster's patches).
 func hasPatches(cfg *config.Config, r *config.Runner) bool {
-	for _, ps := range []*config.Patches{cfg.Patches, r.Patches} {
+	for _, ps := range []*config.Patches{cfg.Patches, r.Patches, r.ClusterPatches} {
 		for _, k := range ps.Kinds() {
 			if k.Patch != nil {
 				return true
@@ -72,7 +73,8 @@ type stage struct {
 	data []byte
 }
 
-// stages lists the patches of kind for runner r, top-level first.
+// stages lists the patches of kind for runner r, top-level first, then the
+// runner's, then its cluster's (for a cluster's instance of a runner).
 func (pt *patcher) stages(kind string) ([]stage, error) {
 	var out []stage
 	for _, s := range []struct {
@@ -81,6 +83,7 @@ func (pt *patcher) stages(kind string) ([]stage, error) {
 	}{
 		{"patches." + kind, pt.cfg.Patches},
 		{fmt.Sprintf("runners[%d].patches.%s", pt.index, kind), pt.r.Patches},
+		{fmt.Sprintf("runners[%d].clusters[%d].patches.%s", pt.index, pt.r.ClusterIndex, kind), pt.r.ClusterPatches},
 	} {
 		p := s.ps.Get(kind)
 		if p == nil {
@@ -99,10 +102,17 @@ func (pt *patcher) stages(kind string) ([]stage, error) {
 // of (a networkPolicy patch without networkPolicy): they would silently do
 // nothing. Top-level patches apply to the runners that have the object.
 func (pt *patcher) unused(generated map[string]bool) {
-	for _, k := range pt.r.Patches.Kinds() {
+	pt.unusedOf(pt.r.Patches, fmt.Sprintf("runners[%d].patches", pt.index), generated)
+}
+
+func (pt *patcher) unusedOf(ps *config.Patches, at string, generated map[string]bool) {
+	if ps == nil {
+		return
+	}
+	for _, k := range ps.Kinds() {
 		if k.Patch != nil && !generated[k.Name] {
 			pt.invalid = append(pt.invalid, config.FieldError{
-				Path: fmt.Sprintf("runners[%d].patches.%s", pt.index, k.Name),
+				Path: at + "." + k.Name,
 				Msg:  fmt.Sprintf("runner %q generates no %s object (its setting is off in runnerctl.yaml); remove the patch", pt.r.Name, k.Name),
 			})
 		}

@@ -108,6 +108,18 @@ func Render(cfg *config.Config, profiles Profiles) (*Result, error) {
 			}
 		}
 	}
+	// The instances of runners with clusters, worked out here, once and
+	// before the runners are rendered in parallel: Instances records each
+	// runner's index in cfg.Runners.
+	var instances [][]*config.Runner
+	if slices.ContainsFunc(cfg.Runners, func(r config.Runner) bool { return len(r.Clusters) > 0 }) {
+		instances = make([][]*config.Runner, len(cfg.Runners))
+		for _, in := range cfg.Instances() {
+			if in.Cluster != "" {
+				instances[in.Index] = append(instances[in.Index], in)
+			}
+		}
+	}
 	out := make([]runnerOutput, len(cfg.Runners))
 	errs := make([]error, len(cfg.Runners))
 	var wg sync.WaitGroup
@@ -116,14 +128,14 @@ func Render(cfg *config.Config, profiles Profiles) (*Result, error) {
 		wg.Go(func() {
 			for i := range next {
 				r := &cfg.Runners[i]
-				render := renderRunner
 				switch {
 				case cfg.GitOps.Engine == config.EngineFlux:
-					render = renderFluxRunner
+					out[i], errs[i] = renderFluxRunner(cfg, b, eso, r, i, used[i], profileYAML[used[i].Name])
 				case len(r.Clusters) > 0:
-					render = renderFleetRunner
+					out[i], errs[i] = renderFleetRunner(cfg, b, eso, r, i, used[i], profileYAML[used[i].Name], instances[i])
+				default:
+					out[i], errs[i] = renderRunner(cfg, b, eso, r, i, used[i], profileYAML[used[i].Name])
 				}
-				out[i], errs[i] = render(cfg, b, eso, r, i, used[i], profileYAML[used[i].Name])
 				if errs[i] != nil {
 					errs[i] = fmt.Errorf("render runner %q: %w", r.Name, errs[i])
 				}
@@ -169,16 +181,21 @@ func Render(cfg *config.Config, profiles Profiles) (*Result, error) {
 	return res, nil
 }
 
-// applicationStart begins the document of every generated Application.
-const applicationStart = "\napiVersion: argoproj.io/v1alpha1\nkind: Application\n"
+// applicationStart begins the document of every generated Application,
+// applicationSetStart that of every generated ApplicationSet.
+const (
+	applicationStart    = "\napiVersion: argoproj.io/v1alpha1\nkind: Application\n"
+	applicationSetStart = "\napiVersion: argoproj.io/v1alpha1\nkind: ApplicationSet\n"
+)
 
 // Deploys reports whether content, a file runnerctl generated, is an
-// ArgoCD Application: the file ArgoCD deploys a runner from, which names
-// the runner's values and manifests. Whoever writes the files writes these
-// last and deletes them first, so that no Application ever refers to files
-// not written yet or already gone.
+// ArgoCD Application or ApplicationSet: the file ArgoCD deploys a runner
+// from, which names the runner's values and manifests. Whoever writes the
+// files writes these last and deletes them first, so that no Application
+// ever refers to files not written yet or already gone.
 func Deploys(content []byte) bool {
-	return bytes.HasPrefix(content, []byte(Header)) && bytes.Contains(content, []byte(applicationStart))
+	return bytes.HasPrefix(content, []byte(Header)) &&
+		(bytes.Contains(content, []byte(applicationStart)) || bytes.Contains(content, []byte(applicationSetStart)))
 }
 
 // Names are the names of the objects render generates for one runner, and
@@ -187,7 +204,12 @@ func Deploys(content []byte) bool {
 // chart check) takes them from here, never rebuilds them: renaming an
 // object in render then renames it everywhere.
 type Names struct {
-	// Release is the Helm release name, which is also the Application's.
+	// Release is the Helm release name, which is also the Application's
+	// for a runner without clusters. A cluster's instance of a runner
+	// (config.Runner.Cluster) has the same release and object names in
+	// its cluster; only its Application, one of those the runner's
+	// ApplicationSet generates, is gitlab-runner-NAME-CLUSTER, as ArgoCD
+	// holds every cluster's in one namespace.
 	Release     string
 	Application string
 	// Deployment is the chart's Deployment: its fullname for the release,
@@ -212,7 +234,7 @@ type Names struct {
 func NamesOf(r *config.Runner) Names {
 	return Names{
 		Release:             releaseName(r),
-		Application:         releaseName(r),
+		Application:         fileStem(r),
 		Deployment:          releaseName(r),
 		TokenExternalSecret: tokenSecretName(r),
 		TokenSecret:         tokenSecretName(r),
@@ -242,6 +264,20 @@ func tokenSecretName(r *config.Runner) string    { return releaseName(r) + "-tok
 func cacheSecretName(r *config.Runner) string    { return releaseName(r) + "-cache-s3" }
 func gitlabCASecretName(r *config.Runner) string { return releaseName(r) + "-gitlab-ca" }
 
+// fileStem starts the names of runner r's values and manifests files and
+// is its Application's name: the release name, and for a cluster's
+// instance of a runner the cluster's name after it. Every cluster then has
+// files of its own in the same flat directories (gitops prunes and guards
+// those as any other generated file), and config.Validate has refused a
+// runner NAME-CLUSTER beside runner NAME with cluster CLUSTER, which would
+// share them.
+func fileStem(r *config.Runner) string {
+	if r.Cluster == "" {
+		return releaseName(r)
+	}
+	return releaseName(r) + "-" + r.Cluster
+}
+
 // certsSecretName is the chart's certsSecretName for runner r: the Secret
 // rendered from gitlab.tls.caFile, the user's own gitlab.tls.secretName, or
 // none.
@@ -256,30 +292,33 @@ func certsSecretName(cfg *config.Config, r *config.Runner) string {
 	}
 }
 
-// ApplicationPath and the others name the files of runner r.
+// ApplicationPath and the others name the files of runner r. The
+// Application's file of a runner with clusters holds its ApplicationSet,
+// one for all its clusters (and so for each of their instances); every
+// other file is a cluster's own.
 func ApplicationPath(c *config.Config, r *config.Runner) string {
 	return path.Join(c.GitOps.Paths.Applications, releaseName(r)+".yaml")
 }
 
 // ExternalSecretPath names the file holding runner r's ExternalSecrets.
 func ExternalSecretPath(c *config.Config, r *config.Runner) string {
-	return path.Join(c.GitOps.Paths.Manifests, releaseName(r)+"-external-secret.yaml")
+	return path.Join(c.GitOps.Paths.Manifests, fileStem(r)+"-external-secret.yaml")
 }
 
 // GitLabCAPath names the file holding the Secret with GitLab's CA for runner
 // r (with gitlab.tls.caFile only).
 func GitLabCAPath(c *config.Config, r *config.Runner) string {
-	return path.Join(c.GitOps.Paths.Manifests, releaseName(r)+"-gitlab-ca.yaml")
+	return path.Join(c.GitOps.Paths.Manifests, fileStem(r)+"-gitlab-ca.yaml")
 }
 
 // NetworkPolicyPath names the file holding runner r's egress policy.
 func NetworkPolicyPath(c *config.Config, r *config.Runner) string {
-	return path.Join(c.GitOps.Paths.Manifests, releaseName(r)+"-network-policy.yaml")
+	return path.Join(c.GitOps.Paths.Manifests, fileStem(r)+"-network-policy.yaml")
 }
 
 // ValuesPath names runner r's Helm values file.
 func ValuesPath(c *config.Config, r *config.Runner) string {
-	return path.Join(c.GitOps.Paths.Values, releaseName(r)+".yaml")
+	return path.Join(c.GitOps.Paths.Values, fileStem(r)+".yaml")
 }
 
 // runnerLabel, on every generated object, names its runner.
@@ -316,19 +355,52 @@ type pendingFile struct {
 }
 
 func renderRunner(cfg *config.Config, b *bases, eso *esoDefaults, r *config.Runner, index int, p *profile.Profile, profileYAML []byte) (runnerOutput, error) {
-	var pending []pendingFile
-	add := func(f pendingFile) { pending = append(pending, f) }
-
-	manifests := []string{path.Base(ExternalSecretPath(cfg, r))}
-	token, err := tokenExternalSecret(cfg, b, eso, r)
+	pending, manifests, err := runnerFiles(cfg, b, eso, r, p, profileYAML)
 	if err != nil {
 		return runnerOutput{}, err
+	}
+	// The Application before the values, as the files have always been
+	// listed; the order does not reach the output, which Render sorts.
+	app := pendingFile{path: ApplicationPath(cfg, r), kinds: []string{patchApplication}, docs: []any{buildApplication(cfg, b, r, p, manifests)}}
+	pending = slices.Insert(pending, len(pending)-1, app)
+
+	var out runnerOutput
+	if hasPatches(cfg, r) {
+		pt := &patcher{cfg: cfg, r: r, index: index, profile: p.Name}
+		generated := map[string]bool{}
+		if err := pt.applyAll(pending, generated); err != nil {
+			return runnerOutput{}, err
+		}
+		pt.unused(generated)
+		if len(pt.invalid) > 0 {
+			return runnerOutput{invalid: pt.invalid}, nil
+		}
+		out.warnings = pt.warnings
+	}
+	if out.files, err = encodeFiles(fileHeader(r, p, out.warnings), pending); err != nil {
+		return runnerOutput{}, err
+	}
+	return out, nil
+}
+
+// runnerFiles builds the files of runner r (a runner without clusters, or
+// one cluster's instance of a runner) but its Application: the
+// ExternalSecrets, the CA Secret, the egress policy and, last, the values.
+// manifests names the files of gitops.paths.manifests among them, which
+// the Application deploys.
+func runnerFiles(cfg *config.Config, b *bases, eso *esoDefaults, r *config.Runner, p *profile.Profile, profileYAML []byte) (pending []pendingFile, manifests []string, err error) {
+	add := func(f pendingFile) { pending = append(pending, f) }
+
+	manifests = []string{path.Base(ExternalSecretPath(cfg, r))}
+	token, err := tokenExternalSecret(cfg, b, eso, r)
+	if err != nil {
+		return nil, nil, err
 	}
 	secrets := pendingFile{path: ExternalSecretPath(cfg, r), kinds: []string{patchExternalSecret}, docs: []any{token}}
 	if c := r.Cache; c != nil && c.S3.Credentials != nil {
 		cache, err := cacheExternalSecret(cfg, b, eso, r)
 		if err != nil {
-			return runnerOutput{}, err
+			return nil, nil, err
 		}
 		secrets.kinds = append(secrets.kinds, patchCacheExternalSecret)
 		secrets.docs = append(secrets.docs, cache)
@@ -337,7 +409,7 @@ func renderRunner(cfg *config.Config, b *bases, eso *esoDefaults, r *config.Runn
 	if t := cfg.GitLab.TLS; t != nil && t.CAFile != "" {
 		doc, err := gitlabCASecret(cfg, b, r)
 		if err != nil {
-			return runnerOutput{}, err
+			return nil, nil, err
 		}
 		add(pendingFile{path: GitLabCAPath(cfg, r), comment: gitlabCAComment, kinds: []string{patchGitLabCASecret}, docs: []any{doc}})
 		manifests = append(manifests, path.Base(GitLabCAPath(cfg, r)))
@@ -351,43 +423,43 @@ func renderRunner(cfg *config.Config, b *bases, eso *esoDefaults, r *config.Runn
 		add(pendingFile{path: NetworkPolicyPath(cfg, r), kinds: []string{patchNetworkPolicy}, docs: []any{doc}})
 		manifests = append(manifests, path.Base(NetworkPolicyPath(cfg, r)))
 	}
-	add(pendingFile{path: ApplicationPath(cfg, r), kinds: []string{patchApplication}, docs: []any{buildApplication(cfg, b, r, p, manifests)}})
 	v, err := buildValues(cfg, b, r, p)
 	if err != nil {
-		return runnerOutput{}, err
+		return nil, nil, err
 	}
 	add(pendingFile{path: ValuesPath(cfg, r), kinds: []string{patchValues}, docs: []any{v}, tail: profileYAML})
+	return pending, manifests, nil
+}
 
-	var out runnerOutput
-	if hasPatches(cfg, r) {
-		pt := &patcher{cfg: cfg, r: r, index: index, profile: p.Name}
-		generated := map[string]bool{}
-		for i := range pending {
-			f := &pending[i]
-			for j, kind := range f.kinds {
-				generated[kind] = true
-				// Only the values have a tail, and they are the file's
-				// only document: apply folds it into the patched one.
-				if f.docs[j], f.tail, err = pt.apply(kind, f.docs[j], f.tail); err != nil {
-					return runnerOutput{}, fmt.Errorf("%s: %w", f.path, err)
-				}
+// applyAll patches every document of pending in place, and records in
+// generated the kinds of object found.
+func (pt *patcher) applyAll(pending []pendingFile, generated map[string]bool) error {
+	for i := range pending {
+		f := &pending[i]
+		for j, kind := range f.kinds {
+			generated[kind] = true
+			// Only the values have a tail, and they are the file's
+			// only document: apply folds it into the patched one.
+			var err error
+			if f.docs[j], f.tail, err = pt.apply(kind, f.docs[j], f.tail); err != nil {
+				return fmt.Errorf("%s: %w", f.path, err)
 			}
 		}
-		pt.unused(generated)
-		if len(pt.invalid) > 0 {
-			return runnerOutput{invalid: pt.invalid}, nil
-		}
-		out.warnings = pt.warnings
 	}
-	head := fileHeader(r, p, out.warnings)
+	return nil
+}
+
+// encodeFiles encodes pending, each file starting with head.
+func encodeFiles(head string, pending []pendingFile) ([]File, error) {
+	files := make([]File, 0, len(pending))
 	for _, f := range pending {
 		content, err := marshalDocsTail(head+f.comment, f.tail, f.docs...)
 		if err != nil {
-			return runnerOutput{}, fmt.Errorf("%s: %w", f.path, err)
+			return nil, fmt.Errorf("%s: %w", f.path, err)
 		}
-		out.files = append(out.files, File{Path: f.path, Content: content})
+		files = append(files, File{Path: f.path, Content: content})
 	}
-	return out, nil
+	return files, nil
 }
 
 // fileHeader starts every file of runner r: the profile's warnings, then
@@ -396,7 +468,11 @@ func renderRunner(cfg *config.Config, b *bases, eso *esoDefaults, r *config.Runn
 func fileHeader(r *config.Runner, p *profile.Profile, patchWarnings []string) string {
 	var b strings.Builder
 	b.WriteString(Header)
-	fmt.Fprintf(&b, "# Runner %q, profile %q. Edit runnerctl.yaml and run `runnerctl render` instead.\n", r.Name, p.Name)
+	if r.Cluster == "" {
+		fmt.Fprintf(&b, "# Runner %q, profile %q. Edit runnerctl.yaml and run `runnerctl render` instead.\n", r.Name, p.Name)
+	} else {
+		fmt.Fprintf(&b, "# Runner %q in cluster %q, profile %q. Edit runnerctl.yaml and run `runnerctl render` instead.\n", r.Name, r.Cluster, p.Name)
+	}
 	// A new slice: p.Warnings() may be shared by runners rendered in parallel.
 	if ws := slices.Concat(p.Warnings(), patchWarnings); len(ws) > 0 {
 		b.WriteString("#\n")
@@ -453,7 +529,7 @@ var scratchBuffers = sync.Pool{New: func() any { return bytes.NewBuffer(make([]b
 func buildApplication(cfg *config.Config, b *bases, r *config.Runner, p *profile.Profile, manifests []string) application {
 	a := cfg.ArgoCD
 	app := b.Application
-	app.Metadata = metaOf(app.Metadata, releaseName(r), a.Namespace, r)
+	app.Metadata = metaOf(app.Metadata, fileStem(r), a.Namespace, r)
 	app.Spec.Project = a.Project
 	app.Spec.Destination = appDestination{Server: a.Destination.Server, Name: a.Destination.Name, Namespace: r.Namespace}
 	include := manifests[0]
@@ -591,6 +667,7 @@ func buildValues(cfg *config.Config, b *bases, r *config.Runner, p *profile.Prof
 	v.ServiceAccount.Name = r.ServiceAccount
 	v.Runners.Secret, v.Runners.Config = tokenSecretName(r), escapeTpl(toml)
 	v.Resources = resourceValuesOf(r.Resources)
+	v.NodeSelector = r.NodeSelector
 	if im := r.RunnerImage; im != nil {
 		v.Image = &imageValues{Registry: im.Registry, Image: im.Image, Tag: im.Tag}
 	}

@@ -329,7 +329,7 @@ func checkWellFormedFor(t *testing.T, res *render.Result, v string, model bool) 
 				}
 				break
 			}
-			application = application || doc["kind"] == "Application"
+			application = application || doc["kind"] == "Application" || doc["kind"] == "ApplicationSet"
 			if strings.Contains(f.Path, "values/") || strings.Contains(f.Path, "helm/") {
 				runners := doc["runners"].(map[string]any)
 				tomlText := untpl(t, runners["config"].(string))

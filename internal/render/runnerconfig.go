@@ -63,6 +63,9 @@ type KubernetesSection struct {
 	MemoryRequest           string   `toml:"memory_request,omitempty"`
 	EphemeralStorageRequest string   `toml:"ephemeral_storage_request,omitempty"`
 	PullPolicy              []string `toml:"pull_policy,omitempty"`
+	// NodeSelector places job pods (a cluster's nodeSelector, as the
+	// runner pod's): the runner and its jobs run on the same nodes.
+	NodeSelector map[string]string `toml:"node_selector,omitempty"`
 
 	PodSecurityContext                      *PodSecurityContext       `toml:"pod_security_context,omitempty"`
 	BuildContainerSecurityContext           *ContainerSecurityContext `toml:"build_container_security_context,omitempty"`
@@ -166,6 +169,7 @@ func runnerConfig(r *config.Runner, p *profile.Profile, rv *runnerkeys.Runner) R
 		MemoryRequest:                r.JobResources.Requests.Memory,
 		EphemeralStorageRequest:      r.JobResources.Requests.EphemeralStorage,
 		PullPolicy:                   r.PullPolicy,
+		NodeSelector:                 r.NodeSelector,
 	}
 	if ps := j.PodSecurityContext; ps != nil {
 		k.PodSecurityContext = &PodSecurityContext{

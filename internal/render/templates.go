@@ -18,6 +18,7 @@ import (
 // that is a map, a slice or a pointer must be copied first.
 type bases struct {
 	Application         application
+	ApplicationSet      applicationSet
 	TokenExternalSecret externalSecret
 	CacheExternalSecret externalSecret
 	GitLabCASecret      secret
@@ -49,6 +50,7 @@ type baseFile struct {
 func (b *bases) files() []baseFile {
 	return []baseFile{
 		{"application.yaml", &b.Application},
+		{"applicationset.yaml", &b.ApplicationSet},
 		{"externalsecret-token.yaml", &b.TokenExternalSecret},
 		{"externalsecret-cache.yaml", &b.CacheExternalSecret},
 		{"secret-gitlab-ca.yaml", &b.GitLabCASecret},

@@ -148,7 +148,12 @@ func (t TypeMeta) Name() string { return ObjectName(t.Kind, t.Metadata.Namespace
 // Generated runs the cheap checks over files that render produced from cfg.
 // valuesFiles names the Helm values files among them (their documents are
 // not Kubernetes objects); rv is the runner version that reads their
-// runners.config.
+// runners.config. A file valuesFiles does not name but that is a values
+// file by its content (IsValues) is checked as one too: each cluster of a
+// runner with clusters has a values file of its own, which a caller
+// listing one path per runner would miss, and a values file is never a
+// manifest. Only a file failing the manifest checks is looked at again,
+// so a large render parses nothing twice.
 func Generated(files []render.File, valuesFiles map[string]bool, rv *runnerkeys.Runner) []Problem {
 	// Parsing every file back is most of a large render's time (10,000
 	// runners are 40,000 files): the files are checked on every processor,
@@ -173,8 +178,8 @@ func Generated(files []render.File, valuesFiles map[string]bool, rv *runnerkeys.
 			f := &files[i]
 			if valuesFiles[f.Path] {
 				found[i] = values(f.Path, f.Content, check)
-			} else {
-				found[i] = Manifest(f.Path, f.Content)
+			} else if found[i] = Manifest(f.Path, f.Content); found[i] != nil && IsValues(f.Content) {
+				found[i] = values(f.Path, f.Content, check)
 			}
 			return nil
 		})
