@@ -7,6 +7,7 @@
 package bootstrap
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -74,6 +75,10 @@ type Deps struct {
 	// Checkpoint marks each step of the token (tests kill the process
 	// there); nil in runnerctl.
 	Checkpoint custody.Checkpoint
+	// FilesStep is the progress line of Files.Write, when it writes less
+	// than runnerctl.yaml and the generated files (a runner with
+	// clusters records each cluster's runner on its own first).
+	FilesStep string
 }
 
 func (d Deps) custodian() custody.Custodian {
@@ -473,7 +478,7 @@ func (x *run) create(ctx context.Context) error {
 	if recErr != nil {
 		_ = x.State.End(in) // the token is stored: nothing left to resolve
 	}
-	x.step("writing runnerctl.yaml and the generated files")
+	x.step("%s", cmp.Or(x.FilesStep, "writing runnerctl.yaml and the generated files"))
 	if err := x.writeFiles(); err != nil {
 		msg := fmt.Sprintf("runner %q (id %d) is created and its token stored, but the files could not be written; fix that and run `runnerctl init` again: it records the runner and writes them", r.ID(), created.ID)
 		if recFile == "" {

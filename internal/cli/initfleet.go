@@ -159,7 +159,8 @@ func (fi *fleetInit) run(ctx context.Context) error {
 			GitLab: gl, Store: store, Steps: steps, State: state, Checkpoint: f.checkpoint,
 			// Only runnerctl.yaml: the rendered files wait for the last
 			// cluster (see run).
-			Files: bootstrap.Writer(func() error { return fi.record(r) }),
+			Files:     bootstrap.Writer(func() error { return fi.record(r) }),
+			FilesStep: fmt.Sprintf("recording runner %q in %s", r.ID(), filepath.Base(g.configPath)),
 		}, bootstrap.Request{GitLabURL: cfg.GitLab.URL, Runner: r, Location: prep[i].loc, Identity: prep[i].identity, Recreate: o.recreate})
 		if err != nil {
 			return fi.stopped(r, done, todo[i+1:], err)

@@ -118,18 +118,32 @@ func (s *Server) Close() {
 	s.srv.Close()
 }
 
+// Context is another fake server, reached through kubeconfig context
+// Name: a cluster of its own, with its own objects.
+type Context struct {
+	Name   string
+	Server *Server
+}
+
 // WriteKubeconfig writes a kubeconfig for the fake to dir/kubeconfig and
 // returns its path. Its current context "fake" uses namespace default and
-// the right token; context "stale" has a token the server rejects.
-func (s *Server) WriteKubeconfig(dir string) (string, error) {
+// the right token; context "stale" has a token the server rejects. Each
+// of more is one more context, with the right token, for its own server.
+func (s *Server) WriteKubeconfig(dir string, more ...Context) (string, error) {
+	cluster := func(name string, srv *Server) string {
+		return fmt.Sprintf("- name: %s\n  cluster:\n    server: %s\n    certificate-authority-data: %s\n", name, srv.URL(),
+			base64.StdEncoding.EncodeToString(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.srv.Certificate().Raw})))
+	}
+	var clusters, contexts strings.Builder
+	clusters.WriteString(cluster("fake", s))
+	for _, c := range more {
+		clusters.WriteString(cluster("cluster-"+c.Name, c.Server))
+		fmt.Fprintf(&contexts, "- name: %s\n  context: {cluster: cluster-%s, user: runnerctl, namespace: default}\n", c.Name, c.Name)
+	}
 	cfg := fmt.Sprintf(`apiVersion: v1
 kind: Config
 clusters:
-- name: fake
-  cluster:
-    server: %s
-    certificate-authority-data: %s
-users:
+%susers:
 - name: runnerctl
   user:
     token: %s
@@ -141,8 +155,8 @@ contexts:
   context: {cluster: fake, user: runnerctl, namespace: default}
 - name: stale
   context: {cluster: fake, user: stale, namespace: default}
-current-context: fake
-`, s.URL(), base64.StdEncoding.EncodeToString(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.srv.Certificate().Raw})), Token)
+%scurrent-context: fake
+`, clusters.String(), Token, contexts.String())
 	p := filepath.Join(dir, "kubeconfig")
 	return p, os.WriteFile(p, []byte(cfg), 0o600)
 }

@@ -30,11 +30,18 @@ const CmdUsage = `usage: fake-kube SUBCOMMAND [ARGS]
                          vault fake-store started first: the simulated ESO
                          reads the store, and a finished rollout makes the
                          runner contact the fake GitLab
+  cluster CLUSTER [CONTEXT]  start another fake API server, with objects of its
+                         own, for runnerctl.yaml's cluster CLUSTER, reached as
+                         kubeconfig context CONTEXT (default: CLUSTER); $KUBECONFIG
+                         is rewritten with it (same token as fake)
   runner NAME RUNNER_ID  add runner NAME's ExternalSecret (read from the
                          rendered manifests/gitlab-runner-NAME-external-secret.yaml),
                          its Secret synced from the store, and its Deployment
                          gitlab-runner-NAME (with Reloader's annotation when the
-                         rendered values carry it); its pods are GitLab runner RUNNER_ID
+                         rendered values carry it); its pods are GitLab runner RUNNER_ID.
+                         NAME@CLUSTER: runner NAME's cluster CLUSTER, in that
+                         cluster's server, from its files (gitlab-runner-NAME-CLUSTER-...);
+                         restarts and secret-holds take NAME@CLUSTER too
   fail OP STATUS         every request of OP answers STATUS until clear
   stall CONTROLLER       stop eso (the Secret never changes), rollout (a new
                          pod never becomes available), reloader, or contact
@@ -56,6 +63,27 @@ type scriptKube struct {
 	mu  sync.Mutex
 	ns  map[string]string // runner name -> namespace
 	ids map[string]int64  // deployment ns/name -> runner ID
+	// sites are the servers of "fake-kube cluster", by cluster name, and
+	// contexts their kubeconfig contexts (the first server only).
+	sites      map[string]*scriptKube
+	contexts   []Context
+	kubeconfig string // the directory of $KUBECONFIG
+}
+
+// site is the server that holds runner id NAME or NAME@CLUSTER, and the
+// runner's name there.
+func (k *scriptKube) site(ts *testscript.TestScript, id string) (*scriptKube, string) {
+	name, cluster, ok := strings.Cut(id, "@")
+	if !ok {
+		return k, name
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	s, ok := k.sites[cluster]
+	if !ok {
+		ts.Fatalf("fake-kube: no cluster %q: run \"fake-kube cluster %s\" first", cluster, cluster)
+	}
+	return s, name
 }
 
 func scriptServer(ts *testscript.TestScript) *scriptKube {
@@ -80,6 +108,15 @@ func Cmd(ts *testscript.TestScript, neg bool, args []string) {
 	case "start":
 		nargs(0)
 		startScript(ts)
+	case "cluster":
+		if len(args) != 1 && len(args) != 2 {
+			ts.Fatalf("fake-kube cluster: wrong number of arguments\n%s", CmdUsage)
+		}
+		context := args[0]
+		if len(args) == 2 {
+			context = args[1]
+		}
+		addScriptCluster(ts, args[0], context)
 	case "runner":
 		nargs(2)
 		addScriptRunner(ts, args[0], args[1])
@@ -97,22 +134,22 @@ func Cmd(ts *testscript.TestScript, neg bool, args []string) {
 		scriptServer(ts).Stall(args[0])
 	case "restarts":
 		nargs(2)
-		k := scriptServer(ts)
-		got := k.Restarts(k.namespace(ts, args[0]), "gitlab-runner-"+args[0])
+		k, name := scriptServer(ts).site(ts, args[0])
+		got := k.Restarts(k.namespace(ts, name), "gitlab-runner-"+name)
 		if want := fake.Atoi(ts, args[1]); got != want {
-			ts.Fatalf("fake-kube: deployment gitlab-runner-%s got %d restart patches, want %d", args[0], got, want)
+			ts.Fatalf("fake-kube: deployment gitlab-runner-%s (%s) got %d restart patches, want %d", name, args[0], got, want)
 		}
 	case "secret-holds":
 		nargs(2)
-		k := scriptServer(ts)
+		k, name := scriptServer(ts).site(ts, args[0])
 		id, err := strconv.ParseInt(args[1], 10, 64)
 		ts.Check(err)
-		v, ok := k.SecretValue(k.namespace(ts, args[0]), "gitlab-runner-"+args[0]+"-token", "runner-token")
+		v, ok := k.SecretValue(k.namespace(ts, name), "gitlab-runner-"+name+"-token", "runner-token")
 		if holds, why := fakestore.Holds(ts, id, v, ok && v != ""); holds == neg {
 			if neg {
-				ts.Fatalf("fake-kube: secret gitlab-runner-%s-token holds runner %d's current token", args[0], id)
+				ts.Fatalf("fake-kube: secret gitlab-runner-%s-token (%s) holds runner %d's current token", name, args[0], id)
 			}
-			ts.Fatalf("fake-kube: secret gitlab-runner-%s-token does not hold runner %d's current token: %s", args[0], id, why)
+			ts.Fatalf("fake-kube: secret gitlab-runner-%s-token (%s) does not hold runner %d's current token: %s", name, args[0], id, why)
 		}
 	default:
 		if !fake.FaultCmd(ts, cmdName, sub, args, func() fake.Server { return scriptServer(ts) }) {
@@ -135,14 +172,31 @@ func startScript(ts *testscript.TestScript) {
 	if _, ok := fake.Attached[*scriptKube](ts, cmdName); ok {
 		ts.Fatalf("fake-kube start: a server is already running in this script")
 	}
+	k := newScriptKube(ts, "start")
+	fake.Attach(ts, cmdName, k)
+	// The kubeconfig holds the fake's bearer token (not a runner token):
+	// outside $WORK all the same, as a user's would be.
+	dir, err := os.MkdirTemp("", "fake-kube-")
+	ts.Check(err)
+	ts.Defer(func() { _ = os.RemoveAll(dir) })
+	k.kubeconfig = dir
+	path, err := k.WriteKubeconfig(dir)
+	ts.Check(err)
+	ts.Setenv("KUBECONFIG", path)
+}
+
+// newScriptKube starts a server whose ESO reads the script's vault
+// fake-store and whose finished rollouts make the runner contact the
+// script's fake GitLab.
+func newScriptKube(ts *testscript.TestScript, sub string) *scriptKube {
 	// Taken now: the callbacks run on the fake's goroutines, where
 	// ts.Fatalf must not be called.
 	store := fakestore.Of(ts)
 	if _, ok := store.(fakevault.ScriptStore); !ok {
-		ts.Fatalf("fake-kube start: the simulated ESO reads only a vault fake-store")
+		ts.Fatalf("fake-kube %s: the simulated ESO reads only a vault fake-store", sub)
 	}
 	gl := fakegitlab.ScriptServer(ts)
-	k := &scriptKube{Server: New(), ns: map[string]string{}, ids: map[string]int64{}}
+	k := &scriptKube{Server: New(), ns: map[string]string{}, ids: map[string]int64{}, sites: map[string]*scriptKube{}}
 	k.Source = func(key, property string) (string, bool) {
 		v, ok, err := store.Lookup(key + "#" + property)
 		return v, ok && err == nil
@@ -155,23 +209,38 @@ func startScript(ts *testscript.TestScript) {
 			gl.SetRunnerContact(id, time.Now(), "18.9.0")
 		}
 	}
-	fake.Attach(ts, cmdName, k)
-	// The kubeconfig holds the fake's bearer token (not a runner token):
-	// outside $WORK all the same, as a user's would be.
-	dir, err := os.MkdirTemp("", "fake-kube-")
-	ts.Check(err)
-	ts.Defer(func() { _ = os.RemoveAll(dir) })
-	path, err := k.WriteKubeconfig(dir)
+	return k
+}
+
+// addScriptCluster starts the server of cluster name, reached as context,
+// and rewrites $KUBECONFIG with it.
+func addScriptCluster(ts *testscript.TestScript, name, context string) {
+	k := scriptServer(ts)
+	site := newScriptKube(ts, "cluster")
+	ts.Defer(site.Close)
+	k.mu.Lock()
+	if _, dup := k.sites[name]; dup {
+		k.mu.Unlock()
+		ts.Fatalf("fake-kube cluster: cluster %q is already running", name)
+	}
+	k.sites[name] = site
+	k.contexts = append(k.contexts, Context{Name: context, Server: site.Server})
+	contexts := slices.Clone(k.contexts)
+	k.mu.Unlock()
+	path, err := k.WriteKubeconfig(k.kubeconfig, contexts...)
 	ts.Check(err)
 	ts.Setenv("KUBECONFIG", path)
 }
 
-func addScriptRunner(ts *testscript.TestScript, name, idArg string) {
-	k := scriptServer(ts)
+func addScriptRunner(ts *testscript.TestScript, instance, idArg string) {
+	k, name := scriptServer(ts).site(ts, instance)
 	id, err := strconv.ParseInt(idArg, 10, 64)
 	ts.Check(err)
 	release := "gitlab-runner-" + name
-	data, err := os.ReadFile(ts.MkAbs("manifests/" + release + "-external-secret.yaml"))
+	// A cluster's files are named after the runner and the cluster; its
+	// objects in the cluster after the runner alone.
+	stem := "gitlab-runner-" + strings.ReplaceAll(instance, "@", "-")
+	data, err := os.ReadFile(ts.MkAbs("manifests/" + stem + "-external-secret.yaml"))
 	ts.Check(err)
 	j, err := yaml.YAMLToJSON(data)
 	ts.Check(err)
@@ -179,7 +248,7 @@ func addScriptRunner(ts *testscript.TestScript, name, idArg string) {
 	ts.Check(json.Unmarshal(j, &obj))
 	ts.Check(k.AddExternalSecret(obj))
 	ns := obj["metadata"].(map[string]any)["namespace"].(string)
-	values, err := os.ReadFile(ts.MkAbs("values/" + release + ".yaml"))
+	values, err := os.ReadFile(ts.MkAbs("values/" + stem + ".yaml"))
 	ts.Check(err)
 	var reload []string
 	for _, line := range strings.Split(string(values), "\n") {
