@@ -101,7 +101,34 @@ type matrixScenario struct {
 	checkpoint    string
 	arm           func(f *matrixFakes) (inFlight <-chan struct{}, release func())
 	commit        bool // init --commit, with a slow pre-commit hook
+	// fleet: init of runner build deployed to clusters eu-1 and us-1,
+	// killed at the checkpoint's second hit: while the second cluster's
+	// runner is made, the first's recorded.
+	fleet bool
 }
+
+// matrixFleet is the runnerctl.yaml of the fleet scenarios.
+const matrixFleet = `apiVersion: runnerctl.dev/v1alpha1
+kind: Config
+gitlab:
+  url: https://gitlab.invalid/
+gitops:
+  repoURL: https://gitlab.example.com/ops/gitops.git
+secrets:
+  backend: vault
+  store:
+    name: vault
+clusters:
+  - name: eu-1
+    destination: {server: https://eu-1.example.com}
+  - name: us-1
+    destination: {server: https://us-1.example.com}
+runners:
+  - name: build
+    clusters:
+      - name: eu-1
+      - name: us-1
+`
 
 const matrixWait = 30 * time.Second
 
@@ -156,6 +183,13 @@ func matrixScenarios() []matrixScenario {
 		{command: "init", step: "file write (runnerctl.yaml only)", checkpoint: custody.CheckpointConfig},
 		{command: "init", step: "after file write", checkpoint: custody.CheckpointFiles},
 		{command: "init", step: "commit (hook running)", commit: true},
+		{command: "init fleet", step: "2nd cluster: before create (intent written)", checkpoint: custody.CheckpointIntent, fleet: true},
+		{command: "init fleet", step: "2nd cluster: after create (answer in hand)", checkpoint: custody.CheckpointAnswered, fleet: true},
+		{command: "init fleet", step: "2nd cluster: token kept (recovery file)", checkpoint: custody.CheckpointKept, fleet: true},
+		{command: "init fleet", step: "2nd cluster: after store, before read-back", checkpoint: custody.CheckpointPut, fleet: true},
+		{command: "init fleet", step: "2nd cluster: after read-back", checkpoint: custody.CheckpointStored, fleet: true},
+		{command: "init fleet", step: "2nd cluster: recorded in runnerctl.yaml", checkpoint: custody.CheckpointConfig, fleet: true},
+		{command: "init fleet", step: "2nd cluster: recorded, recovery file not removed", checkpoint: custody.CheckpointFiles, fleet: true},
 		{command: "rotate-token", step: "before reset (intent written)", checkpoint: custody.CheckpointIntent},
 		{command: "rotate-token", step: "reset in flight (GitLab reset it)", arm: resetAnswered},
 		{command: "rotate-token", step: "after reset (answer in hand)", checkpoint: custody.CheckpointAnswered},
@@ -248,6 +282,15 @@ func runMatrixScenario(t *testing.T, bin string, sc matrixScenario) matrixRow {
 	}
 
 	args := []string{"init", "--name", "ci"}
+	// Where each runner's token is stored, by instance ID.
+	paths := map[string]string{"ci": f.secretPath}
+	if sc.fleet {
+		if err := os.WriteFile(filepath.Join(repo, "runnerctl.yaml"), []byte(matrixFleet), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		args = []string{"init", "--name", "build"}
+		paths = map[string]string{"build@eu-1": "secret/gitlab/runners/build-eu-1", "build@us-1": "secret/gitlab/runners/build-us-1"}
+	}
 	if sc.commit {
 		args = append(args, "--commit")
 		setupMatrixGit(t, repo, home)
@@ -274,7 +317,11 @@ func runMatrixScenario(t *testing.T, bin string, sc matrixScenario) matrixRow {
 	if sc.commit {
 		inFlight = f.poll(func() bool { _, err := os.Stat(filepath.Join(home, "hook-started")); return err == nil })
 	}
-	cmd, out := run(sc.checkpoint, args...)
+	killAt := sc.checkpoint
+	if sc.fleet {
+		killAt += "@2"
+	}
+	cmd, out := run(killAt, args...)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -323,11 +370,31 @@ func runMatrixScenario(t *testing.T, bin string, sc matrixScenario) matrixRow {
 		}
 	}
 	row.live = len(live)
-	if len(live) == 1 {
-		data, _, ok := vault.Secret(f.secretPath)
-		row.current = ok && data["runner-token"] == live[0].Token
+	if len(live) == len(paths) {
+		// Each instance's stored token is a live runner's current one,
+		// no two the same runner's, and runnerctl.yaml records that
+		// runner at the instance's place.
 		cfg, _ := os.ReadFile(filepath.Join(repo, "runnerctl.yaml"))
-		row.recorded = regexp.MustCompile(fmt.Sprintf(`(?m)^    runnerID: %d$`, live[0].ID)).Match(cfg)
+		row.current, row.recorded = true, true
+		seen := map[int64]bool{}
+		for id, path := range paths {
+			data, _, ok := vault.Secret(path)
+			i := slices.IndexFunc(live, func(r fakegitlab.Runner) bool { return ok && data["runner-token"] == r.Token })
+			if i < 0 || seen[live[i].ID] {
+				row.current, row.recorded = false, false
+				t.Errorf("%s: the stored token is no live runner's current one", id)
+				continue
+			}
+			seen[live[i].ID] = true
+			at := fmt.Sprintf(`(?m)^    runnerID: %d$`, live[i].ID)
+			if _, cluster, ok := strings.Cut(id, "@"); ok {
+				at = fmt.Sprintf(`(?m)^      - name: %s\n        runnerID: %d$`, regexp.QuoteMeta(cluster), live[i].ID)
+			}
+			if !regexp.MustCompile(at).Match(cfg) {
+				row.recorded = false
+				t.Errorf("%s: runner %d is not recorded in runnerctl.yaml:\n%s", id, live[i].ID, cfg)
+			}
+		}
 	}
 	entries, err := os.ReadDir(state)
 	row.clean = err == nil
@@ -337,7 +404,7 @@ func runMatrixScenario(t *testing.T, bin string, sc matrixScenario) matrixRow {
 			t.Errorf("left in the state directory: %s", e.Name())
 		}
 	}
-	if row.live != 1 || !row.current || !row.recorded {
+	if row.live != len(paths) || !row.current || !row.recorded {
 		t.Errorf("live runners %d, stored token current %v, recorded %v\n%s", row.live, row.current, row.recorded, outputs.String())
 	}
 	if sc.commit {
