@@ -96,7 +96,16 @@ init finishes it (adopting the runner GitLab made) before creating anything,
 and stores a kept token only once GitLab confirms it is still current. Re-running with other registration
 settings (description, tags, run-untagged, locked, protected,
 maximum-timeout, paused, maintenance-note) updates the runner in GitLab
-before writing the files; its scope cannot change. With --commit, --push or
+before writing the files; its scope cannot change.
+
+A runner that runnerctl.yaml deploys to clusters (runners[].clusters) is one
+GitLab runner per cluster: init creates or updates them one after the
+other, each with its own token location, and records each one's ID at
+runners[i].clusters[j].runnerID as soon as its token is stored. The
+generated files are written once every cluster has its runner; when one
+fails, init stops there (those before stay recorded) and a re-run goes on.
+--name NAME@CLUSTER works on that cluster's runner only. init does not add
+clusters: write them in runnerctl.yaml. With --commit, --push or
 --merge-request, a commit or push that fails after the runner is created
 exits 1 and says what was done.`,
 		Example: `  runnerctl init

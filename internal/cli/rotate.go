@@ -43,7 +43,7 @@ func (o *rotateOptions) cluster() bool {
 func newRotateCmd(f *factory, g *globals, runF func(context.Context, *rotateOptions) error) *cobra.Command {
 	o := &rotateOptions{globals: g}
 	cmd := &cobra.Command{
-		Use:   "rotate-token [NAME...]",
+		Use:   "rotate-token [NAME[@CLUSTER]...]",
 		Short: "Give runners new tokens and store them where their ExternalSecrets read them",
 		Long: `rotate-token resets the token of each named runner (or --all) in GitLab and
 stores the new one in the secrets manager, at the place the runner's
@@ -80,12 +80,24 @@ runner has made contact since the rotation. --wait bounds those waits per
 runner. A runner whose token is stored but whose cluster steps failed is
 reported as rotated with what remains, and makes the exit code 1.
 
+A runner deployed to clusters (runners[].clusters) is one GitLab runner per
+cluster, named NAME@CLUSTER: NAME rotates all its clusters' runners,
+NAME@CLUSTER one. A runner's clusters rotate one after the other, and the
+first that does not finish (failed, or with cluster access not restarted)
+stops the rest of that runner's, which are reported as skipped with
+nothing changed. With cluster access, each cluster's steps go through its
+own kubeconfig context (clusters[].kubeContext, else the cluster's name;
+--context is then the context of runners without clusters), one helper
+session per context, each opened before any token is reset; --in-cluster
+reaches only the cluster it runs in and is refused for them.
+
 The GitLab personal access token comes from GITLAB_TOKEN or
 --gitlab-token-file; it needs the api scope, or manage_runner and read_api.
 Exit codes: 0 every runner rotated or skipped, 1 any failed, 2 bad input.`,
 		Example: `  runnerctl rotate-token ci
   runnerctl rotate-token --all --if-expires-within 720h   # in a scheduled pipeline
-  runnerctl rotate-token ci --kubeconfig ~/.kube/config --context prod --wait 5m`,
+  runnerctl rotate-token ci --kubeconfig ~/.kube/config --context prod --wait 5m
+  runnerctl rotate-token build@eu-west --kubeconfig ~/.kube/config   # one cluster's runner`,
 		ValidArgsFunction: completeRunnerNames(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.names = args

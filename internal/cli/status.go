@@ -38,7 +38,7 @@ type statusOptions struct {
 func newStatusCmd(f *factory, g *globals, runF func(context.Context, *statusOptions) error) *cobra.Command {
 	o := &statusOptions{globals: g}
 	cmd := &cobra.Command{
-		Use:   "status [NAME...]",
+		Use:   "status [NAME[@CLUSTER]...]",
 		Short: "Show each runner's state in GitLab and whether its files are up to date",
 		Long: `status lists the runners of runnerctl.yaml, in its order, with what GitLab says
 about each (online, offline, stale, never_contacted; paused for a paused
@@ -54,6 +54,11 @@ from GitLab's GraphQL API (GET /runners/:id does not show it), the version
 from GET /runners/:id/managers. --offline skips GitLab and reports the
 files only. Runner names limit the table to those runners (and the exit
 code to their state).
+
+A runner deployed to clusters (runners[].clusters) has a row per cluster,
+each its own GitLab runner: the table then has a CLUSTER column and each
+runner's TOKEN LOCATION, and JSON rows a cluster field. NAME selects all
+of a runner's clusters, NAME@CLUSTER one; messages name them NAME@CLUSTER.
 
 Token expiry is judged against the scheduled rotation (the CI template's
 runnerctl rotate-token --all --if-expires-within 720h): --rotate-within is
