@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -12,7 +11,6 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
-	"github.com/runnerctl/runnerctl/internal/config"
 	"github.com/runnerctl/runnerctl/internal/custody"
 	fakegitlab "github.com/runnerctl/runnerctl/internal/fake/gitlab"
 	fakestore "github.com/runnerctl/runnerctl/internal/fake/store"
@@ -28,6 +26,7 @@ var heldLocks sync.Map
 // release":
 //
 //	hold-lock DIR NAME [COMMAND]
+//	hold-lock DIR NAME@CLUSTER [COMMAND]
 //	hold-lock release
 func cmdHoldLock(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || !(len(args) == 2 || len(args) == 3 || len(args) == 1 && args[0] == "release") {
@@ -45,11 +44,12 @@ func cmdHoldLock(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	l, err := load(&globals{configPath: ts.MkAbs("runnerctl.yaml")})
 	ts.Check(err)
-	i := slices.IndexFunc(l.cfg.Runners, func(r config.Runner) bool { return r.Name == args[1] })
-	if i < 0 {
+	// NAME may be a cluster's runner NAME@CLUSTER.
+	r := l.cfg.Instance(args[1])
+	if r == nil {
 		ts.Fatalf("hold-lock: no runner %q in runnerctl.yaml", args[1])
 	}
-	loc, err := l.cfg.TokenRef(&l.cfg.Runners[i])
+	loc, err := l.cfg.TokenRef(r)
 	ts.Check(err)
 	identity, err := runnerIdentity(l.cfg, secrets.Location(loc))
 	ts.Check(err)
