@@ -117,7 +117,7 @@ func (fi *fleetInit) run(ctx context.Context) error {
 		if fi.asker != nil {
 			_ = fi.asker.Close()
 		}
-		return fi.printPlan(todo, prep[0].loc, func(i int) secrets.Location { return prep[i].loc })
+		return fi.printPlan(todo, func(i int) secrets.Location { return prep[i].loc })
 	}
 	pat, err := f.gitlabToken(ctx, o.gitlab, fi.asker)
 	if err != nil {
@@ -247,6 +247,8 @@ func (fi *fleetInit) stopped(r *config.Runner, done []instanceDone, rest []*conf
 	return fmt.Errorf("%s: %w", b.String(), err)
 }
 
+// report says what init did with each cluster's runner, and whether the
+// files were written or which clusters still lack a runner.
 func (fi *fleetInit) report(done []instanceDone, written bool, missing []string) error {
 	f, g := fi.f, fi.o.globals
 	def := &fi.cfg.Runners[fi.idx]
@@ -292,7 +294,9 @@ func (fi *fleetInit) summary(todo []*config.Runner, loc func(int) secrets.Locati
 	return b.String()
 }
 
-func (fi *fleetInit) printPlan(todo []*config.Runner, _ secrets.Location, loc func(int) secrets.Location) error {
+// printPlan is --dry-run's output: each cluster's runner, its token
+// location, and the files.
+func (fi *fleetInit) printPlan(todo []*config.Runner, loc func(int) secrets.Location) error {
 	f, g, cfg := fi.f, fi.o.globals, fi.cfg
 	type planned struct {
 		ID            string `json:"id"`
