@@ -196,6 +196,8 @@ func (c *encodeCache) encode(f pendingFile) ([]byte, error) {
 	return body, nil
 }
 
+// doc encodes one document d followed by tail: an ExternalSecret by
+// splicing its key into a shared encoding, anything else whole.
 func (c *encodeCache) doc(d any, tail []byte) ([]byte, error) {
 	if es, ok := d.(externalSecret); ok && tail == nil {
 		if b, ok, err := c.externalSecret(es); ok || err != nil {
