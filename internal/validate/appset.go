@@ -2,6 +2,7 @@ package validate
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -233,7 +234,10 @@ func expand(v any, params map[string]any, goTemplate bool, opts []string) (any, 
 		return b.String(), nil
 	case map[string]any:
 		out := make(map[string]any, len(v))
-		for k, item := range v {
+		// In key order: the first error is the one reported, the same
+		// every run.
+		for _, k := range slices.Sorted(maps.Keys(v)) {
+			item := v[k]
 			kk, err := expand(k, params, goTemplate, opts)
 			if err != nil {
 				return nil, err

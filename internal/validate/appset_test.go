@@ -1,10 +1,15 @@
 package validate
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/runnerctl/runnerctl/internal/config"
+	"github.com/runnerctl/runnerctl/internal/profile"
+	"github.com/runnerctl/runnerctl/internal/render"
 )
 
 // appSetBase is the shape of the ApplicationSet runnerctl renders for a
@@ -72,7 +77,7 @@ func TestApplicationSet(t *testing.T) {
 		{name: "valid"},
 		{name: "valid cluster generator", from: list, to: clusterGen, cluster: "{{.name}}"},
 		{name: "cluster generator without the parameter", from: list, to: clusterGen, field: "spec.template",
-			msg: `cluster "eu-1": ArgoCD cannot generate its Application`, sev: Error, wantCount: 2},
+			msg: `: ArgoCD cannot generate its Application: template: :1:22: executing "" at <.cluster>: map has no entry for key "cluster"`, sev: Error, wantCount: 2},
 		{name: "duplicate element", from: "cluster: us-1", to: "cluster: eu-1", field: "spec.template.metadata.name",
 			msg: `element 0 and spec.generators[0] element 2 both generate the Application "gitlab-runner-build-eu-1"`, sev: Error, wantCount: 1},
 		{name: "name too long for a label", from: "cluster: us-1", to: "cluster: " + strings.Repeat("u", 50), field: "spec.template.metadata.name",
@@ -110,14 +115,10 @@ func TestApplicationSet(t *testing.T) {
 			if tc.wantCount == 0 {
 				return
 			}
-			// The source problem names each cluster's file: one per
-			// cluster, never the same one twice.
-			for i, p := range ps {
-				msg := tc.msg
-				if i > 0 {
-					msg = msg[strings.Index(msg, ":")+1:] // the first names its cluster
-				}
-				if p.Field != tc.field || !strings.Contains(p.Message, msg) || p.Severity != tc.sev {
+			// A problem of each cluster (its name, its file) is reported
+			// for each, never the same one twice.
+			for _, p := range ps {
+				if p.Field != tc.field || !strings.Contains(p.Message, tc.msg) || p.Severity != tc.sev {
 					t.Errorf("want %s %s: ...%s..., got %+v", tc.sev, tc.field, tc.msg, p)
 				}
 			}
@@ -159,5 +160,69 @@ func TestApplicationSetExpand(t *testing.T) {
 	}
 	if n := got.(map[string]any)["name"]; n != "a-eu-{{other}}" {
 		t.Errorf("fasttemplate: %v", n)
+	}
+}
+
+// TestRenderedApplicationSets: what runnerctl renders for a runner with
+// clusters, with either generator, gives no problem at all (not even a
+// "not checked" warning) and generates one Application per cluster.
+func TestRenderedApplicationSets(t *testing.T) {
+	ps, err := profile.Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, argocd := range map[string]string{
+		"list":     "clusters:\n  - {name: eu-1, destination: {server: https://eu-1.example.com}}\n  - {name: us-1, destination: {name: us-1}}\n",
+		"clusters": "argocd: {applicationSet: {generator: clusters, selector: {fleet: ci}}}\nclusters:\n  - {name: eu-1}\n  - {name: us-1}\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			spec := `apiVersion: runnerctl.dev/v1alpha1
+kind: Config
+gitlab: {url: "https://gitlab.example.com/"}
+gitops: {repoURL: "https://gitlab.example.com/platform/gitops.git"}
+secrets: {backend: vault, store: {name: vault}}
+` + argocd + `runners:
+  - name: ci
+    networkPolicy: {gitlabCIDRs: [203.0.113.0/24], apiServerCIDRs: [10.0.0.1/32]}
+    clusters: [{name: eu-1}, {name: us-1}]
+`
+			cfg, err := config.Parse("runnerctl.yaml", []byte(spec))
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := render.Render(cfg, ps)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var sets int
+			for _, f := range res.Files {
+				docs, err := SplitDocs(f.Content)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var obj map[string]any
+				if err := docs[0].Node.Decode(&obj); err != nil {
+					t.Fatal(err)
+				}
+				if obj["kind"] != "ApplicationSet" {
+					continue
+				}
+				sets++
+				if ps := ApplicationSet(obj); len(ps) > 0 {
+					t.Errorf("%s: %v", f.Path, ps)
+				}
+				apps, _ := GenerateApplications(obj)
+				var names []string
+				for _, a := range apps {
+					names = append(names, a.Object["metadata"].(map[string]any)["name"].(string))
+				}
+				if want := []string{"gitlab-runner-ci-eu-1", "gitlab-runner-ci-us-1"}; !slices.Equal(names, want) {
+					t.Errorf("generated %q, want %q", names, want)
+				}
+			}
+			if sets != 1 {
+				t.Errorf("%d ApplicationSets rendered, want 1", sets)
+			}
+		})
 	}
 }
