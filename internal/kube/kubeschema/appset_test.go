@@ -74,7 +74,7 @@ func TestApplicationSetAdmission(t *testing.T) {
 		doc := strings.Replace(applicationSet, "cluster: us-1", "cluster: US_1", 1)
 		ps := problems(t, v, doc)
 		wantProblem(t, ps, validate.Error, "spec.template.metadata.name", "not a valid object name")
-		wantProblem(t, ps, validate.Error, "spec.template.metadata.name", "generated Application: ")
+		wantProblem(t, ps, validate.Error, "spec.template.metadata.name", "generated Application (spec.generators[0] element 1): Invalid value: \"gitlab-runner-build-US_1\"")
 	})
 	t.Run("template source rule", func(t *testing.T) {
 		doc := strings.Replace(applicationSet, "- $values/", "- $vals/", 1)
@@ -89,6 +89,6 @@ func TestApplicationSetAdmission(t *testing.T) {
 		if len(ps) == 0 {
 			t.Fatal("no problem")
 		}
-		wantProblem(t, ps, validate.Error, "spec.template.metadata.labels", "generated Application: ")
+		wantProblem(t, ps, validate.Error, "spec.template.metadata.labels", "generated Application (spec.generators[0] element 0): Invalid value: \"https://eu-1.example.com\"")
 	})
 }

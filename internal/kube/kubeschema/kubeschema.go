@@ -276,25 +276,38 @@ func (v *Validator) generatedApplications(ctx context.Context, set map[string]an
 		return nil
 	}
 	apps, _ := validate.GenerateApplications(runtime.DeepCopyJSON(set)) // its problems: validate.ApplicationSet
-	var ps []validate.Problem
+	var (
+		ps    []validate.Problem
+		whats [][]string // per problem of ps, the Applications it holds for
+	)
+	add := func(p validate.Problem, what string) {
+		if i := slices.Index(ps, p); i >= 0 {
+			whats[i] = append(whats[i], what)
+			return
+		}
+		ps, whats = append(ps, p), append(whats, []string{what})
+	}
 	for _, app := range apps {
 		obj, err := toJSONObject(app.Object)
 		if err != nil {
-			ps = append(ps, validate.Problem{Severity: validate.Error, Field: "spec.template", Message: fmt.Sprintf("%s: %v", app.What, err)})
+			add(validate.Problem{Severity: validate.Error, Field: "spec.template", Message: err.Error()}, app.What)
 			continue
 		}
 		u := &unstructured.Unstructured{Object: obj}
 		_, found := v.custom(ctx, e, u.GroupVersionKind(), u)
 		for _, p := range found {
 			p.Field = strings.TrimSuffix("spec.template."+p.Field, ".")
-			if p.Field == "spec.template" {
-				p.Message = app.What + ": " + p.Message
-			}
-			p.Message = "generated Application: " + p.Message
-			if !slices.Contains(ps, p) {
-				ps = append(ps, p)
-			}
+			add(p, app.What)
 		}
+	}
+	for i := range ps {
+		// One problem for all the generated Applications is the
+		// template's; one for some says which.
+		of := ""
+		if len(whats[i]) < len(apps) {
+			of = " (" + strings.Join(whats[i], ", ") + ")"
+		}
+		ps[i].Message = "generated Application" + of + ": " + ps[i].Message
 	}
 	return ps
 }
