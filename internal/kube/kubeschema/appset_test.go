@@ -91,4 +91,12 @@ func TestApplicationSetAdmission(t *testing.T) {
 		}
 		wantProblem(t, ps, validate.Error, "spec.template.metadata.labels", "generated Application (spec.generators[0] element 0): Invalid value: \"https://eu-1.example.com\"")
 	})
+	t.Run("the same problem for every generated Application", func(t *testing.T) {
+		doc := strings.Replace(applicationSet, "      namespace: argocd\n      finalizers:", "      namespace: argocd\n      annotations: {'bad key!': x}\n      finalizers:", 1)
+		ps := problems(t, v, doc)
+		if len(ps) != 1 {
+			t.Fatalf("want one problem for both Applications, got:\n%s", dump(ps))
+		}
+		wantProblem(t, ps, validate.Error, "spec.template.metadata.annotations", "generated Application: Invalid value: \"bad key!\"")
+	})
 }
