@@ -1,9 +1,11 @@
 package render
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"maps"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -65,8 +67,9 @@ func renderFleetRunner(cfg *config.Config, b *bases, eso *esoDefaults, def *conf
 		manifests []string
 		invalid   []config.FieldError
 	)
+	var tomls tomlCache
 	for i, inst := range instances {
-		pending, ms, err := runnerFiles(cfg, b, eso, inst, p, profileYAML)
+		pending, ms, err := runnerFiles(cfg, b, eso, inst, p, profileYAML, tomls.get)
 		if err != nil {
 			return runnerOutput{}, fmt.Errorf("cluster %q: %w", inst.Cluster, err)
 		}
@@ -132,15 +135,93 @@ func renderFleetRunner(cfg *config.Config, b *bases, eso *esoDefaults, def *conf
 		return runnerOutput{}, fmt.Errorf("%s: %w", ApplicationPath(cfg, def), err)
 	}
 	out.files = append(out.files, File{Path: ApplicationPath(cfg, def), Content: content})
+	var cache encodeCache
 	for i, inst := range instances {
 		// A cluster's files warn of what loosens that cluster's runner.
-		files, err := encodeFiles(fileHeader(inst, p, slices.Concat(setWarnings, warnings[i])), perFiles[i])
-		if err != nil {
-			return runnerOutput{}, fmt.Errorf("cluster %q: %w", inst.Cluster, err)
+		head := fileHeader(inst, p, slices.Concat(setWarnings, warnings[i]))
+		for _, f := range perFiles[i] {
+			body, err := cache.encode(f)
+			if err != nil {
+				return runnerOutput{}, fmt.Errorf("cluster %q: %s: %w", inst.Cluster, f.path, err)
+			}
+			content := make([]byte, 0, len(head)+len(f.comment)+len(body))
+			content = append(append(append(content, head...), f.comment...), body...)
+			out.files = append(out.files, File{Path: f.path, Content: content})
 		}
-		out.files = append(out.files, files...)
 	}
 	return out, nil
+}
+
+// encodeCache encodes the documents of a runner's clusters, each distinct
+// one once. Most of a runner's objects are the same in every cluster (the
+// network policy, the cache credentials' ExternalSecret, the values of
+// every cluster without overrides), and encoding is most of a render's
+// time: a 20-cluster runner would otherwise cost 20 runners.
+type encodeCache struct {
+	entries []encoded
+	// keys encodes the remote references' keys, one document each, into
+	// keyBuf: one encoder for all, as setting one up costs more than
+	// encoding a key.
+	keys   *yaml.Encoder
+	keyBuf bytes.Buffer
+}
+
+// encoded is one document (with the tail that follows it, for values)
+// and its encoding.
+type encoded struct {
+	doc  any
+	tail []byte
+	body []byte
+}
+
+// encode gives the body of file f: its documents, encoded as marshalDocs
+// would encode them together, without header or comment.
+func (c *encodeCache) encode(f pendingFile) ([]byte, error) {
+	var body []byte
+	for i, d := range f.docs {
+		var tail []byte
+		if i == len(f.docs)-1 {
+			tail = f.tail
+		}
+		b, err := c.doc(d, tail)
+		if err != nil {
+			return nil, err
+		}
+		if i > 0 {
+			// What yaml/v3's Encoder writes between two documents.
+			body = append(body, "---\n"...)
+		}
+		body = append(body, b...)
+	}
+	return body, nil
+}
+
+// doc encodes one document d followed by tail: an ExternalSecret by
+// splicing its key into a shared encoding, anything else whole.
+func (c *encodeCache) doc(d any, tail []byte) ([]byte, error) {
+	if es, ok := d.(externalSecret); ok && tail == nil {
+		if b, ok, err := c.externalSecret(es); ok || err != nil {
+			return b, err
+		}
+	}
+	return c.whole(d, tail)
+}
+
+// whole encodes d (and tail) whole, once for all equal documents.
+func (c *encodeCache) whole(d any, tail []byte) ([]byte, error) {
+	for _, e := range c.entries {
+		// Equal documents encode to equal bytes: the encoder sorts map
+		// keys, and nothing else in a document depends on order.
+		if bytes.Equal(e.tail, tail) && reflect.DeepEqual(e.doc, d) {
+			return e.body, nil
+		}
+	}
+	b, err := marshalDocsTail("", tail, d)
+	if err != nil {
+		return nil, err
+	}
+	c.entries = append(c.entries, encoded{doc: d, tail: tail, body: b})
+	return b, nil
 }
 
 // all reports whether every list of lists holds w.
@@ -377,4 +458,87 @@ func seqItems(n *yaml.Node) []*yaml.Node {
 		return nil
 	}
 	return n.Content
+}
+
+// keyMarker stands for a remote reference's key in an ExternalSecret
+// encoded once for all clusters: a plain YAML word, written as is.
+const keyMarker = "RUNNERCTLREMOTEKEYMARKER"
+
+// externalSecret encodes es, whose remote references' keys are what
+// differs from one cluster to the next (each cluster's runner has its own
+// token): the object is encoded once with keyMarker for each key, and each
+// cluster's keys are encoded alone and spliced in. A key is a single-line
+// scalar (config refuses control characters) whose encoding does not
+// depend on where it stands in a block mapping, so the result is what
+// encoding es whole gives (TestEncodeCacheExternalSecret checks it). ok
+// is false when the shortcut does not apply (the marker is already in the
+// object, a key encodes on several lines): es is then encoded whole.
+func (c *encodeCache) externalSecret(es externalSecret) (body []byte, ok bool, err error) {
+	if len(es.Spec.Data) != 1 {
+		return nil, false, nil
+	}
+	key := es.Spec.Data[0].RemoteRef.Key
+	masked := es
+	masked.Spec.Data = slices.Clone(es.Spec.Data)
+	masked.Spec.Data[0].RemoteRef.Key = keyMarker
+	frame, err := c.whole(masked, nil)
+	if err != nil {
+		return nil, false, err
+	}
+	const markerLine = "key: " + keyMarker + "\n"
+	if bytes.Count(frame, []byte(keyMarker)) != 1 || !bytes.Contains(frame, []byte(markerLine)) {
+		return nil, false, nil
+	}
+	line, err := c.keyLine(key)
+	if err != nil {
+		return nil, false, err
+	}
+	if bytes.Count(line, []byte("\n")) != 1 {
+		return nil, false, nil
+	}
+	return bytes.Replace(frame, []byte(markerLine), line, 1), true, nil
+}
+
+// tomlCache gives the runners.config of a runner's clusters, each
+// distinct one built once: of what runnerTOML reads, only the node
+// selector differs from one cluster to the next (config's instance
+// copies the rest from the runner), and most clusters have none.
+type tomlCache struct {
+	entries []tomlEntry
+}
+
+type tomlEntry struct {
+	nodeSelector map[string]string
+	toml         string
+}
+
+func (c *tomlCache) get(cfg *config.Config, r *config.Runner, p *profile.Profile) (string, error) {
+	for _, e := range c.entries {
+		if maps.Equal(e.nodeSelector, r.NodeSelector) {
+			return e.toml, nil
+		}
+	}
+	toml, err := runnerTOML(cfg, r, p)
+	if err != nil {
+		return "", err
+	}
+	c.entries = append(c.entries, tomlEntry{nodeSelector: r.NodeSelector, toml: toml})
+	return toml, nil
+}
+
+// keyLine encodes "key: KEY\n", as the encoder writes that field of a
+// remote reference.
+func (c *encodeCache) keyLine(key string) ([]byte, error) {
+	if c.keys == nil {
+		c.keys = yaml.NewEncoder(&c.keyBuf)
+	}
+	start := c.keyBuf.Len()
+	if err := c.keys.Encode(struct {
+		Key string `yaml:"key"`
+	}{key}); err != nil {
+		return nil, err
+	}
+	// Every document but the first starts with the separator.
+	line := bytes.TrimPrefix(c.keyBuf.Bytes()[start:], []byte("---\n"))
+	return slices.Clone(line), nil
 }

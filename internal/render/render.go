@@ -355,7 +355,7 @@ type pendingFile struct {
 }
 
 func renderRunner(cfg *config.Config, b *bases, eso *esoDefaults, r *config.Runner, index int, p *profile.Profile, profileYAML []byte) (runnerOutput, error) {
-	pending, manifests, err := runnerFiles(cfg, b, eso, r, p, profileYAML)
+	pending, manifests, err := runnerFiles(cfg, b, eso, r, p, profileYAML, runnerTOML)
 	if err != nil {
 		return runnerOutput{}, err
 	}
@@ -387,8 +387,9 @@ func renderRunner(cfg *config.Config, b *bases, eso *esoDefaults, r *config.Runn
 // one cluster's instance of a runner) but its Application: the
 // ExternalSecrets, the CA Secret, the egress policy and, last, the values.
 // manifests names the files of gitops.paths.manifests among them, which
-// the Application deploys.
-func runnerFiles(cfg *config.Config, b *bases, eso *esoDefaults, r *config.Runner, p *profile.Profile, profileYAML []byte) (pending []pendingFile, manifests []string, err error) {
+// the Application deploys. tomlOf gives the runner's runners.config
+// (runnerTOML, or a cache of it).
+func runnerFiles(cfg *config.Config, b *bases, eso *esoDefaults, r *config.Runner, p *profile.Profile, profileYAML []byte, tomlOf tomlFunc) (pending []pendingFile, manifests []string, err error) {
 	add := func(f pendingFile) { pending = append(pending, f) }
 
 	manifests = []string{path.Base(ExternalSecretPath(cfg, r))}
@@ -423,10 +424,11 @@ func runnerFiles(cfg *config.Config, b *bases, eso *esoDefaults, r *config.Runne
 		add(pendingFile{path: NetworkPolicyPath(cfg, r), kinds: []string{patchNetworkPolicy}, docs: []any{doc}})
 		manifests = append(manifests, path.Base(NetworkPolicyPath(cfg, r)))
 	}
-	v, err := buildValues(cfg, b, r, p)
+	toml, err := tomlOf(cfg, r, p)
 	if err != nil {
 		return nil, nil, err
 	}
+	v := buildValues(cfg, b, r, p, toml)
 	add(pendingFile{path: ValuesPath(cfg, r), kinds: []string{patchValues}, docs: []any{v}, tail: profileYAML})
 	return pending, manifests, nil
 }
@@ -653,12 +655,12 @@ func externalSecretOf(cfg *config.Config, eso *esoDefaults, base externalSecret,
 	return es, nil
 }
 
-// buildValues fills the runner's part of templates/values.yaml.
-func buildValues(cfg *config.Config, b *bases, r *config.Runner, p *profile.Profile) (runnerValues, error) {
-	toml, err := runnerTOML(cfg, r, p)
-	if err != nil {
-		return runnerValues{}, err
-	}
+// tomlFunc is runnerTOML's signature.
+type tomlFunc func(cfg *config.Config, r *config.Runner, p *profile.Profile) (string, error)
+
+// buildValues fills the runner's part of templates/values.yaml, with toml
+// its runners.config (runnerTOML).
+func buildValues(cfg *config.Config, b *bases, r *config.Runner, p *profile.Profile, toml string) runnerValues {
 	base := b.Values.runnerValues
 	v := base
 	v.GitLabURL = cfg.GitLab.URL
@@ -692,7 +694,7 @@ func buildValues(cfg *config.Config, b *bases, r *config.Runner, p *profile.Prof
 	if p.RestartsWithReloader() {
 		v.DeploymentAnnotations = map[string]string{ReloaderSecretAnnotation: strings.Join(restartSecrets(r), ",")}
 	}
-	return v, nil
+	return v
 }
 
 // ReloaderSecretAnnotation, on a Deployment, has Stakater Reloader roll it

@@ -24,6 +24,9 @@ func TestBases(t *testing.T) {
 	if want := "\napiVersion: " + b.Application.APIVersion + "\nkind: " + b.Application.Kind + "\n"; applicationStart != want {
 		t.Errorf("Deploys looks for %q, templates/application.yaml starts %q", applicationStart, want)
 	}
+	if want := "\napiVersion: " + b.ApplicationSet.APIVersion + "\nkind: " + b.ApplicationSet.Kind + "\n"; applicationSetStart != want {
+		t.Errorf("Deploys looks for %q, templates/applicationset.yaml starts %q", applicationSetStart, want)
+	}
 	var decoded []string
 	for _, f := range (&bases{}).files() {
 		decoded = append(decoded, f.name)
@@ -63,7 +66,17 @@ kind: Config
 gitlab: {url: "https://gitlab.example.com/", tls: {caFile: testdata/gitlab-ca.pem}}
 gitops: {repoURL: "https://gitlab.example.com/platform/gitops.git"}
 secrets: {backend: vault, store: {name: vault}}
+clusters:
+  - {name: eu, destination: {server: "https://eu.example.com"}}
+  - {name: us, destination: {name: us}}
 runners:
+  - name: fleet
+    cache: {s3: {serverAddress: "minio:9000", bucketName: cache, credentials: {accessKey: {key: cache, property: a}, secretKey: {key: cache, property: s}}}}
+    networkPolicy: {gitlabCIDRs: [203.0.113.0/24], apiServerCIDRs: [10.0.0.1/32]}
+    patches: {application: {metadata: {annotations: {a: b}}}, values: {podLabels: {a: b}}}
+    clusters:
+      - {name: eu, nodeSelector: {pool: a}, patches: {values: {podLabels: {c: d}}}}
+      - {name: us, concurrent: 3, resources: {limits: {cpu: "1"}}}
 `)
 	for i, policy := range []string{"", "flavor: cilium, fqdns: [registry.example.com], ", "", "flavor: cilium, "} {
 		fmt.Fprintf(&spec, `  - name: r%d

@@ -52,13 +52,16 @@ func TestPublishedChart(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for i := range cfg.Runners {
-			r := &cfg.Runners[i]
+		// Each cluster of a runner with clusters has its own values.
+		for _, r := range cfg.Instances() {
 			p, err := profiles.Get(r.Profile)
 			if err != nil {
 				t.Fatal(err)
 			}
 			valuesPath := cfg.GitOps.Paths.Values + "/gitlab-runner-" + r.Name + ".yaml"
+			if r.Cluster != "" {
+				valuesPath = cfg.GitOps.Paths.Values + "/gitlab-runner-" + r.Name + "-" + r.Cluster + ".yaml"
+			}
 			i := slices.IndexFunc(res.Files, func(f render.File) bool { return f.Path == valuesPath })
 			if i < 0 {
 				t.Fatalf("no values file %s", valuesPath)
@@ -66,9 +69,9 @@ func TestPublishedChart(t *testing.T) {
 			in := Input{ValuesPath: valuesPath, Values: res.Files[i].Content, ReleaseName: "gitlab-runner-" + r.Name, Namespace: r.Namespace, Claims: validate.ClaimsOf(p)}
 			for _, pr := range Check(ctx, ch, in) {
 				if pr.Severity == validate.Error {
-					t.Errorf("runner %q: %s", r.Name, pr)
+					t.Errorf("runner %q: %s", r.ID(), pr)
 				} else {
-					t.Logf("runner %q: %s", r.Name, pr)
+					t.Logf("runner %q: %s", r.ID(), pr)
 				}
 			}
 		}

@@ -2,11 +2,13 @@ package kubeschema
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -163,6 +165,66 @@ func matrixCases(t *testing.T) []fixedPointCase {
 	return cases
 }
 
+// fleetSpec deploys runners to clusters, one ApplicationSet each, with
+// generator %s, every per-cluster override, a cache, a network policy and
+// an application patch on the template.
+const fleetSpec = `apiVersion: runnerctl.dev/v1alpha1
+kind: Config
+gitlab: {url: "https://gitlab.example.com/"}
+gitops: {repoURL: "https://gitlab.example.com/platform/gitops.git"}
+secrets: {backend: vault, store: {name: vault}}
+argocd:
+  applicationSet: %s
+clusters:
+  - name: eu-1%s
+  - name: us-1%s
+runners:
+  - name: ci
+    cache:
+      s3:
+        serverAddress: minio.minio.svc:9000
+        bucketName: runner-cache
+        credentials:
+          accessKey: {key: ci/cache, property: access}
+          secretKey: {key: ci/cache, property: secret}
+    networkPolicy: {gitlabCIDRs: [203.0.113.0/24], apiServerCIDRs: [10.0.0.1/32]}
+    patches:
+      application:
+        metadata:
+          annotations: {example.com/note: "{{ not a parameter }}"}
+    clusters:
+      - name: eu-1
+      - name: us-1
+        concurrent: 6
+        tags: [us]
+        nodeSelector: {pool: ci}
+        resources: {requests: {cpu: 200m, memory: 256Mi}}
+        patches:
+          values: {podLabels: {zone: us}}
+`
+
+// fleetCases are fleetSpec with each generator.
+func fleetCases(t *testing.T) []fixedPointCase {
+	t.Helper()
+	ps, err := profile.Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cases []fixedPointCase
+	for name, spec := range map[string]string{
+		"fleet-list":     fmt.Sprintf(fleetSpec, "{generator: list}", "\n    destination: {server: https://eu-1.example.com}", "\n    destination: {name: us-1}"),
+		"fleet-clusters": fmt.Sprintf(fleetSpec, "{generator: clusters, selector: {fleet: ci}}", "", ""),
+	} {
+		cfg, err := config.Parse("runnerctl.yaml", []byte(spec), func(cfg *config.Config) []config.FieldError { return render.Check(cfg, ps) })
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		cases = append(cases, fixedPointCase{name: name, cfg: cfg, profiles: ps})
+	}
+	slices.SortFunc(cases, func(a, b fixedPointCase) int { return strings.Compare(a.name, b.name) })
+	return cases
+}
+
 // renderFor renders c for ESO release line rel, as runnerctl.yaml would
 // with secrets.esoVersion: rel (and esoAPIVersion following it).
 func renderFor(t *testing.T, c fixedPointCase, rel string) *render.Result {
@@ -206,7 +268,7 @@ func drift(t *testing.T, v *Validator, c fixedPointCase, res *render.Result) (li
 			a := v.Admit(context.Background(), doc)
 			kind, _ := raw["kind"].(string)
 			if a.Stored == nil {
-				if kind == "Application" || kind == "ExternalSecret" {
+				if kind == "Application" || kind == "ApplicationSet" || kind == "ExternalSecret" {
 					t.Errorf("%s %s: %s not admitted:\n%s", c.name, f.Path, kind, dump(a.Problems))
 				}
 				continue
@@ -220,9 +282,40 @@ func drift(t *testing.T, v *Validator, c fixedPointCase, res *render.Result) (li
 			for _, ch := range Changes(a.Given, a.Stored) {
 				lines = append(lines, fmt.Sprintf("%s %s: %s: %s", c.name, f.Path, obj, ch))
 			}
+			if kind == "ApplicationSet" {
+				lines = append(lines, generatedDrift(t, v, c.name+" "+f.Path+": "+obj, a.Given)...)
+			}
 		}
 	}
 	return lines, admitted
+}
+
+// generatedDrift admits every Application that ApplicationSet set
+// generates, as ArgoCD's controller creates them, and returns the fields
+// whose stored form differs: the controller compares its Applications
+// with the template on every reconcile, so each must be a fixed point too.
+func generatedDrift(t *testing.T, v *Validator, where string, set map[string]any) []string {
+	t.Helper()
+	apps, ps := validate.GenerateApplications(set)
+	if len(apps) == 0 || validate.HasErrors(ps) {
+		t.Errorf("%s: no Application generated:\n%s", where, dump(ps))
+	}
+	var lines []string
+	for _, app := range apps {
+		doc, err := json.Marshal(app.Object)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := v.Admit(context.Background(), doc)
+		if a.Stored == nil || validate.HasErrors(a.Problems) {
+			t.Errorf("%s: %s: generated Application not admitted:\n%s", where, app.What, dump(a.Problems))
+			continue
+		}
+		for _, ch := range Changes(a.Given, a.Stored) {
+			lines = append(lines, fmt.Sprintf("%s: %s: generated Application: %s", where, app.What, ch))
+		}
+	}
+	return lines
 }
 
 // TestGeneratedObjectsAreFixedPoints renders every example and every
@@ -233,7 +326,7 @@ func drift(t *testing.T, v *Validator, c fixedPointCase, res *render.Result) (li
 // object differ from it forever, and ArgoCD report it OutOfSync. Run it
 // with -v for the count of differing fields per release line.
 func TestGeneratedObjectsAreFixedPoints(t *testing.T) {
-	cases := append(exampleCases(t), matrixCases(t)...)
+	cases := slices.Concat(exampleCases(t), matrixCases(t), fleetCases(t))
 	for _, r := range config.ESOReleases {
 		rel := r.Version
 		t.Run("eso-"+rel, func(t *testing.T) {

@@ -1,7 +1,7 @@
 // Package kubeschema validates Kubernetes objects the way the API server
-// does, without an API server: custom resources (ArgoCD's Application,
-// ESO's ExternalSecret, SecretStore, ClusterSecretStore, anything a CRD
-// defines) against their CRD's structural schema with
+// does, without an API server: custom resources (ArgoCD's Application and
+// ApplicationSet, ESO's ExternalSecret, SecretStore, ClusterSecretStore,
+// anything a CRD defines) against their CRD's structural schema with
 // k8s.io/apiextensions-apiserver's own code — unknown fields the server
 // would prune, defaulting, OpenAPI validation, metadata, list-type
 // invariants and x-kubernetes-validations (CEL) rules — and built-in
@@ -18,6 +18,7 @@ package kubeschema
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -230,8 +231,14 @@ func (v *Validator) Admit(ctx context.Context, doc []byte) Admission {
 	}
 	// What ArgoCD refuses only when it syncs, whatever the CRD says.
 	var argo []validate.Problem
-	if gvk.Group == "argoproj.io" && gvk.Kind == "Application" {
+	switch {
+	case gvk.Group == "argoproj.io" && gvk.Kind == "Application":
 		argo = validate.ApplicationSources(u.Object)
+	case gvk.Group == "argoproj.io" && gvk.Kind == "ApplicationSet":
+		argo = validate.ApplicationSet(u.Object)
+	}
+	if gvk.Group == "argoproj.io" && gvk.Kind == "ApplicationSet" {
+		argo = append(argo, v.generatedApplications(ctx, u.Object)...)
 	}
 	if e, ok := v.crds[gvk.GroupKind()]; ok {
 		var ps []validate.Problem
@@ -252,6 +259,71 @@ func (v *Validator) Admit(ctx context.Context, doc []byte) Admission {
 	}
 	return at(append([]validate.Problem{{Severity: sev, Field: "apiVersion", Message: fmt.Sprintf(
 		"no CRD given for %s, kind %s: not validated; pass its CRD with --crds (kubectl get crd -o yaml), or --ignore-missing-schemas", gvk.GroupVersion(), gvk.Kind)}}, argo...))
+}
+
+// generatedApplications admits every Application that ApplicationSet set
+// generates (validate.GenerateApplications: the template with each
+// generator's parameters) against the Application CRD, when it was
+// given: the ApplicationSet CRD's schema of the template is the
+// Application's, but only the generated objects show what the API server
+// stores for them, and so whether ArgoCD's controller, which compares its
+// Applications with the template on every reconcile, ever sees them
+// equal. A problem is reported once for all the Applications it holds
+// for, at the template's field.
+func (v *Validator) generatedApplications(ctx context.Context, set map[string]any) []validate.Problem {
+	e, ok := v.crds[schema.GroupKind{Group: "argoproj.io", Kind: "Application"}]
+	if !ok {
+		return nil
+	}
+	apps, _ := validate.GenerateApplications(runtime.DeepCopyJSON(set)) // its problems: validate.ApplicationSet
+	var (
+		ps    []validate.Problem
+		whats [][]string // per problem of ps, the Applications it holds for
+	)
+	add := func(p validate.Problem, what string) {
+		if i := slices.Index(ps, p); i >= 0 {
+			whats[i] = append(whats[i], what)
+			return
+		}
+		ps, whats = append(ps, p), append(whats, []string{what})
+	}
+	for _, app := range apps {
+		obj, err := toJSONObject(app.Object)
+		if err != nil {
+			add(validate.Problem{Severity: validate.Error, Field: "spec.template", Message: err.Error()}, app.What)
+			continue
+		}
+		u := &unstructured.Unstructured{Object: obj}
+		_, found := v.custom(ctx, e, u.GroupVersionKind(), u)
+		for _, p := range found {
+			p.Field = strings.TrimSuffix("spec.template."+p.Field, ".")
+			add(p, app.What)
+		}
+	}
+	for i := range ps {
+		// One problem for all the generated Applications is the
+		// template's; one for some says which.
+		of := ""
+		if len(whats[i]) < len(apps) {
+			of = " (" + strings.Join(whats[i], ", ") + ")"
+		}
+		ps[i].Message = "generated Application" + of + ": " + ps[i].Message
+	}
+	return ps
+}
+
+// toJSONObject gives obj the types of an object decoded from JSON (int64
+// and float64 numbers), as the API server's decoding does.
+func toJSONObject(obj map[string]any) (map[string]any, error) {
+	js, err := json.Marshal(obj)
+	if err != nil {
+		return nil, err
+	}
+	u := &unstructured.Unstructured{}
+	if err := u.UnmarshalJSON(js); err != nil {
+		return nil, err
+	}
+	return u.Object, nil
 }
 
 func knownVersions(gk schema.GroupKind) []string {

@@ -50,7 +50,7 @@ func upstreamValidator(t *testing.T) *Validator {
 			t.Fatalf("AddCRDs(%s): %v", p, ps)
 		}
 	}
-	for _, k := range []string{"argoproj.io/Application", "external-secrets.io/ExternalSecret", "external-secrets.io/SecretStore", "external-secrets.io/ClusterSecretStore"} {
+	for _, k := range []string{"argoproj.io/Application", "argoproj.io/ApplicationSet", "external-secrets.io/ExternalSecret", "external-secrets.io/SecretStore", "external-secrets.io/ClusterSecretStore"} {
 		found := false
 		for _, have := range v.Kinds() {
 			found = found || have == k
