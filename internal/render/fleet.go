@@ -177,6 +177,11 @@ type encoded struct {
 // encode gives the body of file f: its documents, encoded as marshalDocs
 // would encode them together, without header or comment.
 func (c *encodeCache) encode(f pendingFile) ([]byte, error) {
+	if len(f.docs) == 1 {
+		// The cached bytes themselves: the caller copies them into the
+		// file, after its header, and never changes them.
+		return c.doc(f.docs[0], f.tail)
+	}
 	var body []byte
 	for i, d := range f.docs {
 		var tail []byte
