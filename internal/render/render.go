@@ -173,12 +173,14 @@ func Render(cfg *config.Config, profiles Profiles) (*Result, error) {
 const applicationStart = "\napiVersion: argoproj.io/v1alpha1\nkind: Application\n"
 
 // Deploys reports whether content, a file runnerctl generated, is an
-// ArgoCD Application: the file ArgoCD deploys a runner from, which names
-// the runner's values and manifests. Whoever writes the files writes these
+// ArgoCD Application or a Flux Kustomization: the file the GitOps engine
+// deploys a runner from, which names the runner's values and manifests
+// (the Kustomization, its directory). Whoever writes the files writes these
 // last and deletes them first, so that no Application ever refers to files
 // not written yet or already gone.
 func Deploys(content []byte) bool {
-	return bytes.HasPrefix(content, []byte(Header)) && bytes.Contains(content, []byte(applicationStart))
+	return bytes.HasPrefix(content, []byte(Header)) &&
+		(bytes.Contains(content, []byte(applicationStart)) || bytes.Contains(content, []byte(fluxKustomizationStart)))
 }
 
 // Names are the names of the objects render generates for one runner, and
@@ -263,19 +265,26 @@ func ApplicationPath(c *config.Config, r *config.Runner) string {
 
 // ExternalSecretPath names the file holding runner r's ExternalSecrets.
 func ExternalSecretPath(c *config.Config, r *config.Runner) string {
-	return path.Join(c.GitOps.Paths.Manifests, releaseName(r)+"-external-secret.yaml")
+	return path.Join(c.GitOps.Paths.Manifests, releaseName(r)+externalSecretSuffix)
 }
 
 // GitLabCAPath names the file holding the Secret with GitLab's CA for runner
 // r (with gitlab.tls.caFile only).
 func GitLabCAPath(c *config.Config, r *config.Runner) string {
-	return path.Join(c.GitOps.Paths.Manifests, releaseName(r)+"-gitlab-ca.yaml")
+	return path.Join(c.GitOps.Paths.Manifests, releaseName(r)+gitlabCASuffix)
 }
 
 // NetworkPolicyPath names the file holding runner r's egress policy.
 func NetworkPolicyPath(c *config.Config, r *config.Runner) string {
-	return path.Join(c.GitOps.Paths.Manifests, releaseName(r)+"-network-policy.yaml")
+	return path.Join(c.GitOps.Paths.Manifests, releaseName(r)+networkPolicySuffix)
 }
+
+// The ends of the names of the manifests' files, after the release name.
+const (
+	externalSecretSuffix = "-external-secret.yaml"
+	gitlabCASuffix       = "-gitlab-ca.yaml"
+	networkPolicySuffix  = "-network-policy.yaml"
+)
 
 // ValuesPath names runner r's Helm values file.
 func ValuesPath(c *config.Config, r *config.Runner) string {
@@ -316,31 +325,51 @@ type pendingFile struct {
 }
 
 func renderRunner(cfg *config.Config, b *bases, eso *esoDefaults, r *config.Runner, index int, p *profile.Profile, profileYAML []byte) (runnerOutput, error) {
-	var pending []pendingFile
-	add := func(f pendingFile) { pending = append(pending, f) }
-
-	manifests := []string{path.Base(ExternalSecretPath(cfg, r))}
-	token, err := tokenExternalSecret(cfg, b, eso, r)
+	pending, err := manifestFiles(cfg, b, eso, r, cfg.GitOps.Paths.Manifests)
 	if err != nil {
 		return runnerOutput{}, err
 	}
-	secrets := pendingFile{path: ExternalSecretPath(cfg, r), kinds: []string{patchExternalSecret}, docs: []any{token}}
+	manifests := make([]string, len(pending))
+	for i, f := range pending {
+		manifests[i] = path.Base(f.path)
+	}
+	pending = append(pending, pendingFile{path: ApplicationPath(cfg, r), kinds: []string{patchApplication}, docs: []any{buildApplication(cfg, b, r, p, manifests)}})
+	v, err := buildValues(cfg, b, r, p)
+	if err != nil {
+		return runnerOutput{}, err
+	}
+	pending = append(pending, pendingFile{path: ValuesPath(cfg, r), kinds: []string{patchValues}, docs: []any{v}, tail: profileYAML})
+	pt := &patcher{cfg: cfg, r: r, index: index, profile: p.Name}
+	return finishRunner(pt, p, pending)
+}
+
+// manifestFiles builds the plain manifests of runner r that every engine
+// deploys alike, as files in dir: the ExternalSecrets (the token's, and
+// the S3 cache credentials'), GitLab's CA and the egress policy, each
+// only when runnerctl.yaml asks for it. The token's file comes first.
+func manifestFiles(cfg *config.Config, b *bases, eso *esoDefaults, r *config.Runner, dir string) ([]pendingFile, error) {
+	var pending []pendingFile
+	file := func(suffix string) string { return path.Join(dir, releaseName(r)+suffix) }
+	token, err := tokenExternalSecret(cfg, b, eso, r)
+	if err != nil {
+		return nil, err
+	}
+	secrets := pendingFile{path: file(externalSecretSuffix), kinds: []string{patchExternalSecret}, docs: []any{token}}
 	if c := r.Cache; c != nil && c.S3.Credentials != nil {
 		cache, err := cacheExternalSecret(cfg, b, eso, r)
 		if err != nil {
-			return runnerOutput{}, err
+			return nil, err
 		}
 		secrets.kinds = append(secrets.kinds, patchCacheExternalSecret)
 		secrets.docs = append(secrets.docs, cache)
 	}
-	add(secrets)
+	pending = append(pending, secrets)
 	if t := cfg.GitLab.TLS; t != nil && t.CAFile != "" {
 		doc, err := gitlabCASecret(cfg, b, r)
 		if err != nil {
-			return runnerOutput{}, err
+			return nil, err
 		}
-		add(pendingFile{path: GitLabCAPath(cfg, r), comment: gitlabCAComment, kinds: []string{patchGitLabCASecret}, docs: []any{doc}})
-		manifests = append(manifests, path.Base(GitLabCAPath(cfg, r)))
+		pending = append(pending, pendingFile{path: file(gitlabCASuffix), comment: gitlabCAComment, kinds: []string{patchGitLabCASecret}, docs: []any{doc}})
 	}
 	if n := r.NetworkPolicy; n != nil {
 		name := networkPolicyName(r)
@@ -348,26 +377,28 @@ func renderRunner(cfg *config.Config, b *bases, eso *esoDefaults, r *config.Runn
 		if n.Flavor == "cilium" {
 			doc = ciliumPolicy(cfg, b, r, name)
 		}
-		add(pendingFile{path: NetworkPolicyPath(cfg, r), kinds: []string{patchNetworkPolicy}, docs: []any{doc}})
-		manifests = append(manifests, path.Base(NetworkPolicyPath(cfg, r)))
+		pending = append(pending, pendingFile{path: file(networkPolicySuffix), kinds: []string{patchNetworkPolicy}, docs: []any{doc}})
 	}
-	add(pendingFile{path: ApplicationPath(cfg, r), kinds: []string{patchApplication}, docs: []any{buildApplication(cfg, b, r, p, manifests)}})
-	v, err := buildValues(cfg, b, r, p)
-	if err != nil {
-		return runnerOutput{}, err
-	}
-	add(pendingFile{path: ValuesPath(cfg, r), kinds: []string{patchValues}, docs: []any{v}, tail: profileYAML})
+	return pending, nil
+}
 
+// finishRunner applies the runner's patches (pt) to every document of
+// pending and encodes the files, each under the runner's header. applied
+// are the kinds of patch already applied to what pending holds.
+func finishRunner(pt *patcher, p *profile.Profile, pending []pendingFile, applied ...string) (runnerOutput, error) {
 	var out runnerOutput
-	if hasPatches(cfg, r) {
-		pt := &patcher{cfg: cfg, r: r, index: index, profile: p.Name}
+	if hasPatches(pt.cfg, pt.r) {
 		generated := map[string]bool{}
+		for _, k := range applied {
+			generated[k] = true
+		}
 		for i := range pending {
 			f := &pending[i]
 			for j, kind := range f.kinds {
 				generated[kind] = true
 				// Only the values have a tail, and they are the file's
 				// only document: apply folds it into the patched one.
+				var err error
 				if f.docs[j], f.tail, err = pt.apply(kind, f.docs[j], f.tail); err != nil {
 					return runnerOutput{}, fmt.Errorf("%s: %w", f.path, err)
 				}
@@ -379,7 +410,7 @@ func renderRunner(cfg *config.Config, b *bases, eso *esoDefaults, r *config.Runn
 		}
 		out.warnings = pt.warnings
 	}
-	head := fileHeader(r, p, out.warnings)
+	head := fileHeader(pt.r, p, out.warnings)
 	for _, f := range pending {
 		content, err := marshalDocsTail(head+f.comment, f.tail, f.docs...)
 		if err != nil {
