@@ -3,6 +3,7 @@ package kube
 import (
 	"encoding/json"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -31,10 +32,12 @@ const CmdUsage = `usage: fake-kube SUBCOMMAND [ARGS]
                          reads the store, and a finished rollout makes the
                          runner contact the fake GitLab
   runner NAME RUNNER_ID  add runner NAME's ExternalSecret (read from the
-                         rendered manifests/gitlab-runner-NAME-external-secret.yaml),
-                         its Secret synced from the store, and its Deployment
-                         gitlab-runner-NAME (with Reloader's annotation when the
-                         rendered values carry it); its pods are GitLab runner RUNNER_ID
+                         rendered manifests/gitlab-runner-NAME-external-secret.yaml,
+                         or DIR/gitlab-runner-NAME/gitlab-runner-NAME-external-secret.yaml
+                         under gitops.engine flux), its Secret synced from the
+                         store, and its Deployment gitlab-runner-NAME (with
+                         Reloader's annotation when the rendered values, or
+                         HelmRelease, carry it); its pods are GitLab runner RUNNER_ID
   fail OP STATUS         every request of OP answers STATUS until clear
   stall CONTROLLER       stop eso (the Secret never changes), rollout (a new
                          pod never becomes available), reloader, or contact
@@ -42,6 +45,8 @@ const CmdUsage = `usage: fake-kube SUBCOMMAND [ARGS]
   delay OP DURATION      hold every answer of OP for DURATION (0 removes)
   clear                  remove faults, delays and stalls
   restarts NAME N        assert that Deployment gitlab-runner-NAME got N restart patches
+  patched-by NAME MANAGER  assert that every patch of runner NAME's ExternalSecret
+                         and Deployment, and at least one, had field manager MANAGER
   secret-holds NAME RUNNER_ID  assert that Secret gitlab-runner-NAME-token's
                          runner-token is fake GitLab runner RUNNER_ID's current
                          token (never printed; ! negates)
@@ -101,6 +106,16 @@ func Cmd(ts *testscript.TestScript, neg bool, args []string) {
 		got := k.Restarts(k.namespace(ts, args[0]), "gitlab-runner-"+args[0])
 		if want := fake.Atoi(ts, args[1]); got != want {
 			ts.Fatalf("fake-kube: deployment gitlab-runner-%s got %d restart patches, want %d", args[0], got, want)
+		}
+	case "patched-by":
+		nargs(2)
+		k := scriptServer(ts)
+		ns, release := k.namespace(ts, args[0]), "gitlab-runner-"+args[0]
+		for _, obj := range [][2]string{{"externalsecrets", release + "-token"}, {"deployments", release}} {
+			got := k.FieldManagers(obj[0], ns, obj[1])
+			if len(got) == 0 || slices.ContainsFunc(got, func(m string) bool { return m != args[1] }) {
+				ts.Fatalf("fake-kube: %s %s/%s was patched by %q, want only %q", obj[0], ns, obj[1], got, args[1])
+			}
 		}
 	case "secret-holds":
 		nargs(2)
@@ -171,7 +186,7 @@ func addScriptRunner(ts *testscript.TestScript, name, idArg string) {
 	id, err := strconv.ParseInt(idArg, 10, 64)
 	ts.Check(err)
 	release := "gitlab-runner-" + name
-	data, err := os.ReadFile(ts.MkAbs("manifests/" + release + "-external-secret.yaml"))
+	data, err := os.ReadFile(rendered(ts, "manifests/"+release+"-external-secret.yaml", "*/"+release+"/"+release+"-external-secret.yaml"))
 	ts.Check(err)
 	j, err := yaml.YAMLToJSON(data)
 	ts.Check(err)
@@ -179,7 +194,7 @@ func addScriptRunner(ts *testscript.TestScript, name, idArg string) {
 	ts.Check(json.Unmarshal(j, &obj))
 	ts.Check(k.AddExternalSecret(obj))
 	ns := obj["metadata"].(map[string]any)["namespace"].(string)
-	values, err := os.ReadFile(ts.MkAbs("values/" + release + ".yaml"))
+	values, err := os.ReadFile(rendered(ts, "values/"+release+".yaml", "*/"+release+"/"+release+"-helm-release.yaml"))
 	ts.Check(err)
 	var reload []string
 	for _, line := range strings.Split(string(values), "\n") {
@@ -191,4 +206,24 @@ func addScriptRunner(ts *testscript.TestScript, name, idArg string) {
 	k.mu.Lock()
 	k.ns[name], k.ids[ns+"/"+release] = ns, id
 	k.mu.Unlock()
+}
+
+// rendered is the path of a rendered file: argocd under the default
+// gitops.paths, else the one file matching the flux pattern (a runner's
+// directory in gitops.paths.manifests).
+func rendered(ts *testscript.TestScript, argocd, flux string) string {
+	if p := ts.MkAbs(argocd); fileExists(p) {
+		return p
+	}
+	m, err := filepath.Glob(ts.MkAbs(flux))
+	ts.Check(err)
+	if len(m) != 1 {
+		ts.Fatalf("fake-kube: neither %s nor exactly one %s (found %q)", argocd, flux, m)
+	}
+	return m[0]
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }
