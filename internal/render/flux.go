@@ -197,6 +197,29 @@ func fluxFile(c *config.Config, r *config.Runner, suffix string) string {
 	return path.Join(FluxDir(c, r), releaseName(r)+suffix)
 }
 
+// ValuesSourcePath names the file holding runner r's Helm values: its
+// values file, or under gitops.engine flux its HelmRelease (spec.values;
+// validate.ChartValues reads them from either).
+func ValuesSourcePath(c *config.Config, r *config.Runner) string {
+	if c.GitOps.Engine == config.EngineFlux {
+		return HelmReleasePath(c, r)
+	}
+	return ValuesPath(c, r)
+}
+
+// FilesOf lists every file render may write for runner r (some only with
+// the settings that need them), for the engine in use.
+func FilesOf(c *config.Config, r *config.Runner) []string {
+	if c.GitOps.Engine != config.EngineFlux {
+		return []string{ApplicationPath(c, r), ExternalSecretPath(c, r), GitLabCAPath(c, r), NetworkPolicyPath(c, r), ValuesPath(c, r)}
+	}
+	return []string{
+		FluxKustomizationPath(c, r), path.Join(FluxDir(c, r), kustomizeFile), fluxFile(c, r, "-namespace.yaml"),
+		fluxFile(c, r, "-chart-source.yaml"), fluxFile(c, r, externalSecretSuffix), fluxFile(c, r, gitlabCASuffix),
+		fluxFile(c, r, networkPolicySuffix), HelmReleasePath(c, r),
+	}
+}
+
 // kustomizeFile is the name kustomize reads in a directory.
 const kustomizeFile = "kustomization.yaml"
 

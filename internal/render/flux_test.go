@@ -206,3 +206,43 @@ func TestFluxPatches(t *testing.T) {
 		}
 	}
 }
+
+// TestFilesOf: FilesOf names every file render writes for a runner, under
+// either engine, so that status can tell whose a pending file is.
+func TestFilesOf(t *testing.T) {
+	ps := mustProfiles(t)
+	for name, spec := range map[string]string{"flux": fluxSpec, "argocd": strings.Replace(fluxSpec, "  engine: flux\n", "", 1)} {
+		if name == "argocd" {
+			spec = strings.Replace(spec, "flux: {dependsOn: [external-secrets]}\n", "", 1)
+		}
+		cfg := mustLoad(t, spec)
+		res, err := render.Render(cfg, ps)
+		if err != nil {
+			t.Fatal(err)
+		}
+		owned := map[string]bool{}
+		for i := range cfg.Runners {
+			for _, p := range render.FilesOf(cfg, &cfg.Runners[i]) {
+				owned[p] = true
+			}
+		}
+		for _, f := range res.Files {
+			if !owned[f.Path] {
+				t.Errorf("%s: FilesOf does not name %s", name, f.Path)
+			}
+		}
+		r := &cfg.Runners[0]
+		if !slicesContains(res.Files, render.ValuesSourcePath(cfg, r)) {
+			t.Errorf("%s: ValuesSourcePath %s is not generated", name, render.ValuesSourcePath(cfg, r))
+		}
+	}
+}
+
+func slicesContains(files []render.File, path string) bool {
+	for _, f := range files {
+		if f.Path == path {
+			return true
+		}
+	}
+	return false
+}

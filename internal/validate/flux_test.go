@@ -40,3 +40,19 @@ func TestGeneratedFlux(t *testing.T) {
 		t.Errorf("a Flux Kustomization without a name: %v", ps)
 	}
 }
+
+// TestChartValues: validate --chart renders the chart with the values of
+// a values file as they are, and with a HelmRelease's inline values.
+func TestChartValues(t *testing.T) {
+	values := []byte("gitlabUrl: https://gitlab.example.com\nrunners:\n  config: |\n    [[runners]]\n")
+	if got, err := ChartValues(values); err != nil || string(got) != string(values) {
+		t.Errorf("values file: %q, %v", got, err)
+	}
+	hr := []byte("# header\napiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: x}\nspec:\n  interval: 10m\n  values:\n    gitlabUrl: https://gitlab.example.com\n    runners:\n      config: |\n        [[runners]]\n")
+	if got, err := ChartValues(hr); err != nil || string(got) != string(values) {
+		t.Errorf("HelmRelease: %q, %v; want %q", got, err, values)
+	}
+	if _, err := ChartValues([]byte("apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: x}\nspec: {interval: 10m}\n")); err == nil {
+		t.Error("a HelmRelease without values gave values")
+	}
+}

@@ -328,3 +328,39 @@ func runnerConfig(path, field, text string, check func(string) []runnerkeys.Issu
 	}
 	return ps
 }
+
+// ChartValues returns the chart's values that content holds: content
+// itself for a values file, or the inline spec.values of the HelmRelease
+// in it (gitops.engine flux), encoded as a values file.
+func ChartValues(content []byte) ([]byte, error) {
+	docs, err := SplitDocs(content)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range docs {
+		var hr struct {
+			APIVersion string `yaml:"apiVersion"`
+			Kind       string `yaml:"kind"`
+			Spec       struct {
+				Values yaml.Node `yaml:"values"`
+			} `yaml:"spec"`
+		}
+		if d.Node.Decode(&hr) != nil || !IsHelmRelease(hr.APIVersion, hr.Kind) {
+			continue
+		}
+		if hr.Spec.Values.Kind != yaml.MappingNode {
+			return nil, errors.New("the HelmRelease has no spec.values")
+		}
+		var b bytes.Buffer
+		enc := yaml.NewEncoder(&b)
+		enc.SetIndent(2)
+		if err := enc.Encode(&hr.Spec.Values); err != nil {
+			return nil, err
+		}
+		if err := enc.Close(); err != nil {
+			return nil, err
+		}
+		return b.Bytes(), nil
+	}
+	return content, nil
+}
