@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
+
+	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/runnerctl/runnerctl/internal/config"
 	"github.com/runnerctl/runnerctl/internal/render"
@@ -245,4 +248,78 @@ func slicesContains(files []render.File, path string) bool {
 		}
 	}
 	return false
+}
+
+// TestFluxHardenedAsArgoCD: the same runnerctl.yaml rendered for either
+// engine gives the same values (the file under ArgoCD, spec.values under
+// Flux), the same ExternalSecrets and egress policy, and the same Pod
+// Security labels (the Application's managedNamespaceMetadata, the
+// Namespace under Flux): the profiles harden both alike.
+func TestFluxHardenedAsArgoCD(t *testing.T) {
+	ps := mustProfiles(t)
+	argoSpec := strings.NewReplacer("  engine: flux\n", "", "flux: {dependsOn: [external-secrets]}\n", "").Replace(fluxSpec)
+	flux, err := render.Render(mustLoad(t, fluxSpec), ps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	argo, err := render.Render(mustLoad(t, argoSpec), ps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs := func(res *render.Result, path string) []map[string]any {
+		t.Helper()
+		for _, f := range res.Files {
+			if f.Path != path {
+				continue
+			}
+			var out []map[string]any
+			for _, d := range strings.Split(string(f.Content), "\n---\n") {
+				var m map[string]any
+				if err := sigsyaml.Unmarshal([]byte(d), &m); err != nil {
+					t.Fatalf("%s: %v", path, err)
+				}
+				out = append(out, m)
+			}
+			return out
+		}
+		t.Fatalf("no %s", path)
+		return nil
+	}
+	for _, r := range []string{"ci", "docker", "batch"} {
+		rel := "gitlab-runner-" + r
+		values := docs(argo, "values/"+rel+".yaml")[0]
+		hr := docs(flux, "runners/"+rel+"/"+rel+"-helm-release.yaml")[0]
+		if got := hr["spec"].(map[string]any)["values"]; !reflect.DeepEqual(got, values) {
+			t.Errorf("runner %s: the HelmRelease's values differ from ArgoCD's values file", r)
+		}
+		es := docs(argo, "runners/"+rel+"-external-secret.yaml")
+		if got := docs(flux, "runners/"+rel+"/"+rel+"-external-secret.yaml"); !reflect.DeepEqual(got, es) {
+			t.Errorf("runner %s: the ExternalSecrets differ:\n%v\n%v", r, got, es)
+		}
+		app := docs(argo, "clusters/prod/runners/"+rel+".yaml")[0]
+		labels := app["spec"].(map[string]any)["syncPolicy"].(map[string]any)["managedNamespaceMetadata"].(map[string]any)["labels"].(map[string]any)
+		matched := 0
+		for _, f := range flux.Files {
+			if !strings.HasSuffix(f.Path, "-namespace.yaml") {
+				continue
+			}
+			ns := docs(flux, f.Path)[0]["metadata"].(map[string]any)
+			if ns["name"] != app["spec"].(map[string]any)["destination"].(map[string]any)["namespace"] {
+				continue
+			}
+			matched++
+			for k, v := range labels {
+				if ns["labels"].(map[string]any)[k] != v {
+					t.Errorf("runner %s: Namespace %v label %s = %v, ArgoCD's %v", r, ns["name"], k, ns["labels"].(map[string]any)[k], v)
+				}
+			}
+		}
+		if matched != 1 || len(labels) == 0 {
+			t.Errorf("runner %s: %d Namespaces of its namespace, %d labels under ArgoCD", r, matched, len(labels))
+		}
+	}
+	np := docs(argo, "runners/gitlab-runner-docker-network-policy.yaml")
+	if got := docs(flux, "runners/gitlab-runner-docker/gitlab-runner-docker-network-policy.yaml"); !reflect.DeepEqual(got, np) {
+		t.Error("the egress policies differ")
+	}
 }
