@@ -169,6 +169,12 @@ runners:
 
 // matrixCases are every built-in profile with every backend.
 func matrixCases(t *testing.T) []fixedPointCase {
+	return profileBackendCases(t, "", func(backend, prof string) string { return fmt.Sprintf(matrixSpec, backend, prof) })
+}
+
+// profileBackendCases are the runnerctl.yaml files spec makes for every
+// backend and built-in profile, named after both with prefix.
+func profileBackendCases(t *testing.T, prefix string, spec func(backend, prof string) string) []fixedPointCase {
 	t.Helper()
 	ps, err := profile.Load("")
 	if err != nil {
@@ -177,12 +183,12 @@ func matrixCases(t *testing.T) []fixedPointCase {
 	var cases []fixedPointCase
 	for _, backend := range config.Backends {
 		for _, prof := range ps.Names() {
-			spec := fmt.Sprintf(matrixSpec, backend, prof)
-			cfg, err := config.Parse("runnerctl.yaml", []byte(spec), func(cfg *config.Config) []config.FieldError { return render.Check(cfg, ps) })
+			name := prefix + prof + "×" + backend
+			cfg, err := config.Parse("runnerctl.yaml", []byte(spec(backend, prof)), func(cfg *config.Config) []config.FieldError { return render.Check(cfg, ps) })
 			if err != nil {
-				t.Fatalf("%s × %s: %v", prof, backend, err)
+				t.Fatalf("%s: %v", name, err)
 			}
-			cases = append(cases, fixedPointCase{name: prof + "×" + backend, cfg: cfg, profiles: ps})
+			cases = append(cases, fixedPointCase{name: name, cfg: cfg, profiles: ps})
 		}
 	}
 	return cases
@@ -218,23 +224,11 @@ runners:
 // fluxMatrixCases are every built-in profile with every backend under
 // flux, from an https chart repository and from an OCI one.
 func fluxMatrixCases(t *testing.T) []fixedPointCase {
-	t.Helper()
-	ps, err := profile.Load("")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var cases []fixedPointCase
 	for _, chart := range []string{"https://charts.gitlab.io", "oci://registry.example.com/charts"} {
-		for _, backend := range config.Backends {
-			for _, prof := range ps.Names() {
-				spec := fmt.Sprintf(fluxMatrixSpec, chart, backend, prof)
-				cfg, err := config.Parse("runnerctl.yaml", []byte(spec), func(cfg *config.Config) []config.FieldError { return render.Check(cfg, ps) })
-				if err != nil {
-					t.Fatalf("flux %s × %s × %s: %v", chart, prof, backend, err)
-				}
-				cases = append(cases, fixedPointCase{name: "flux " + chart + " " + prof + "×" + backend, cfg: cfg, profiles: ps})
-			}
-		}
+		cases = append(cases, profileBackendCases(t, "flux "+chart+" ", func(backend, prof string) string {
+			return fmt.Sprintf(fluxMatrixSpec, chart, backend, prof)
+		})...)
 	}
 	return cases
 }

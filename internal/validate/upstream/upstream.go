@@ -44,9 +44,12 @@ var FluxModules = Modules[2:]
 // Dirs returns the CRD directories of every pinned module, in the order
 // of Modules, downloading a module into the module cache when it is not
 // there yet.
-func Dirs() ([]string, error) {
+func Dirs() ([]string, error) { return dirsOf(Modules) }
+
+// dirsOf returns the CRD directories of ms, in order.
+func dirsOf(ms []Module) ([]string, error) {
 	var dirs []string
-	for _, m := range Modules {
+	for _, m := range ms {
 		d, err := moduleDir(m)
 		if err != nil {
 			return nil, err
@@ -77,17 +80,7 @@ func download(m Module) (string, error) {
 
 // Flux returns the CRD directories of the pinned Flux controllers, in the
 // order of FluxModules.
-func Flux() ([]string, error) {
-	var dirs []string
-	for _, m := range FluxModules {
-		d, err := moduleDir(m)
-		if err != nil {
-			return nil, err
-		}
-		dirs = append(dirs, d)
-	}
-	return dirs, nil
-}
+func Flux() ([]string, error) { return dirsOf(FluxModules) }
 
 // ArgoCD returns the directory of ArgoCD v3.5.7's CRDs.
 func ArgoCD() (string, error) { return moduleDir(Modules[0]) }
