@@ -13,11 +13,12 @@ import (
 	"github.com/runnerctl/runnerctl/internal/validate/upstream"
 )
 
-// cmdUpstreamCRDs copies the pinned upstream CRDs (ArgoCD's, ESO's; see
-// package upstream) into DIR, as a user would keep their cluster's CRDs in
-// the GitOps repository. Without -eso, ArgoCD v3.5.7's and ESO v1.3.2's,
-// from the Go module cache; with -eso=2.9, ESO v2.9.0's instead, from
-// ../shared/reference (guard the script with [reference:eso-crds-v2.9.0]):
+// cmdUpstreamCRDs copies the pinned upstream CRDs (ArgoCD's, ESO's and
+// Flux's; see package upstream) into DIR, as a user would keep their
+// cluster's CRDs in the GitOps repository. Without -eso, ArgoCD v3.5.7's
+// and ESO v1.3.2's, from the Go module cache; with -eso=2.9, ESO v2.9.0's
+// instead, from ../shared/reference (guard the script with
+// [reference:eso-crds-v2.9.0]). Flux's come from the module cache either way:
 //
 //	upstream-crds [-eso=RELEASE] DIR
 func cmdUpstreamCRDs(ts *testscript.TestScript, neg bool, args []string) {
@@ -42,6 +43,12 @@ func cmdUpstreamCRDs(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(err)
 	copyTree(ts, argo, filepath.Join(ts.MkAbs(args[0]), "argo-cd"), false)
 	copyTree(ts, eso, filepath.Join(ts.MkAbs(args[0]), "external-secrets-"+release), false)
+	// Flux's, for the renders under gitops.engine flux.
+	flux, err := upstream.Flux()
+	ts.Check(err)
+	for i, d := range flux {
+		copyTree(ts, d, filepath.Join(ts.MkAbs(args[0]), upstream.FluxModules[i].Name), false)
+	}
 }
 
 // scriptCondition answers [reference:NAME]: whether ../shared/reference/NAME

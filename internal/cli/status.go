@@ -337,10 +337,7 @@ func fileState(l *loaded) ([]statusRow, []gitops.Change, error) {
 
 // runnerFiles are every file render may write for runner r.
 func runnerFiles(c *config.Config, r *config.Runner) []string {
-	return []string{
-		render.ApplicationPath(c, r), render.ExternalSecretPath(c, r), render.GitLabCAPath(c, r),
-		render.NetworkPolicyPath(c, r), render.ValuesPath(c, r),
-	}
+	return render.FilesOf(c, r)
 }
 
 // askGitLab fills in GitLab's view of every created runner, a few at a

@@ -154,9 +154,14 @@ func runValidate(ctx context.Context, f *factory, o *validateOptions) error {
 			if err != nil {
 				return err
 			}
-			path := render.ValuesPath(l.cfg, r)
+			// Under gitops.engine flux, the HelmRelease's inline values.
+			path := render.ValuesSourcePath(l.cfg, r)
+			values, err := validate.ChartValues(fileContent(res.Files, path))
+			if err != nil {
+				return fmt.Errorf("%s: %w", path, err)
+			}
 			req.Charts = append(req.Charts, validate.ChartRequest{Source: src, Input: validate.ChartInput{
-				ValuesPath: path, Values: fileContent(res.Files, path),
+				ValuesPath: path, Values: values,
 				ReleaseName: render.NamesOf(r).Release, Namespace: r.Namespace, Claims: validate.ClaimsOf(p),
 			}})
 		}

@@ -74,18 +74,24 @@ func (c *Config) ApplyDefaults() {
 	setDefault(&c.ProfilesDir, DefaultProfilesDir)
 	setDefault(&c.GitOps.Revision, "HEAD")
 	setDefault(&c.GitOps.Engine, EngineArgoCD)
-	setDefault(&c.ArgoCD.ApplicationSet.Generator, GeneratorList)
-	setDefault(&c.GitOps.Paths.Applications, "argocd-apps")
 	setDefault(&c.GitOps.Paths.Manifests, "manifests")
 	setDefault(&c.GitOps.Paths.Values, "values")
-
-	setDefault(&c.ArgoCD.Namespace, "argocd")
-	setDefault(&c.ArgoCD.Project, "default")
-	if c.ArgoCD.Destination.Name == "" {
-		setDefault(&c.ArgoCD.Destination.Server, "https://kubernetes.default.svc")
-	}
-	if c.ArgoCD.SyncPolicy == nil {
-		c.ArgoCD.SyncPolicy = DefaultSyncPolicy()
+	// For every engine: validateClusters reads it.
+	setDefault(&c.ArgoCD.ApplicationSet.Generator, GeneratorList)
+	if c.GitOps.Engine == EngineFlux {
+		// No ArgoCD defaults: validation refuses argocd.* under flux,
+		// and must see only what the user wrote.
+		c.applyFluxDefaults()
+	} else {
+		setDefault(&c.GitOps.Paths.Applications, "argocd-apps")
+		setDefault(&c.ArgoCD.Namespace, "argocd")
+		setDefault(&c.ArgoCD.Project, "default")
+		if c.ArgoCD.Destination.Name == "" {
+			setDefault(&c.ArgoCD.Destination.Server, "https://kubernetes.default.svc")
+		}
+		if c.ArgoCD.SyncPolicy == nil {
+			c.ArgoCD.SyncPolicy = DefaultSyncPolicy()
+		}
 	}
 
 	setDefault(&c.Chart.RepoURL, DefaultChartRepo)

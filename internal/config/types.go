@@ -22,7 +22,9 @@ type Config struct {
 	// GitOps describes the repository ArgoCD reads and where files go in it.
 	GitOps GitOps `yaml:"gitops" doc:"The GitOps repository that ArgoCD syncs, and where generated files are written inside it."`
 	// ArgoCD holds the Application settings shared by every runner.
-	ArgoCD ArgoCD `yaml:"argocd,omitempty" doc:"Settings of the generated ArgoCD Applications."`
+	ArgoCD ArgoCD `yaml:"argocd,omitempty" doc:"Settings of the generated ArgoCD Applications (gitops.engine argocd only)."`
+	// Flux holds the Kustomization settings under gitops.engine flux.
+	Flux Flux `yaml:"flux,omitempty" doc:"Settings of the generated Flux Kustomizations (gitops.engine flux only; see docs/flux.md)."`
 	// Chart pins the gitlab-runner Helm chart.
 	Chart Chart `yaml:"chart,omitempty" doc:"The gitlab-runner Helm chart that every Application deploys."`
 	// Secrets says where runner tokens live and how ESO reads them.
@@ -83,9 +85,9 @@ const (
 
 // Paths are the output directories, relative to the repository root.
 type Paths struct {
-	Applications string `yaml:"applications,omitempty" doc:"Directory for ArgoCD Applications." default:"argocd-apps"`
-	Manifests    string `yaml:"manifests,omitempty" doc:"Directory for ExternalSecrets and other plain manifests." default:"manifests"`
-	Values       string `yaml:"values,omitempty" doc:"Directory for Helm values files." default:"values"`
+	Applications string `yaml:"applications,omitempty" doc:"Directory for ArgoCD Applications; with gitops.engine flux, for the runners' Flux Kustomizations, and then required: a directory that your cluster's Flux Kustomization applies (below the flux bootstrap --path)." default:"argocd-apps (none with flux)"`
+	Manifests    string `yaml:"manifests,omitempty" doc:"Directory for ExternalSecrets and other plain manifests; with gitops.engine flux, one directory per runner inside it holds all of the runner's objects." default:"manifests"`
+	Values       string `yaml:"values,omitempty" doc:"Directory for Helm values files (unused with gitops.engine flux: the values are inline in the HelmRelease)." default:"values"`
 }
 
 // ArgoCD holds Application-wide settings.

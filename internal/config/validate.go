@@ -266,7 +266,7 @@ func (c *Config) Validate() []FieldError {
 		c.validateGitLabTLS(v)
 	}
 	c.validateGitOps(v)
-	c.validateArgoCD(v)
+	c.validateEngine(v)
 	v.httpURL("chart.repoURL", c.Chart.RepoURL, "https", "http", "oci")
 	v.dnsLabel("chart.name", c.Chart.Name, 63)
 	v.match("chart.version", c.Chart.Version, semverRE, "an exact chart version such as 0.86.0 (ranges are not reproducible)")
@@ -361,6 +361,10 @@ func (c *Config) validateGitOps(v *validator) {
 		{"gitops.paths.values", g.Paths.Values},
 	}
 	for i, o := range outputs {
+		if o.dir == "" && c.GitOps.Engine == EngineFlux && i == 0 {
+			v.add(o.field, fluxPathsRequired)
+			continue
+		}
 		v.relPath(o.field, o.dir)
 		if inGitDir(o.dir) {
 			v.add(o.field, "%q is inside Git's own directory; runnerctl writes only files that are committed", o.dir)

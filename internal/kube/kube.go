@@ -134,13 +134,14 @@ func (e *kindError) Unwrap() error { return e.kind }
 func mergePatch(v any) ([]byte, error) { return json.Marshal(v) }
 
 // ForceSync implements server.Cluster with a JSON merge patch of the
-// annotation.
-func (c *Cluster) ForceSync(ctx context.Context, ns, name, version, value string) error {
+// annotation, owned by fieldManager ("" lets the API server name the
+// manager after the user agent, runnerctl-kube).
+func (c *Cluster) ForceSync(ctx context.Context, ns, name, version, value, fieldManager string) error {
 	patch, err := mergePatch(map[string]any{"metadata": map[string]any{"annotations": map[string]string{ForceSyncAnnotation: value}}})
 	if err != nil {
 		return err
 	}
-	_, err = c.dyn.Resource(externalSecretsGVR(version)).Namespace(ns).Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{})
+	_, err = c.dyn.Resource(externalSecretsGVR(version)).Namespace(ns).Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: fieldManager})
 	if err != nil {
 		return wrap(err, fmt.Sprintf("annotate externalsecret %s/%s", ns, name))
 	}
@@ -169,14 +170,14 @@ func (c *Cluster) SecretHash(ctx context.Context, ns, name, key string) (string,
 
 // Restart implements server.Cluster as `kubectl rollout restart` does, but
 // with a JSON merge patch (the same change as kubectl's strategic one for
-// this map).
-func (c *Cluster) Restart(ctx context.Context, ns, name, restartedAt string) error {
+// this map), owned by fieldManager as ForceSync's.
+func (c *Cluster) Restart(ctx context.Context, ns, name, restartedAt, fieldManager string) error {
 	patch, err := mergePatch(map[string]any{"spec": map[string]any{"template": map[string]any{"metadata": map[string]any{
 		"annotations": map[string]string{RestartedAtAnnotation: restartedAt}}}}})
 	if err != nil {
 		return err
 	}
-	_, err = c.dyn.Resource(deploymentsGVR).Namespace(ns).Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{})
+	_, err = c.dyn.Resource(deploymentsGVR).Namespace(ns).Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: fieldManager})
 	if err != nil {
 		return wrap(err, fmt.Sprintf("restart deployment %s/%s", ns, name))
 	}

@@ -14,10 +14,11 @@ import (
 // impossible by construction, and FuzzRender checks it).
 
 type objectMeta struct {
-	Name       string            `yaml:"name"`
-	Namespace  string            `yaml:"namespace,omitempty"`
-	Labels     map[string]string `yaml:"labels,omitempty"`
-	Finalizers []string          `yaml:"finalizers,omitempty"`
+	Name        string            `yaml:"name"`
+	Namespace   string            `yaml:"namespace,omitempty"`
+	Labels      map[string]string `yaml:"labels,omitempty"`
+	Annotations map[string]string `yaml:"annotations,omitempty"`
+	Finalizers  []string          `yaml:"finalizers,omitempty"`
 }
 
 // ArgoCD Application (argoproj.io/v1alpha1), the fields runnerctl sets.

@@ -62,6 +62,9 @@ type patcher struct {
 	index int // of r in cfg.Runners, for field paths
 	// profile is r's profile, whose hardening a patch may loosen.
 	profile string
+	// flux: gitops.engine flux, where patches.application patches the
+	// HelmRelease.
+	flux bool
 	// invalid are patches refused; warnings, loosened hardening.
 	invalid  []config.FieldError
 	warnings []string
@@ -163,7 +166,7 @@ func (pt *patcher) apply(kind string, doc any, tail []byte) (any, []byte, error)
 		// error names the patch that changed the field.
 		// One field is enough to say what is wrong: replacing a list
 		// (sources) would otherwise name each of its items' fields.
-		for _, f := range ownedFields(kind) {
+		for _, f := range pt.ownedFields(kind) {
 			if !reflect.DeepEqual(lookup(prev, f.path), lookup(after, f.path)) {
 				pt.invalid = append(pt.invalid, config.FieldError{Path: s.path, Msg: fmt.Sprintf(
 					"runner %q: the patch changes %s, which runnerctl sets for the runner to work; %s", pt.r.Name, pathString(f.path), f.instead)})
@@ -171,7 +174,7 @@ func (pt *patcher) apply(kind string, doc any, tail []byte) (any, []byte, error)
 			}
 		}
 	}
-	for _, h := range hardeningRules(kind) {
+	for _, h := range pt.hardeningRules(kind) {
 		if w := h.check(lookup(before, h.path), lookup(after, h.path)); w != "" {
 			pt.warnings = append(pt.warnings, fmt.Sprintf("patches.%s weakens the isolation of profile %q: %s %s", kind, pt.profile, pathString(h.path), w))
 		}
@@ -363,6 +366,56 @@ func ownedFields(kind string) []ownedField {
 		)
 	}
 	return out
+}
+
+// ownedFields are those of ownedFields(kind) for the engine in use: under
+// flux, an application patch patches the HelmRelease.
+func (pt *patcher) ownedFields(kind string) []ownedField {
+	if pt.flux && kind == patchApplication {
+		return helmReleaseOwnedFields()
+	}
+	return ownedFields(kind)
+}
+
+// helmReleaseOwnedFields are what patches.application may not change in a
+// HelmRelease: what ownedFields says of every object, the chart and where
+// it comes from, the release's name and namespaces (rotate-token finds the
+// Deployment by them), the cluster deployed to, and the values, which
+// patches.values patches where runnerctl checks them.
+func helmReleaseOwnedFields() []ownedField {
+	const rename = "runnerctl names every object after the runner; rename the runner instead"
+	out := ownedFields(patchApplication)[:5]
+	out[3].instead = "set runners[].namespace"
+	return append(out,
+		ownedField{fieldPath("spec", "chart"), "set chart.repoURL, chart.name and chart.version"},
+		ownedField{fieldPath("spec", "chartRef"), "set chart.repoURL, chart.name and chart.version"},
+		ownedField{fieldPath("spec", "releaseName"), rename},
+		ownedField{fieldPath("spec", "targetNamespace"), "set runners[].namespace"},
+		ownedField{fieldPath("spec", "storageNamespace"), "set runners[].namespace"},
+		ownedField{fieldPath("spec", "kubeConfig"), "runnerctl deploys each runner to the cluster its Flux runs in; keep one runnerctl.yaml per cluster"},
+		ownedField{fieldPath("spec", "values"), "patch the values themselves (patches.values), where runnerctl checks them against the profile"},
+		ownedField{fieldPath("spec", "valuesFrom"), "patch the values themselves (patches.values): values from elsewhere escape runnerctl's checks"},
+	)
+}
+
+// hardeningRules are those of hardeningRules(kind) for the engine in use.
+func (pt *patcher) hardeningRules(kind string) []hardeningRule {
+	if pt.flux && kind == patchApplication {
+		// The HelmRelease holds no hardening of its own (the Namespace's
+		// labels are not patchable under flux), but post-renderers rewrite
+		// the chart's objects after every check runnerctl makes, and drift
+		// detection is what undoes a loosening kubectl edit.
+		return []hardeningRule{
+			{fieldPath("spec", "postRenderers"), changed("rewrite the chart's objects after runnerctl's checks: runnerctl cannot tell whether the runner pod keeps the profile's security context")},
+			{fieldPath("spec", "driftDetection", "mode"), func(before, after any) string {
+				if before == after {
+					return ""
+				}
+				return fmt.Sprintf("is %v, not %v (changes made in the cluster to the runner's objects are no longer undone)", after, before)
+			}},
+		}
+	}
+	return hardeningRules(kind)
 }
 
 // hardeningRule is a field that a profile hardens, and how to tell that a

@@ -189,13 +189,15 @@ const (
 )
 
 // Deploys reports whether content, a file runnerctl generated, is an
-// ArgoCD Application or ApplicationSet: the file ArgoCD deploys a runner
-// from, which names the runner's values and manifests. Whoever writes the
-// files writes these last and deletes them first, so that no Application
+// ArgoCD Application or ApplicationSet, or a Flux Kustomization: the file
+// the GitOps engine deploys a runner from, which names the runner's values
+// and manifests (the Kustomization, its directory). Whoever writes the
+// files writes these last and deletes them first, so that nothing deployed
 // ever refers to files not written yet or already gone.
 func Deploys(content []byte) bool {
 	return bytes.HasPrefix(content, []byte(Header)) &&
-		(bytes.Contains(content, []byte(applicationStart)) || bytes.Contains(content, []byte(applicationSetStart)))
+		(bytes.Contains(content, []byte(applicationStart)) || bytes.Contains(content, []byte(applicationSetStart)) ||
+			bytes.Contains(content, []byte(fluxKustomizationStart)))
 }
 
 // Names are the names of the objects render generates for one runner, and
@@ -302,19 +304,26 @@ func ApplicationPath(c *config.Config, r *config.Runner) string {
 
 // ExternalSecretPath names the file holding runner r's ExternalSecrets.
 func ExternalSecretPath(c *config.Config, r *config.Runner) string {
-	return path.Join(c.GitOps.Paths.Manifests, fileStem(r)+"-external-secret.yaml")
+	return path.Join(c.GitOps.Paths.Manifests, fileStem(r)+externalSecretSuffix)
 }
 
 // GitLabCAPath names the file holding the Secret with GitLab's CA for runner
 // r (with gitlab.tls.caFile only).
 func GitLabCAPath(c *config.Config, r *config.Runner) string {
-	return path.Join(c.GitOps.Paths.Manifests, fileStem(r)+"-gitlab-ca.yaml")
+	return path.Join(c.GitOps.Paths.Manifests, fileStem(r)+gitlabCASuffix)
 }
 
 // NetworkPolicyPath names the file holding runner r's egress policy.
 func NetworkPolicyPath(c *config.Config, r *config.Runner) string {
-	return path.Join(c.GitOps.Paths.Manifests, fileStem(r)+"-network-policy.yaml")
+	return path.Join(c.GitOps.Paths.Manifests, fileStem(r)+networkPolicySuffix)
 }
+
+// The ends of the names of the manifests' files, after the file stem.
+const (
+	externalSecretSuffix = "-external-secret.yaml"
+	gitlabCASuffix       = "-gitlab-ca.yaml"
+	networkPolicySuffix  = "-network-policy.yaml"
+)
 
 // ValuesPath names runner r's Helm values file.
 func ValuesPath(c *config.Config, r *config.Runner) string {
@@ -363,11 +372,19 @@ func renderRunner(cfg *config.Config, b *bases, eso *esoDefaults, r *config.Runn
 	// listed; the order does not reach the output, which Render sorts.
 	app := pendingFile{path: ApplicationPath(cfg, r), kinds: []string{patchApplication}, docs: []any{buildApplication(cfg, b, r, p, manifests)}}
 	pending = slices.Insert(pending, len(pending)-1, app)
+	return finishRunner(&patcher{cfg: cfg, r: r, index: index, profile: p.Name}, p, pending)
+}
 
+// finishRunner applies the runner's patches (pt) to every document of
+// pending and encodes the files, each under the runner's header. applied
+// are the kinds of patch already applied to what pending holds.
+func finishRunner(pt *patcher, p *profile.Profile, pending []pendingFile, applied ...string) (runnerOutput, error) {
 	var out runnerOutput
-	if hasPatches(cfg, r) {
-		pt := &patcher{cfg: cfg, r: r, index: index, profile: p.Name}
+	if hasPatches(pt.cfg, pt.r) {
 		generated := map[string]bool{}
+		for _, k := range applied {
+			generated[k] = true
+		}
 		if err := pt.applyAll(pending, generated); err != nil {
 			return runnerOutput{}, err
 		}
@@ -377,7 +394,8 @@ func renderRunner(cfg *config.Config, b *bases, eso *esoDefaults, r *config.Runn
 		}
 		out.warnings = pt.warnings
 	}
-	if out.files, err = encodeFiles(fileHeader(r, p, out.warnings), pending); err != nil {
+	var err error
+	if out.files, err = encodeFiles(fileHeader(pt.r, p, out.warnings), pending); err != nil {
 		return runnerOutput{}, err
 	}
 	return out, nil
@@ -390,30 +408,48 @@ func renderRunner(cfg *config.Config, b *bases, eso *esoDefaults, r *config.Runn
 // the Application deploys. tomlOf gives the runner's runners.config
 // (runnerTOML, or a cache of it).
 func runnerFiles(cfg *config.Config, b *bases, eso *esoDefaults, r *config.Runner, p *profile.Profile, profileYAML []byte, tomlOf tomlFunc) (pending []pendingFile, manifests []string, err error) {
-	add := func(f pendingFile) { pending = append(pending, f) }
-
-	manifests = []string{path.Base(ExternalSecretPath(cfg, r))}
-	token, err := tokenExternalSecret(cfg, b, eso, r)
+	if pending, err = manifestFiles(cfg, b, eso, r, cfg.GitOps.Paths.Manifests); err != nil {
+		return nil, nil, err
+	}
+	for _, f := range pending {
+		manifests = append(manifests, path.Base(f.path))
+	}
+	toml, err := tomlOf(cfg, r, p)
 	if err != nil {
 		return nil, nil, err
 	}
-	secrets := pendingFile{path: ExternalSecretPath(cfg, r), kinds: []string{patchExternalSecret}, docs: []any{token}}
+	v := buildValues(cfg, b, r, p, toml)
+	pending = append(pending, pendingFile{path: ValuesPath(cfg, r), kinds: []string{patchValues}, docs: []any{v}, tail: profileYAML})
+	return pending, manifests, nil
+}
+
+// manifestFiles builds the plain manifests of runner r that every engine
+// deploys alike, as files in dir: the ExternalSecrets (the token's, and
+// the S3 cache credentials'), GitLab's CA and the egress policy, each
+// only when runnerctl.yaml asks for it. The token's file comes first.
+func manifestFiles(cfg *config.Config, b *bases, eso *esoDefaults, r *config.Runner, dir string) ([]pendingFile, error) {
+	var pending []pendingFile
+	file := func(suffix string) string { return path.Join(dir, fileStem(r)+suffix) }
+	token, err := tokenExternalSecret(cfg, b, eso, r)
+	if err != nil {
+		return nil, err
+	}
+	secrets := pendingFile{path: file(externalSecretSuffix), kinds: []string{patchExternalSecret}, docs: []any{token}}
 	if c := r.Cache; c != nil && c.S3.Credentials != nil {
 		cache, err := cacheExternalSecret(cfg, b, eso, r)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		secrets.kinds = append(secrets.kinds, patchCacheExternalSecret)
 		secrets.docs = append(secrets.docs, cache)
 	}
-	add(secrets)
+	pending = append(pending, secrets)
 	if t := cfg.GitLab.TLS; t != nil && t.CAFile != "" {
 		doc, err := gitlabCASecret(cfg, b, r)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
-		add(pendingFile{path: GitLabCAPath(cfg, r), comment: gitlabCAComment, kinds: []string{patchGitLabCASecret}, docs: []any{doc}})
-		manifests = append(manifests, path.Base(GitLabCAPath(cfg, r)))
+		pending = append(pending, pendingFile{path: file(gitlabCASuffix), comment: gitlabCAComment, kinds: []string{patchGitLabCASecret}, docs: []any{doc}})
 	}
 	if n := r.NetworkPolicy; n != nil {
 		name := networkPolicyName(r)
@@ -421,16 +457,9 @@ func runnerFiles(cfg *config.Config, b *bases, eso *esoDefaults, r *config.Runne
 		if n.Flavor == "cilium" {
 			doc = ciliumPolicy(cfg, b, r, name)
 		}
-		add(pendingFile{path: NetworkPolicyPath(cfg, r), kinds: []string{patchNetworkPolicy}, docs: []any{doc}})
-		manifests = append(manifests, path.Base(NetworkPolicyPath(cfg, r)))
+		pending = append(pending, pendingFile{path: file(networkPolicySuffix), kinds: []string{patchNetworkPolicy}, docs: []any{doc}})
 	}
-	toml, err := tomlOf(cfg, r, p)
-	if err != nil {
-		return nil, nil, err
-	}
-	v := buildValues(cfg, b, r, p, toml)
-	add(pendingFile{path: ValuesPath(cfg, r), kinds: []string{patchValues}, docs: []any{v}, tail: profileYAML})
-	return pending, manifests, nil
+	return pending, nil
 }
 
 // applyAll patches every document of pending in place, and records in

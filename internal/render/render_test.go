@@ -329,9 +329,15 @@ func checkWellFormedFor(t *testing.T, res *render.Result, v string, model bool) 
 				}
 				break
 			}
-			application = application || doc["kind"] == "Application" || doc["kind"] == "ApplicationSet"
-			if strings.Contains(f.Path, "values/") || strings.Contains(f.Path, "helm/") {
-				runners := doc["runners"].(map[string]any)
+			application = application || doc["kind"] == "Application" || doc["kind"] == "ApplicationSet" ||
+				doc["apiVersion"] == "kustomize.toolkit.fluxcd.io/v1" && doc["kind"] == "Kustomization"
+			values := doc
+			if doc["kind"] == "HelmRelease" {
+				values = doc["spec"].(map[string]any)["values"].(map[string]any)
+			}
+			valuesFile := strings.Contains(f.Path, "values/") || strings.Contains(f.Path, "helm/")
+			if doc["kind"] == "HelmRelease" || valuesFile {
+				runners := values["runners"].(map[string]any)
 				tomlText := untpl(t, runners["config"].(string))
 				if _, err := render.DecodeRunnerConfig(tomlText); model && err != nil {
 					t.Errorf("%s: runners.config: %v", f.Path, err)
@@ -339,7 +345,8 @@ func checkWellFormedFor(t *testing.T, res *render.Result, v string, model bool) 
 				for _, i := range rv.Check(tomlText) {
 					t.Errorf("%s: runners.config for gitlab-runner %s: %s", f.Path, v, i.Msg)
 				}
-			} else if doc["apiVersion"] == nil || doc["kind"] == nil {
+			}
+			if !valuesFile && (doc["apiVersion"] == nil || doc["kind"] == nil) {
 				t.Errorf("%s: document without apiVersion/kind", f.Path)
 			}
 		}

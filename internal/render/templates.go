@@ -25,6 +25,13 @@ type bases struct {
 	NetworkPolicy       k8sNetworkPolicy
 	CiliumPolicy        ciliumNetworkPolicy
 	Values              valuesBase
+	// gitops.engine flux
+	FluxKustomization fluxKustomization
+	HelmRelease       helmRelease
+	HelmRepository    helmRepository
+	OCIRepository     ociRepository
+	Namespace         namespace
+	Kustomize         kustomizeConfig
 }
 
 // valuesBase is values.yaml: the runner's part of the values and its
@@ -57,6 +64,12 @@ func (b *bases) files() []baseFile {
 		{"networkpolicy.yaml", &b.NetworkPolicy},
 		{"ciliumnetworkpolicy.yaml", &b.CiliumPolicy},
 		{"values.yaml", &b.Values},
+		{"flux-kustomization.yaml", &b.FluxKustomization},
+		{"flux-helmrelease.yaml", &b.HelmRelease},
+		{"flux-helmrepository.yaml", &b.HelmRepository},
+		{"flux-ocirepository.yaml", &b.OCIRepository},
+		{"namespace.yaml", &b.Namespace},
+		{"kustomize.yaml", &b.Kustomize},
 	}
 }
 

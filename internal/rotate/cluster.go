@@ -17,9 +17,9 @@ import (
 // Cluster is the runner's cluster, reached through the runnerctl-kube
 // helper (kube/remote.Client).
 type Cluster interface {
-	ForceSync(ctx context.Context, ns, name, version, value string) error
+	ForceSync(ctx context.Context, ns, name, version, value, fieldManager string) error
 	SecretHash(ctx context.Context, ns, name, key string) (string, error)
-	Restart(ctx context.Context, ns, name, restartedAt string) error
+	Restart(ctx context.Context, ns, name, restartedAt, fieldManager string) error
 	RolloutStatus(ctx context.Context, ns, name string) (remote.Rollout, error)
 }
 
@@ -39,6 +39,51 @@ type ClusterTarget struct {
 	// Reloader: the profile has Stakater Reloader restart the Deployment
 	// when the Secret changes; runnerctl does not restart it itself.
 	Reloader bool
+	// Flux: gitops.engine flux deploys the runner. Flux owns the
+	// ExternalSecret (kustomize-controller) and the Deployment
+	// (helm-controller); the annotations runnerctl sets on them are then
+	// owned by FluxFieldManager, the field manager Flux documents for
+	// changes made by hand to the objects it manages.
+	Flux bool
+}
+
+// FluxFieldManager is the field manager that Flux's documentation gives
+// kubectl for changes to objects Flux manages (kustomize-controller's
+// "Controlling the apply behavior of resources": fields set with kubectl
+// are reverted unless this manager owns them; helm-controller's
+// "Triggering a reconcile" annotates with it too). kustomize-controller
+// takes over, and so undoes, the fields of the kubectl and
+// before-first-apply managers and of those its --override-manager flag
+// names; helm-controller's drift correction those its own
+// --override-manager names (none by default, v1.6.0's main.go).
+//
+// The restart itself stays the pod template annotation `kubectl rollout
+// restart` sets. Flux has no restart of its own: reconcile.fluxcd.io/
+// requestedAt only makes helm-controller reconcile, and forceAt (with
+// requestedAt) a one-off Helm upgrade that re-applies the same manifests,
+// which changes no pod template and restarts nothing. helm-controller's
+// drift detection (driftDetection.mode: enabled, as render writes it)
+// compares the release's manifests with the cluster by a server-side
+// dry-run apply, in which a field that another manager owns and the chart
+// does not set is no drift, so the annotation stays.
+const FluxFieldManager = "flux-client-side-apply"
+
+// fieldManager is the field manager of the patches for c: Flux's under
+// flux, the helper's own ("") otherwise.
+func (c *ClusterTarget) fieldManager() string {
+	if c.Flux {
+		return FluxFieldManager
+	}
+	return ""
+}
+
+// kubectlFlags ends the kubectl commands that change an object, so that
+// one run by hand is owned as runnerctl's own patches are.
+func (c *ClusterTarget) kubectlFlags() string {
+	if c.Flux {
+		return " --field-manager=" + FluxFieldManager
+	}
+	return ""
 }
 
 // SecretKey is the key of the runner token in the Secret the chart reads,
@@ -80,10 +125,10 @@ func (c *ClusterResult) Done() bool { return c != nil && c.Step == StepDone }
 
 // kubectl commands that finish each step by hand.
 func (c *ClusterTarget) forceSyncCmd() string {
-	return fmt.Sprintf("kubectl -n %s annotate externalsecret %s force-sync=$(date +%%s) --overwrite", c.Namespace, c.ExternalSecret)
+	return fmt.Sprintf("kubectl -n %s annotate externalsecret %s force-sync=$(date +%%s) --overwrite%s", c.Namespace, c.ExternalSecret, c.kubectlFlags())
 }
 func (c *ClusterTarget) restartCmd() string {
-	return fmt.Sprintf("kubectl -n %s rollout restart deployment/%s", c.Namespace, c.Deployment)
+	return fmt.Sprintf("kubectl -n %s rollout restart deployment/%s%s", c.Namespace, c.Deployment, c.kubectlFlags())
 }
 func (c *ClusterTarget) statusCmd() string {
 	return fmt.Sprintf("kubectl -n %s rollout status deployment/%s", c.Namespace, c.Deployment)
@@ -165,7 +210,7 @@ func toCluster(ctx context.Context, d Deps, o Options, t Target, tok secrets.Tok
 	// A timestamp as ESO documents (force-sync=$(date +%s)), but to the
 	// nanosecond: two rotations within a second must still change it.
 	steps.Step(fmt.Sprintf("annotating externalsecret %s/%s with force-sync", c.Namespace, c.ExternalSecret))
-	if err := d.Cluster.ForceSync(ctx, c.Namespace, c.ExternalSecret, c.ESOVersion, o.Now().UTC().Format(time.RFC3339Nano)); err != nil {
+	if err := d.Cluster.ForceSync(ctx, c.Namespace, c.ExternalSecret, c.ESOVersion, o.Now().UTC().Format(time.RFC3339Nano), c.fieldManager()); err != nil {
 		return fail(StepForceSync, "the runner was not restarted: %v; remains: refresh the Secret and restart the runner", err)
 	}
 
@@ -186,7 +231,7 @@ func toCluster(ctx context.Context, d Deps, o Options, t Target, tok secrets.Tok
 	if !c.Reloader {
 		res.Step = StepRestart
 		steps.Step(fmt.Sprintf("restarting deployment %s/%s", c.Namespace, c.Deployment))
-		if err := d.Cluster.Restart(ctx, c.Namespace, c.Deployment, o.Now().UTC().Format(time.RFC3339Nano)); err != nil {
+		if err := d.Cluster.Restart(ctx, c.Namespace, c.Deployment, o.Now().UTC().Format(time.RFC3339Nano), c.fieldManager()); err != nil {
 			return fail(StepRestart, "the runner was not restarted: %v; the Secret holds the new token", err)
 		}
 		res.Restarted = true

@@ -34,10 +34,18 @@ type memCluster struct {
 	contactCalls int
 }
 
-func (m *memCluster) ForceSync(ctx context.Context, ns, name, version, value string) error {
+// managed ends a call's record with the patch's field manager, if any.
+func managed(fieldManager string) string {
+	if fieldManager == "" {
+		return ""
+	}
+	return " as " + fieldManager
+}
+
+func (m *memCluster) ForceSync(ctx context.Context, ns, name, version, value, fieldManager string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.calls = append(m.calls, "forceSync "+ns+"/"+name+" "+version)
+	m.calls = append(m.calls, "forceSync "+ns+"/"+name+" "+version+managed(fieldManager))
 	if m.noSync {
 		return nil
 	}
@@ -70,10 +78,10 @@ func (m *memCluster) SecretHash(_ context.Context, ns, name, key string) (string
 	return m.secret, nil
 }
 
-func (m *memCluster) Restart(_ context.Context, ns, name, at string) error {
+func (m *memCluster) Restart(_ context.Context, ns, name, at, fieldManager string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.calls = append(m.calls, "restart "+ns+"/"+name)
+	m.calls = append(m.calls, "restart "+ns+"/"+name+managed(fieldManager))
 	m.restarts++
 	m.rollLocked()
 	return nil
@@ -200,5 +208,40 @@ func TestClusterContactPermanentError(t *testing.T) {
 	rs := Run(context.Background(), e.deps, o, []Target{tg})
 	if c := rs[0].Cluster; c.Done() || c.Step != StepContact || !strings.Contains(c.Error, "could not be checked") || m.contactCalls != 1 {
 		t.Fatalf("%+v, %d contact reads", c, m.contactCalls)
+	}
+}
+
+// TestClusterFlux: under gitops.engine flux, the force-sync and the
+// restart are the same patches, owned by Flux's field manager for changes
+// made by hand, and the commands left to finish by hand say so too.
+func TestClusterFlux(t *testing.T) {
+	e, m, tg, o := clusterEnv(t, false)
+	tg.Cluster.Flux = true
+	rs := Run(context.Background(), e.deps, o, []Target{tg})
+	if c := rs[0].Cluster; !c.Done() || !c.Restarted || m.restarts != 1 {
+		t.Fatalf("%+v restarts %d", c, m.restarts)
+	}
+	want := "[forceSync ns/gitlab-runner-a-token v1 as flux-client-side-apply secretHash ns/gitlab-runner-a-token runner-token restart ns/gitlab-runner-a as flux-client-side-apply]"
+	if got := fmt.Sprint(m.calls[:3]); got != want {
+		t.Fatalf("calls %s\nwant  %s", got, want)
+	}
+
+	e, m, tg, o = clusterEnv(t, false)
+	tg.Cluster.Flux = true
+	m.noSync = true
+	rs = Run(context.Background(), e.deps, o, []Target{tg})
+	c := rs[0].Cluster
+	if c.Step != StepSecret || len(c.Next) != 2 {
+		t.Fatalf("%+v", c)
+	}
+	if want := "kubectl -n ns rollout restart deployment/gitlab-runner-a --field-manager=flux-client-side-apply"; c.Next[0] != want {
+		t.Errorf("next %q, want %q", c.Next[0], want)
+	}
+	// Without Flux, kubectl's own managers.
+	e, m, tg, o = clusterEnv(t, false)
+	m.noSync = true
+	rs = Run(context.Background(), e.deps, o, []Target{tg})
+	if next := strings.Join(rs[0].Cluster.Next, "\n"); strings.Contains(next, "field-manager") {
+		t.Errorf("ArgoCD runner's next commands name a field manager: %s", next)
 	}
 }

@@ -178,7 +178,7 @@ func Generated(files []render.File, valuesFiles map[string]bool, rv *runnerkeys.
 			f := &files[i]
 			if valuesFiles[f.Path] {
 				found[i] = values(f.Path, f.Content, check)
-			} else if found[i] = Manifest(f.Path, f.Content); found[i] != nil && IsValues(f.Content) {
+			} else if found[i] = manifest(f.Path, f.Content, check); found[i] != nil && IsValues(f.Content) {
 				found[i] = values(f.Path, f.Content, check)
 			}
 			return nil
@@ -191,8 +191,16 @@ func Generated(files []render.File, valuesFiles map[string]bool, rv *runnerkeys.
 }
 
 // Manifest checks that every document of a manifest file parses and names
-// its apiVersion, kind and metadata.name.
+// its apiVersion, kind and metadata.name. A kustomization.yaml (kustomize's
+// configuration, under gitops.engine flux) is no object and needs no name.
 func Manifest(path string, content []byte) []Problem {
+	return manifest(path, content, nil)
+}
+
+// manifest is Manifest that also checks, with check unless it is nil, the
+// runners.config of a HelmRelease's inline values as values checks a
+// values file's.
+func manifest(path string, content []byte, check func(string) []runnerkeys.Issue) []Problem {
 	docs, err := SplitDocs(content)
 	if err != nil {
 		return []Problem{{Severity: Error, File: path, Message: "not valid YAML: " + err.Error()}}
@@ -204,6 +212,12 @@ func Manifest(path string, content []byte) []Problem {
 			ps = append(ps, Problem{Severity: Error, File: path, Message: fmt.Sprintf("document %d (line %d) is not a Kubernetes object: %v", d.Index+1, d.Line, err)})
 			continue
 		}
+		if IsKustomizeConfig(tm.APIVersion) {
+			continue
+		}
+		if check != nil && IsHelmRelease(tm.APIVersion, tm.Kind) {
+			ps = append(ps, helmReleaseValues(path, d, tm, check)...)
+		}
 		for field, v := range map[string]string{"apiVersion": tm.APIVersion, "kind": tm.Kind, "metadata.name": tm.Metadata.Name} {
 			if v == "" {
 				ps = append(ps, Problem{Severity: Error, File: path, Object: tm.Name(), Field: field,
@@ -212,6 +226,46 @@ func Manifest(path string, content []byte) []Problem {
 		}
 	}
 	Sort(ps)
+	return ps
+}
+
+// IsKustomizeConfig reports whether apiVersion is that of kustomize's own
+// configuration (a kustomization.yaml), which kustomize reads and never
+// applies: no API server sees it.
+func IsKustomizeConfig(apiVersion string) bool {
+	return strings.HasPrefix(apiVersion, "kustomize.config.k8s.io/")
+}
+
+// IsHelmRelease reports whether apiVersion and kind are Flux's HelmRelease,
+// whose spec.values are a chart's values inline.
+func IsHelmRelease(apiVersion, kind string) bool {
+	return strings.HasPrefix(apiVersion, "helm.toolkit.fluxcd.io/") && kind == "HelmRelease"
+}
+
+// helmReleaseValues checks the runners.config of HelmRelease d's inline
+// values (spec.values) with check.
+func helmReleaseValues(path string, d Doc, tm TypeMeta, check func(string) []runnerkeys.Issue) []Problem {
+	var hr struct {
+		Spec struct {
+			Values struct {
+				Runners struct {
+					Config *string `yaml:"config"`
+				} `yaml:"runners"`
+			} `yaml:"values"`
+		} `yaml:"spec"`
+	}
+	const field = "spec.values.runners.config"
+	if err := d.Node.Decode(&hr); err != nil {
+		return []Problem{{Severity: Error, File: path, Object: tm.Name(), Field: "spec.values", Message: "not the gitlab-runner chart's values: " + err.Error()}}
+	}
+	c := hr.Spec.Values.Runners.Config
+	if c == nil {
+		return []Problem{{Severity: Error, File: path, Object: tm.Name(), Field: field, Message: "missing: the runner would start without runnerctl's Kubernetes executor settings"}}
+	}
+	ps := runnerConfig(path, field, render.UnescapeTpl(*c), check)
+	for i := range ps {
+		ps[i].Object = tm.Name()
+	}
 	return ps
 }
 
@@ -278,4 +332,40 @@ func runnerConfig(path, field, text string, check func(string) []runnerkeys.Issu
 		ps = append(ps, Problem{Severity: sev, File: path, Field: field, Message: i.Msg})
 	}
 	return ps
+}
+
+// ChartValues returns the chart's values that content holds: content
+// itself for a values file, or the inline spec.values of the HelmRelease
+// in it (gitops.engine flux), encoded as a values file.
+func ChartValues(content []byte) ([]byte, error) {
+	docs, err := SplitDocs(content)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range docs {
+		var hr struct {
+			APIVersion string `yaml:"apiVersion"`
+			Kind       string `yaml:"kind"`
+			Spec       struct {
+				Values yaml.Node `yaml:"values"`
+			} `yaml:"spec"`
+		}
+		if d.Node.Decode(&hr) != nil || !IsHelmRelease(hr.APIVersion, hr.Kind) {
+			continue
+		}
+		if hr.Spec.Values.Kind != yaml.MappingNode {
+			return nil, errors.New("the HelmRelease has no spec.values")
+		}
+		var b bytes.Buffer
+		enc := yaml.NewEncoder(&b)
+		enc.SetIndent(2)
+		if err := enc.Encode(&hr.Spec.Values); err != nil {
+			return nil, err
+		}
+		if err := enc.Close(); err != nil {
+			return nil, err
+		}
+		return b.Bytes(), nil
+	}
+	return content, nil
 }

@@ -87,6 +87,9 @@ type Server struct {
 	deployments map[key]map[string]any
 	restarts    map[key]int
 	stalls      map[string]bool
+	// managers are the field managers of the patches, per
+	// "RESOURCE NS/NAME", in order.
+	managers map[string][]string
 
 	// Step is the delay between the simulated controllers' updates.
 	Step time.Duration
@@ -101,7 +104,7 @@ type Server struct {
 func New() *Server {
 	s := &Server{
 		externals: map[key]map[string]any{}, esVersions: map[key]string{}, secrets: map[key]map[string]any{},
-		deployments: map[key]map[string]any{}, restarts: map[key]int{}, stalls: map[string]bool{},
+		deployments: map[key]map[string]any{}, restarts: map[key]int{}, stalls: map[string]bool{}, managers: map[string][]string{},
 		inj:  inject.New[int]("fake kube", AllOps),
 		Step: 20 * time.Millisecond,
 	}
@@ -241,6 +244,16 @@ func (s *Server) Restarts(ns, name string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.restarts[key{ns, name}]
+}
+
+// FieldManagers are the field managers of the patches of ns/name, a
+// resource (externalsecrets or deployments), in order: the fieldManager
+// parameter, else what the API server takes for it, the user agent up to
+// its first "/".
+func (s *Server) FieldManagers(resource, ns, name string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.managers[resource+" "+ns+"/"+name]...)
 }
 
 // Generation is Deployment ns/name's metadata.generation (0: none).
@@ -498,6 +511,16 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 			status(w, 415, "UnsupportedMediaType", fmt.Sprintf("the body of the request was in an unknown format - accepted media types include: application/merge-patch+json (got %q)", ct), nil)
 			return
 		}
+		manager := r.URL.Query().Get("fieldManager")
+		if manager == "" {
+			manager, _, _ = strings.Cut(r.UserAgent(), "/")
+		}
+		// The API server's own limit (managedFields' manager).
+		if len(manager) > 128 {
+			status(w, 422, "Invalid", "fieldManager: Too long: may not be more than 128 bytes", nil)
+			return
+		}
+		s.managers[resource+" "+ns+"/"+name] = append(s.managers[resource+" "+ns+"/"+name], manager)
 		body, err := io.ReadAll(r.Body)
 		var patch map[string]any
 		if err == nil {

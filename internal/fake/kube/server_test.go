@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -86,7 +87,7 @@ func TestForceSyncCopiesFromStore(t *testing.T) {
 		t.Fatalf("SecretHash = %q, %v; want the hash of the stored value", h, err)
 	}
 	st.set(testValue)
-	if err := c.ForceSync(ctx, "ns", "gitlab-runner-ci-token", "v1", "1"); err != nil {
+	if err := c.ForceSync(ctx, "ns", "gitlab-runner-ci-token", "v1", "1", ""); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "secret synced", func() bool {
@@ -95,7 +96,7 @@ func TestForceSyncCopiesFromStore(t *testing.T) {
 	})
 	// The same annotation value again changes nothing: no reconcile.
 	st.set("newer")
-	if err := c.ForceSync(ctx, "ns", "gitlab-runner-ci-token", "v1", "1"); err != nil {
+	if err := c.ForceSync(ctx, "ns", "gitlab-runner-ci-token", "v1", "1", ""); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(4 * s.Step)
@@ -107,7 +108,7 @@ func TestForceSyncCopiesFromStore(t *testing.T) {
 		t.Fatalf("SecretHash of an absent key = %q, %v", h, err)
 	}
 	// v1beta1 is another resource: not found here.
-	if err := c.ForceSync(ctx, "ns", "gitlab-runner-ci-token", "v1beta1", "2"); !errors.Is(err, remote.ErrNotFound) {
+	if err := c.ForceSync(ctx, "ns", "gitlab-runner-ci-token", "v1beta1", "2", ""); !errors.Is(err, remote.ErrNotFound) {
 		t.Fatalf("v1beta1 ForceSync: %v, want ErrNotFound", err)
 	}
 }
@@ -122,7 +123,7 @@ func TestRestartRollsOut(t *testing.T) {
 	if err != nil || !r.Complete() || r.Generation != 1 {
 		t.Fatalf("initial rollout %+v, %v", r, err)
 	}
-	if err := c.Restart(ctx, "ns", "gitlab-runner-ci", "2026-01-01T00:00:00Z"); err != nil {
+	if err := c.Restart(ctx, "ns", "gitlab-runner-ci", "2026-01-01T00:00:00Z", ""); err != nil {
 		t.Fatal(err)
 	}
 	if got := s.Restarts("ns", "gitlab-runner-ci"); got != 1 {
@@ -138,7 +139,7 @@ func TestRestartRollsOut(t *testing.T) {
 	})
 	contacted.Wait()
 	// The same restartedAt is no change: no new generation.
-	if err := c.Restart(ctx, "ns", "gitlab-runner-ci", "2026-01-01T00:00:00Z"); err != nil {
+	if err := c.Restart(ctx, "ns", "gitlab-runner-ci", "2026-01-01T00:00:00Z", ""); err != nil {
 		t.Fatal(err)
 	}
 	if g := s.Generation("ns", "gitlab-runner-ci"); g != 2 {
@@ -153,11 +154,11 @@ func TestErrors(t *testing.T) {
 		t.Fatalf("unknown deployment: %v", err)
 	}
 	s.Fail(fakekube.OpPatchDeployment, 403)
-	if err := c.Restart(ctx, "ns", "gitlab-runner-ci", "x"); !errors.Is(err, remote.ErrForbidden) {
+	if err := c.Restart(ctx, "ns", "gitlab-runner-ci", "x", ""); !errors.Is(err, remote.ErrForbidden) {
 		t.Fatalf("forbidden restart: %v", err)
 	}
 	s.Clear()
-	if err := c.Restart(ctx, "ns", "gitlab-runner-ci", "x"); err != nil {
+	if err := c.Restart(ctx, "ns", "gitlab-runner-ci", "x", ""); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -218,5 +219,31 @@ func TestStrict(t *testing.T) {
 	meta, _ := body["metadata"].(map[string]any)
 	if code != 200 || meta["name"] != "gitlab-runner-ci-token" || body["status"] != nil {
 		t.Fatalf("patch of server-owned fields: %d %v", code, body)
+	}
+}
+
+// TestFieldManagers: the helper's patches carry the field manager asked
+// for (Flux's, under gitops.engine flux), else the API server names the
+// manager after the helper's user agent.
+func TestFieldManagers(t *testing.T) {
+	s, c, _ := setup(t)
+	ctx := context.Background()
+	if err := c.ForceSync(ctx, "ns", "gitlab-runner-ci-token", "v1", "1", ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.ForceSync(ctx, "ns", "gitlab-runner-ci-token", "v1", "2", "flux-client-side-apply"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Restart(ctx, "ns", "gitlab-runner-ci", "x", "flux-client-side-apply"); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.FieldManagers("externalsecrets", "ns", "gitlab-runner-ci-token"); fmt.Sprint(got) != "[runnerctl-kube flux-client-side-apply]" {
+		t.Errorf("ExternalSecret patched by %q", got)
+	}
+	if got := s.FieldManagers("deployments", "ns", "gitlab-runner-ci"); fmt.Sprint(got) != "[flux-client-side-apply]" {
+		t.Errorf("Deployment patched by %q", got)
+	}
+	if err := c.Restart(ctx, "ns", "gitlab-runner-ci", "y", strings.Repeat("m", 129)); err == nil {
+		t.Error("a field manager longer than the API server allows was accepted")
 	}
 }

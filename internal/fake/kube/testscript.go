@@ -3,6 +3,7 @@ package kube
 import (
 	"encoding/json"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -35,10 +36,12 @@ const CmdUsage = `usage: fake-kube SUBCOMMAND [ARGS]
                          kubeconfig context CONTEXT (default: CLUSTER); $KUBECONFIG
                          is rewritten with it (same token as fake)
   runner NAME RUNNER_ID  add runner NAME's ExternalSecret (read from the
-                         rendered manifests/gitlab-runner-NAME-external-secret.yaml),
-                         its Secret synced from the store, and its Deployment
-                         gitlab-runner-NAME (with Reloader's annotation when the
-                         rendered values carry it); its pods are GitLab runner RUNNER_ID.
+                         rendered manifests/gitlab-runner-NAME-external-secret.yaml,
+                         or DIR/gitlab-runner-NAME/gitlab-runner-NAME-external-secret.yaml
+                         under gitops.engine flux), its Secret synced from the
+                         store, and its Deployment gitlab-runner-NAME (with
+                         Reloader's annotation when the rendered values, or
+                         HelmRelease, carry it); its pods are GitLab runner RUNNER_ID.
                          NAME@CLUSTER: runner NAME's cluster CLUSTER, in that
                          cluster's server, from its files (gitlab-runner-NAME-CLUSTER-...);
                          restarts and secret-holds take NAME@CLUSTER too
@@ -49,6 +52,8 @@ const CmdUsage = `usage: fake-kube SUBCOMMAND [ARGS]
   delay OP DURATION      hold every answer of OP for DURATION (0 removes)
   clear                  remove faults, delays and stalls
   restarts NAME N        assert that Deployment gitlab-runner-NAME got N restart patches
+  patched-by NAME MANAGER  assert that every patch of runner NAME's ExternalSecret
+                         and Deployment, and at least one, had field manager MANAGER
   secret-holds NAME RUNNER_ID  assert that Secret gitlab-runner-NAME-token's
                          runner-token is fake GitLab runner RUNNER_ID's current
                          token (never printed; ! negates)
@@ -138,6 +143,16 @@ func Cmd(ts *testscript.TestScript, neg bool, args []string) {
 		got := k.Restarts(k.namespace(ts, name), "gitlab-runner-"+name)
 		if want := fake.Atoi(ts, args[1]); got != want {
 			ts.Fatalf("fake-kube: deployment gitlab-runner-%s (%s) got %d restart patches, want %d", name, args[0], got, want)
+		}
+	case "patched-by":
+		nargs(2)
+		k := scriptServer(ts)
+		ns, release := k.namespace(ts, args[0]), "gitlab-runner-"+args[0]
+		for _, obj := range [][2]string{{"externalsecrets", release + "-token"}, {"deployments", release}} {
+			got := k.FieldManagers(obj[0], ns, obj[1])
+			if len(got) == 0 || slices.ContainsFunc(got, func(m string) bool { return m != args[1] }) {
+				ts.Fatalf("fake-kube: %s %s/%s was patched by %q, want only %q", obj[0], ns, obj[1], got, args[1])
+			}
 		}
 	case "secret-holds":
 		nargs(2)
@@ -238,9 +253,10 @@ func addScriptRunner(ts *testscript.TestScript, instance, idArg string) {
 	ts.Check(err)
 	release := "gitlab-runner-" + name
 	// A cluster's files are named after the runner and the cluster; its
-	// objects in the cluster after the runner alone.
+	// objects in the cluster after the runner alone. Under flux, a
+	// runner's files are in a directory of their own.
 	stem := "gitlab-runner-" + strings.ReplaceAll(instance, "@", "-")
-	data, err := os.ReadFile(ts.MkAbs("manifests/" + stem + "-external-secret.yaml"))
+	data, err := os.ReadFile(rendered(ts, "manifests/"+stem+"-external-secret.yaml", "*/"+release+"/"+release+"-external-secret.yaml"))
 	ts.Check(err)
 	j, err := yaml.YAMLToJSON(data)
 	ts.Check(err)
@@ -248,7 +264,7 @@ func addScriptRunner(ts *testscript.TestScript, instance, idArg string) {
 	ts.Check(json.Unmarshal(j, &obj))
 	ts.Check(k.AddExternalSecret(obj))
 	ns := obj["metadata"].(map[string]any)["namespace"].(string)
-	values, err := os.ReadFile(ts.MkAbs("values/" + stem + ".yaml"))
+	values, err := os.ReadFile(rendered(ts, "values/"+stem+".yaml", "*/"+release+"/"+release+"-helm-release.yaml"))
 	ts.Check(err)
 	var reload []string
 	for _, line := range strings.Split(string(values), "\n") {
@@ -260,4 +276,24 @@ func addScriptRunner(ts *testscript.TestScript, instance, idArg string) {
 	k.mu.Lock()
 	k.ns[name], k.ids[ns+"/"+release] = ns, id
 	k.mu.Unlock()
+}
+
+// rendered is the path of a rendered file: argocd under the default
+// gitops.paths, else the one file matching the flux pattern (a runner's
+// directory in gitops.paths.manifests).
+func rendered(ts *testscript.TestScript, argocd, flux string) string {
+	if p := ts.MkAbs(argocd); fileExists(p) {
+		return p
+	}
+	m, err := filepath.Glob(ts.MkAbs(flux))
+	ts.Check(err)
+	if len(m) != 1 {
+		ts.Fatalf("fake-kube: neither %s nor exactly one %s (found %q)", argocd, flux, m)
+	}
+	return m[0]
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }

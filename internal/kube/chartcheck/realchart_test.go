@@ -58,15 +58,19 @@ func TestPublishedChart(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			valuesPath := cfg.GitOps.Paths.Values + "/gitlab-runner-" + r.Name + ".yaml"
-			if r.Cluster != "" {
-				valuesPath = cfg.GitOps.Paths.Values + "/gitlab-runner-" + r.Name + "-" + r.Cluster + ".yaml"
-			}
+			// The values file (each cluster's, for a runner with
+			// clusters), or under gitops.engine flux the HelmRelease
+			// whose spec.values they are.
+			valuesPath := render.ValuesSourcePath(cfg, r)
 			i := slices.IndexFunc(res.Files, func(f render.File) bool { return f.Path == valuesPath })
 			if i < 0 {
 				t.Fatalf("no values file %s", valuesPath)
 			}
-			in := Input{ValuesPath: valuesPath, Values: res.Files[i].Content, ReleaseName: "gitlab-runner-" + r.Name, Namespace: r.Namespace, Claims: validate.ClaimsOf(p)}
+			values, err := validate.ChartValues(res.Files[i].Content)
+			if err != nil {
+				t.Fatalf("%s: %v", valuesPath, err)
+			}
+			in := Input{ValuesPath: valuesPath, Values: values, ReleaseName: "gitlab-runner-" + r.Name, Namespace: r.Namespace, Claims: validate.ClaimsOf(p)}
 			for _, pr := range Check(ctx, ch, in) {
 				if pr.Severity == validate.Error {
 					t.Errorf("runner %q: %s", r.ID(), pr)

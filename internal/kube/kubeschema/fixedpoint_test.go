@@ -63,25 +63,50 @@ func releaseValidator(t *testing.T, rel string) (v *Validator, what string) {
 	if err != nil {
 		t.Fatalf("ESO %s CRDs: %v", release, err)
 	}
+	flux, err := upstream.Flux()
+	if err != nil {
+		t.Fatalf("Flux CRDs: %v", err)
+	}
 	v = New()
 	// Drift is what the test lists itself, field by field.
 	v.AllowDrift = true
-	for _, dir := range []string{argo, eso} {
+	for _, dir := range append([]string{argo, eso}, flux...) {
 		for p, b := range readCRDDir(t, dir) {
 			if ps := v.AddCRDs(p, b); len(ps) > 0 {
 				t.Fatalf("AddCRDs(%s): %s", p, dump(ps))
 			}
 		}
 	}
-	what = fmt.Sprintf("ESO %s + ArgoCD %s", release, upstream.Modules[0].Version)
+	what = fmt.Sprintf("ESO %s + ArgoCD %s + %s", release, upstream.Modules[0].Version, fluxVersions())
 	if r, _ := config.ESOReleaseOf(rel); r.APIVersion == "v1beta1" {
 		// Current ESO releases define external-secrets.io/v1beta1 without
 		// serving it: a v1beta1 render is checked against that schema,
 		// the newest v1beta1 there is.
 		v.serveAll = true
-		what = fmt.Sprintf("ESO %s's v1beta1 schema (not served there) + ArgoCD %s", release, upstream.Modules[0].Version)
+		what = fmt.Sprintf("ESO %s's v1beta1 schema (not served there) + ArgoCD %s + %s", release, upstream.Modules[0].Version, fluxVersions())
 	}
 	return v, what
+}
+
+// fluxVersions names the pinned Flux controllers.
+func fluxVersions() string {
+	var parts []string
+	for _, m := range upstream.FluxModules {
+		parts = append(parts, m.Name+" "+m.Version)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// mustAdmit are the kinds (GROUP/KIND) every generated object of which
+// must be admitted: those whose CRDs the validator has.
+var mustAdmit = map[string]bool{
+	"argoproj.io/Application":                   true,
+	"argoproj.io/ApplicationSet":                true,
+	"external-secrets.io/ExternalSecret":        true,
+	"helm.toolkit.fluxcd.io/HelmRelease":        true,
+	"source.toolkit.fluxcd.io/HelmRepository":   true,
+	"source.toolkit.fluxcd.io/OCIRepository":    true,
+	"kustomize.toolkit.fluxcd.io/Kustomization": true,
 }
 
 // fixedPointCase is one runnerctl.yaml to render.
@@ -146,6 +171,12 @@ runners:
 
 // matrixCases are every built-in profile with every backend.
 func matrixCases(t *testing.T) []fixedPointCase {
+	return profileBackendCases(t, "", func(backend, prof string) string { return fmt.Sprintf(matrixSpec, backend, prof) })
+}
+
+// profileBackendCases are the runnerctl.yaml files spec makes for every
+// backend and built-in profile, named after both with prefix.
+func profileBackendCases(t *testing.T, prefix string, spec func(backend, prof string) string) []fixedPointCase {
 	t.Helper()
 	ps, err := profile.Load("")
 	if err != nil {
@@ -154,13 +185,52 @@ func matrixCases(t *testing.T) []fixedPointCase {
 	var cases []fixedPointCase
 	for _, backend := range config.Backends {
 		for _, prof := range ps.Names() {
-			spec := fmt.Sprintf(matrixSpec, backend, prof)
-			cfg, err := config.Parse("runnerctl.yaml", []byte(spec), func(cfg *config.Config) []config.FieldError { return render.Check(cfg, ps) })
+			name := prefix + prof + "×" + backend
+			cfg, err := config.Parse("runnerctl.yaml", []byte(spec(backend, prof)), func(cfg *config.Config) []config.FieldError { return render.Check(cfg, ps) })
 			if err != nil {
-				t.Fatalf("%s × %s: %v", prof, backend, err)
+				t.Fatalf("%s: %v", name, err)
 			}
-			cases = append(cases, fixedPointCase{name: prof + "×" + backend, cfg: cfg, profiles: ps})
+			cases = append(cases, fixedPointCase{name: name, cfg: cfg, profiles: ps})
 		}
+	}
+	return cases
+}
+
+// fluxMatrixSpec is matrixSpec under gitops.engine flux, with an egress
+// policy as well; chart is the chart's repoURL (https or oci), which
+// decides the chart's source kind.
+const fluxMatrixSpec = `apiVersion: runnerctl.dev/v1alpha1
+kind: Config
+gitlab: {url: "https://gitlab.example.com/"}
+gitops:
+  repoURL: "https://gitlab.example.com/platform/gitops.git"
+  engine: flux
+  paths: {applications: clusters/prod/runners, manifests: runners}
+flux: {dependsOn: [external-secrets], sourceRef: {namespace: gitops}}
+chart: {repoURL: %q}
+secrets: {backend: %s, store: {name: store}}
+runners:
+  - name: ci
+    profile: %s
+    autoscaling: {minReplicas: 1, maxReplicas: 3, targetAverageJobs: "2"}
+    networkPolicy: {gitlabCIDRs: [10.20.0.10/32], apiServerCIDRs: [10.96.0.1/32]}
+    cache:
+      s3:
+        serverAddress: minio.minio.svc:9000
+        bucketName: runner-cache
+        credentials:
+          accessKey: {key: ci/cache, property: access}
+          secretKey: {key: ci/cache, property: secret}
+`
+
+// fluxMatrixCases are every built-in profile with every backend under
+// flux, from an https chart repository and from an OCI one.
+func fluxMatrixCases(t *testing.T) []fixedPointCase {
+	var cases []fixedPointCase
+	for _, chart := range []string{"https://charts.gitlab.io", "oci://registry.example.com/charts"} {
+		cases = append(cases, profileBackendCases(t, "flux "+chart+" ", func(backend, prof string) string {
+			return fmt.Sprintf(fluxMatrixSpec, chart, backend, prof)
+		})...)
 	}
 	return cases
 }
@@ -246,7 +316,7 @@ func renderFor(t *testing.T, c fixedPointCase, rel string) *render.Result {
 // fields whose stored form differs from the file, as
 // "CASE FILE: OBJECT: CHANGE" lines, and how many custom resources were
 // admitted.
-func drift(t *testing.T, v *Validator, c fixedPointCase, res *render.Result) (lines []string, admitted int) {
+func drift(t *testing.T, v *Validator, c fixedPointCase, res *render.Result, kinds map[string]int) (lines []string, admitted int) {
 	t.Helper()
 	for _, f := range res.Files {
 		if strings.HasPrefix(f.Path, c.cfg.GitOps.Paths.Values+"/") {
@@ -267,13 +337,16 @@ func drift(t *testing.T, v *Validator, c fixedPointCase, res *render.Result) (li
 			}
 			a := v.Admit(context.Background(), doc)
 			kind, _ := raw["kind"].(string)
+			apiVersion, _ := raw["apiVersion"].(string)
+			group, _, _ := strings.Cut(apiVersion, "/")
 			if a.Stored == nil {
-				if kind == "Application" || kind == "ApplicationSet" || kind == "ExternalSecret" {
+				if mustAdmit[group+"/"+kind] {
 					t.Errorf("%s %s: %s not admitted:\n%s", c.name, f.Path, kind, dump(a.Problems))
 				}
 				continue
 			}
 			admitted++
+			kinds[group+"/"+kind]++
 			if validate.HasErrors(a.Problems) {
 				t.Errorf("%s %s: invalid:\n%s", c.name, f.Path, dump(a.Problems))
 			}
@@ -326,20 +399,26 @@ func generatedDrift(t *testing.T, v *Validator, where string, set map[string]any
 // object differ from it forever, and ArgoCD report it OutOfSync. Run it
 // with -v for the count of differing fields per release line.
 func TestGeneratedObjectsAreFixedPoints(t *testing.T) {
-	cases := slices.Concat(exampleCases(t), matrixCases(t), fleetCases(t))
+	cases := slices.Concat(exampleCases(t), matrixCases(t), fleetCases(t), fluxMatrixCases(t))
 	for _, r := range config.ESOReleases {
 		rel := r.Version
 		t.Run("eso-"+rel, func(t *testing.T) {
 			v, what := releaseValidator(t, rel)
 			var all []string
 			total := 0
+			kinds := map[string]int{}
 			for _, c := range cases {
-				lines, n := drift(t, v, c, renderFor(t, c, rel))
+				lines, n := drift(t, v, c, renderFor(t, c, rel), kinds)
 				all = append(all, lines...)
 				total += n
 			}
 			if total < 2*len(cases) {
 				t.Errorf("only %d custom resources admitted for %d cases", total, len(cases))
+			}
+			for k := range mustAdmit {
+				if kinds[k] == 0 {
+					t.Errorf("no %s admitted: the cases do not cover it", k)
+				}
 			}
 			t.Logf("%s: %d custom resources from %d runnerctl.yaml files, %d fields differ", what, total, len(cases), len(all))
 			if len(all) > 0 {

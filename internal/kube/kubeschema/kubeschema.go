@@ -1,6 +1,7 @@
 // Package kubeschema validates Kubernetes objects the way the API server
 // does, without an API server: custom resources (ArgoCD's Application and
 // ApplicationSet, ESO's ExternalSecret, SecretStore, ClusterSecretStore,
+// Flux's HelmRelease, HelmRepository, OCIRepository and Kustomization,
 // anything a CRD defines) against their CRD's structural schema with
 // k8s.io/apiextensions-apiserver's own code — unknown fields the server
 // would prune, defaulting, OpenAPI validation, metadata, list-type
@@ -75,7 +76,9 @@ type version struct {
 	validator  apiservervalidation.SchemaValidator
 	cel        *cel.Validator
 	namespaced bool
-	err        error
+	// statusSubresource: the version has the status subresource.
+	statusSubresource bool
+	err               error
 }
 
 // New returns a Validator knowing no CRD yet.
@@ -227,6 +230,12 @@ func (v *Validator) Admit(ctx context.Context, doc []byte) Admission {
 			ps[i].Object = obj
 		}
 		a.Problems = ps
+		return a
+	}
+	// A kustomization.yaml is kustomize's configuration, which Flux's
+	// kustomize-controller builds with and never sends to the API server:
+	// there is nothing to admit.
+	if validate.IsKustomizeConfig(u.GetAPIVersion()) {
 		return a
 	}
 	// What ArgoCD refuses only when it syncs, whatever the CRD says.
@@ -439,6 +448,15 @@ func (v *Validator) custom(ctx context.Context, e *crdEntry, gvk schema.GroupVer
 	// rest of the difference from the stored object is the defaults.
 	written := runtime.DeepCopyJSON(u.Object)
 	structuraldefaulting.Default(u.Object, ver.structural)
+	if ver.statusSubresource {
+		// The create strategy drops status, the controller's, after
+		// decoding has defaulted it (Flux's CRDs default
+		// status.observedGeneration): a manifest neither has it nor
+		// can make the live object's equal to it, and GitOps tools do
+		// not compare it.
+		delete(written, "status")
+		delete(u.Object, "status")
+	}
 	for _, c := range Changes(written, u.Object) {
 		ps = append(ps, v.drift(c))
 	}
@@ -547,6 +565,9 @@ func (ver *version) build(crd *apiextensionsv1.CustomResourceDefinition, cv *api
 	ver.structural = s
 	ver.validator = validator
 	ver.namespaced = crd.Spec.Scope == apiextensionsv1.NamespaceScoped
+	if sub, err := apihelpers.GetSubresourcesForVersion(crd, cv.Name); err == nil && sub != nil && sub.Status != nil {
+		ver.statusSubresource = true
+	}
 	// Compiles the CEL rules (x-kubernetes-validations) once.
 	ver.cel = cel.NewValidator(s, true, celconfig.PerCallLimit)
 	return nil

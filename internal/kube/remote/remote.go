@@ -57,9 +57,9 @@ func Find() (string, error) { return helper.Find(HelperName, ErrNoHelper) }
 
 // Cluster is what the helper does in a cluster; Client implements it.
 type Cluster interface {
-	ForceSync(ctx context.Context, ns, name, version, value string) error
+	ForceSync(ctx context.Context, ns, name, version, value, fieldManager string) error
 	SecretHash(ctx context.Context, ns, name, key string) (string, error)
-	Restart(ctx context.Context, ns, name, restartedAt string) error
+	Restart(ctx context.Context, ns, name, restartedAt, fieldManager string) error
 	RolloutStatus(ctx context.Context, ns, name string) (Rollout, error)
 }
 
@@ -93,8 +93,8 @@ func start(ctx context.Context, path string, open wire.Open, stderr io.Writer) (
 }
 
 // ForceSync implements Cluster.
-func (c *Client) ForceSync(ctx context.Context, ns, name, version, value string) error {
-	_, err := helper.Call[helper.None](ctx, c.c, wire.ForceSync{Namespace: ns, Name: name, APIVersion: version, Value: value})
+func (c *Client) ForceSync(ctx context.Context, ns, name, version, value, fieldManager string) error {
+	_, err := helper.Call[helper.None](ctx, c.c, wire.ForceSync{Namespace: ns, Name: name, APIVersion: version, Value: value, FieldManager: fieldManager})
 	return err
 }
 
@@ -105,8 +105,8 @@ func (c *Client) SecretHash(ctx context.Context, ns, name, key string) (string, 
 }
 
 // Restart implements Cluster.
-func (c *Client) Restart(ctx context.Context, ns, name, restartedAt string) error {
-	_, err := helper.Call[helper.None](ctx, c.c, wire.Restart{Namespace: ns, Name: name, RestartedAt: restartedAt})
+func (c *Client) Restart(ctx context.Context, ns, name, restartedAt, fieldManager string) error {
+	_, err := helper.Call[helper.None](ctx, c.c, wire.Restart{Namespace: ns, Name: name, RestartedAt: restartedAt, FieldManager: fieldManager})
 	return err
 }
 

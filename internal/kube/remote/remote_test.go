@@ -19,8 +19,8 @@ type fakeCluster struct {
 	err   error
 }
 
-func (f *fakeCluster) ForceSync(_ context.Context, ns, name, version, value string) error {
-	f.calls = append(f.calls, fmt.Sprintf("forceSync %s/%s %s %s", ns, name, version, value))
+func (f *fakeCluster) ForceSync(_ context.Context, ns, name, version, value, manager string) error {
+	f.calls = append(f.calls, fmt.Sprintf("forceSync %s/%s %s %s%s", ns, name, version, value, as(manager)))
 	return f.err
 }
 
@@ -29,8 +29,16 @@ func (f *fakeCluster) SecretHash(_ context.Context, ns, name, key string) (strin
 	return "abc", f.err
 }
 
-func (f *fakeCluster) Restart(_ context.Context, ns, name, at string) error {
-	f.calls = append(f.calls, fmt.Sprintf("restart %s/%s %s", ns, name, at))
+// as records a field manager in a call, when there is one.
+func as(manager string) string {
+	if manager == "" {
+		return ""
+	}
+	return " as " + manager
+}
+
+func (f *fakeCluster) Restart(_ context.Context, ns, name, at, manager string) error {
+	f.calls = append(f.calls, fmt.Sprintf("restart %s/%s %s%s", ns, name, at, as(manager)))
 	return f.err
 }
 
@@ -74,7 +82,7 @@ func TestProtocol(t *testing.T) {
 		t.Fatalf("protocol mismatch: %v", err)
 	}
 	c := pipeClient(t, h)
-	if err := c.ForceSync(ctx, "ns", "es", "v1", "1"); err == nil || !errors.Is(err, ErrConfig) {
+	if err := c.ForceSync(ctx, "ns", "es", "v1", "1", ""); err == nil || !errors.Is(err, ErrConfig) {
 		t.Fatalf("a call before open: %v", err)
 	}
 	if err := c.c.Open(ctx, wire.Open{Spec: &Spec{Kubeconfig: "k", Context: "c"}}); err != nil {
@@ -83,24 +91,24 @@ func TestProtocol(t *testing.T) {
 	if spec != (Spec{Kubeconfig: "k", Context: "c"}) {
 		t.Fatalf("opened %+v", spec)
 	}
-	if err := c.ForceSync(ctx, "ns", "es", "v1", "1"); err != nil {
+	if err := c.ForceSync(ctx, "ns", "es", "v1", "1", ""); err != nil {
 		t.Fatal(err)
 	}
 	if h, err := c.SecretHash(ctx, "ns", "s", "runner-token"); err != nil || h != "abc" {
 		t.Fatalf("SecretHash = %q, %v", h, err)
 	}
-	if err := c.Restart(ctx, "ns", "d", "T"); err != nil {
+	if err := c.Restart(ctx, "ns", "d", "T", "flux-client-side-apply"); err != nil {
 		t.Fatal(err)
 	}
 	if r, err := c.RolloutStatus(ctx, "ns", "d"); err != nil || !r.Complete() {
 		t.Fatalf("RolloutStatus = %+v, %v", r, err)
 	}
-	want := "forceSync ns/es v1 1|secretHash ns/s runner-token|restart ns/d T|rolloutStatus ns/d"
+	want := "forceSync ns/es v1 1|secretHash ns/s runner-token|restart ns/d T as flux-client-side-apply|rolloutStatus ns/d"
 	if got := strings.Join(fc.calls, "|"); got != want {
 		t.Fatalf("calls %s, want %s", got, want)
 	}
 	fc.err = fmt.Errorf("deployment x: %w", ErrForbidden)
-	if err := c.Restart(ctx, "ns", "d", "T"); !errors.Is(err, ErrForbidden) || err.Error() != "deployment x: forbidden" {
+	if err := c.Restart(ctx, "ns", "d", "T", ""); !errors.Is(err, ErrForbidden) || err.Error() != "deployment x: forbidden" {
 		t.Fatalf("error across the pipe: %v", err)
 	}
 }
@@ -184,7 +192,7 @@ func TestChartsOnlySession(t *testing.T) {
 	if _, err := c.Validate(ctx, validate.Request{}); !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "nothing to validate") {
 		t.Fatalf("a failing validate across the pipe: %v", err)
 	}
-	if err := c.Restart(ctx, "ns", "d", "T"); !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "charts-only") {
+	if err := c.Restart(ctx, "ns", "d", "T", ""); !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "charts-only") {
 		t.Fatalf("a cluster operation in a charts-only session: %v", err)
 	}
 	if err := c.c.Open(ctx, wire.Open{Spec: &Spec{}}); !errors.Is(err, ErrConfig) || opened {

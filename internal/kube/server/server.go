@@ -20,13 +20,13 @@ import (
 type Cluster interface {
 	// ForceSync sets the force-sync annotation of ExternalSecret
 	// (external-secrets.io/VERSION) ns/name to value.
-	ForceSync(ctx context.Context, ns, name, version, value string) error
+	ForceSync(ctx context.Context, ns, name, version, value, fieldManager string) error
 	// SecretHash is the hex SHA-256 of Secret ns/name's data[key]; "" when
 	// the key is absent.
 	SecretHash(ctx context.Context, ns, name, key string) (string, error)
 	// Restart restarts Deployment ns/name as `kubectl rollout restart`
 	// does, with restartedAt as the annotation's value.
-	Restart(ctx context.Context, ns, name, restartedAt string) error
+	Restart(ctx context.Context, ns, name, restartedAt, fieldManager string) error
 	// RolloutStatus reads Deployment ns/name's rollout state.
 	RolloutStatus(ctx context.Context, ns, name string) (wire.Rollout, error)
 }
@@ -95,7 +95,7 @@ func Serve(ctx context.Context, r io.Reader, w io.Writer, h Handlers) error {
 	helper.Handle(s, func(ctx context.Context, m wire.ForceSync) (helper.None, error) {
 		c, err := open(m)
 		if err == nil {
-			err = c.ForceSync(ctx, m.Namespace, m.Name, m.APIVersion, m.Value)
+			err = c.ForceSync(ctx, m.Namespace, m.Name, m.APIVersion, m.Value, m.FieldManager)
 		}
 		return helper.None{}, err
 	})
@@ -110,7 +110,7 @@ func Serve(ctx context.Context, r io.Reader, w io.Writer, h Handlers) error {
 	helper.Handle(s, func(ctx context.Context, m wire.Restart) (helper.None, error) {
 		c, err := open(m)
 		if err == nil {
-			err = c.Restart(ctx, m.Namespace, m.Name, m.RestartedAt)
+			err = c.Restart(ctx, m.Namespace, m.Name, m.RestartedAt, m.FieldManager)
 		}
 		return helper.None{}, err
 	})

@@ -28,8 +28,10 @@ const HelperName = "runnerctl-kube"
 // come from the same release. Version 2 added the charts-only open and
 // chartVersion; version 3, validate; version 4, validate's allowDrift (an
 // older helper would report drift as errors); version 5, one typed message
-// per operation in package helper's envelope.
-const Version = 5
+// per operation in package helper's envelope; version 6, the field manager
+// of forceSync's and restart's patches (an older helper would patch as
+// itself, which Flux may revert).
+const Version = 6
 
 // Sentinel errors that callers act on; they survive the process boundary.
 var (
@@ -83,6 +85,8 @@ type ForceSync struct {
 	Name       string `json:"name"`
 	APIVersion string `json:"apiVersion,omitempty"`
 	Value      string `json:"value"`
+	// FieldManager owns the change; "" is the helper's own name.
+	FieldManager string `json:"fieldManager,omitempty"`
 }
 
 // Op implements helper.Message.
@@ -111,6 +115,8 @@ type Restart struct {
 	Namespace   string `json:"namespace"`
 	Name        string `json:"name"`
 	RestartedAt string `json:"restartedAt"`
+	// FieldManager owns the change; "" is the helper's own name.
+	FieldManager string `json:"fieldManager,omitempty"`
 }
 
 // Op implements helper.Message.

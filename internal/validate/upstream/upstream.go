@@ -1,5 +1,6 @@
 // Package upstream finds the upstream CRDs that tests validate against:
-// ArgoCD's and External Secrets Operator's, from pinned module versions in
+// ArgoCD's, External Secrets Operator's and Flux's (helm-controller,
+// source-controller, kustomize-controller), from pinned module versions in
 // the Go module cache (downloaded through the module proxy when missing),
 // and ESO v2.9.0's from the shared reference directory next to the
 // repository (its Go module needs a newer Go than this one to download).
@@ -28,14 +29,27 @@ type Module struct {
 var Modules = []Module{
 	{Name: "argo-cd", Path: "github.com/argoproj/argo-cd/v3", Version: "v3.5.7", Dir: "manifests/crds"},
 	{Name: "external-secrets", Path: "github.com/external-secrets/external-secrets", Version: "v1.3.2", Dir: "config/crds/bases"},
+	// Flux: the controllers' main modules hold their CRDs. These versions
+	// need Go 1.26.0 (their go.mod) and download with this repository's
+	// Go; their API submodules (.../api) at these versions need Go 1.27,
+	// which is one reason render defines the few Flux types itself.
+	{Name: "helm-controller", Path: "github.com/fluxcd/helm-controller", Version: "v1.6.0", Dir: "config/crd/bases"},
+	{Name: "source-controller", Path: "github.com/fluxcd/source-controller", Version: "v1.9.0", Dir: "config/crd/bases"},
+	{Name: "kustomize-controller", Path: "github.com/fluxcd/kustomize-controller", Version: "v1.9.0", Dir: "config/crd/bases"},
 }
+
+// FluxModules are the Flux controllers among Modules.
+var FluxModules = Modules[2:]
 
 // Dirs returns the CRD directories of every pinned module, in the order
 // of Modules, downloading a module into the module cache when it is not
 // there yet.
-func Dirs() ([]string, error) {
+func Dirs() ([]string, error) { return dirsOf(Modules) }
+
+// dirsOf returns the CRD directories of ms, in order.
+func dirsOf(ms []Module) ([]string, error) {
 	var dirs []string
-	for _, m := range Modules {
+	for _, m := range ms {
 		d, err := moduleDir(m)
 		if err != nil {
 			return nil, err
@@ -63,6 +77,10 @@ func download(m Module) (string, error) {
 	}
 	return info.Dir, nil
 }
+
+// Flux returns the CRD directories of the pinned Flux controllers, in the
+// order of FluxModules.
+func Flux() ([]string, error) { return dirsOf(FluxModules) }
 
 // ArgoCD returns the directory of ArgoCD v3.5.7's CRDs.
 func ArgoCD() (string, error) { return moduleDir(Modules[0]) }
