@@ -100,11 +100,12 @@ func checkGenerated(f *factory, cfg *config.Config, files []render.File) error {
 		rv.Version)}
 }
 
-// valuesPaths names the Helm values files among the generated files.
+// valuesPaths names the Helm values files among the generated files: one
+// per runner, and one per cluster of a runner with clusters.
 func valuesPaths(cfg *config.Config) map[string]bool {
 	values := map[string]bool{}
-	for i := range cfg.Runners {
-		values[render.ValuesPath(cfg, &cfg.Runners[i])] = true
+	for _, r := range cfg.Instances() {
+		values[render.ValuesPath(cfg, r)] = true
 	}
 	return values
 }

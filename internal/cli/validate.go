@@ -148,8 +148,8 @@ func runValidate(ctx context.Context, f *factory, o *validateOptions) error {
 		if err != nil {
 			return err
 		}
-		for i := range l.cfg.Runners {
-			r := &l.cfg.Runners[i]
+		// Each cluster of a runner has its own values.
+		for _, r := range l.cfg.Instances() {
 			p, err := l.profiles.Get(r.Profile)
 			if err != nil {
 				return err
