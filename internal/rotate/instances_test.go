@@ -52,7 +52,7 @@ func (l *siteLog) ContactedAt(_ context.Context, id int64) (*time.Time, error) {
 	return &t, nil
 }
 
-func (s *site) ForceSync(ctx context.Context, ns, name, _, _ string) error {
+func (s *site) ForceSync(ctx context.Context, ns, name, _, _, _ string) error {
 	s.log.add(s.name + " forceSync " + ns + "/" + name)
 	tok, err := s.store.Get(ctx, s.loc)
 	if err == nil {
@@ -66,7 +66,7 @@ func (s *site) SecretHash(context.Context, string, string, string) (string, erro
 	return s.secret, nil
 }
 
-func (s *site) Restart(_ context.Context, ns, name, _ string) error {
+func (s *site) Restart(_ context.Context, ns, name, _, _ string) error {
 	s.log.add(s.name + " restart " + ns + "/" + name)
 	s.gen++
 	if !s.stuck {
