@@ -330,7 +330,13 @@ func buildApplicationSet(cfg *config.Config, b *bases, def *config.Runner, index
 		}
 		warnings, invalid = pt.warnings, pt.invalid
 	}
-	tmpl, err := templateNode(doc, "{{."+clusterParam+"}}")
+	var tmpl any
+	var err error
+	if typed, ok := doc.(application); ok && !hasTemplateText(reflect.ValueOf(typed)) {
+		tmpl, err = typedTemplate(typed, "{{."+clusterParam+"}}")
+	} else {
+		tmpl, err = templateNode(doc, "{{."+clusterParam+"}}")
+	}
 	if err != nil {
 		return applicationSet{}, nil, nil, fmt.Errorf("%s: template: %w", ApplicationPath(cfg, def), err)
 	}
@@ -413,6 +419,101 @@ func templateNode(app any, clusterExpr string) (*yaml.Node, error) {
 		return nil, errors.New("a control character in the template")
 	}
 	return &n, nil
+}
+
+// typedTemplate is templateNode for an unpatched Application in which no
+// string holds "{{" (hasTemplateText): with nothing to escape, the
+// placeholders are replaced in the typed object, which is encoded
+// straight, as every other object is. Going through a yaml.Node costs
+// about as much as the rest of a runner's render; the result is the same
+// bytes (the fleet golden files hold both kinds).
+func typedTemplate(app application, clusterExpr string) (appTemplate, error) {
+	t := appTemplate{Metadata: app.Metadata, Spec: app.Spec}
+	var missing []string
+	set := func(v *string, placeholder, expr, what string) {
+		if !strings.Contains(*v, placeholder) {
+			missing = append(missing, what)
+			return
+		}
+		*v = strings.ReplaceAll(*v, placeholder, expr)
+	}
+	set(&t.Metadata.Name, clusterPlaceholder, clusterExpr, "metadata.name")
+	d := &t.Spec.Destination
+	if d.Server != "" {
+		set(&d.Server, serverPlaceholder, "{{."+paramServer+"}}", "spec.destination.server")
+	}
+	if d.Name != "" {
+		set(&d.Name, destinationNamePlaceholder, "{{."+paramDestinationName+"}}", "spec.destination.name")
+	}
+	// The sources are the base's, shared with other runners: copied
+	// before they change.
+	t.Spec.Sources = slices.Clone(t.Spec.Sources)
+	for i := range t.Spec.Sources {
+		s := &t.Spec.Sources[i]
+		if s.Helm != nil {
+			h := *s.Helm
+			h.ValueFiles = slices.Clone(h.ValueFiles)
+			for j := range h.ValueFiles {
+				set(&h.ValueFiles[j], clusterPlaceholder, clusterExpr, "spec.sources[].helm.valueFiles[]")
+			}
+			s.Helm = &h
+		}
+		if s.Directory != nil {
+			dir := *s.Directory
+			set(&dir.Include, clusterPlaceholder, clusterExpr, "spec.sources[].directory.include")
+			s.Directory = &dir
+		}
+	}
+	if len(missing) > 0 {
+		return appTemplate{}, fmt.Errorf("no cluster name in %s", strings.Join(missing, ", "))
+	}
+	if hasPlaceholder(reflect.ValueOf(t)) {
+		return appTemplate{}, errors.New("a control character in the template")
+	}
+	return t, nil
+}
+
+// hasTemplateText reports whether a string in v (map keys included) holds
+// "{{", which ArgoCD would run as a template action.
+func hasTemplateText(v reflect.Value) bool {
+	return anyString(v, func(s string) bool { return strings.Contains(s, "{{") })
+}
+
+// hasPlaceholder reports whether a string in v still holds a placeholder.
+func hasPlaceholder(v reflect.Value) bool {
+	return anyString(v, func(s string) bool {
+		return strings.ContainsAny(s, clusterPlaceholder+serverPlaceholder+destinationNamePlaceholder)
+	})
+}
+
+// anyString reports whether f holds for a string in v: a field, an
+// element, a map key or value, through pointers and interfaces.
+func anyString(v reflect.Value, f func(string) bool) bool {
+	switch v.Kind() {
+	case reflect.String:
+		return f(v.String())
+	case reflect.Pointer, reflect.Interface:
+		return !v.IsNil() && anyString(v.Elem(), f)
+	case reflect.Struct:
+		for i := range v.NumField() {
+			if anyString(v.Field(i), f) {
+				return true
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		for i := range v.Len() {
+			if anyString(v.Index(i), f) {
+				return true
+			}
+		}
+	case reflect.Map:
+		for it := v.MapRange(); it.Next(); {
+			if anyString(it.Key(), f) || anyString(it.Value(), f) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // tplEscapeArgo prints "{{" in an ArgoCD Go template.

@@ -2,6 +2,9 @@ package render
 
 import (
 	"bytes"
+	"reflect"
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -65,5 +68,75 @@ func TestEncodeCacheExternalSecret(t *testing.T) {
 	}
 	if !bytes.Equal(got, want) {
 		t.Errorf("two documents: cached\n%s\nwhole\n%s", got, want)
+	}
+}
+
+// TestTypedTemplateIsTemplateNode: an Application with nothing to escape
+// gives the same template bytes through the typed shortcut as through the
+// yaml.Node that a patched one takes, with each destination form, and the
+// shortcut refuses what the node path refuses.
+func TestTypedTemplateIsTemplateNode(t *testing.T) {
+	b, err := loadBases()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, dest := range []appDestination{{Server: serverPlaceholder}, {Name: destinationNamePlaceholder}, {Server: serverPlaceholder, Name: destinationNamePlaceholder}} {
+		app := b.Application
+		app.Metadata = objectMeta{Name: "gitlab-runner-ci-" + clusterPlaceholder, Namespace: "argocd", Labels: map[string]string{runnerLabel: "ci"}}
+		app.Spec.Destination = dest
+		app.Spec.Destination.Namespace = "gitlab-runner"
+		app.Spec.Sources = slices.Clone(app.Spec.Sources)
+		for i := range app.Spec.Sources {
+			s := &app.Spec.Sources[i]
+			if s.Helm != nil {
+				h := *s.Helm
+				h.ValueFiles = []string{"$values/values/gitlab-runner-ci-" + clusterPlaceholder + ".yaml"}
+				s.Helm = &h
+			}
+			if s.Directory != nil {
+				d := *s.Directory
+				d.Include = "{gitlab-runner-ci-" + clusterPlaceholder + "-external-secret.yaml,gitlab-runner-ci-" + clusterPlaceholder + "-network-policy.yaml}"
+				s.Directory = &d
+			}
+		}
+		if hasTemplateText(reflect.ValueOf(app)) {
+			t.Fatalf("%+v: the fixture holds {{", dest)
+		}
+		typed, err := typedTemplate(app, "{{.cluster}}")
+		if err != nil {
+			t.Fatal(err)
+		}
+		node, err := templateNode(app, "{{.cluster}}")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := marshalDocs("", typed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := marshalDocs("", node)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("%+v: typed\n%s\nnode\n%s", dest, got, want)
+		}
+		if !strings.Contains(string(got), "{{.cluster}}") {
+			t.Errorf("%+v: no parameter in\n%s", dest, got)
+		}
+		// Nothing of the base's sources changed.
+		if slices.ContainsFunc(b.Application.Spec.Sources, func(s appSource) bool {
+			return s.Helm != nil && slices.ContainsFunc(s.Helm.ValueFiles, func(f string) bool { return strings.Contains(f, "{{") })
+		}) {
+			t.Fatal("typedTemplate changed the base's sources")
+		}
+	}
+	stray := b.Application
+	stray.Metadata.Name = "no-placeholder"
+	if _, err := typedTemplate(stray, "{{.cluster}}"); err == nil {
+		t.Error("a template without the cluster's name in metadata.name was accepted")
+	}
+	if !hasTemplateText(reflect.ValueOf(map[string]any{"a": []string{"x", "{{ y }}"}})) {
+		t.Error("hasTemplateText missed a {{ in a map's list")
 	}
 }

@@ -1,8 +1,6 @@
 package render
 
 import (
-	"go.yaml.in/yaml/v3"
-
 	"github.com/runnerctl/runnerctl/internal/profile"
 )
 
@@ -98,15 +96,23 @@ type applicationSet struct {
 	Spec       appSetSpec `yaml:"spec"`
 }
 
+// appTemplate is an Application as an ApplicationSet's template holds it:
+// without apiVersion and kind.
+type appTemplate struct {
+	Metadata objectMeta `yaml:"metadata"`
+	Spec     appSpec    `yaml:"spec"`
+}
+
 type appSetSpec struct {
 	GoTemplate        bool              `yaml:"goTemplate"`
 	GoTemplateOptions []string          `yaml:"goTemplateOptions"`
 	Generators        []appSetGenerator `yaml:"generators"`
-	// Template is the Application of every cluster, already encoded: it
-	// is patched (runners[].patches.application) and its text escaped for
-	// ArgoCD's Go templates before the cluster's parameters go in
-	// (fleet.go), which a typed object cannot hold. nil in the base.
-	Template *yaml.Node `yaml:"template"`
+	// Template is the Application of every cluster: an appTemplate when
+	// nothing in it needs escaping for ArgoCD's Go templates, else a
+	// *yaml.Node, patched (runners[].patches.application) and its text
+	// escaped before the cluster's parameters go in (fleet.go), which a
+	// typed object cannot hold. nil in the base.
+	Template any `yaml:"template"`
 }
 
 // appSetGenerator is one generator: list or clusters, and the selector
