@@ -143,7 +143,7 @@ func expandLayout(s string, r *Runner) string {
 
 // validateClusters checks clusters[], argocd.applicationSet and every
 // runner's clusters list.
-func (c *Config) validateClusters(v *validator) {
+func (c *Config) validateClusters(v *validator, instances []*Runner) {
 	as := c.ArgoCD.ApplicationSet
 	v.oneOf("argocd.applicationSet.generator", as.Generator, GeneratorList, GeneratorClusters)
 	fleet := slices.ContainsFunc(c.Runners, func(r Runner) bool { return len(r.Clusters) > 0 })
@@ -195,16 +195,16 @@ func (c *Config) validateClusters(v *validator) {
 	}
 	// A runner's cluster and a runner named NAME-CLUSTER would have one
 	// Application name (and one set of file names).
-	apps := map[string]string{}
-	for _, r := range c.Instances() {
+	apps := make(map[string]*Runner, len(instances))
+	for _, r := range instances {
 		name := ReleasePrefix + r.Name
 		if r.Cluster != "" {
 			name += "-" + r.Cluster
 		}
 		if prev, dup := apps[name]; dup {
-			v.add(r.Path()+".name", "gives the Application name %s, which %s has too; rename one of them", name, prev)
+			v.add(r.Path()+".name", "gives the Application name %s, which %s has too; rename one of them", name, prev.Path())
 		}
-		apps[name] = r.Path()
+		apps[name] = r
 	}
 	for i := range c.Runners {
 		r := &c.Runners[i]
@@ -223,41 +223,51 @@ func (c *Config) validateClusters(v *validator) {
 		}
 		seen := map[string]int{}
 		for j, rc := range r.Clusters {
-			cp := fmt.Sprintf("%s.clusters[%d]", p, j)
+			// Named only for a problem: a fleet's thousands of entries
+			// are loaded on every render.
+			cp := lazyPath(func() string { return fmt.Sprintf("%s.clusters[%d]", p, j) })
 			if _, ok := names[rc.Name]; !ok {
-				v.add(cp+".name", "%q is not in clusters[]; add it there with its destination", rc.Name)
+				v.add(cp.at(".name"), "%q is not in clusters[]; add it there with its destination", rc.Name)
 			}
 			if k, dup := seen[rc.Name]; dup {
-				v.add(cp+".name", "%q is already listed as %s.clusters[%d]", rc.Name, p, k)
+				v.add(cp.at(".name"), "%q is already listed as %s.clusters[%d]", rc.Name, p, k)
 			}
 			seen[rc.Name] = j
-			if n := len(ReleasePrefix + r.Name + "-" + rc.Name); n > MaxApplicationNameLen {
-				v.add(cp+".name", "makes the Application name %s%s-%s %d characters long; ArgoCD puts it in a label of at most %d: shorten the runner or cluster name",
+			if n := len(ReleasePrefix) + len(r.Name) + 1 + len(rc.Name); n > MaxApplicationNameLen {
+				v.add(cp.at(".name"), "makes the Application name %s%s-%s %d characters long; ArgoCD puts it in a label of at most %d: shorten the runner or cluster name",
 					ReleasePrefix, r.Name, rc.Name, n, MaxApplicationNameLen)
 			}
 			if rc.RunnerID < 0 {
-				v.add(cp+".runnerID", "must not be negative")
+				v.add(cp.at(".runnerID"), "must not be negative")
 			}
 			if rc.Concurrent < 0 {
-				v.add(cp+".concurrent", "must be 1 or more")
+				v.add(cp.at(".concurrent"), "must be 1 or more")
 			}
 			if rc.Resources != nil {
-				validateResources(v, cp+".resources", rc.Resources)
+				validateResources(v, cp.at(".resources"), rc.Resources)
 			}
 			if rc.Tags != nil {
-				validateTags(v, cp+".tags", rc.Tags)
+				validateTags(v, cp.at(".tags"), rc.Tags)
 			}
 			for _, k := range slices.Sorted(maps.Keys(rc.NodeSelector)) {
-				v.match(cp+".nodeSelector."+k, k, labelKeyRE, "a node label key such as kubernetes.io/arch")
-				v.match(cp+".nodeSelector."+k, rc.NodeSelector[k], labelValueRE, "a label value (at most 63 letters, digits, '-', '_' or '.')")
+				v.match(cp.at(".nodeSelector.")+k, k, labelKeyRE, "a node label key such as kubernetes.io/arch")
+				v.match(cp.at(".nodeSelector.")+k, rc.NodeSelector[k], labelValueRE, "a label value (at most 63 letters, digits, '-', '_' or '.')")
 			}
 			if rc.Patches != nil && rc.Patches.Application != nil {
-				v.add(cp+".patches.application", "the ApplicationSet's template is one for all clusters; patch it in runners[%d].patches.application", i)
+				v.add(cp.at(".patches.application"), "the ApplicationSet's template is one for all clusters; patch it in runners[%d].patches.application", i)
 			}
-			rc.Patches.validate(v, cp+".patches")
+			if rc.Patches != nil {
+				rc.Patches.validate(v, cp.at(".patches"))
+			}
 		}
 	}
 }
+
+// lazyPath is a field path built only when a problem is reported.
+type lazyPath func() string
+
+// at is the path followed by field (".name", ".tags").
+func (p lazyPath) at(field string) string { return p() + field }
 
 // MaxClusters bounds clusters[].
 const MaxClusters = 1000

@@ -79,7 +79,15 @@ func Parse(name string, data []byte, checks ...Check) (*Config, error) {
 	if errs := checkShape(&root); len(errs) > 0 {
 		return nil, &InvalidError{File: name, Errors: errs}
 	}
-	idx := indexNode(&root)
+	// The line index serves only error messages: built when one needs it,
+	// it costs a valid file nothing (a tenth of loading a large fleet).
+	var idx *nodeIndex
+	index := func() *nodeIndex {
+		if idx == nil {
+			idx = indexNode(&root)
+		}
+		return idx
+	}
 
 	var cfg Config
 	if err := root.Decode(&cfg); err != nil {
@@ -89,7 +97,7 @@ func Parse(name string, data []byte, checks ...Check) (*Config, error) {
 		}
 		inv := &InvalidError{File: name}
 		for _, msg := range te.Errors {
-			inv.Errors = append(inv.Errors, idx.typeError(msg))
+			inv.Errors = append(inv.Errors, index().typeError(msg))
 		}
 		return nil, inv
 	}
@@ -102,7 +110,7 @@ func Parse(name string, data []byte, checks ...Check) (*Config, error) {
 	}
 	if len(errs) > 0 {
 		for i := range errs {
-			errs[i].Line = idx.line(errs[i].Path)
+			errs[i].Line = index().line(errs[i].Path)
 		}
 		return nil, &InvalidError{File: name, Errors: errs}
 	}

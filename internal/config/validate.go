@@ -277,7 +277,8 @@ func (c *Config) Validate() []FieldError {
 	c.validateSecrets(v)
 	c.Patches.validate(v, "patches")
 	v.oneOf("gitops.engine", c.GitOps.Engine, EngineArgoCD, EngineFlux)
-	c.validateClusters(v)
+	instances := c.Instances()
+	c.validateClusters(v, instances)
 
 	seen := map[string]int{}
 	accounts := map[string]int{}
@@ -301,7 +302,7 @@ func (c *Config) Validate() []FieldError {
 	}
 	// One token location per GitLab runner: a runner's clusters each have
 	// their own.
-	for _, r := range c.Instances() {
+	for _, r := range instances {
 		ref, err := c.TokenRef(r)
 		if err != nil {
 			continue
@@ -317,11 +318,11 @@ func (c *Config) Validate() []FieldError {
 				if r.Cluster != "" {
 					put += " and " + ClusterPlaceholder
 				}
-				v.add(fmt.Sprintf("runners[%d].%s", r.Index, field), "token location %q is already used by %s; put %s in the backend layout or set tokenSecret", ref.Key, prev.runner, put)
+				v.add(fmt.Sprintf("runners[%d].%s", r.Index, field), "token location %q is already used by %s; put %s in the backend layout or set tokenSecret", ref.Key, prev.runner.Path(), put)
 				break
 			}
 		}
-		loc.runner = r.Path()
+		loc.runner = r
 		locations[loc.key] = append(locations[loc.key], loc)
 	}
 	return v.errs
@@ -330,7 +331,7 @@ func (c *Config) Validate() []FieldError {
 // location is where a runner's token lives, spelt one way per place.
 type location struct {
 	key, property string
-	runner        string // its Runner.Path
+	runner        *Runner // an instance
 }
 
 // tokenLocation names ref the way the backend resolves it, so that two

@@ -23,7 +23,8 @@ import (
 // a single template. docs/fleets.md is the user's side of all this.
 
 // Parameters of the ApplicationSet's template: the keys of the list
-// generator's elements, or those ArgoCD's cluster generator gives.
+// generator's elements (listElement's yaml names, which must be these),
+// or those ArgoCD's cluster generator gives.
 const (
 	// paramCluster is the element's runnerctl cluster name (list).
 	paramCluster = "cluster"
@@ -68,7 +69,20 @@ func renderFleetRunner(cfg *config.Config, b *bases, eso *esoDefaults, def *conf
 		invalid   []config.FieldError
 	)
 	var tomls tomlCache
+	var like likeClusters
+	leader := make([]int, len(instances))
 	for i, inst := range instances {
+		leader[i] = -1
+		if l := like.leader(cfg, def, i, inst); l >= 0 {
+			// A cluster like an earlier one: the same files but for the
+			// token's location, and names.
+			pending, err := likeFiles(cfg, b, eso, inst, perFiles[l])
+			if err != nil {
+				return runnerOutput{}, fmt.Errorf("cluster %q: %w", inst.Cluster, err)
+			}
+			perFiles[i], leader[i] = pending, l
+			continue
+		}
 		pending, ms, err := runnerFiles(cfg, b, eso, inst, p, profileYAML, tomls.get)
 		if err != nil {
 			return runnerOutput{}, fmt.Errorf("cluster %q: %w", inst.Cluster, err)
@@ -136,18 +150,86 @@ func renderFleetRunner(cfg *config.Config, b *bases, eso *esoDefaults, def *conf
 	}
 	out.files = append(out.files, File{Path: ApplicationPath(cfg, def), Content: content})
 	var cache encodeCache
+	bodies := make([][][]byte, len(instances))
 	for i, inst := range instances {
 		// A cluster's files warn of what loosens that cluster's runner.
 		head := fileHeader(inst, p, slices.Concat(setWarnings, warnings[i]))
-		for _, f := range perFiles[i] {
-			body, err := cache.encode(f)
-			if err != nil {
+		bodies[i] = make([][]byte, len(perFiles[i]))
+		for k, f := range perFiles[i] {
+			var body []byte
+			var err error
+			if l := leader[i]; l >= 0 && !slices.Contains(f.kinds, patchExternalSecret) {
+				// The leader's document itself: no need to compare.
+				body = bodies[l][k]
+			} else if body, err = cache.encode(f); err != nil {
 				return runnerOutput{}, fmt.Errorf("cluster %q: %s: %w", inst.Cluster, f.path, err)
 			}
+			bodies[i][k] = body
 			content := make([]byte, 0, len(head)+len(f.comment)+len(body))
 			content = append(append(append(content, head...), f.comment...), body...)
 			out.files = append(out.files, File{Path: f.path, Content: content})
 		}
+	}
+	return out, nil
+}
+
+// likeClusters finds, among a runner's clusters, those whose files are
+// the same as an earlier cluster's but for the token's location and the
+// names: same overrides, and no patch at all (a patch is applied per
+// cluster, and may be one cluster's own). Building, patching and comparing
+// each cluster's documents would otherwise cost most of a fleet's render.
+type likeClusters struct {
+	leaders []int // indices into the runner's clusters
+}
+
+// leader returns the earlier cluster instance i (inst) is like, or -1;
+// then records i as a leader when it may lead others.
+func (l *likeClusters) leader(cfg *config.Config, def *config.Runner, i int, inst *config.Runner) int {
+	if hasPatches(cfg, inst) {
+		return -1
+	}
+	// The overrides, without what names the cluster's runner (its name,
+	// its GitLab ID): every other field of a cluster may change its files.
+	key := func(j int) config.RunnerCluster {
+		rc := def.Clusters[j]
+		rc.Name, rc.RunnerID = "", 0
+		return rc
+	}
+	mine := key(i)
+	for _, j := range l.leaders {
+		if reflect.DeepEqual(key(j), mine) {
+			return j
+		}
+	}
+	l.leaders = append(l.leaders, i)
+	return -1
+}
+
+// likeFiles are the files of instance inst, like those of an earlier
+// cluster of its runner (lead, unpatched): the same documents in files
+// named for inst, but for the token's ExternalSecret, which is inst's own.
+func likeFiles(cfg *config.Config, b *bases, eso *esoDefaults, inst *config.Runner, lead []pendingFile) ([]pendingFile, error) {
+	out := make([]pendingFile, len(lead))
+	for k, f := range lead {
+		f.docs = slices.Clone(f.docs)
+		switch f.kinds[0] {
+		case patchExternalSecret:
+			f.path = ExternalSecretPath(cfg, inst)
+			token, err := tokenExternalSecret(cfg, b, eso, inst)
+			if err != nil {
+				return nil, err
+			}
+			f.docs[0] = token
+		case patchGitLabCASecret:
+			f.path = GitLabCAPath(cfg, inst)
+		case patchNetworkPolicy:
+			f.path = NetworkPolicyPath(cfg, inst)
+		case patchValues:
+			f.path = ValuesPath(cfg, inst)
+		default:
+			return nil, fmt.Errorf("%s: no file of kind %q in a cluster's files", f.path, f.kinds[0])
+		}
+		out[k] = f
 	}
 	return out, nil
 }
@@ -298,15 +380,15 @@ func buildApplicationSet(cfg *config.Config, b *bases, def *config.Runner, index
 		if byName {
 			dest.Name = destinationNamePlaceholder
 		}
-		l := &listGenerator{Elements: make([]map[string]string, len(def.Clusters))}
+		l := &listGenerator{Elements: make([]listElement, len(def.Clusters))}
 		for i, rc := range def.Clusters {
 			d := destinationOf(cfg, rc.Name)
-			e := map[string]string{paramCluster: rc.Name}
+			e := listElement{Cluster: rc.Name}
 			if byServer {
-				e[paramServer] = d.Server
+				e.Server = &d.Server
 			}
 			if byName {
-				e[paramDestinationName] = d.Name
+				e.DestinationName = &d.Name
 			}
 			l.Elements[i] = e
 		}
@@ -635,6 +717,11 @@ func (c *tomlCache) get(cfg *config.Config, r *config.Runner, p *profile.Profile
 // keyLine encodes "key: KEY\n", as the encoder writes that field of a
 // remote reference.
 func (c *encodeCache) keyLine(key string) ([]byte, error) {
+	if plainPath(key) {
+		// What the encoder writes for it, without the encoder's cost
+		// (a tenth of a fleet's render, one key per cluster).
+		return []byte("key: " + key + "\n"), nil
+	}
 	if c.keys == nil {
 		c.keys = yaml.NewEncoder(&c.keyBuf)
 	}
@@ -647,4 +734,24 @@ func (c *encodeCache) keyLine(key string) ([]byte, error) {
 	// Every document but the first starts with the separator.
 	line := bytes.TrimPrefix(c.keyBuf.Bytes()[start:], []byte("---\n"))
 	return slices.Clone(line), nil
+}
+
+// plainPath reports whether key is a path that YAML writes as a plain
+// scalar, unquoted: letters, digits and "/_.-" only, with a "/" (no
+// number, boolean, null or timestamp of YAML has one) and not starting
+// with "-" or "." (a sequence entry, a document end or a float such as
+// .inf). The default layouts of every backend but GCP give such keys;
+// TestPlainPathIsWhatYAMLWrites checks the rule against the encoder.
+func plainPath(key string) bool {
+	if !strings.Contains(key, "/") || key[0] == '-' || key[0] == '.' {
+		return false
+	}
+	for _, r := range key {
+		switch {
+		case 'a' <= r && r <= 'z', 'A' <= r && r <= 'Z', '0' <= r && r <= '9', r == '/', r == '_', r == '.', r == '-':
+		default:
+			return false
+		}
+	}
+	return true
 }

@@ -14,8 +14,9 @@ import (
 // policy) deployed to every cluster, every third cluster overriding
 // concurrency, resources, tags and node selector. clusters 0 gives one
 // runner without clusters: a single runner's render, the benchmark's
-// reference.
-func benchFleetSpec(runners, clusters int) string {
+// reference. overrides false leaves every cluster as the runner defines
+// it: the same runners deployed everywhere.
+func benchFleetSpec(runners, clusters int, overrides bool) string {
 	var b strings.Builder
 	b.WriteString(`apiVersion: runnerctl.dev/v1alpha1
 kind: Config
@@ -42,7 +43,7 @@ secrets: {backend: vault, store: {name: vault}}
 		}
 		for c := range clusters {
 			fmt.Fprintf(&b, "      - name: c%d\n", c)
-			if c%3 == 1 {
+			if overrides && c%3 == 1 {
 				b.WriteString("        concurrent: 8\n        tags: [big]\n        nodeSelector: {pool: big}\n        resources: {requests: {cpu: 500m, memory: 512Mi}}\n")
 			}
 		}
@@ -59,13 +60,15 @@ func BenchmarkRenderFleet(b *testing.B) {
 	for _, c := range []struct {
 		name              string
 		runners, clusters int
+		overrides         bool
 		files             int
 	}{
-		{"single", 1, 0, 4},
+		{"single", 1, 0, false, 4},
 		// Per runner: the ApplicationSet, and per cluster 3 files.
-		{"runners=5,clusters=20", 5, 20, 5 * (1 + 20*3)},
+		{"runners=5,clusters=20", 5, 20, true, 5 * (1 + 20*3)},
+		{"runners=5,clusters=20,no-overrides", 5, 20, false, 5 * (1 + 20*3)},
 	} {
-		spec := []byte(benchFleetSpec(c.runners, c.clusters))
+		spec := []byte(benchFleetSpec(c.runners, c.clusters, c.overrides))
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
@@ -84,3 +87,4 @@ func BenchmarkRenderFleet(b *testing.B) {
 		})
 	}
 }
+

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // TestEncodeCacheExternalSecret: the cache's encoding of an ExternalSecret
@@ -138,5 +140,37 @@ func TestTypedTemplateIsTemplateNode(t *testing.T) {
 	}
 	if !hasTemplateText(reflect.ValueOf(map[string]any{"a": []string{"x", "{{ y }}"}})) {
 		t.Error("hasTemplateText missed a {{ in a map's list")
+	}
+}
+
+// TestPlainPathIsWhatYAMLWrites: every key plainPath accepts is written
+// by the encoder exactly as it is, unquoted; and it refuses the keys the
+// encoder would quote.
+func TestPlainPathIsWhatYAMLWrites(t *testing.T) {
+	keys := []string{
+		"gitlab/runners/ci-eu-1", "/gitlab/runners/ci/RUNNER_TOKEN", "a/1", "1/2", "x/y.z", "a/b/", "2001/01/01",
+		"true/false", "null/~", "0x1f/0o7", "1e3/4", "a/.inf", "a/-b", "A_B/C.D-E",
+	}
+	for _, a := range "azAZ09/_.-" {
+		for _, b := range "azAZ09/_.-" {
+			keys = append(keys, "k"+string(a)+"/"+string(b), string(a)+"/"+string(b))
+		}
+	}
+	for _, key := range keys {
+		out, err := yaml.Marshal(struct {
+			Key string `yaml:"key"`
+		}{key})
+		if err != nil {
+			t.Fatal(err)
+		}
+		plain := string(out) == "key: "+key+"\n"
+		if plainPath(key) && !plain {
+			t.Errorf("plainPath(%q) but the encoder writes %q", key, out)
+		}
+	}
+	for _, key := range []string{"-a/b", ".a/b", "a b/c", "a:/b", "a/#b", "nokey", "a/é", "a/'b'", ""} {
+		if key != "" && plainPath(key) {
+			t.Errorf("plainPath(%q) is true", key)
+		}
 	}
 }

@@ -124,8 +124,19 @@ type appSetGenerator struct {
 }
 
 type listGenerator struct {
-	// Elements are maps, whose keys the encoder sorts.
-	Elements []map[string]string `yaml:"elements"`
+	Elements []listElement `yaml:"elements"`
+}
+
+// listElement is one cluster's parameters. Typed rather than a map (whose
+// keys yaml/v3 sorts with a costly comparison: most of a fleet's
+// ApplicationSet's encoding), its fields in the order sorted keys would
+// have; a destination key is either in every element of a generator or in
+// none (the template's missingkey=error), so nil leaves it out and a
+// pointer to "" writes it empty.
+type listElement struct {
+	Cluster         string  `yaml:"cluster"`
+	DestinationName *string `yaml:"destinationName,omitempty"`
+	Server          *string `yaml:"server,omitempty"`
 }
 
 type clusterGenerator struct {
