@@ -87,4 +87,3 @@ func BenchmarkRenderFleet(b *testing.B) {
 		})
 	}
 }
-
