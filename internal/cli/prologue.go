@@ -52,7 +52,9 @@ func load(g *globals) (*loaded, error) {
 		return nil, err
 	}
 	l.cfg = cfg
-	fitGC(os.Getenv, len(cfg.Runners))
+	// What render holds grows with the GitLab runners, one set of files
+	// each: a runner's clusters count one by one.
+	fitGC(os.Getenv, len(cfg.Instances()))
 	return l, nil
 }
 
