@@ -47,7 +47,12 @@ func (c *Config) Instances() []*Runner {
 	var out []*Runner
 	for i := range c.Runners {
 		r := &c.Runners[i]
-		r.Index, r.ClusterIndex = i, -1
+		// Written once (config.Parse's validation calls this first): a
+		// later call writes nothing, so commands may call it from several
+		// goroutines.
+		if r.Index != i || r.ClusterIndex != -1 {
+			r.Index, r.ClusterIndex = i, -1
+		}
 		if len(r.Clusters) == 0 {
 			out = append(out, r)
 			continue
