@@ -4,11 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
-	"syscall"
 
 	"github.com/runnerctl/runnerctl/internal/bootstrap"
 	"github.com/runnerctl/runnerctl/internal/config"
@@ -138,19 +135,11 @@ func (fi *fleetInit) run(ctx context.Context) error {
 			return askError(question{title: "confirmation", flag: "yes"}, err)
 		}
 	}
-	gl, err := f.gitlabClient(cfg.GitLab.URL, o.gitlab, pat)
+	ctx, gl, store, steps, closeAll, err := openInit(ctx, f, o, cfg, pat)
 	if err != nil {
 		return err
 	}
-	store, err := f.store(ctx, cfg, f.stderr)
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	steps := progress(f, g)
-	defer steps.Close()
+	defer closeAll()
 
 	var done []instanceDone
 	for i, r := range todo {

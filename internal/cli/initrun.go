@@ -14,6 +14,7 @@ import (
 	"github.com/runnerctl/runnerctl/internal/bootstrap"
 	"github.com/runnerctl/runnerctl/internal/config"
 	"github.com/runnerctl/runnerctl/internal/custody"
+	"github.com/runnerctl/runnerctl/internal/gitlab"
 	"github.com/runnerctl/runnerctl/internal/gitops"
 	"github.com/runnerctl/runnerctl/internal/profile"
 	"github.com/runnerctl/runnerctl/internal/prompt"
@@ -190,19 +191,11 @@ func runInit(ctx context.Context, f *factory, o *initOptions) error {
 			return askError(question{title: "confirmation", flag: "yes"}, err)
 		}
 	}
-	gl, err := f.gitlabClient(cfg.GitLab.URL, o.gitlab, pat)
+	ctx, gl, store, steps, closeAll, err := openInit(ctx, f, o, cfg, pat)
 	if err != nil {
 		return err
 	}
-	store, err := f.store(ctx, cfg, f.stderr)
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	steps := progress(f, g)
-	defer steps.Close()
+	defer closeAll()
 	out, err := bootstrap.Run(ctx, bootstrap.Deps{
 		GitLab: gl, Store: store, Steps: steps, State: state, Checkpoint: f.checkpoint,
 		Files: bootstrap.Writer(func() error {
@@ -229,6 +222,24 @@ func runInit(ctx context.Context, f *factory, o *initOptions) error {
 		return nil
 	}
 	return commitInit(ctx, f, o, gl, cfg, runner, root, plan, out.Created)
+}
+
+// openInit opens what init changes things through, once everything is
+// checked and confirmed: GitLab with the token pat, the secrets store, the
+// progress lines, and a context that SIGINT and SIGTERM cancel (bootstrap
+// then rolls back or keeps the token). closeAll releases them.
+func openInit(ctx context.Context, f *factory, o *initOptions, cfg *config.Config, pat secrets.Token) (_ context.Context, _ *gitlab.Client, _ store, _ stepper, closeAll func(), err error) {
+	gl, err := f.gitlabClient(cfg.GitLab.URL, o.gitlab, pat)
+	if err != nil {
+		return nil, nil, nil, nil, nil, err
+	}
+	st, err := f.store(ctx, cfg, f.stderr)
+	if err != nil {
+		return nil, nil, nil, nil, nil, err
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	steps := progress(f, o.globals)
+	return ctx, gl, st, steps, func() { steps.Close(); stop(); st.Close() }, nil
 }
 
 // writeConfig replaces runnerctl.yaml atomically when its content changed.
