@@ -336,7 +336,7 @@ func clusterTarget(cfg *config.Config, r *config.Runner, reloader bool) *rotate.
 	return &rotate.ClusterTarget{
 		Namespace: r.Namespace, ExternalSecret: n.TokenExternalSecret, ESOVersion: cfg.Secrets.ESOAPIVersion,
 		Secret: n.TokenSecret, Deployment: n.Deployment, Reloader: reloader,
-		Flux: cfg.GitOps.Engine == config.EngineFlux,
+		Flux: cfg.GitOps.Engine == config.EngineFlux, KubeContext: cfg.KubeContextOf(r),
 	}
 }
 
