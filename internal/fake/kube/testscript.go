@@ -51,7 +51,7 @@ const CmdUsage = `usage: fake-kube SUBCOMMAND [ARGS]
                          (the restarted runner never contacts GitLab); in
                          CLUSTER's server (see cluster) when given
   delay OP DURATION      hold every answer of OP for DURATION (0 removes)
-  clear                  remove faults, delays and stalls
+  clear                  remove faults, delays and stalls, in every cluster's server
   restarts NAME N        assert that Deployment gitlab-runner-NAME got N restart patches
   patched-by NAME MANAGER  assert that every patch of runner NAME's ExternalSecret
                          and Deployment, and at least one, had field manager MANAGER
@@ -177,6 +177,21 @@ func Cmd(ts *testscript.TestScript, neg bool, args []string) {
 		if !fake.FaultCmd(ts, cmdName, sub, args, func() fake.Server { return scriptServer(ts) }) {
 			ts.Fatalf("fake-kube: unknown subcommand %q\n%s", sub, CmdUsage)
 		}
+	}
+}
+
+// ClearFaults clears the sites' servers too: a stall given a cluster
+// lives in that cluster's server, and "clear" promises a clean slate.
+func (k *scriptKube) ClearFaults() {
+	k.Server.ClearFaults()
+	k.mu.Lock()
+	sites := make([]*scriptKube, 0, len(k.sites))
+	for _, s := range k.sites {
+		sites = append(sites, s)
+	}
+	k.mu.Unlock()
+	for _, s := range sites {
+		s.Server.ClearFaults()
 	}
 }
 
