@@ -156,7 +156,7 @@ func runDoctor(ctx context.Context, f *factory, o *doctorOptions) error {
 			return nil
 		})
 		grp.Go(func() error {
-			chart = checkChart(ctx, f, l.cfg.Chart, f.chart)
+			chart = checkChart(ctx, f, l.cfg.Chart, l.cfg.GitOps.Engine, f.chart)
 			return nil
 		})
 		_ = grp.Wait()
@@ -165,7 +165,7 @@ func runDoctor(ctx context.Context, f *factory, o *doctorOptions) error {
 	// The fixed order of the output: gitlab, token, secrets, chart, the
 	// runners in spec order (each runner/N, then its expiry/N), files, repo.
 	results := slices.Concat(gitlabChecks[:2], []checkResult{secretsCheck, chart}, gitlabChecks[2:],
-		[]checkResult{checkFiles(l, g.configPath), checkRepo(ctx, f.repo(l.root))})
+		[]checkResult{checkFiles(l, g.configPath), checkRepo(ctx, f.repo(l.root), l.cfg.GitOps.Engine)})
 
 	if g.output == "json" {
 		if err := writeJSON(f.stdout, results); err != nil {
@@ -512,8 +512,9 @@ func checkSecrets(ctx context.Context, f *factory, cfg *config.Config, open func
 
 // checkChart asks the chart repository whether chart.version exists. An
 // unreachable repository is a warning: nothing is known, and what matters
-// is that ArgoCD reaches it, which this machine cannot tell.
-func checkChart(ctx context.Context, f *factory, ch config.Chart,
+// is that the GitOps engine (gitops.engine) reaches it, which this machine
+// cannot tell.
+func checkChart(ctx context.Context, f *factory, ch config.Chart, engine string,
 	ask func(context.Context, kuberemote.ChartQuery, io.Writer) (kuberemote.ChartAnswer, error)) checkResult {
 	res := checkResult{Check: "chart"}
 	what := fmt.Sprintf("chart %s %s", ch.Name, ch.Version)
@@ -524,7 +525,7 @@ func checkChart(ctx context.Context, f *factory, ch config.Chart,
 		res.Fix = "install " + kuberemote.HelperName + " next to runnerctl (go install ./cmd/...)"
 	case errors.Is(err, kuberemote.ErrUnreachable):
 		res.Status, res.Detail = checkWarn, what+": cannot reach the chart repository: "+err.Error()
-		res.Fix = "check the network path to " + ch.RepoURL + " (firewall, VPN, HTTPS_PROXY/NO_PROXY); ArgoCD must reach it too"
+		res.Fix = "check the network path to " + ch.RepoURL + " (firewall, VPN, HTTPS_PROXY/NO_PROXY); " + chartFetcher(engine) + " must reach it too"
 	case errors.Is(err, kuberemote.ErrConfig): // a helper of another release, or a bad chart setting
 		res.Status, res.Detail = checkFail, what+": "+err.Error()
 		res.Fix = "install runnerctl and " + kuberemote.HelperName + " from the same release (go install ./cmd/...), or correct chart in runnerctl.yaml, as the error says"
@@ -575,9 +576,27 @@ func checkFiles(l *loaded, configPath string) checkResult {
 	return res
 }
 
-// checkRepo warns about uncommitted changes: ArgoCD deploys only what is
-// committed and pushed.
-func checkRepo(ctx context.Context, git uncommitted) checkResult {
+// chartFetcher is what fetches the chart in the cluster under engine: under
+// flux the runner's own HelmRepository or OCIRepository, which
+// source-controller reconciles, not the machine doctor runs on.
+func chartFetcher(engine string) string {
+	if engine == config.EngineFlux {
+		return "Flux's source-controller"
+	}
+	return "ArgoCD"
+}
+
+// engineName names the GitOps engine that deploys the files, for hints.
+func engineName(engine string) string {
+	if engine == config.EngineFlux {
+		return "Flux"
+	}
+	return "ArgoCD"
+}
+
+// checkRepo warns about uncommitted changes: the GitOps engine deploys
+// only what is committed and pushed.
+func checkRepo(ctx context.Context, git uncommitted, engine string) checkResult {
 	res := checkResult{Check: "repo"}
 	paths, err := git.Uncommitted(ctx)
 	switch {
@@ -597,7 +616,7 @@ func checkRepo(ctx context.Context, git uncommitted) checkResult {
 		if len(paths) > len(shown) {
 			res.Detail += fmt.Sprintf(" and %d more", len(paths)-len(shown))
 		}
-		res.Fix = "review with `git status` and `git diff`, then commit and push (ArgoCD deploys only what is pushed)"
+		res.Fix = "review with `git status` and `git diff`, then commit and push (" + engineName(engine) + " deploys only what is pushed)"
 	}
 	return res
 }

@@ -272,15 +272,20 @@ func (f fakeRepo) Uncommitted(context.Context) ([]string, error) { return f.path
 
 func TestCheckRepo(t *testing.T) {
 	ctx := context.Background()
-	if r := checkRepo(ctx, fakeRepo{}); r.Status != checkOK {
+	if r := checkRepo(ctx, fakeRepo{}, config.EngineArgoCD); r.Status != checkOK {
 		t.Errorf("clean: %+v", r)
 	}
-	if r := checkRepo(ctx, fakeRepo{err: fmt.Errorf("/x: %w", gitops.ErrNotRepo)}); r.Status != checkSkipped || r.Detail != "not a git repository" {
+	if r := checkRepo(ctx, fakeRepo{err: fmt.Errorf("/x: %w", gitops.ErrNotRepo)}, config.EngineArgoCD); r.Status != checkSkipped || r.Detail != "not a git repository" {
 		t.Errorf("not a repository: %+v", r)
 	}
-	r := checkRepo(ctx, fakeRepo{paths: []string{"a", "b", "c", "d", "e", "f", "g"}})
-	if r.Status != checkWarn || r.Detail != "7 uncommitted change(s): a, b, c, d, e and 2 more" || r.Fix == "" {
+	r := checkRepo(ctx, fakeRepo{paths: []string{"a", "b", "c", "d", "e", "f", "g"}}, config.EngineArgoCD)
+	if r.Status != checkWarn || r.Detail != "7 uncommitted change(s): a, b, c, d, e and 2 more" || !strings.Contains(r.Fix, "(ArgoCD deploys only what is pushed)") {
 		t.Errorf("dirty: %+v", r)
+	}
+	// The hint names the engine that deploys the files.
+	r = checkRepo(ctx, fakeRepo{paths: []string{"a"}}, config.EngineFlux)
+	if r.Status != checkWarn || !strings.Contains(r.Fix, "(Flux deploys only what is pushed)") {
+		t.Errorf("dirty, under flux: %+v", r)
 	}
 }
 
@@ -347,9 +352,16 @@ func TestCheckChart(t *testing.T) {
 		{"other", kuberemote.ChartAnswer{}, errors.New("chart repository x: invalid index.yaml: boom"),
 			checkFail, "invalid index.yaml", "health"},
 	} {
-		res := checkChart(context.Background(), e, ch, ask(tc.a, tc.err))
+		res := checkChart(context.Background(), e, ch, config.EngineArgoCD, ask(tc.a, tc.err))
 		if res.Check != "chart" || res.Status != tc.status || !strings.Contains(res.Detail, tc.detail) || !strings.Contains(res.Fix, tc.fix) || (tc.fix == "") != (res.Fix == "") {
 			t.Errorf("%s: %+v; want %s with %q, fix %q", tc.name, res, tc.status, tc.detail, tc.fix)
+		}
+	}
+	// Who must reach an unreachable repository is the engine's fetcher.
+	unreachable := &wrappedKind{"https://charts.example.com: dial tcp: i/o timeout", kuberemote.ErrUnreachable}
+	for engine, want := range map[string]string{config.EngineArgoCD: "; ArgoCD must reach it too", config.EngineFlux: "; Flux's source-controller must reach it too"} {
+		if res := checkChart(context.Background(), e, ch, engine, ask(kuberemote.ChartAnswer{}, unreachable)); !strings.HasSuffix(res.Fix, want) {
+			t.Errorf("unreachable under %s: fix %q, want it to end %q", engine, res.Fix, want)
 		}
 	}
 }

@@ -87,10 +87,10 @@ func questions() []question {
 	}
 	text("gitlab-url", "GitLab URL", "Base URL of your GitLab, for example https://gitlab.example.com/ (a path prefix such as /gitlab/ is fine).", true,
 		func(s *initState) *string { return &s.raw.GitLab.URL }, "")
-	text("repo-url", "GitOps repository URL", "Clone URL of this repository as ArgoCD reaches it.", true,
+	text("repo-url", "GitOps repository URL", "Clone URL of this repository as ArgoCD reaches it (under gitops.engine flux only init uses it, for its commit and merge request: Flux reads the repository through its own GitRepository).", true,
 		func(s *initState) *string { return &s.raw.GitOps.RepoURL }, "")
 	qs[len(qs)-1].def = func(s *initState) string { return s.origin }
-	text("name", "Runner name", "A DNS label: names the Application gitlab-runner-NAME and the generated files.", true,
+	text("name", "Runner name", "A DNS label: names the release gitlab-runner-NAME and the generated files.", true,
 		func(s *initState) *string { return &s.runner.Name }, "")
 	add(question{flag: "scope", implicit: true, title: "Runner scope", help: "Who may use the runner.", kind: "select",
 		options: func(*initState) []prompt.Option {

@@ -31,9 +31,14 @@ func newRenderCmd(f *factory, g *globals, runF func(context.Context, *renderOpti
 	o := &renderOptions{globals: g}
 	cmd := &cobra.Command{
 		Use:   "render",
-		Short: "Generate the Applications, ExternalSecrets and Helm values from runnerctl.yaml",
+		Short: "Generate the GitOps files (Applications or Flux objects, ExternalSecrets, Helm values) from runnerctl.yaml",
 		Long: `render regenerates every file runnerctl manages from runnerctl.yaml, offline
-and byte for byte deterministic. Files of runners removed from the spec are
+and byte for byte deterministic: under gitops.engine argocd an Application
+per runner (an ApplicationSet for a runner with clusters, with each
+cluster's values and manifests), under flux a Flux Kustomization per runner
+and the runner's directory (HelmRelease with the values inline, chart
+source, Namespace, kustomization.yaml); for both, the ExternalSecrets and
+the other manifests. Files of runners removed from the spec are
 deleted, wherever they are (files left at old gitops.paths too). A render
 that would delete more than half of the generated files, or all of them,
 is refused unless --prune-all is given: an emptied runners list is more

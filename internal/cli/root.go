@@ -157,8 +157,10 @@ func newRootCmdWith(f *factory, hooks runHooks) *cobra.Command {
 		Use:   "runnerctl",
 		Short: "Bootstrap self-hosted GitLab Runners on Kubernetes the GitOps way",
 		Long: `runnerctl turns runnerctl.yaml into the files of a GitOps repository: an ArgoCD
-Application for the gitlab-runner Helm chart, an External Secrets Operator
-ExternalSecret for the runner token, and hardened Helm values.`,
+Application for the gitlab-runner Helm chart (an ApplicationSet for a runner
+deployed to several clusters), or under gitops.engine flux a Flux
+Kustomization and HelmRelease; an External Secrets Operator ExternalSecret
+for the runner token; and hardened Helm values.`,
 		Version:       versionString(),
 		SilenceUsage:  true,
 		SilenceErrors: true,

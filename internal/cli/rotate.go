@@ -256,7 +256,7 @@ func runRotate(ctx context.Context, f *factory, o *rotateOptions) error {
 				unfinished++
 			}
 		case res.Status == rotate.Rotated:
-			reports[i].Next = clusterSteps(runners[i], cfg.KubeContextOf(runners[i]), reloads(l.profiles, runners[i]))
+			reports[i].Next = clusterSteps(runners[i], cfg.KubeContextOf(runners[i]), reloads(l.profiles, runners[i]), cfg.GitOps.Engine == config.EngineFlux)
 		case res.Status == rotate.Failed:
 			failed++
 		}
@@ -291,15 +291,25 @@ func runRotate(ctx context.Context, f *factory, o *rotateOptions) error {
 //
 // kubeContext is the instance's context (config.Config.KubeContextOf),
 // named in the commands when it is not the current one.
-func clusterSteps(r *config.Runner, kubeContext string, reloader bool) []string {
+//
+// Under flux both commands carry --field-manager=flux-client-side-apply,
+// as the rotate engine's own patches do (rotate.FluxFieldManager):
+// kustomize-controller takes over the fields of kubectl's default
+// managers on its next apply, and would undo a force-sync annotation made
+// under one of them.
+func clusterSteps(r *config.Runner, kubeContext string, reloader, flux bool) []string {
 	n := render.NamesOf(r)
 	kubectl := "kubectl"
 	if kubeContext != "" {
 		kubectl += " --context " + kubeContext
 	}
-	steps := []string{fmt.Sprintf("%s -n %s annotate externalsecret %s force-sync=$(date +%%s) --overwrite", kubectl, r.Namespace, n.TokenExternalSecret)}
+	owner := ""
+	if flux {
+		owner = " --field-manager=" + rotate.FluxFieldManager
+	}
+	steps := []string{fmt.Sprintf("%s -n %s annotate externalsecret %s force-sync=$(date +%%s) --overwrite%s", kubectl, r.Namespace, n.TokenExternalSecret, owner)}
 	if !reloader {
-		steps = append(steps, fmt.Sprintf("%s -n %s rollout restart deployment/%s", kubectl, r.Namespace, n.Deployment))
+		steps = append(steps, fmt.Sprintf("%s -n %s rollout restart deployment/%s%s", kubectl, r.Namespace, n.Deployment, owner))
 	}
 	return steps
 }
@@ -326,7 +336,7 @@ func clusterTarget(cfg *config.Config, r *config.Runner, reloader bool) *rotate.
 	return &rotate.ClusterTarget{
 		Namespace: r.Namespace, ExternalSecret: n.TokenExternalSecret, ESOVersion: cfg.Secrets.ESOAPIVersion,
 		Secret: n.TokenSecret, Deployment: n.Deployment, Reloader: reloader,
-		Flux: cfg.GitOps.Engine == config.EngineFlux,
+		Flux: cfg.GitOps.Engine == config.EngineFlux, KubeContext: cfg.KubeContextOf(r),
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/runnerctl/runnerctl/internal/config"
 	"github.com/runnerctl/runnerctl/internal/render"
 	"github.com/runnerctl/runnerctl/internal/repofile"
 	"github.com/runnerctl/runnerctl/internal/safetext"
@@ -36,17 +37,19 @@ func newValidateCmd(f *factory, g *globals, runF func(context.Context, *validate
 		Long: `validate renders runnerctl.yaml in memory and checks every generated object the
 way the systems that read it would:
 
-  - ArgoCD's Application and ESO's ExternalSecret (and any other custom
-    resource) against their CRDs' structural schemas, as the API server
-    validates them: unknown fields it would prune, types, enums, required
-    fields, list invariants and CEL rules. CRDs come from --crds: files or
-    directories, for example saved with
+  - ArgoCD's Applications and ApplicationSets (or, under flux, the
+    HelmRelease, chart source and Kustomization), ESO's ExternalSecret and
+    any other custom resource against their CRDs' structural schemas, as
+    the API server validates them: unknown fields it would prune, types,
+    enums, required fields, list invariants and CEL rules. CRDs come from
+    --crds: files or directories, for example saved with
     kubectl get crd applications.argoproj.io externalsecrets.external-secrets.io -o yaml
   - Drift: every field of a custom resource that the API server would fill
     in with a CRD default on create. The live object then differs from the
-    file for ever, and ArgoCD shows the Application OutOfSync (and, with
-    selfHeal, re-applies it in a loop). Each such field is an error, or a
-    warning with --allow-drift. The files runnerctl renders have none when
+    file for ever: ArgoCD shows the Application OutOfSync (and, with
+    selfHeal, re-applies it in a loop); under flux the file no longer says
+    what the cluster holds. Each such field is an error, or a warning with
+    --allow-drift. The files runnerctl renders have none when
     secrets.esoVersion names the ESO release whose CRDs --crds gives.
   - Namespace, Secret, NetworkPolicy and other built-in objects by strict
     decoding into Kubernetes' types.
@@ -205,7 +208,7 @@ func runValidate(ctx context.Context, f *factory, o *validateOptions) error {
 		}
 	}
 	if errs > 0 {
-		return &exitError{code: ExitFailure, msg: fmt.Sprintf("invalid: %d error(s) in the files %s renders%s%s", errs, g.configPath, extraNote(o.files), driftNote(drift, o.allowDrift))}
+		return &exitError{code: ExitFailure, msg: fmt.Sprintf("invalid: %d error(s) in the files %s renders%s%s", errs, g.configPath, extraNote(o.files), driftNote(drift, o.allowDrift, l.cfg.GitOps.Engine))}
 	}
 	if !g.quiet && g.output == "text" {
 		fmt.Fprintf(f.stderr, "valid: %d file(s) checked against %d CRD file(s)%s, %d warning(s)\n",
@@ -214,12 +217,20 @@ func runValidate(ctx context.Context, f *factory, o *validateOptions) error {
 	return nil
 }
 
-// driftNote says what to do about the fields the API server would fill in.
-func driftNote(drift int, allowed bool) string {
+// driftNote says what the fields the API server would fill in do under the
+// engine in use, and what to do about them. Under ArgoCD the object is
+// OutOfSync for ever (and re-applied in a loop with selfHeal); Flux's
+// server-side apply dry-runs with the defaults too, so it reports nothing,
+// and the file just no longer says what the cluster holds.
+func driftNote(drift int, allowed bool, engine string) string {
 	if drift == 0 || allowed {
 		return ""
 	}
-	return fmt.Sprintf("; %d of them are fields the API server would fill in: write them into the file (for the files runnerctl renders, set secrets.esoVersion to the ESO release of the CRDs), or pass --allow-drift", drift)
+	effect := "ArgoCD would show their objects OutOfSync for ever"
+	if engine == config.EngineFlux {
+		effect = "Flux applies them, but the files would not say what the cluster holds"
+	}
+	return fmt.Sprintf("; %d of them are fields the API server would fill in (%s): write them into the file (for the files runnerctl renders, set secrets.esoVersion to the ESO release of the CRDs), or pass --allow-drift", drift, effect)
 }
 
 func extraNote(files []string) string {

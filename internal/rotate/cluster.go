@@ -45,6 +45,13 @@ type ClusterTarget struct {
 	// owned by FluxFieldManager, the field manager Flux documents for
 	// changes made by hand to the objects it manages.
 	Flux bool
+	// KubeContext is the kubeconfig context the kubectl commands left to
+	// run by hand name ("" names none: the current one). A runner with
+	// clusters sets it to its cluster's context, the one runnerctl
+	// reached it through: without it, a command copied from the output
+	// would go to whatever cluster the current context is, which for all
+	// but one cluster of a runner is the wrong one.
+	KubeContext string
 }
 
 // FluxFieldManager is the field manager that Flux's documentation gives
@@ -125,16 +132,24 @@ func (c *ClusterResult) Done() bool { return c != nil && c.Step == StepDone }
 
 // kubectl commands that finish each step by hand.
 func (c *ClusterTarget) forceSyncCmd() string {
-	return fmt.Sprintf("kubectl -n %s annotate externalsecret %s force-sync=$(date +%%s) --overwrite%s", c.Namespace, c.ExternalSecret, c.kubectlFlags())
+	return fmt.Sprintf("%s -n %s annotate externalsecret %s force-sync=$(date +%%s) --overwrite%s", c.kubectl(), c.Namespace, c.ExternalSecret, c.kubectlFlags())
 }
 func (c *ClusterTarget) restartCmd() string {
-	return fmt.Sprintf("kubectl -n %s rollout restart deployment/%s%s", c.Namespace, c.Deployment, c.kubectlFlags())
+	return fmt.Sprintf("%s -n %s rollout restart deployment/%s%s", c.kubectl(), c.Namespace, c.Deployment, c.kubectlFlags())
 }
 func (c *ClusterTarget) statusCmd() string {
-	return fmt.Sprintf("kubectl -n %s rollout status deployment/%s", c.Namespace, c.Deployment)
+	return fmt.Sprintf("%s -n %s rollout status deployment/%s", c.kubectl(), c.Namespace, c.Deployment)
 }
 func (c *ClusterTarget) logsCmd() string {
-	return fmt.Sprintf("kubectl -n %s logs deployment/%s", c.Namespace, c.Deployment)
+	return fmt.Sprintf("%s -n %s logs deployment/%s", c.kubectl(), c.Namespace, c.Deployment)
+}
+
+// kubectl starts every command, naming the context when there is one.
+func (c *ClusterTarget) kubectl() string {
+	if c.KubeContext != "" {
+		return "kubectl --context " + c.KubeContext
+	}
+	return "kubectl"
 }
 
 // pollInterval is how often a wait asks again (Options.PollInterval).
@@ -222,8 +237,8 @@ func toCluster(ctx context.Context, d Deps, o Options, t Target, tok secrets.Tok
 	})
 	if err != nil {
 		if timedOut(err) {
-			return fail(StepSecret, "the runner was not restarted: secret %s/%s did not receive the new token within %s (--wait) after the force-sync of externalsecret %s: check `kubectl -n %s describe externalsecret %s`, then restart the runner",
-				c.Namespace, c.Secret, wait, c.ExternalSecret, c.Namespace, c.ExternalSecret)
+			return fail(StepSecret, "the runner was not restarted: secret %s/%s did not receive the new token within %s (--wait) after the force-sync of externalsecret %s: check `%s -n %s describe externalsecret %s`, then restart the runner",
+				c.Namespace, c.Secret, wait, c.ExternalSecret, c.kubectl(), c.Namespace, c.ExternalSecret)
 		}
 		return fail(StepSecret, "the runner was not restarted: %v", err)
 	}

@@ -237,6 +237,17 @@ func TestClusterFlux(t *testing.T) {
 	if want := "kubectl -n ns rollout restart deployment/gitlab-runner-a --field-manager=flux-client-side-apply"; c.Next[0] != want {
 		t.Errorf("next %q, want %q", c.Next[0], want)
 	}
+	// A cluster's runner of a runner with clusters: the commands go to its
+	// cluster's context, not the current one.
+	e, m, tg, o = clusterEnv(t, false)
+	tg.Cluster.Flux = true
+	tg.Cluster.KubeContext = "prod-us"
+	m.noSync = true
+	rs = Run(context.Background(), e.deps, o, []Target{tg})
+	if c := rs[0].Cluster; len(c.Next) != 2 || c.Next[0] != "kubectl --context prod-us -n ns rollout restart deployment/gitlab-runner-a --field-manager=flux-client-side-apply" ||
+		c.Next[1] != "kubectl --context prod-us -n ns rollout status deployment/gitlab-runner-a" {
+		t.Errorf("next with a context: %q", c.Next)
+	}
 	// Without Flux, kubectl's own managers.
 	e, m, tg, o = clusterEnv(t, false)
 	m.noSync = true

@@ -68,8 +68,12 @@ func (p Problem) String() string {
 
 // DriftNote ends the message of every problem that names a field the API
 // server would fill in on create (a CRD schema default the manifest leaves
-// out): the live object will then never equal the file.
-const DriftNote = "the live object will differ from the file (ArgoCD: OutOfSync)"
+// out): the live object will then never equal the file. It names no GitOps
+// engine: what the difference does depends on the engine (ArgoCD shows the
+// object OutOfSync; Flux's server-side apply sees the default too and says
+// nothing), and the objects checked may be files runnerctl did not render.
+// The validate command's summary says it for the engine in use.
+const DriftNote = "the live object will differ from the file"
 
 // IsDrift reports whether p names such a field.
 func (p Problem) IsDrift() bool { return strings.HasSuffix(p.Message, DriftNote) }

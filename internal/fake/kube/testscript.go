@@ -46,11 +46,12 @@ const CmdUsage = `usage: fake-kube SUBCOMMAND [ARGS]
                          cluster's server, from its files (gitlab-runner-NAME-CLUSTER-...);
                          restarts and secret-holds take NAME@CLUSTER too
   fail OP STATUS         every request of OP answers STATUS until clear
-  stall CONTROLLER       stop eso (the Secret never changes), rollout (a new
+  stall CONTROLLER [CLUSTER]  stop eso (the Secret never changes), rollout (a new
                          pod never becomes available), reloader, or contact
-                         (the restarted runner never contacts GitLab)
+                         (the restarted runner never contacts GitLab); in
+                         CLUSTER's server (see cluster) when given
   delay OP DURATION      hold every answer of OP for DURATION (0 removes)
-  clear                  remove faults, delays and stalls
+  clear                  remove faults, delays and stalls, in every cluster's server
   restarts NAME N        assert that Deployment gitlab-runner-NAME got N restart patches
   patched-by NAME MANAGER  assert that every patch of runner NAME's ExternalSecret
                          and Deployment, and at least one, had field manager MANAGER
@@ -132,11 +133,17 @@ func Cmd(ts *testscript.TestScript, neg bool, args []string) {
 		k := scriptServer(ts)
 		k.Fail(fake.CheckOp(ts, cmdName, k, args[0]), fake.Atoi(ts, args[1]))
 	case "stall":
-		nargs(1)
+		if len(args) != 2 {
+			nargs(1)
+		}
 		if !slices.Contains(AllStalls, args[0]) {
 			ts.Fatalf("fake-kube stall: unknown controller %q (%s)", args[0], strings.Join(AllStalls, ", "))
 		}
-		scriptServer(ts).Stall(args[0])
+		k := scriptServer(ts)
+		if len(args) == 2 {
+			k, _ = k.site(ts, "@"+args[1])
+		}
+		k.Stall(args[0])
 	case "restarts":
 		nargs(2)
 		k, name := scriptServer(ts).site(ts, args[0])
@@ -170,6 +177,21 @@ func Cmd(ts *testscript.TestScript, neg bool, args []string) {
 		if !fake.FaultCmd(ts, cmdName, sub, args, func() fake.Server { return scriptServer(ts) }) {
 			ts.Fatalf("fake-kube: unknown subcommand %q\n%s", sub, CmdUsage)
 		}
+	}
+}
+
+// ClearFaults clears the sites' servers too: a stall given a cluster
+// lives in that cluster's server, and "clear" promises a clean slate.
+func (k *scriptKube) ClearFaults() {
+	k.Server.ClearFaults()
+	k.mu.Lock()
+	sites := make([]*scriptKube, 0, len(k.sites))
+	for _, s := range k.sites {
+		sites = append(sites, s)
+	}
+	k.mu.Unlock()
+	for _, s := range sites {
+		s.Server.ClearFaults()
 	}
 }
 

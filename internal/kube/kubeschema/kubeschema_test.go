@@ -155,7 +155,7 @@ func TestDrift(t *testing.T) {
 			t.Errorf("not a drift error of the object: %+v", p)
 		}
 	}
-	note := "on the server; the live object will differ from the file (ArgoCD: OutOfSync)"
+	note := "on the server; the live object will differ from the file"
 	want := []string{
 		"ExternalSecret gitlab-runner/gitlab-runner-homelab-token: spec.data[0].remoteRef.conversionStrategy: defaulted to \"Default\" " + note,
 		"ExternalSecret gitlab-runner/gitlab-runner-homelab-token: spec.data[0].remoteRef.decodingStrategy: defaulted to \"None\" " + note,
