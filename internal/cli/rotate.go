@@ -186,7 +186,7 @@ func runRotate(ctx context.Context, f *factory, o *rotateOptions) error {
 			targets[i].Group, targets[i].Legacy = r.Name, r.Name
 		}
 		if o.cluster() && !o.dryRun {
-			targets[i].Cluster = clusterTarget(cfg, r, reloads(l.profiles, r))
+			targets[i].Cluster = clusterTarget(cfg, r, o.contextOf(cfg, r), reloads(l.profiles, r))
 		}
 	}
 
@@ -218,9 +218,7 @@ func runRotate(ctx context.Context, f *factory, o *rotateOptions) error {
 			}()
 			for i, r := range runners {
 				access := o.access
-				if c := cfg.KubeContextOf(r); c != "" {
-					access.context = c
-				}
+				access.context = o.contextOf(cfg, r)
 				kc, ok := sessions[access.context]
 				if !ok {
 					kc, err = f.kube(ctx, access, f.stderr)
@@ -256,7 +254,7 @@ func runRotate(ctx context.Context, f *factory, o *rotateOptions) error {
 				unfinished++
 			}
 		case res.Status == rotate.Rotated:
-			reports[i].Next = clusterSteps(runners[i], cfg.KubeContextOf(runners[i]), reloads(l.profiles, runners[i]), cfg.GitOps.Engine == config.EngineFlux)
+			reports[i].Next = clusterSteps(runners[i], o.contextOf(cfg, runners[i]), reloads(l.profiles, runners[i]), cfg.GitOps.Engine == config.EngineFlux)
 		case res.Status == rotate.Failed:
 			failed++
 		}
@@ -331,12 +329,22 @@ func kubeError(r *config.Runner, kubeContext string, err error) error {
 // clusterTarget names runner r's objects in the cluster: the
 // ExternalSecret render writes (gitlab-runner-NAME-token) and its target
 // Secret of the same name, and the chart's Deployment (see clusterSteps).
-func clusterTarget(cfg *config.Config, r *config.Runner, reloader bool) *rotate.ClusterTarget {
+// contextOf is the kubeconfig context rotate-token reaches instance r
+// through, and that the commands it prints name: its cluster's, or for a
+// runner without clusters --context (empty: the current one).
+func (o *rotateOptions) contextOf(cfg *config.Config, r *config.Runner) string {
+	if c := cfg.KubeContextOf(r); c != "" {
+		return c
+	}
+	return o.access.context
+}
+
+func clusterTarget(cfg *config.Config, r *config.Runner, kubeContext string, reloader bool) *rotate.ClusterTarget {
 	n := render.NamesOf(r)
 	return &rotate.ClusterTarget{
 		Namespace: r.Namespace, ExternalSecret: n.TokenExternalSecret, ESOVersion: cfg.Secrets.ESOAPIVersion,
 		Secret: n.TokenSecret, Deployment: n.Deployment, Reloader: reloader,
-		Flux: cfg.GitOps.Engine == config.EngineFlux, KubeContext: cfg.KubeContextOf(r),
+		Flux: cfg.GitOps.Engine == config.EngineFlux, KubeContext: kubeContext,
 	}
 }
 
