@@ -126,6 +126,12 @@ func runImport(ctx context.Context, f *factory, o *importOptions) error {
 	if err != nil {
 		return err
 	}
+	if base != nil && base.GitOps.Engine == config.EngineFlux {
+		// import reads what ArgoCD deploys (an Application, its values
+		// and ExternalSecret) and proves the render reproduces it; a Flux
+		// render is other objects, so that proof cannot be made.
+		return usageError{fmt.Errorf("%s: gitops.engine is flux, and import adopts runners deployed by ArgoCD only: import into a runnerctl.yaml for ArgoCD (another file, with --config), then set gitops.engine: flux there and run `runnerctl render`", g.configPath)}
+	}
 	profilesDir := config.DefaultProfilesDir
 	if base != nil && base.ProfilesDir != "" {
 		profilesDir = base.ProfilesDir

@@ -19,8 +19,9 @@ type Config struct {
 	Kind string `yaml:"kind" doc:"Must be Config."`
 	// GitLab is the GitLab instance the runners register with.
 	GitLab GitLab `yaml:"gitlab" doc:"The GitLab instance the runners belong to."`
-	// GitOps describes the repository ArgoCD reads and where files go in it.
-	GitOps GitOps `yaml:"gitops" doc:"The GitOps repository that ArgoCD syncs, and where generated files are written inside it."`
+	// GitOps describes the repository the GitOps engine reads and where
+	// files go in it.
+	GitOps GitOps `yaml:"gitops" doc:"The GitOps repository that ArgoCD (or Flux) syncs, the engine, and where generated files are written inside it."`
 	// ArgoCD holds the Application settings shared by every runner.
 	ArgoCD ArgoCD `yaml:"argocd,omitempty" doc:"Settings of the generated ArgoCD Applications (gitops.engine argocd only)."`
 	// Flux holds the Kustomization settings under gitops.engine flux.
@@ -68,7 +69,7 @@ func (t *GitLabTLS) CAPEM() []byte {
 	return t.caPEM
 }
 
-// GitOps is the repository ArgoCD reads.
+// GitOps is the repository the GitOps engine reads.
 type GitOps struct {
 	RepoURL  string `yaml:"repoURL" doc:"Clone URL of this repository as ArgoCD knows it."`
 	Revision string `yaml:"revision,omitempty" doc:"Branch, tag or commit ArgoCD tracks." default:"HEAD"`
@@ -211,7 +212,7 @@ type GCP struct {
 // Runner is one gitlab-runner deployment.
 type Runner struct {
 	Name              string          `yaml:"name" doc:"Runner name: a DNS label of at most 39 characters. Names the Application (gitlab-runner-NAME), the Helm release and the generated files."`
-	Namespace         string          `yaml:"namespace,omitempty" doc:"Namespace of the runner and of its job pods; not kube-system, kube-public, kube-node-lease or argocd.namespace." default:"gitlab-runner"`
+	Namespace         string          `yaml:"namespace,omitempty" doc:"Namespace of the runner and of its job pods; not kube-system, kube-public, kube-node-lease, nor the GitOps engine's own (argocd.namespace, or flux.namespace under flux)." default:"gitlab-runner"`
 	Profile           string          `yaml:"profile,omitempty" doc:"Hardening profile (runnerctl profiles list)." default:"restricted"`
 	RunnerID          int64           `yaml:"runnerID,omitempty" doc:"GitLab's ID of the runner, written by runnerctl init. Never a token."`
 	Concurrent        int             `yaml:"concurrent,omitempty" doc:"Jobs this runner runs at once (the chart's concurrent)." default:"2"`
