@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/runnerctl/runnerctl/internal/config"
+	"github.com/runnerctl/runnerctl/internal/profile"
 	"github.com/runnerctl/runnerctl/internal/render"
 )
 
@@ -96,14 +98,14 @@ func TestApplyOrder(t *testing.T) {
 	want := [][]string{
 		{"delete argocd-apps/gitlab-runner-gone.yaml"},
 		{
-			"delete manifests/gitlab-runner-gone-external-secret.yaml",
 			"create manifests/gitlab-runner-new-external-secret.yaml",
 			"update manifests/gitlab-runner-kept-external-secret.yaml",
-			"delete values/gitlab-runner-gone.yaml",
 			"update values/gitlab-runner-kept.yaml",
 			"create values/gitlab-runner-new.yaml",
 		},
 		{"update argocd-apps/gitlab-runner-kept.yaml", "create argocd-apps/gitlab-runner-new.yaml"},
+		// Last: nothing written refers to them any more.
+		{"delete manifests/gitlab-runner-gone-external-secret.yaml", "delete values/gitlab-runner-gone.yaml"},
 	}
 	slices.Sort(want[1])
 	slices.Sort(got[1])
@@ -231,5 +233,60 @@ func TestApplySweepsTemporaryFiles(t *testing.T) {
 		if _, ok := got[f]; !ok {
 			t.Errorf("%s removed", f)
 		}
+	}
+}
+
+// A fleet losing a cluster: its ApplicationSet (which deploys, and lists
+// the cluster until rewritten) is written before the cluster's files are
+// deleted, so that no generated Application ever points at values that
+// are gone. Rendered from a real fleet, before and after.
+func TestApplyOrderFleetLosesACluster(t *testing.T) {
+	spec := func(clusters ...string) *config.Config {
+		var b strings.Builder
+		b.WriteString("apiVersion: runnerctl.dev/v1alpha1\nkind: Config\ngitlab: {url: https://gitlab.example.com/}\n" +
+			"gitops: {repoURL: https://gitlab.example.com/gitops.git}\nsecrets: {backend: vault, store: {name: vault}}\nclusters:\n")
+		for _, c := range []string{"eu", "us"} {
+			b.WriteString("  - {name: " + c + ", destination: {server: https://" + c + ".example.com}}\n")
+		}
+		b.WriteString("runners:\n  - name: ci\n    clusters:\n")
+		for _, c := range clusters {
+			b.WriteString("      - name: " + c + "\n")
+		}
+		cfg, err := config.Parse("runnerctl.yaml", []byte(b.String()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cfg
+	}
+	ps, err := profile.Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := func(cfg *config.Config) []render.File {
+		res, err := render.Render(cfg, ps)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Files
+	}
+	root := t.TempDir()
+	writeTree(t, root, files(spec("eu", "us")))
+	p, err := NewPlan(root, files(spec("eu")), managed, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var order []string
+	for _, step := range ApplyOrder(p.Pending()) {
+		for _, c := range step {
+			order = append(order, string(c.Action)+" "+c.Path)
+		}
+	}
+	want := []string{
+		"update argocd-apps/gitlab-runner-ci.yaml",
+		"delete manifests/gitlab-runner-ci-us-external-secret.yaml",
+		"delete values/gitlab-runner-ci-us.yaml",
+	}
+	if !slices.Equal(order, want) {
+		t.Errorf("order:\n%q\nwant\n%q", order, want)
 	}
 }

@@ -399,29 +399,40 @@ func (p *Plan) mkdirs(r *os.Root, writes []atomicfile.Entry) ([]string, error) {
 // ApplyOrder groups changes into the steps Apply takes, one after the
 // other, each sorted by path:
 //
-//  1. delete the Applications (render.Deploys) of runners gone from the
-//     spec, so that ArgoCD stops deploying them while their values and
-//     manifests are still there;
-//  2. write the values and manifests, and delete those no longer wanted;
-//  3. write the Applications, now that everything they refer to is there.
+//  1. delete the files that deploy runners gone from the spec
+//     (render.Deploys: Applications, ApplicationSets, Flux
+//     Kustomizations), so that the engine stops deploying them while their
+//     values and manifests are still there;
+//  2. write the values and manifests;
+//  3. write the files that deploy, now that everything they refer to is
+//     there;
+//  4. delete the values and manifests no longer wanted, now that nothing
+//     written refers to them.
 //
-// A run stopped between two steps leaves no Application referring to a
-// file that is not written yet or already deleted.
+// A run stopped between two steps leaves nothing deploying from a file
+// that is not written yet or already deleted: neither a removed runner's
+// Application, nor the ApplicationSet that still lists a cluster whose
+// files a fleet loses (deleted before the ApplicationSet was rewritten,
+// that cluster's generated Application would fail on its missing values
+// until the next render).
 func ApplyOrder(changes []Change) [][]Change {
-	steps := make([][]Change, 3)
+	steps := make([][]Change, 4)
 	for _, c := range changes {
 		content := c.New
 		if c.Action == Delete {
 			content = c.Old
 		}
+		deploys := render.Deploys(content)
 		switch {
 		case c.Action == Unchanged:
-		case !render.Deploys(content):
-			steps[1] = append(steps[1], c)
-		case c.Action == Delete:
+		case deploys && c.Action == Delete:
 			steps[0] = append(steps[0], c)
-		default:
+		case !deploys && c.Action != Delete:
+			steps[1] = append(steps[1], c)
+		case deploys:
 			steps[2] = append(steps[2], c)
+		default:
+			steps[3] = append(steps[3], c)
 		}
 	}
 	for _, s := range steps {
