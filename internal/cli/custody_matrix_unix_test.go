@@ -101,9 +101,9 @@ type matrixScenario struct {
 	checkpoint    string
 	arm           func(f *matrixFakes) (inFlight <-chan struct{}, release func())
 	commit        bool // init --commit, with a slow pre-commit hook
-	// fleet: init of runner build deployed to clusters eu-1 and us-1,
-	// killed at the checkpoint's second hit: while the second cluster's
-	// runner is made, the first's recorded.
+	// fleet: init or rotate-token of runner build deployed to clusters
+	// eu-1 and us-1, killed at the checkpoint's second hit: while the
+	// second cluster's runner is made (its token reset), the first's done.
 	fleet bool
 }
 
@@ -200,6 +200,12 @@ func matrixScenarios() []matrixScenario {
 		{command: "rotate-token", step: "read-back in flight", arm: heldReadBack},
 		{command: "rotate-token", step: "after read-back", checkpoint: custody.CheckpointStored},
 		{command: "rotate-token", step: "recovery file removed", checkpoint: custody.CheckpointDone},
+		{command: "rotate-token fleet", step: "2nd cluster: before reset (intent written)", checkpoint: custody.CheckpointIntent, fleet: true},
+		{command: "rotate-token fleet", step: "2nd cluster: after reset (answer in hand)", checkpoint: custody.CheckpointAnswered, fleet: true},
+		{command: "rotate-token fleet", step: "2nd cluster: token kept (recovery file)", checkpoint: custody.CheckpointKept, fleet: true},
+		{command: "rotate-token fleet", step: "2nd cluster: after store, before read-back", checkpoint: custody.CheckpointPut, fleet: true},
+		{command: "rotate-token fleet", step: "2nd cluster: after read-back", checkpoint: custody.CheckpointStored, fleet: true},
+		{command: "rotate-token fleet", step: "2nd cluster: recovery file removed", checkpoint: custody.CheckpointDone, fleet: true},
 	}
 }
 
@@ -295,8 +301,10 @@ func runMatrixScenario(t *testing.T, bin string, sc matrixScenario) matrixRow {
 		args = append(args, "--commit")
 		setupMatrixGit(t, repo, home)
 	}
-	if sc.command == "rotate-token" {
-		cmd, out := run("", "init", "--name", "ci")
+	rotation := strings.HasPrefix(sc.command, "rotate-token")
+	if rotation {
+		// args is the init that creates the runner(s) to rotate.
+		cmd, out := run("", args...)
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -305,7 +313,7 @@ func runMatrixScenario(t *testing.T, bin string, sc matrixScenario) matrixRow {
 		}
 		data, _, _ := vault.Secret(f.secretPath)
 		f.before = data["runner-token"]
-		args = []string{"rotate-token", "ci"}
+		args = []string{"rotate-token", args[len(args)-1]}
 	}
 
 	// The killed run.
@@ -351,7 +359,7 @@ func runMatrixScenario(t *testing.T, bin string, sc matrixScenario) matrixRow {
 
 	// The same command again.
 	rerun := args
-	if sc.command == "rotate-token" {
+	if rotation {
 		rerun = append(slices.Clone(args), "--if-expires-within", "1h")
 	}
 	cmd, out = run("", rerun...)
