@@ -162,6 +162,10 @@ func (c *Config) validateClusters(v *validator, instances []*Runner) {
 		v.match("argocd.applicationSet.selector."+k, k, labelKeyRE, "a label key such as env or example.com/tier")
 		v.match("argocd.applicationSet.selector."+k, as.Selector[k], labelValueRE, "a label value (at most 63 letters, digits, '-', '_' or '.')")
 	}
+	if c.GitOps.Engine == EngineFlux && len(c.Clusters) > 0 {
+		// Like argocd.*, a setting that would silently do nothing.
+		v.add("clusters", "is used only with gitops.engine argocd (one ApplicationSet per runner); with Flux, keep one runnerctl.yaml per cluster directory (see docs/flux.md)")
+	}
 	if len(c.Clusters) > MaxClusters {
 		v.add("clusters", "has %d entries; runnerctl accepts at most %d", len(c.Clusters), MaxClusters)
 	}

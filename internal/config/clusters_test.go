@@ -134,6 +134,7 @@ func TestClusterErrors(t *testing.T) {
 		{"application patch per cluster", "        runnerID: 41\n", "        runnerID: 41\n        patches:\n          application:\n            metadata: {annotations: {a: b}}\n", "runners[1].clusters[0].patches.application"},
 		{"name too long", "eu-1", "europe-west-north-12", "makes the Application name gitlab-runner-build-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx-europe-west-north-12 74 characters long"},
 		{"flux", "gitops:\n", "gitops:\n  engine: flux\n", "runners[1].clusters: needs gitops.engine argocd"},
+		{"clusters unused under flux", "gitops:\n", "gitops:\n  engine: flux\n", "clusters: is used only with gitops.engine argocd"},
 		{"selector without generator", "secrets:\n", "argocd:\n  applicationSet:\n    selector: {env: prod}\nsecrets:\n", "argocd.applicationSet.selector: is used only with generator clusters"},
 		{"generator without selector", "secrets:\n", "argocd:\n  applicationSet:\n    generator: clusters\nsecrets:\n", "argocd.applicationSet.selector: is required"},
 		{"shared tokenSecret", "    registration:\n", "    tokenSecret:\n      key: gitlab/build\n    registration:\n", "runners[1].tokenSecret.key: must contain {cluster}"},
