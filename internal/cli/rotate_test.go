@@ -10,6 +10,11 @@ import (
 	"github.com/runnerctl/runnerctl/internal/profile"
 )
 
+// The commands left to run by hand after a rotation: the refresh and the
+// restart, only the refresh when Reloader restarts the runner. Under flux
+// they are owned by Flux's field manager, as the rotate engine's patches
+// are: kustomize-controller would take over, and undo, an annotation made
+// as kubectl's default manager. A context, when given, is named.
 func TestClusterStepsAfterRotation(t *testing.T) {
 	dir := t.TempDir()
 	writeTestFile(t, filepath.Join(dir, "reload.yaml"), "name: reload\nextends: restricted\ndescription: restricted, restarted by Reloader\nrunnerPod:\n  restartOnSecretChange: reloader\n")
@@ -17,43 +22,31 @@ func TestClusterStepsAfterRotation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	plain := &config.Runner{Name: "ci", Namespace: "ci-ns", Profile: "restricted"}
-	want := []string{
-		"kubectl -n ci-ns annotate externalsecret gitlab-runner-ci-token force-sync=$(date +%s) --overwrite",
-		"kubectl -n ci-ns rollout restart deployment/gitlab-runner-ci",
-	}
-	if got := clusterSteps(plain, "", reloads(profiles, plain), false); !slices.Equal(got, want) {
-		t.Errorf("restricted: %q, want %q", got, want)
-	}
-	// Reloader restarts the Deployment once ESO refreshed the Secret: only
-	// the refresh is left to do.
-	reloaded := &config.Runner{Name: "ci", Namespace: "ci-ns", Profile: "reload"}
-	if got := clusterSteps(reloaded, "", reloads(profiles, reloaded), false); !slices.Equal(got, want[:1]) {
-		t.Errorf("reload: %q, want %q", got, want[:1])
-	}
-}
-
-// Under flux the commands left to run by hand are owned by Flux's field
-// manager, as the rotate engine's patches are: kustomize-controller would
-// take over, and undo, an annotation made as kubectl's default manager.
-func TestClusterStepsUnderFlux(t *testing.T) {
-	dir := t.TempDir()
-	writeTestFile(t, filepath.Join(dir, "reload.yaml"), "name: reload\nextends: restricted\ndescription: restricted, restarted by Reloader\nrunnerPod:\n  restartOnSecretChange: reloader\n")
-	profiles, err := profile.Load(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	plain := &config.Runner{Name: "ci", Namespace: "ci-ns", Profile: "restricted"}
-	want := []string{
-		"kubectl --context prod -n ci-ns annotate externalsecret gitlab-runner-ci-token force-sync=$(date +%s) --overwrite --field-manager=flux-client-side-apply",
-		"kubectl --context prod -n ci-ns rollout restart deployment/gitlab-runner-ci --field-manager=flux-client-side-apply",
-	}
-	if got := clusterSteps(plain, "prod", reloads(profiles, plain), true); !slices.Equal(got, want) {
-		t.Errorf("restricted: %q, want %q", got, want)
-	}
-	reloaded := &config.Runner{Name: "ci", Namespace: "ci-ns", Profile: "reload"}
-	if got := clusterSteps(reloaded, "prod", reloads(profiles, reloaded), true); !slices.Equal(got, want[:1]) {
-		t.Errorf("reload: %q, want %q", got, want[:1])
+	for _, c := range []struct {
+		name        string
+		kubeContext string
+		flux        bool
+		want        []string
+	}{
+		{"argocd", "", false, []string{
+			"kubectl -n ci-ns annotate externalsecret gitlab-runner-ci-token force-sync=$(date +%s) --overwrite",
+			"kubectl -n ci-ns rollout restart deployment/gitlab-runner-ci",
+		}},
+		{"flux, a context", "prod", true, []string{
+			"kubectl --context prod -n ci-ns annotate externalsecret gitlab-runner-ci-token force-sync=$(date +%s) --overwrite --field-manager=flux-client-side-apply",
+			"kubectl --context prod -n ci-ns rollout restart deployment/gitlab-runner-ci --field-manager=flux-client-side-apply",
+		}},
+	} {
+		plain := &config.Runner{Name: "ci", Namespace: "ci-ns", Profile: "restricted"}
+		if got := clusterSteps(plain, c.kubeContext, reloads(profiles, plain), c.flux); !slices.Equal(got, c.want) {
+			t.Errorf("%s, restricted: %q, want %q", c.name, got, c.want)
+		}
+		// Reloader restarts the Deployment once ESO refreshed the
+		// Secret: only the refresh is left to do.
+		reloaded := &config.Runner{Name: "ci", Namespace: "ci-ns", Profile: "reload"}
+		if got := clusterSteps(reloaded, c.kubeContext, reloads(profiles, reloaded), c.flux); !slices.Equal(got, c.want[:1]) {
+			t.Errorf("%s, reload: %q, want %q", c.name, got, c.want[:1])
+		}
 	}
 }
 
