@@ -185,15 +185,20 @@ func profileBackendCases(t *testing.T, prefix string, spec func(backend, prof st
 	var cases []fixedPointCase
 	for _, backend := range config.Backends {
 		for _, prof := range ps.Names() {
-			name := prefix + prof + "×" + backend
-			cfg, err := config.Parse("runnerctl.yaml", []byte(spec(backend, prof)), func(cfg *config.Config) []config.FieldError { return render.Check(cfg, ps) })
-			if err != nil {
-				t.Fatalf("%s: %v", name, err)
-			}
-			cases = append(cases, fixedPointCase{name: name, cfg: cfg, profiles: ps})
+			cases = append(cases, parseCase(t, prefix+prof+"×"+backend, spec(backend, prof), ps))
 		}
 	}
 	return cases
+}
+
+// parseCase loads spec as runnerctl.yaml, with the built-in profiles ps.
+func parseCase(t *testing.T, name, spec string, ps *profile.Set) fixedPointCase {
+	t.Helper()
+	cfg, err := config.Parse("runnerctl.yaml", []byte(spec), func(cfg *config.Config) []config.FieldError { return render.Check(cfg, ps) })
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return fixedPointCase{name: name, cfg: cfg, profiles: ps}
 }
 
 // fluxMatrixSpec is matrixSpec under gitops.engine flux, with an egress
@@ -285,11 +290,7 @@ func fleetCases(t *testing.T) []fixedPointCase {
 		"fleet-list":     fmt.Sprintf(fleetSpec, "{generator: list}", "\n    destination: {server: https://eu-1.example.com}", "\n    destination: {name: us-1}"),
 		"fleet-clusters": fmt.Sprintf(fleetSpec, "{generator: clusters, selector: {fleet: ci}}", "", ""),
 	} {
-		cfg, err := config.Parse("runnerctl.yaml", []byte(spec), func(cfg *config.Config) []config.FieldError { return render.Check(cfg, ps) })
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		cases = append(cases, fixedPointCase{name: name, cfg: cfg, profiles: ps})
+		cases = append(cases, parseCase(t, name, spec, ps))
 	}
 	slices.SortFunc(cases, func(a, b fixedPointCase) int { return strings.Compare(a.name, b.name) })
 	return cases
