@@ -2,6 +2,7 @@ package render
 
 import (
 	"fmt"
+	"maps"
 	"path"
 	"strings"
 
@@ -223,10 +224,13 @@ func FilesOf(c *config.Config, r *config.Runner) []string {
 // kustomizeFile is the name kustomize reads in a directory.
 const kustomizeFile = "kustomization.yaml"
 
-func renderFluxRunner(cfg *config.Config, b *bases, eso *esoDefaults, r *config.Runner, index int, p *profile.Profile, profileYAML []byte) (runnerOutput, error) {
+// renderFluxRunner renders runners[index], r, for gitops.engine flux;
+// ownsNamespace says whether its directory holds its Namespace
+// (namespaceOwners).
+func renderFluxRunner(cfg *config.Config, b *bases, eso *esoDefaults, r *config.Runner, index int, p *profile.Profile, profileYAML []byte, ownsNamespace bool) (runnerOutput, error) {
 	dir := FluxDir(cfg, r)
 	var pending []pendingFile
-	if ownsNamespace(cfg, index) {
+	if ownsNamespace {
 		pending = append(pending, pendingFile{path: fluxFile(cfg, r, "-namespace.yaml"), docs: []any{buildNamespace(b, r, p)}})
 	}
 	src := pendingFile{path: fluxFile(cfg, r, "-chart-source.yaml")}
@@ -281,18 +285,20 @@ const helmReleaseComment = `#
 # release from whenever it changes, and which validate checks whole.
 `
 
-// ownsNamespace reports whether runners[index] is the first runner of cfg
-// deployed to its namespace: its directory holds the Namespace. Only one
+// namespaceOwners maps each namespace of cfg's runners to the first
+// runner deployed to it, whose directory holds the Namespace. Only one
 // Kustomization may apply an object, or each would overwrite the labels
 // Flux puts on it (kustomize.toolkit.fluxcd.io/name) on every reconcile.
-func ownsNamespace(cfg *config.Config, index int) bool {
-	ns := cfg.Runners[index].Namespace
-	for i := range index {
-		if cfg.Runners[i].Namespace == ns {
-			return false
+// Worked out once for all runners: asking per runner would cost a pass
+// over the runners before it, each.
+func namespaceOwners(cfg *config.Config) map[string]int {
+	owners := map[string]int{}
+	for i := range cfg.Runners {
+		if _, ok := owners[cfg.Runners[i].Namespace]; !ok {
+			owners[cfg.Runners[i].Namespace] = i
 		}
 	}
-	return true
+	return owners
 }
 
 // isOCI reports whether a chart repository is an OCI registry.
@@ -306,12 +312,8 @@ func buildNamespace(b *bases, r *config.Runner, p *profile.Profile) namespace {
 	n := b.Namespace
 	n.Metadata.Name = r.Namespace
 	n.Metadata.Labels = make(map[string]string, len(b.Namespace.Metadata.Labels)+len(p.Namespace.Labels))
-	for k, v := range b.Namespace.Metadata.Labels {
-		n.Metadata.Labels[k] = v
-	}
-	for k, v := range p.Namespace.Labels {
-		n.Metadata.Labels[k] = v
-	}
+	maps.Copy(n.Metadata.Labels, b.Namespace.Metadata.Labels)
+	maps.Copy(n.Metadata.Labels, p.Namespace.Labels)
 	return n
 }
 

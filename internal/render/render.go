@@ -120,6 +120,10 @@ func Render(cfg *config.Config, profiles Profiles) (*Result, error) {
 			}
 		}
 	}
+	var nsOwners map[string]int
+	if cfg.GitOps.Engine == config.EngineFlux {
+		nsOwners = namespaceOwners(cfg)
+	}
 	out := make([]runnerOutput, len(cfg.Runners))
 	errs := make([]error, len(cfg.Runners))
 	var wg sync.WaitGroup
@@ -130,7 +134,7 @@ func Render(cfg *config.Config, profiles Profiles) (*Result, error) {
 				r := &cfg.Runners[i]
 				switch {
 				case cfg.GitOps.Engine == config.EngineFlux:
-					out[i], errs[i] = renderFluxRunner(cfg, b, eso, r, i, used[i], profileYAML[used[i].Name])
+					out[i], errs[i] = renderFluxRunner(cfg, b, eso, r, i, used[i], profileYAML[used[i].Name], nsOwners[r.Namespace] == i)
 				case len(r.Clusters) > 0:
 					out[i], errs[i] = renderFleetRunner(cfg, b, eso, r, i, used[i], profileYAML[used[i].Name], instances[i])
 				default:
