@@ -294,19 +294,11 @@ func (fi *fleetInit) printPlan(todo []*config.Runner, loc func(int) secrets.Loca
 	}
 	var ps []planned
 	for i, r := range todo {
-		action := fmt.Sprintf("create runner %q in GitLab %s", r.ID(), cfg.GitLab.URL)
-		if r.RunnerID != 0 {
-			action = fmt.Sprintf("use runner %q (id %d) if it still exists in GitLab, and update its settings there where they differ", r.ID(), r.RunnerID)
-		}
-		ps = append(ps, planned{ID: r.ID(), GitLab: action, TokenLocation: loc(i).String()})
+		ps = append(ps, planned{ID: r.ID(), GitLab: planAction(cfg, r), TokenLocation: loc(i).String()})
 	}
 	changed := string(fi.newYAML) != string(fi.exists)
 	if g.output == "json" {
-		files := []fileReport{}
-		for _, c := range fi.plan.Changes {
-			files = append(files, fileReport{Path: c.Path, Action: string(c.Action)})
-		}
-		return writeJSON(f.stdout, map[string]any{"dryRun": true, "clusters": ps, "backend": cfg.Secrets.Backend, "configChanged": changed, "files": files})
+		return writeJSON(f.stdout, map[string]any{"dryRun": true, "clusters": ps, "backend": cfg.Secrets.Backend, "configChanged": changed, "files": fileReports(fi.plan)})
 	}
 	fmt.Fprintf(f.stdout, "dry run: nothing is changed.\n\n")
 	for _, p := range ps {

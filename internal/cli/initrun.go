@@ -252,17 +252,10 @@ func writeConfig(path string, old, content []byte) error {
 
 func printInitPlan(f *factory, g *globals, cfg *config.Config, r *config.Runner, loc config.RemoteRef, plan *gitops.Plan, newYAML, existing []byte) error {
 	w := f.stdout
-	action := fmt.Sprintf("create runner %q in GitLab %s", r.Name, cfg.GitLab.URL)
-	if r.RunnerID != 0 {
-		action = fmt.Sprintf("use runner %q (id %d) if it still exists in GitLab, and update its settings there where they differ", r.Name, r.RunnerID)
-	}
+	action := planAction(cfg, r)
 	if g.output == "json" {
-		files := []fileReport{}
-		for _, c := range plan.Changes {
-			files = append(files, fileReport{Path: c.Path, Action: string(c.Action)})
-		}
 		return writeJSON(w, map[string]any{"dryRun": true, "gitlab": action, "tokenLocation": secrets.Location(loc).String(),
-			"backend": cfg.Secrets.Backend, "configChanged": string(newYAML) != string(existing), "files": files})
+			"backend": cfg.Secrets.Backend, "configChanged": string(newYAML) != string(existing), "files": fileReports(plan)})
 	}
 	fmt.Fprintf(w, "dry run: nothing is changed.\n\nwould %s\nwould store its token in %s at %q\n", action, cfg.Secrets.Backend, secrets.Location(loc).String())
 	if string(newYAML) != string(existing) {
@@ -272,6 +265,24 @@ func printInitPlan(f *factory, g *globals, cfg *config.Config, r *config.Runner,
 		fmt.Fprintf(w, "would %s %s\n", c.Action, c.Path)
 	}
 	return nil
+}
+
+// planAction says what init --dry-run would do in GitLab for runner r (a
+// cluster's instance of a runner, too).
+func planAction(cfg *config.Config, r *config.Runner) string {
+	if r.RunnerID != 0 {
+		return fmt.Sprintf("use runner %q (id %d) if it still exists in GitLab, and update its settings there where they differ", r.ID(), r.RunnerID)
+	}
+	return fmt.Sprintf("create runner %q in GitLab %s", r.ID(), cfg.GitLab.URL)
+}
+
+// fileReports lists the files of plan for JSON output ([] for none).
+func fileReports(plan *gitops.Plan) []fileReport {
+	files := []fileReport{}
+	for _, c := range plan.Changes {
+		files = append(files, fileReport{Path: c.Path, Action: string(c.Action)})
+	}
+	return files
 }
 
 // initChanged reports whether init wrote anything: a generated file, or
