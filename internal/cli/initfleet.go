@@ -20,7 +20,7 @@ import (
 // only. A cluster is named only for a runner runnerctl.yaml deploys to
 // clusters (init does not add clusters: they are written in the file).
 func splitInstance(raw *config.Config, name string) (runner, cluster string, err error) {
-	runner, cluster, has := strings.Cut(name, "@")
+	runner, cluster, has := config.SplitInstanceID(name)
 	if !has {
 		return name, "", nil
 	}
@@ -163,7 +163,7 @@ func (fi *fleetInit) run(ctx context.Context) error {
 	var missing []string
 	for _, rc := range def.Clusters {
 		if rc.RunnerID == 0 {
-			missing = append(missing, def.Name+"@"+rc.Name)
+			missing = append(missing, config.InstanceID(def.Name, rc.Name))
 		}
 	}
 	written := len(missing) == 0

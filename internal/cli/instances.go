@@ -62,7 +62,7 @@ func selectInstances(cfg *config.Config, names []string, all bool) ([]*config.Ru
 // unknownCluster says what is wrong with name NAME@CLUSTER when runner
 // NAME exists without that cluster, or "".
 func unknownCluster(cfg *config.Config, name string) string {
-	runner, cluster, hasCluster := strings.Cut(name, "@")
+	runner, cluster, hasCluster := config.SplitInstanceID(name)
 	i := slices.IndexFunc(cfg.Runners, func(r config.Runner) bool { return r.Name == runner })
 	switch {
 	case !hasCluster || i < 0:
@@ -93,7 +93,7 @@ func instanceIDs(cfg *config.Config) []string {
 		out = append(out, r.Name)
 		for _, c := range r.Clusters {
 			if c.Name != "" {
-				out = append(out, r.Name+"@"+c.Name)
+				out = append(out, config.InstanceID(r.Name, c.Name))
 			}
 		}
 	}

@@ -143,12 +143,7 @@ type pendingFile struct {
 }
 
 // id names the row's runner as commands take it: NAME, or NAME@CLUSTER.
-func (r *statusRow) id() string {
-	if r.Cluster == "" {
-		return r.Name
-	}
-	return r.Name + "@" + r.Cluster
-}
+func (r *statusRow) id() string { return config.InstanceID(r.Name, r.Cluster) }
 
 // problem says why a row makes status exit 1, or "".
 func (r *statusRow) problem() string {

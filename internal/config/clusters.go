@@ -20,11 +20,22 @@ const MaxApplicationNameLen = 63
 // ID names instance r for people and for runnerctl's own records (locks,
 // recovery files, status): the runner's name, and for a runner deployed to
 // clusters, "NAME@CLUSTER".
-func (r *Runner) ID() string {
-	if r.Cluster == "" {
-		return r.Name
+func (r *Runner) ID() string { return InstanceID(r.Name, r.Cluster) }
+
+// InstanceID names runner name's instance in cluster: "NAME@CLUSTER", or
+// the runner's name when cluster is empty. A runner name is a DNS label,
+// so SplitInstanceID takes it apart unambiguously.
+func InstanceID(name, cluster string) string {
+	if cluster == "" {
+		return name
 	}
-	return r.Name + "@" + r.Cluster
+	return name + "@" + cluster
+}
+
+// SplitInstanceID takes an instance ID apart; hasCluster is false for a
+// bare runner name.
+func SplitInstanceID(id string) (name, cluster string, hasCluster bool) {
+	return strings.Cut(id, "@")
 }
 
 // Path is the place of instance r in runnerctl.yaml: runners[i], or
