@@ -120,7 +120,7 @@ func TestSplitInstance(t *testing.T) {
 func TestClusterStepsNameTheContext(t *testing.T) {
 	cfg := instancesConfig(t)
 	us := cfg.Instance("build@us-1")
-	got := clusterSteps(us, cfg.KubeContextOf(us), false, false)
+	got := clusterTarget(cfg, us, cfg.KubeContextOf(us), false).ByHand()
 	if len(got) != 2 || !strings.HasPrefix(got[0], "kubectl --context prod-us -n gitlab-runner annotate externalsecret ") ||
 		!strings.HasPrefix(got[1], "kubectl --context prod-us -n gitlab-runner rollout restart deployment/") {
 		t.Errorf("steps %q", got)

@@ -254,7 +254,8 @@ func runRotate(ctx context.Context, f *factory, o *rotateOptions) error {
 				unfinished++
 			}
 		case res.Status == rotate.Rotated:
-			reports[i].Next = clusterSteps(runners[i], o.contextOf(cfg, runners[i]), reloads(l.profiles, runners[i]), cfg.GitOps.Engine == config.EngineFlux)
+			// No cluster access: the commands that finish by hand.
+			reports[i].Next = clusterTarget(cfg, runners[i], o.contextOf(cfg, runners[i]), reloads(l.profiles, runners[i])).ByHand()
 		case res.Status == rotate.Failed:
 			failed++
 		}
@@ -279,39 +280,6 @@ func runRotate(ctx context.Context, f *factory, o *rotateOptions) error {
 	return nil
 }
 
-// clusterSteps are the commands that get a stored token into the running
-// runner, which reads it only at start. The ExternalSecret is the one
-// render writes (gitlab-runner-NAME-token); the Deployment is the chart's
-// fullname for release gitlab-runner-NAME, which is the release name
-// itself as it starts with the chart's name. With the reloader profile
-// option, Reloader restarts the Deployment once ESO has refreshed the
-// Secret, so only the refresh remains.
-//
-// kubeContext is the instance's context (config.Config.KubeContextOf),
-// named in the commands when it is not the current one.
-//
-// Under flux both commands carry --field-manager=flux-client-side-apply,
-// as the rotate engine's own patches do (rotate.FluxFieldManager):
-// kustomize-controller takes over the fields of kubectl's default
-// managers on its next apply, and would undo a force-sync annotation made
-// under one of them.
-func clusterSteps(r *config.Runner, kubeContext string, reloader, flux bool) []string {
-	n := render.NamesOf(r)
-	kubectl := "kubectl"
-	if kubeContext != "" {
-		kubectl += " --context " + kubeContext
-	}
-	owner := ""
-	if flux {
-		owner = " --field-manager=" + rotate.FluxFieldManager
-	}
-	steps := []string{fmt.Sprintf("%s -n %s annotate externalsecret %s force-sync=$(date +%%s) --overwrite%s", kubectl, r.Namespace, n.TokenExternalSecret, owner)}
-	if !reloader {
-		steps = append(steps, fmt.Sprintf("%s -n %s rollout restart deployment/%s%s", kubectl, r.Namespace, n.Deployment, owner))
-	}
-	return steps
-}
-
 // kubeError names the runner and context whose cluster could not be
 // opened; the factory's exit code (2 for a kubeconfig or context that
 // does not load) is kept.
@@ -326,9 +294,6 @@ func kubeError(r *config.Runner, kubeContext string, err error) error {
 	return fmt.Errorf("runner %q (cluster %q, kubeconfig context %q): %w; nothing was changed", r.ID(), r.Cluster, kubeContext, err)
 }
 
-// clusterTarget names runner r's objects in the cluster: the
-// ExternalSecret render writes (gitlab-runner-NAME-token) and its target
-// Secret of the same name, and the chart's Deployment (see clusterSteps).
 // contextOf is the kubeconfig context rotate-token reaches instance r
 // through, and that the commands it prints name: its cluster's, or for a
 // runner without clusters --context (empty: the current one).
@@ -339,6 +304,12 @@ func (o *rotateOptions) contextOf(cfg *config.Config, r *config.Runner) string {
 	return o.access.context
 }
 
+// clusterTarget names runner r's objects in the cluster: the
+// ExternalSecret render writes (gitlab-runner-NAME-token) and its target
+// Secret of the same name, and the chart's Deployment: its fullname for
+// release gitlab-runner-NAME, which is the release name itself as it
+// starts with the chart's name. kubeContext (contextOf) is named in the
+// commands it gives to run by hand.
 func clusterTarget(cfg *config.Config, r *config.Runner, kubeContext string, reloader bool) *rotate.ClusterTarget {
 	n := render.NamesOf(r)
 	return &rotate.ClusterTarget{

@@ -37,14 +37,18 @@ func TestClusterStepsAfterRotation(t *testing.T) {
 			"kubectl --context prod -n ci-ns rollout restart deployment/gitlab-runner-ci --field-manager=flux-client-side-apply",
 		}},
 	} {
+		cfg := &config.Config{}
+		if c.flux {
+			cfg.GitOps.Engine = config.EngineFlux
+		}
 		plain := &config.Runner{Name: "ci", Namespace: "ci-ns", Profile: "restricted"}
-		if got := clusterSteps(plain, c.kubeContext, reloads(profiles, plain), c.flux); !slices.Equal(got, c.want) {
+		if got := clusterTarget(cfg, plain, c.kubeContext, reloads(profiles, plain)).ByHand(); !slices.Equal(got, c.want) {
 			t.Errorf("%s, restricted: %q, want %q", c.name, got, c.want)
 		}
 		// Reloader restarts the Deployment once ESO refreshed the
 		// Secret: only the refresh is left to do.
 		reloaded := &config.Runner{Name: "ci", Namespace: "ci-ns", Profile: "reload"}
-		if got := clusterSteps(reloaded, c.kubeContext, reloads(profiles, reloaded), c.flux); !slices.Equal(got, c.want[:1]) {
+		if got := clusterTarget(cfg, reloaded, c.kubeContext, reloads(profiles, reloaded)).ByHand(); !slices.Equal(got, c.want[:1]) {
 			t.Errorf("%s, reload: %q, want %q", c.name, got, c.want[:1])
 		}
 	}

@@ -130,6 +130,21 @@ type ClusterResult struct {
 // Done reports whether every cluster step succeeded.
 func (c *ClusterResult) Done() bool { return c != nil && c.Step == StepDone }
 
+// ByHand are the commands that get a stored token into the running
+// runner, which reads it only at start, when runnerctl has no cluster
+// access: refresh the Secret, and restart the Deployment unless Reloader
+// does once ESO has refreshed the Secret. Under flux both carry Flux's
+// field manager (kubectlFlags): kustomize-controller takes over the
+// fields of kubectl's default managers on its next apply, and would undo
+// a force-sync annotation made under one of them.
+func (c *ClusterTarget) ByHand() []string {
+	steps := []string{c.forceSyncCmd()}
+	if !c.Reloader {
+		steps = append(steps, c.restartCmd())
+	}
+	return steps
+}
+
 // kubectl commands that finish each step by hand.
 func (c *ClusterTarget) forceSyncCmd() string {
 	return fmt.Sprintf("%s -n %s annotate externalsecret %s force-sync=$(date +%%s) --overwrite%s", c.kubectl(), c.Namespace, c.ExternalSecret, c.kubectlFlags())
