@@ -244,10 +244,7 @@ func (v *Validator) Admit(ctx context.Context, doc []byte) Admission {
 	case gvk.Group == "argoproj.io" && gvk.Kind == "Application":
 		argo = validate.ApplicationSources(u.Object)
 	case gvk.Group == "argoproj.io" && gvk.Kind == "ApplicationSet":
-		argo = validate.ApplicationSet(u.Object)
-	}
-	if gvk.Group == "argoproj.io" && gvk.Kind == "ApplicationSet" {
-		argo = append(argo, v.generatedApplications(ctx, u.Object)...)
+		argo = append(validate.ApplicationSet(u.Object), v.generatedApplications(ctx, u.Object)...)
 	}
 	if e, ok := v.crds[gvk.GroupKind()]; ok {
 		var ps []validate.Problem
