@@ -56,6 +56,7 @@ func (r *Runner) Path() string {
 // The order is the file's.
 func (c *Config) Instances() []*Runner {
 	var out []*Runner
+	var clusters map[string]*Cluster // by name, once a runner has clusters
 	for i := range c.Runners {
 		r := &c.Runners[i]
 		// Written once (config.Parse's validation calls this first): a
@@ -68,8 +69,14 @@ func (c *Config) Instances() []*Runner {
 			out = append(out, r)
 			continue
 		}
+		if clusters == nil {
+			clusters = make(map[string]*Cluster, len(c.Clusters))
+			for k := range c.Clusters {
+				clusters[c.Clusters[k].Name] = &c.Clusters[k]
+			}
+		}
 		for j := range r.Clusters {
-			out = append(out, c.instance(r, j))
+			out = append(out, instance(r, j, clusters[r.Clusters[j].Name]))
 		}
 	}
 	return out
@@ -107,13 +114,15 @@ func (c *Config) ClusterByName(name string) *Cluster {
 	return &c.Clusters[i]
 }
 
-func (c *Config) instance(def *Runner, j int) *Runner {
+// instance is def's instance in its j-th cluster, cl (nil for a name
+// clusters[] lacks, which validation reports).
+func instance(def *Runner, j int, cl *Cluster) *Runner {
 	rc := def.Clusters[j]
 	r := *def
 	r.Clusters = nil
 	r.Cluster, r.Index, r.ClusterIndex = rc.Name, def.Index, j
 	r.RunnerID = rc.RunnerID
-	if cl := c.ClusterByName(rc.Name); cl != nil {
+	if cl != nil {
 		r.Destination = cl.Destination
 	}
 	if rc.Concurrent != 0 {

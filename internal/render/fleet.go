@@ -114,7 +114,7 @@ func renderFleetRunner(cfg *config.Config, b *bases, eso *esoDefaults, def *conf
 		perFiles[i] = pending
 	}
 
-	set, setWarnings, setInvalid, err := buildApplicationSet(cfg, b, def, index, p, manifests)
+	set, setWarnings, setInvalid, err := buildApplicationSet(cfg, b, def, index, p, manifests, instances)
 	if err != nil {
 		return runnerOutput{}, err
 	}
@@ -338,9 +338,10 @@ func dedupeErrors(errs []config.FieldError) []config.FieldError {
 // buildApplicationSet fills templates/applicationset.yaml for runner def:
 // its generator, and its template, the Application that buildApplication
 // gives for a cluster named by the generator's parameter, patched by the
-// runner's (and top-level) application patches. It returns the patches'
-// warnings and the patches refused.
-func buildApplicationSet(cfg *config.Config, b *bases, def *config.Runner, index int, p *profile.Profile, manifests []string) (applicationSet, []string, []config.FieldError, error) {
+// runner's (and top-level) application patches; instances are def's, one
+// per cluster, with their destinations. It returns the patches' warnings
+// and the patches refused.
+func buildApplicationSet(cfg *config.Config, b *bases, def *config.Runner, index int, p *profile.Profile, manifests []string, instances []*config.Runner) (applicationSet, []string, []config.FieldError, error) {
 	as := cfg.ArgoCD.ApplicationSet
 	set := b.ApplicationSet
 	set.Metadata = metaOf(set.Metadata, releaseName(def), cfg.ArgoCD.Namespace, def)
@@ -369,10 +370,9 @@ func buildApplicationSet(cfg *config.Config, b *bases, def *config.Runner, index
 		// clusters do; each element gives every key the template uses
 		// (missingkey=error), empty where its cluster uses the other.
 		var byServer, byName bool
-		for _, rc := range def.Clusters {
-			d := destinationOf(cfg, rc.Name)
-			byServer = byServer || d.Server != ""
-			byName = byName || d.Name != ""
+		for _, inst := range instances {
+			byServer = byServer || inst.Destination.Server != ""
+			byName = byName || inst.Destination.Name != ""
 		}
 		if byServer {
 			dest.Server = serverPlaceholder
@@ -380,15 +380,14 @@ func buildApplicationSet(cfg *config.Config, b *bases, def *config.Runner, index
 		if byName {
 			dest.Name = destinationNamePlaceholder
 		}
-		l := &listGenerator{Elements: make([]listElement, len(def.Clusters))}
-		for i, rc := range def.Clusters {
-			d := destinationOf(cfg, rc.Name)
-			e := listElement{Cluster: rc.Name}
+		l := &listGenerator{Elements: make([]listElement, len(instances))}
+		for i, inst := range instances {
+			e := listElement{Cluster: inst.Cluster}
 			if byServer {
-				e.Server = &d.Server
+				e.Server = &inst.Destination.Server
 			}
 			if byName {
-				e.DestinationName = &d.Name
+				e.DestinationName = &inst.Destination.Name
 			}
 			l.Elements[i] = e
 		}
@@ -424,14 +423,6 @@ func buildApplicationSet(cfg *config.Config, b *bases, def *config.Runner, index
 	}
 	set.Spec.Template = tmpl
 	return set, warnings, invalid, nil
-}
-
-// destinationOf is the destination of clusters[] entry name.
-func destinationOf(cfg *config.Config, name string) config.Destination {
-	if cl := cfg.ClusterByName(name); cl != nil {
-		return cl.Destination
-	}
-	return config.Destination{}
 }
 
 // templateNode encodes app, an Application (typed, or a patched
