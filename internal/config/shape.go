@@ -209,6 +209,10 @@ func (s *shapeChecker) free(n *yaml.Node, path string, use, depth int) {
 				s.add(path, lineOf(k, use), "has a key that is not a plain string; quote it")
 				continue
 			}
+			if i := safetext.BadRune(k.Value, false); i >= 0 {
+				s.add(path, lineOf(k, use), "has a key %s with an invisible or invalid character at byte %d; remove it", safetext.Quote(k.Value), i)
+				continue
+			}
 			p := joinPath(path, k.Value)
 			if seen[k.Value] {
 				s.add(p, lineOf(k, use), "is set twice; keep one")
@@ -234,6 +238,15 @@ func (s *shapeChecker) free(n *yaml.Node, path string, use, depth int) {
 		}
 		if len(n.Value) > MaxScalarLen {
 			s.add(path, line, "is %d bytes long; runnerctl accepts at most %d bytes in one value", len(n.Value), MaxScalarLen)
+			return
+		}
+		// As in every other field: a control or format character (a
+		// YAML escape such as "\0") would reach the generated files
+		// unseen by a reviewer, and invalid UTF-8 would be replaced in
+		// the patch's JSON form. A patch keeps newlines and tabs, which
+		// a script or a multi-line annotation needs.
+		if i := safetext.BadRune(n.Value, true); i >= 0 {
+			s.add(path, line, "contains an invisible or invalid character at byte %d; remove it (a patch's strings may hold newlines and tabs)", i)
 		}
 	}
 }

@@ -69,6 +69,12 @@ func TestShapeErrors(t *testing.T) {
 			[]string{"runners[0].patches.values.a: is set twice"}, nil},
 		{"patch too deep", head + "runners:\n  - name: ci\n    patches:\n      values: " + strings.Repeat("{a: ", config.MaxPatchDepth+1) + "1" + strings.Repeat("}", config.MaxPatchDepth+1) + "\n",
 			[]string{"nests deeper than 32 levels"}, nil},
+		{"patch with a control character", head + "runners:\n  - name: ci\n    patches:\n      application: {metadata: {annotations: {note: \"a\\0b\"}}}\n",
+			[]string{`line 9: runners[0].patches.application.metadata.annotations.note: contains an invisible or invalid character at byte 1; remove it`}, nil},
+		{"patch with a bidirectional override", head + "runners:\n  - name: ci\n    patches:\n      values: {a: [\"x\\u202Ey\"]}\n",
+			[]string{`runners[0].patches.values.a[0]: contains an invisible or invalid character at byte 1`}, nil},
+		{"patch key with a control character", head + "runners:\n  - name: ci\n    patches:\n      values: {\"a\\x10\": b}\n",
+			[]string{`runners[0].patches.values: has a key "a\x10" with an invisible or invalid character at byte 1; remove it`}, []string{"\x10"}},
 		{"patch with infinity", head + "runners:\n  - name: ci\n    patches:\n      values: {a: .inf}\n",
 			[]string{"line 9: runners[0].patches.values: has no JSON form", "a merge patch holds only mappings"}, nil},
 		{"patch too long", head + "runners:\n  - name: ci\n    patches:\n      values: {a: [" + strings.Repeat(strings.Repeat("x", 100)+", ", 700) + "]}\n",
@@ -205,5 +211,19 @@ func TestMergeLaughs(t *testing.T) {
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("the shape check did not stop")
+	}
+}
+
+// TestPatchKeepsNewlinesAndTabs: the check on a patch's strings refuses
+// invisible characters, not the newlines and tabs of a script or a
+// multi-line annotation.
+func TestPatchKeepsNewlinesAndTabs(t *testing.T) {
+	spec := head + "runners:\n  - name: ci\n    patches:\n      values: {script: \"set -e\\n\\techo ok\\n\"}\n"
+	cfg, err := config.Parse("runnerctl.yaml", []byte(spec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.Runners[0].Patches.Values["script"]; got != "set -e\n\techo ok\n" {
+		t.Errorf("script = %q", got)
 	}
 }
