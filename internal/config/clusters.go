@@ -209,7 +209,7 @@ func (c *Config) validateClusters(v *validator, instances []*Runner) {
 		case d.Server != "" && d.Name != "":
 			v.add(p+".destination", "set server or name, not both")
 		case d.Name != "":
-			v.dnsSubdomain(p+".destination.name", d.Name)
+			v.argoClusterName(p+".destination.name", d.Name)
 		case d.Server != "":
 			v.httpURL(p+".destination.server", d.Server, "https", "http")
 		default:

@@ -141,6 +141,8 @@ func TestClusterErrors(t *testing.T) {
 		{"bad node label", "          pool: ci\n", "          pool: has space\n", "runners[1].clusters[1].nodeSelector.pool"},
 		{"application name taken", "  - name: plain\n", "  - name: build-eu-1\n", "runners[1].clusters[0].name: gives the Application name gitlab-runner-build-eu-1, which runners[0] has too"},
 		{"bad engine", "gitops:\n", "gitops:\n  engine: jenkins\n", "gitops.engine"},
+		{"destination name with spaces", "      name: us-1\n", "      name: \"us-1 \"\n", `clusters[1].destination.name: "us-1 " has leading or trailing spaces`},
+		{"destination name with a control character", "      name: us-1\n", "      name: \"us\\t1\"\n", "clusters[1].destination.name: contains a control character"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			base := fleet
@@ -214,5 +216,28 @@ func TestUpdateRecordsClusterRunnerIDs(t *testing.T) {
 	}
 	if cfg.Runners[1].RunnerID != 0 {
 		t.Errorf("the definition got runnerID %d", cfg.Runners[1].RunnerID)
+	}
+}
+
+// TestDestinationNameIsArgoCDs: ArgoCD keeps a cluster's name as free
+// text, and `argocd cluster add` names an EKS cluster after its
+// kubeconfig context, the cluster's ARN; runnerctl takes it as written,
+// for a fleet's cluster as for a single runner's destination.
+func TestDestinationNameIsArgoCDs(t *testing.T) {
+	const arn = "arn:aws:eks:us-east-1:111122223333:cluster/prod"
+	src := strings.Replace(fleet, "      name: us-1\n", "      name: \""+arn+"\"\n", 1)
+	cfg, err := config.Parse("runnerctl.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.Instance("build@us-1").Cluster; got != "us-1" {
+		t.Errorf("cluster = %q", got)
+	}
+	if got := cfg.Clusters[1].Destination.Name; got != arn {
+		t.Errorf("destination name = %q", got)
+	}
+	single := strings.Replace(fleet, "secrets:\n", "argocd:\n  destination: {name: \""+arn+"\"}\nsecrets:\n", 1)
+	if _, err := config.Parse("runnerctl.yaml", []byte(single)); err != nil {
+		t.Errorf("argocd.destination.name %q: %v", arn, err)
 	}
 }

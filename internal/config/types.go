@@ -123,7 +123,7 @@ type Cluster struct {
 // Destination is an ArgoCD destination cluster: server URL or name, not both.
 type Destination struct {
 	Server string `yaml:"server,omitempty" doc:"API server URL of the destination cluster. Defaults to https://kubernetes.default.svc unless name is set."`
-	Name   string `yaml:"name,omitempty" doc:"Name of the destination cluster as registered in ArgoCD (instead of server)."`
+	Name   string `yaml:"name,omitempty" doc:"Name of the destination cluster as registered in ArgoCD (instead of server), exactly: for an EKS cluster added with argocd cluster add, its ARN."`
 }
 
 // SyncPolicy mirrors the ArgoCD Application syncPolicy fields runnerctl sets.

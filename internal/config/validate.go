@@ -192,6 +192,21 @@ func (v *validator) dnsSubdomain(path, s string) {
 	}
 }
 
+// argoClusterName checks the name of a cluster registered in ArgoCD,
+// which ArgoCD keeps as free text: `argocd cluster add CONTEXT` names it
+// after the kubeconfig context, which for EKS is the cluster's ARN
+// (arn:aws:eks:REGION:ACCOUNT:cluster/NAME). ArgoCD matches it exactly,
+// so surrounding spaces can only be a mistake.
+func (v *validator) argoClusterName(path, s string) {
+	switch {
+	case !v.text(path, s):
+	case strings.TrimSpace(s) != s:
+		v.add(path, "%q has leading or trailing spaces; ArgoCD matches the name exactly, remove them", s)
+	case len(s) > 253:
+		v.add(path, "is longer than 253 characters")
+	}
+}
+
 func (v *validator) duration(path, s string) {
 	if !v.required(path, s) {
 		return
@@ -405,7 +420,7 @@ func (c *Config) validateArgoCD(v *validator) {
 	case d.Server != "" && d.Name != "":
 		v.add("argocd.destination", "set server or name, not both")
 	case d.Name != "":
-		v.dnsSubdomain("argocd.destination.name", d.Name)
+		v.argoClusterName("argocd.destination.name", d.Name)
 	default:
 		v.httpURL("argocd.destination.server", d.Server, "https", "http")
 	}
