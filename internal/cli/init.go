@@ -104,8 +104,17 @@ other, each with its own token location, and records each one's ID at
 runners[i].clusters[j].runnerID as soon as its token is stored. The
 generated files are written once every cluster has its runner; when one
 fails, init stops there (those before stay recorded) and a re-run goes on.
---name NAME@CLUSTER works on that cluster's runner only. init does not add
-clusters: write them in runnerctl.yaml. With --commit, --push or
+--name NAME@CLUSTER works on that cluster's runner only.
+
+--clusters deploys the runner to clusters: comma-separated NAME=DESTINATION
+(an http(s) URL is the cluster's API server, anything else its name in
+ArgoCD, such as an EKS cluster's ARN), which adds the cluster to
+runnerctl.yaml's clusters[], or NAME alone for one that clusters[] has.
+The question is asked when runnerctl.yaml has clusters; elsewhere the flag
+(or RUNNERCTL_CLUSTERS) opts in. init adds clusters and never removes one
+(an answer that leaves out one of the runner's clusters is refused: edit
+runnerctl.yaml for that), and a runner created without clusters keeps its
+single GitLab runner: give clusters to a new one. With --commit, --push or
 --merge-request, a commit or push that fails after the runner is created
 exits 1 and says what was done.`,
 		Example: `  runnerctl init

@@ -18,7 +18,8 @@ import (
 // splitInstance splits init's --name into the runner's name and, for
 // NAME@CLUSTER, the cluster: init then works on that cluster's runner
 // only. A cluster is named only for a runner runnerctl.yaml deploys to
-// clusters (init does not add clusters: they are written in the file).
+// clusters (the clusters are added by --clusters, a question of their
+// own, not by a name).
 func splitInstance(raw *config.Config, name string) (runner, cluster string, err error) {
 	runner, cluster, has := config.SplitInstanceID(name)
 	if !has {
@@ -35,7 +36,7 @@ func splitInstance(raw *config.Config, name string) (runner, cluster string, err
 			return runner, cluster, nil
 		}
 	}
-	return "", "", &exitError{code: ExitUsage, msg: fmt.Sprintf("--name %q: runnerctl.yaml has no runner %q; init deploys a runner to clusters only as runnerctl.yaml lists them under runners[].clusters (see docs/fleets.md); nothing was changed", name, runner)}
+	return "", "", &exitError{code: ExitUsage, msg: fmt.Sprintf("--name %q: runnerctl.yaml has no runner %q; to create a runner in clusters, give --name %s --clusters %s (see docs/fleets.md); nothing was changed", name, runner, runner, cluster)}
 }
 
 // fleetInit is init of a runner deployed to clusters: the plan and the

@@ -69,6 +69,7 @@ func runInit(ctx context.Context, f *factory, o *initOptions) error {
 		raw.Runners = append(raw.Runners, config.Runner{Name: name})
 		idx = len(raw.Runners) - 1
 	}
+	clustersBefore := len(raw.Clusters)
 	st := &initState{raw: raw, runner: &raw.Runners[idx], idx: idx, profiles: profiles,
 		existing: existing, configPath: g.configPath, getenv: f.getenv}
 	originDefault(ctx, st, qs, o.answers, root, o.remote)
@@ -112,7 +113,14 @@ func runInit(ctx context.Context, f *factory, o *initOptions) error {
 	if errors.As(err, &inv) {
 		// A value given as a flag or RUNNERCTL_* is named as such, not by
 		// a line of a file it never was in.
-		inv.Attribute(answerSources(qs, o.answers, f.getenv, idx))
+		sources := answerSources(qs, o.answers, f.getenv, idx)
+		// So are the entries of clusters[] that --clusters added.
+		if src, ok := sources[fmt.Sprintf("runners[%d].clusters", idx)]; ok {
+			for k := clustersBefore; k < len(raw.Clusters); k++ {
+				sources[fmt.Sprintf("clusters[%d]", k)] = src
+			}
+		}
+		inv.Attribute(sources)
 	}
 	if err != nil {
 		return err

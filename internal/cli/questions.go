@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -31,6 +32,12 @@ type question struct {
 	// suggest offers a default in the prompt only, and says why: a value
 	// that the user must choose, which a run without prompts never invents.
 	suggest func(s *initState) (value, why string)
+	// flagOpens takes the answer of a flag (or its variable) even when
+	// when is false: the question is asked only where runnerctl.yaml
+	// already uses what it sets, so that a wizard's questions, and the
+	// lines piped to them in accessible mode, stay the same for everyone
+	// else, who opt in with the flag.
+	flagOpens bool
 }
 
 // initState is the configuration init is building.
@@ -220,6 +227,19 @@ func questions() []question {
 		set: func(s *initState, v string) error { s.runner.Profile = v; return nil }})
 	text("namespace", "Namespace", "Kubernetes namespace of the runner and its job pods.", false,
 		func(s *initState) *string { return &s.runner.Namespace }, config.DefaultNamespace)
+	add(question{flag: "clusters", title: "Clusters", kind: "list", flagOpens: true,
+		help: "Deploy this runner to several clusters, one GitLab runner in each: comma-separated NAME=DESTINATION (the cluster's API server URL, or its name in ArgoCD), or NAME alone for a cluster runnerctl.yaml's clusters[] already has. Empty: one runner, deployed to argocd.destination.",
+		when: func(s *initState) bool {
+			return s.raw.GitOps.Engine != config.EngineFlux && (len(s.raw.Clusters) > 0 || len(s.runner.Clusters) > 0)
+		},
+		get: func(s *initState) string {
+			var names []string
+			for _, rc := range s.runner.Clusters {
+				names = append(names, rc.Name)
+			}
+			return strings.Join(names, ",")
+		},
+		set: setClusters})
 	text("chart-version", "Chart version", "Version of the gitlab-runner Helm chart.", false,
 		func(s *initState) *string { return &s.raw.Chart.Version }, config.DefaultChartVersion)
 	return qs
@@ -256,4 +276,62 @@ func parseYesNo(v string) (bool, error) {
 		return false, fmt.Errorf("%q is not true or false", v)
 	}
 	return b, nil
+}
+
+// setClusters sets the clusters runner s.runner is deployed to from a
+// list of NAME=DESTINATION or NAME (v, comma-separated). A new NAME gets
+// its entry in clusters[] (without a destination under ArgoCD's cluster
+// generator, which finds it by name); a known one keeps its destination,
+// which is every runner's. init adds clusters and never drops one: a cluster's
+// runner exists in GitLab and its token in the store, and dropping the
+// entry would forget them while ArgoCD deleted the runner there.
+func setClusters(s *initState, v string) error {
+	r := s.runner
+	if v == "" && len(r.Clusters) == 0 {
+		return nil
+	}
+	if r.RunnerID != 0 && len(r.Clusters) == 0 {
+		return fmt.Errorf("runner %q is one GitLab runner already (id %d), deployed to argocd.destination; a runner in clusters is one GitLab runner per cluster: give the clusters to a new runner (another --name)", r.Name, r.RunnerID)
+	}
+	listed := map[string]bool{}
+	for _, item := range splitList(v) {
+		name, dest, hasDest := strings.Cut(item, "=")
+		name, dest = strings.TrimSpace(name), strings.TrimSpace(dest)
+		if listed[name] {
+			return fmt.Errorf("cluster %q is listed twice", name)
+		}
+		listed[name] = true
+		j := slices.IndexFunc(s.raw.Clusters, func(c config.Cluster) bool { return c.Name == name })
+		byArgoCD := s.raw.ArgoCD.ApplicationSet.Generator == config.GeneratorClusters
+		switch {
+		case j < 0 && !hasDest && byArgoCD:
+			// ArgoCD's cluster generator gives the destination.
+			s.raw.Clusters = append(s.raw.Clusters, config.Cluster{Name: name})
+		case j < 0 && !hasDest:
+			return fmt.Errorf("cluster %q is not in runnerctl.yaml's clusters[]: give it as %s=DESTINATION (its API server URL, or its name in ArgoCD)", name, name)
+		case j < 0:
+			s.raw.Clusters = append(s.raw.Clusters, config.Cluster{Name: name, Destination: destinationOf(dest)})
+		case hasDest && s.raw.Clusters[j].Destination != destinationOf(dest):
+			return fmt.Errorf("cluster %q is in clusters[%d] with another destination; give %q alone (a cluster's destination is every runner's: change it in runnerctl.yaml)", name, j, name)
+		}
+		if !slices.ContainsFunc(r.Clusters, func(rc config.RunnerCluster) bool { return rc.Name == name }) {
+			r.Clusters = append(r.Clusters, config.RunnerCluster{Name: name})
+		}
+	}
+	for _, rc := range r.Clusters {
+		if !listed[rc.Name] {
+			return fmt.Errorf("runner %q is deployed to cluster %q already, which the answer leaves out: init adds clusters and never removes one (remove it from runnerctl.yaml's runners[].clusters yourself, and its runner from GitLab)", r.Name, rc.Name)
+		}
+	}
+	return nil
+}
+
+// destinationOf reads the destination of a NAME=DESTINATION answer: an
+// http(s) URL is the API server's, anything else the cluster's name in
+// ArgoCD.
+func destinationOf(dest string) config.Destination {
+	if strings.HasPrefix(dest, "https://") || strings.HasPrefix(dest, "http://") {
+		return config.Destination{Server: dest}
+	}
+	return config.Destination{Name: dest}
 }

@@ -18,12 +18,12 @@ import (
 	"github.com/runnerctl/runnerctl/internal/secrets"
 )
 
-// questionFields names the field of runnerctl.yaml that each question
+// questionFields names the fields of runnerctl.yaml that each question
 // fills, given the index of the runner being set up. An answer is checked
-// by the rules that runnerctl.yaml's validation applies to that field (see
-// initState.check): the wizard has no rules of its own to drift from the
-// file's.
-var questionFields = map[string]func(runner int) string{
+// by the rules that runnerctl.yaml's validation applies to those fields
+// (see initState.check): the wizard has no rules of its own to drift from
+// the file's.
+var questionFields = map[string]func(runner int) []string{
 	"gitlab-url":        fixedField("gitlab.url"),
 	"repo-url":          fixedField("gitops.repoURL"),
 	"name":              runnerField("name"),
@@ -47,12 +47,14 @@ var questionFields = map[string]func(runner int) string{
 	"profile":           runnerField("profile"),
 	"namespace":         runnerField("namespace"),
 	"chart-version":     fixedField("chart.version"),
+	// A new cluster's entry in clusters[] as well as the runner's list.
+	"clusters": func(i int) []string { return []string{fmt.Sprintf("runners[%d].clusters", i), "clusters"} },
 }
 
-func fixedField(path string) func(int) string { return func(int) string { return path } }
+func fixedField(path string) func(int) []string { return func(int) []string { return []string{path} } }
 
-func runnerField(path string) func(int) string {
-	return func(i int) string { return fmt.Sprintf("runners[%d].%s", i, path) }
+func runnerField(path string) func(int) []string {
+	return func(i int) []string { return []string{fmt.Sprintf("runners[%d].%s", i, path)} }
 }
 
 // storeNames are the ESO store names the wizard offers for each backend
@@ -213,10 +215,10 @@ func (st *initState) check(q question, v string) error {
 	if err != nil {
 		return nil // the final validation will tell
 	}
-	path := questionFields[q.flag](st.idx)
+	paths := questionFields[q.flag](st.idx)
 	if !(q.implicit && q.get(c) == "" && v == q.def(c)) { // else the default applies, unwritten (as in ask)
 		if v == "" && q.required(c) {
-			return errors.New(fieldProblem(config.FieldError{Path: path, Msg: "is required"}, st.idx))
+			return errors.New(fieldProblem(config.FieldError{Path: paths[0], Msg: "is required"}, st.idx))
 		}
 		if err := q.set(c, v); err != nil {
 			return err
@@ -224,8 +226,11 @@ func (st *initState) check(q question, v string) error {
 	}
 	var msgs []string
 	for _, fe := range c.problems() {
-		if fe.Path == path || strings.HasPrefix(fe.Path, path+".") || strings.HasPrefix(fe.Path, path+"[") {
-			msgs = append(msgs, fieldProblem(fe, st.idx))
+		for _, path := range paths {
+			if fe.Path == path || strings.HasPrefix(fe.Path, path+".") || strings.HasPrefix(fe.Path, path+"[") {
+				msgs = append(msgs, fieldProblem(fe, st.idx))
+				break
+			}
 		}
 	}
 	if len(msgs) == 0 {
@@ -426,11 +431,14 @@ func answerSources(qs []question, given answers, getenv func(string) string, run
 		if !ok {
 			continue
 		}
+		// The question's own field: a further one (clusters[]) holds
+		// entries of the file too, whose problems keep their lines.
+		path := field(runner)[0]
 		switch env := "RUNNERCTL_" + envName(q.flag); {
 		case given.changed(q.flag):
-			sources[field(runner)] = "--" + q.flag
+			sources[path] = "--" + q.flag
 		case getenv(env) != "":
-			sources[field(runner)] = env
+			sources[path] = env
 		}
 	}
 	return sources
@@ -446,12 +454,12 @@ func answerSources(qs []question, given answers, getenv func(string) string, run
 func ask(ctx context.Context, st *initState, qs []question, given answers, asker prompt.Asker) error {
 	var missing, bad []string
 	for _, q := range qs {
-		if !q.when(st) {
-			continue
-		}
 		v := given.value(q.flag)
 		// An explicitly empty flag (--maintenance-note '') is an answer.
 		answered := v != "" || given.changed(q.flag)
+		if !q.when(st) && !(q.flagOpens && answered) {
+			continue
+		}
 		var refused string
 		if answered && asker != nil {
 			if err := st.check(q, v); err != nil {

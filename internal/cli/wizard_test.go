@@ -68,6 +68,12 @@ func TestCheckAnswer(t *testing.T) {
 		{"namespace", "", ""}, // the default applies
 		{"namespace", "CI", `"CI" is not a DNS label`},
 		{"chart-version", "1.x", `"1.x" is not an exact chart version`},
+		{"clusters", "", ""},
+		{"clusters", "eu-1=https://eu-1.example.com, us-1=arn:aws:eks:us-east-1:111122223333:cluster/prod", ""},
+		{"clusters", "eu-1", `cluster "eu-1" is not in runnerctl.yaml's clusters[]: give it as eu-1=DESTINATION`},
+		// runnerctl.yaml's rules for a new entry of clusters[] too.
+		{"clusters", "EU=https://eu-1.example.com", `"EU" is not a DNS label`},
+		{"clusters", "a=https://x.example.com,b=https://x.example.com", "clusters[1].destination is already the destination of clusters[0]"},
 	} {
 		err := st.check(qs[c.flag], c.answer)
 		switch {
@@ -77,7 +83,7 @@ func TestCheckAnswer(t *testing.T) {
 			t.Errorf("--%s %q: err = %v, want %q", c.flag, c.answer, err, c.want)
 		}
 	}
-	if st.runner.Name != "" || st.runner.Registration != nil && len(st.runner.Registration.Tags) > 0 {
+	if st.runner.Name != "" || st.runner.Registration != nil && len(st.runner.Registration.Tags) > 0 || len(st.raw.Clusters)+len(st.runner.Clusters) > 0 {
 		t.Errorf("check changed the state: %+v", st.runner)
 	}
 }
@@ -165,5 +171,86 @@ func TestInitHelpStatesMaxTries(t *testing.T) {
 	cmd := newInitCmd(&factory{getenv: func(string) string { return "" }}, &globals{}, nil)
 	if want := fmt.Sprintf("gave %d refused lines", prompt.MaxTries); !strings.Contains(strings.Join(strings.Fields(cmd.Long), " "), want) {
 		t.Errorf("init's help does not say %q", want)
+	}
+}
+
+// setClusters adds clusters to a runner, and to clusters[] when new; it
+// keeps what the file says of the ones it has, and drops nothing.
+func TestSetClusters(t *testing.T) {
+	fresh := func(generator string) *initState {
+		st := newTestState(t)
+		st.raw.ArgoCD.ApplicationSet.Generator = generator
+		st.raw.Clusters = []config.Cluster{{Name: "eu-1", Destination: config.Destination{Server: "https://eu-1.example.com"}, KubeContext: "prod-eu"}}
+		st.runner.Name = "build"
+		st.runner.Clusters = []config.RunnerCluster{{Name: "eu-1", RunnerID: 7, Concurrent: 3}}
+		return st
+	}
+	st := fresh("")
+	if err := setClusters(st, "eu-1, us-1=arn:aws:eks:us-east-1:111122223333:cluster/prod,lab=http://10.0.0.1:6443"); err != nil {
+		t.Fatal(err)
+	}
+	want := []config.Cluster{
+		{Name: "eu-1", Destination: config.Destination{Server: "https://eu-1.example.com"}, KubeContext: "prod-eu"},
+		{Name: "us-1", Destination: config.Destination{Name: "arn:aws:eks:us-east-1:111122223333:cluster/prod"}},
+		{Name: "lab", Destination: config.Destination{Server: "http://10.0.0.1:6443"}},
+	}
+	if fmt.Sprint(st.raw.Clusters) != fmt.Sprint(want) {
+		t.Errorf("clusters = %+v", st.raw.Clusters)
+	}
+	if got := fmt.Sprint(st.runner.Clusters); got != fmt.Sprint([]config.RunnerCluster{{Name: "eu-1", RunnerID: 7, Concurrent: 3}, {Name: "us-1"}, {Name: "lab"}}) {
+		t.Errorf("runner's clusters = %s", got)
+	}
+	// The same cluster with the same destination is the same answer.
+	if err := setClusters(fresh(""), "eu-1=https://eu-1.example.com"); err != nil {
+		t.Errorf("eu-1 with its own destination: %v", err)
+	}
+	// Under ArgoCD's cluster generator a new cluster has no destination.
+	st = fresh(config.GeneratorClusters)
+	if err := setClusters(st, "eu-1,us-1"); err != nil || st.raw.Clusters[1] != (config.Cluster{Name: "us-1"}) {
+		t.Errorf("cluster generator: %v, %+v", err, st.raw.Clusters)
+	}
+	for _, c := range []struct{ answer, want string }{
+		{"", `runner "build" is deployed to cluster "eu-1" already, which the answer leaves out`},
+		{"us-1=https://us-1.example.com", `cluster "eu-1" already, which the answer leaves out`},
+		{"eu-1=https://elsewhere.example.com", `cluster "eu-1" is in clusters[0] with another destination`},
+		{"eu-1,eu-1", `cluster "eu-1" is listed twice`},
+	} {
+		if err := setClusters(fresh(""), c.answer); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: err = %v, want %q", c.answer, err, c.want)
+		}
+	}
+	st = newTestState(t)
+	st.runner.Name, st.runner.RunnerID = "ci", 5
+	if err := setClusters(st, "eu-1=https://eu-1.example.com"); err == nil || !strings.Contains(err.Error(), `runner "ci" is one GitLab runner already (id 5)`) {
+		t.Errorf("a runner without clusters, created: %v", err)
+	}
+}
+
+// The clusters question is asked where runnerctl.yaml has clusters, and
+// its answer checked there like any other: a refused one is asked again.
+func TestAskClusters(t *testing.T) {
+	st := newTestState(t)
+	st.raw.Clusters = []config.Cluster{{Name: "eu-1", Destination: config.Destination{Server: "https://eu-1.example.com"}}}
+	var o *initOptions
+	cmd := newInitCmd(&factory{getenv: st.getenv}, &globals{}, func(_ context.Context, opts *initOptions) error { o = opts; return nil })
+	cmd.SetArgs([]string{"--gitlab-url", "https://gitlab.example.com/", "--repo-url", "https://gitlab.example.com/ops/gitops.git",
+		"--name", "build", "--scope", "instance", "--description", "d", "--tags", "", "--run-untagged", "true", "--protected", "false",
+		"--maximum-timeout", "0", "--paused", "false", "--maintenance-note", "", "--backend", "vault", "--store-name", "vault",
+		"--vault-mount", "secret", "--profile", "restricted", "--namespace", "gitlab-runner", "--chart-version", "0.86.0"})
+	if err := cmd.Execute(); err != nil || o == nil {
+		t.Fatalf("init: %v", err)
+	}
+	a := &prompt.Static{Answers: []string{"xx-9", "eu-1, us-1=https://us-1.example.com"}}
+	if err := ask(context.Background(), st, o.qs, o.answers, a); err != nil {
+		t.Fatalf("ask: %v", err)
+	}
+	if len(a.Answers) != 0 {
+		t.Errorf("answers left: %q", a.Answers)
+	}
+	if len(st.runner.Clusters) != 2 || len(st.raw.Clusters) != 2 || st.raw.Clusters[1].Destination.Server != "https://us-1.example.com" {
+		t.Errorf("runner's clusters %+v, clusters %+v", st.runner.Clusters, st.raw.Clusters)
+	}
+	if said := strings.Join(a.Said, "\n"); !strings.Contains(said, `Clusters: cluster "xx-9" is not in runnerctl.yaml's clusters[]`) {
+		t.Errorf("the refused answer was not said:\n%s", said)
 	}
 }
