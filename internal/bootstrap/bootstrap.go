@@ -79,6 +79,13 @@ type Deps struct {
 	// than runnerctl.yaml and the generated files (a runner with
 	// clusters records each cluster's runner on its own first).
 	FilesStep string
+	// Begin, when set, runs once the runner's lock is held and before
+	// anything is asked of GitLab or changed: the caller takes there what
+	// it needs for Files (the CLI: the repository lock, with
+	// runnerctl.yaml still as it was read). After the runner's lock, so
+	// that a second run for the same runner stops at once on that lock,
+	// naming the first, rather than wait for the repository.
+	Begin func() error
 }
 
 func (d Deps) custodian() custody.Custodian {
@@ -145,6 +152,11 @@ func Run(ctx context.Context, d Deps, req Request) (Outcome, error) {
 		return x.out, err
 	}
 	defer unlock()
+	if d.Begin != nil {
+		if err := d.Begin(); err != nil {
+			return x.out, err
+		}
+	}
 
 	x.step("checking the GitLab personal access token")
 	if err := d.GitLab.CheckToken(ctx); err != nil {

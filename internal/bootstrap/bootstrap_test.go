@@ -234,6 +234,7 @@ type harness struct {
 	written  int
 	writeErr error
 	state    *custody.Dir
+	begin    func() error
 }
 
 const testIdentity = "0123abcd"
@@ -254,7 +255,7 @@ func (h *harness) run(ctx context.Context, r *config.Runner, recreate bool) (Out
 	return Run(ctx, Deps{
 		GitLab: h.gl, Store: h.store, Steps: h.steps, State: h.state,
 		Files:     Writer(func() error { h.written++; return h.writeErr }),
-		RetryWait: 1,
+		RetryWait: 1, Begin: h.begin,
 	}, Request{GitLabURL: testGitLab, Runner: r, Location: testLoc, Identity: testIdentity, Recreate: recreate})
 }
 
@@ -502,6 +503,28 @@ func TestCheckFailureCreatesNothing(t *testing.T) {
 				t.Errorf("created %v written %d", h.gl.created, h.written)
 			}
 		})
+	}
+}
+
+// Begin runs with the runner's lock held and before anything else: when
+// it fails, GitLab is not even asked whether the token works.
+func TestBeginFailureChangesNothing(t *testing.T) {
+	h := newHarness(t)
+	h.gl.tokenErr = errors.New("GitLab was asked")
+	refused := errors.New("runnerctl.yaml changed")
+	var lockErr error
+	h.begin = func() error {
+		_, lockErr = h.state.Lock("ci", testIdentity, "probe")
+		return refused
+	}
+	if _, err := h.run(context.Background(), runner(), false); !errors.Is(err, refused) {
+		t.Fatalf("err = %v, want Begin's", err)
+	}
+	if !errors.Is(lockErr, custody.ErrLocked) {
+		t.Errorf("the runner's lock was not held during Begin: %v", lockErr)
+	}
+	if len(h.gl.created) != 0 || h.written != 0 || len(h.store.data) != 0 {
+		t.Errorf("created %v, written %d, stored %v", h.gl.created, h.written, h.store.data)
 	}
 }
 

@@ -187,6 +187,13 @@ func runImport(ctx context.Context, f *factory, o *importOptions) error {
 		profileRel = filepath.ToSlash(filepath.Join(profilesDir, pf.Name+".yaml"))
 	}
 	if !o.dryRun {
+		// One writer of the repository at a time, on the runnerctl.yaml
+		// import read (see lockForChanges).
+		lock, err := lockForChanges(g.configPath, "import", existing)
+		if err != nil {
+			return err
+		}
+		defer lock.Unlock()
 		// The profile first: runnerctl.yaml names it, and a runnerctl.yaml
 		// naming a profile that is not there yet would not load.
 		if pf := res.ProfileFile; pf != nil {
@@ -198,7 +205,7 @@ func runImport(ctx context.Context, f *factory, o *importOptions) error {
 			return fmt.Errorf("write %s: %w", g.configPath, err)
 		}
 		if o.replace {
-			if err := replaceFiles(f, g, root, res); err != nil {
+			if err := replaceFiles(f, g, root, res, lock); err != nil {
 				return err
 			}
 		}
@@ -331,7 +338,7 @@ func reportPath(root, p string) string {
 // replaceFiles renders the new runnerctl.yaml and writes the files, over
 // whatever is at their paths (force: the foreign-file rule is what --replace
 // lifts), then removes the hand-written files that held only the runner.
-func replaceFiles(f *factory, g *globals, root string, res *adopt.Result) error {
+func replaceFiles(f *factory, g *globals, root string, res *adopt.Result, lock *gitops.Lock) error {
 	l, out, err := loadRendered(g)
 	if err != nil {
 		return err
@@ -343,7 +350,7 @@ func replaceFiles(f *factory, g *globals, root string, res *adopt.Result) error 
 	if err != nil {
 		return err
 	}
-	if err := plan.Apply(); err != nil {
+	if err := plan.ApplyLocked(lock); err != nil {
 		return fmt.Errorf("write the generated files: %w", err)
 	}
 	generated := map[string]bool{}

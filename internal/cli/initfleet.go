@@ -136,6 +136,8 @@ func (fi *fleetInit) run(ctx context.Context) error {
 			return askError(question{title: "confirmation", flag: "yes"}, err)
 		}
 	}
+	lock := &repoLock{path: g.configPath, command: "init", existing: fi.exists}
+	defer lock.release()
 	ctx, gl, store, steps, closeAll, err := openInit(ctx, f, o, cfg, pat)
 	if err != nil {
 		return err
@@ -146,7 +148,7 @@ func (fi *fleetInit) run(ctx context.Context) error {
 	for i, r := range todo {
 		steps.Step(fmt.Sprintf("cluster %q (%d of %d): runner %q", r.Cluster, i+1, len(todo), r.ID()))
 		out, err := bootstrap.Run(ctx, bootstrap.Deps{
-			GitLab: gl, Store: store, Steps: steps, State: state, Checkpoint: f.checkpoint,
+			GitLab: gl, Store: store, Steps: steps, State: state, Checkpoint: f.checkpoint, Begin: lock.take,
 			// Only runnerctl.yaml: the rendered files wait for the last
 			// cluster (see run).
 			Files:     bootstrap.Writer(func() error { return fi.record(r) }),
@@ -170,13 +172,18 @@ func (fi *fleetInit) run(ctx context.Context) error {
 	written := len(missing) == 0
 	if written {
 		steps.Step("writing the generated files")
-		if err := fi.plan.Apply(); err != nil {
+		err := lock.take() // held since the first cluster's Begin
+		if err == nil {
+			err = fi.plan.ApplyLocked(lock.held)
+		}
+		if err != nil {
 			return failure{fmt.Errorf("runner %q: every cluster's runner is created, its token stored and recorded in %s, but the generated files could not be written: %w; fix that and run `runnerctl render`",
 				def.Name, g.configPath, err)}
 		}
 		f.checkpoint.Hit(custody.CheckpointFiles)
 	}
 	steps.Close()
+	lock.release() // before the commit and push, as for one runner
 	if err := fi.report(done, written, missing); err != nil {
 		return err
 	}

@@ -199,13 +199,15 @@ func runInit(ctx context.Context, f *factory, o *initOptions) error {
 			return askError(question{title: "confirmation", flag: "yes"}, err)
 		}
 	}
+	lock := &repoLock{path: g.configPath, command: "init", existing: existing}
+	defer lock.release()
 	ctx, gl, store, steps, closeAll, err := openInit(ctx, f, o, cfg, pat)
 	if err != nil {
 		return err
 	}
 	defer closeAll()
 	out, err := bootstrap.Run(ctx, bootstrap.Deps{
-		GitLab: gl, Store: store, Steps: steps, State: state, Checkpoint: f.checkpoint,
+		GitLab: gl, Store: store, Steps: steps, State: state, Checkpoint: f.checkpoint, Begin: lock.take,
 		Files: bootstrap.Writer(func() error {
 			// The runner ID is known now: record it, then write.
 			raw.Runners[idx].RunnerID = runner.RunnerID
@@ -217,12 +219,15 @@ func runInit(ctx context.Context, f *factory, o *initOptions) error {
 				return err
 			}
 			f.checkpoint.Hit(custody.CheckpointConfig)
-			return plan.Apply()
+			return plan.ApplyLocked(lock.held)
 		}),
 	}, bootstrap.Request{GitLabURL: cfg.GitLab.URL, Runner: runner, Location: secrets.Location(loc), Identity: identity, Recreate: o.recreate})
 	if err != nil {
 		return err
 	}
+	// Written: a commit and a push, which may wait on the network, do
+	// not keep other runnerctl processes out of the repository.
+	lock.release()
 	if err := reportInit(f, g, runner, out, plan, existing, raw); err != nil {
 		return err
 	}
@@ -248,14 +253,6 @@ func openInit(ctx context.Context, f *factory, o *initOptions, cfg *config.Confi
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	steps := progress(f, o.globals)
 	return ctx, gl, st, steps, func() { steps.Close(); stop(); st.Close() }, nil
-}
-
-// writeConfig replaces runnerctl.yaml atomically when its content changed.
-func writeConfig(path string, old, content []byte) error {
-	if string(old) == string(content) {
-		return nil
-	}
-	return gitops.WriteFile(filepath.Dir(path), filepath.Base(path), content)
 }
 
 func printInitPlan(f *factory, g *globals, cfg *config.Config, r *config.Runner, loc config.RemoteRef, plan *gitops.Plan, newYAML, existing []byte) error {

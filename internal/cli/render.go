@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -129,6 +130,25 @@ type fileReport struct {
 
 func runRender(f *factory, o *renderOptions) error {
 	g := o.globals
+	dest := filepath.Dir(g.configPath) // the repository (load's root)
+	if o.outDir != "" {
+		dest = o.outDir
+	}
+	var lock *gitops.Lock
+	if !o.check && !o.dryRun && !o.stdout {
+		// One writer of a repository at a time, from before runnerctl.yaml
+		// is read to the last file written: the files are made from the
+		// spec as it is while no other runnerctl changes it (an init that
+		// adds a runner writes both), and the plan from a tree no other
+		// runnerctl is changing. A second render stops at once, naming the
+		// first; --check, --dry-run and --stdout write nothing and take no
+		// lock.
+		var err error
+		if lock, err = gitops.LockRepository(dest, "render", 0); err != nil {
+			return err
+		}
+		defer lock.Unlock()
+	}
 	l, res, err := loadRendered(g)
 	if err != nil {
 		return err
@@ -152,22 +172,6 @@ func runRender(f *factory, o *renderOptions) error {
 		return printFiles(f.stdout, res.Files)
 	}
 
-	dest := l.root
-	if o.outDir != "" {
-		dest = o.outDir
-	}
-	var lock *gitops.Lock
-	if !o.check && !o.dryRun {
-		// One writer of a repository at a time: from before the plan, so
-		// that it is made from a tree no other runnerctl is changing, to
-		// the last file written. A second render stops at once, naming the
-		// first; --check, --dry-run and --stdout write nothing and take no
-		// lock.
-		if lock, err = gitops.LockRepository(dest, "render", 0); err != nil {
-			return err
-		}
-		defer lock.Unlock()
-	}
 	// --check compares regardless of who wrote a file: a hand-edited or
 	// foreign file is drift too.
 	plan, complete, err := l.plan(res.Files, dest, o.force || o.check)

@@ -82,6 +82,15 @@ func TestConcurrentRendersOneRepository(t *testing.T) {
 			if code, out := render("--config", "b.yaml"); code != 1 || !lockedMessage.MatchString(out) {
 				t.Errorf("render while the lock is held: exit %d, %q", code, out)
 			}
+			// runnerctl.yaml is read under the lock only: the spec that
+			// another writer (an init adding a runner) is changing is
+			// never rendered half-way, nor is a broken one reported.
+			if err := os.WriteFile(filepath.Join(repo, "c.yaml"), []byte("runners: [\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if code, out := render("--config", "c.yaml"); code != 1 || !lockedMessage.MatchString(out) {
+				t.Errorf("render of a file being written while the lock is held: exit %d, %q", code, out)
+			}
 			held.Unlock()
 			if code, out := render("--check", "--config", "a.yaml"); code != 0 {
 				t.Fatalf("a render stopped by the lock changed files: %s", out)
