@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -56,6 +57,35 @@ func completeRunnerNames(f *factory) cobra.CompletionFunc {
 			out = append(out, id)
 		}
 		return out, cobra.ShellCompDirectiveNoFileComp
+	}
+}
+
+// completeClusterNames completes init's --clusters, a comma-separated
+// list: the last item with the clusters runnerctl.yaml has (each with its
+// destination) that the list does not name yet. A new cluster's
+// NAME=DESTINATION is the user's to type.
+func completeClusterNames(f *factory) cobra.CompletionFunc {
+	return func(cmd *cobra.Command, _ []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		cfg, _ := completionConfig(cmd, f)
+		if cfg == nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		i := strings.LastIndex(toComplete, ",")
+		head, last := toComplete[:i+1], toComplete[i+1:]
+		var named []string
+		for _, item := range splitList(head) {
+			name, _, _ := strings.Cut(item, "=")
+			named = append(named, strings.TrimSpace(name))
+		}
+		var out []cobra.Completion
+		for _, c := range cfg.Clusters {
+			if slices.Contains(named, c.Name) || !strings.HasPrefix(c.Name, last) {
+				continue
+			}
+			out = append(out, cobra.CompletionWithDesc(head+c.Name, cmp.Or(c.Destination.Server, c.Destination.Name, "from ArgoCD's cluster generator")))
+		}
+		// More may follow a comma: no space after the name.
+		return out, cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveNoSpace
 	}
 }
 

@@ -34,6 +34,11 @@ func complete(t *testing.T, getenv map[string]string, args ...string) ([]string,
 const completeSpec = `apiVersion: runnerctl.dev/v1alpha1
 kind: Config
 profilesDir: own-profiles
+clusters:
+  - name: eu-1
+    destination: {server: https://eu-1.example.com}
+  - name: us-1
+    destination: {name: us}
 runners:
   - name: ci
   - name: build
@@ -86,6 +91,28 @@ func TestCompleteRunnerNames(t *testing.T) {
 				t.Errorf("got %q %s, want %q %s", got, directive, tc.want, tc.direct)
 			}
 		})
+	}
+}
+
+// init --clusters completes the last item of its list with the clusters
+// the file has and the list does not name yet, leaving room for a comma.
+func TestCompleteClusterNames(t *testing.T) {
+	cfg := writeCompleteRepo(t)
+	const noFilesNoSpace = ":6" // cobra.ShellCompDirectiveNoFileComp | ShellCompDirectiveNoSpace
+	for _, tc := range []struct {
+		toComplete string
+		want       []string
+	}{
+		{"", []string{"eu-1", "us-1"}},
+		{"u", []string{"us-1"}},
+		{"eu-1,", []string{"eu-1,us-1"}},
+		{"ap-1=https://ap-1.example.com,e", []string{"ap-1=https://ap-1.example.com,eu-1"}},
+		{"eu-1=https://eu-1.example.com, us-1,", nil},
+	} {
+		got, directive := complete(t, nil, "init", "--config", cfg, "--clusters", tc.toComplete)
+		if !slices.Equal(got, tc.want) || directive != noFilesNoSpace {
+			t.Errorf("--clusters %q: got %q %s, want %q %s", tc.toComplete, got, directive, tc.want, noFilesNoSpace)
+		}
 	}
 }
 

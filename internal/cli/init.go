@@ -157,6 +157,7 @@ exits 1 and says what was done.`,
 func registerInitCompletions(cmd *cobra.Command, f *factory, qs []question) {
 	_ = cmd.RegisterFlagCompletionFunc("profile", completeProfileNames(f))
 	_ = cmd.RegisterFlagCompletionFunc("name", completeRunnerNames(f))
+	_ = cmd.RegisterFlagCompletionFunc("clusters", completeClusterNames(f))
 	for _, q := range qs {
 		if q.kind != "select" || q.flag == "profile" {
 			continue
