@@ -289,7 +289,12 @@ func kubeError(r *config.Runner, kubeContext string, err error) error {
 	}
 	var coded *exitError
 	if errors.As(err, &coded) {
-		return &exitError{code: coded.code, msg: fmt.Sprintf("runner %q (cluster %q, kubeconfig context %q): %s; nothing was changed", r.ID(), r.Cluster, kubeContext, coded.msg)}
+		hint := ""
+		if coded.code == ExitUsage {
+			// An EKS cluster's context is its ARN, not runnerctl's short name.
+			hint = fmt.Sprintf(" (where that is not the context that reaches the cluster, set kubeContext of cluster %q in runnerctl.yaml's clusters[]; it defaults to the cluster's name)", r.Cluster)
+		}
+		return &exitError{code: coded.code, msg: fmt.Sprintf("runner %q (cluster %q, kubeconfig context %q): %s%s; nothing was changed", r.ID(), r.Cluster, kubeContext, coded.msg, hint)}
 	}
 	return fmt.Errorf("runner %q (cluster %q, kubeconfig context %q): %w; nothing was changed", r.ID(), r.Cluster, kubeContext, err)
 }
