@@ -117,7 +117,7 @@ const (
 type Cluster struct {
 	Name        string      `yaml:"name" doc:"Cluster name: a DNS label; with the clusters generator, the cluster's name in ArgoCD. Part of each generated Application's name (gitlab-runner-RUNNER-CLUSTER, at most 63 characters) and of the default token location."`
 	Destination Destination `yaml:"destination,omitempty" doc:"Where ArgoCD deploys to in this cluster (generator list only): server URL or the cluster's name in ArgoCD. Each cluster needs its own destination."`
-	KubeContext string      `yaml:"kubeContext,omitempty" doc:"The kubeconfig context through which status, doctor and rotate-token reach this cluster (its ExternalSecrets and runner pods)." default:"the cluster's name"`
+	KubeContext string      `yaml:"kubeContext,omitempty" doc:"The kubeconfig context through which rotate-token reaches this cluster (to sync its ExternalSecret and restart its runner; status and doctor do not contact clusters)." default:"the cluster's name"`
 }
 
 // Destination is an ArgoCD destination cluster: server URL or name, not both.
