@@ -56,3 +56,28 @@ func BenchmarkRender(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkRenderFlux is BenchmarkRender's spec under gitops.engine flux:
+// per runner a HelmRelease with the values inline, its chart source, a
+// Namespace (for the first runner of each namespace), a kustomization.yaml
+// and a Flux Kustomization, besides the same ExternalSecrets and egress
+// policy. Compare with BenchmarkRender at the same size.
+func BenchmarkRenderFlux(b *testing.B) {
+	ps := mustProfiles(b)
+	for _, n := range []int{1, 200} {
+		spec := []byte(strings.Replace(fleetSpec(n), `gitops: {repoURL: "https://gitlab.example.com/platform/gitops.git"}`,
+			`gitops: {engine: flux, repoURL: "https://gitlab.example.com/platform/gitops.git", paths: {applications: clusters/prod/runners}}`, 1))
+		b.Run(fmt.Sprintf("runners=%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				cfg, err := config.Parse("runnerctl.yaml", spec)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := render.Render(cfg, ps); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

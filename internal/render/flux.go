@@ -1,6 +1,7 @@
 package render
 
 import (
+	"bytes"
 	"fmt"
 	"maps"
 	"path"
@@ -65,6 +66,8 @@ type helmRelease struct {
 	Spec       helmReleaseSpec `yaml:"spec"`
 }
 
+// helmReleaseSpec has no values: they follow the encoded HelmRelease as
+// text (inlineValues), the last key of spec, which is its last key.
 type helmReleaseSpec struct {
 	Interval       string           `yaml:"interval"`
 	ReleaseName    string           `yaml:"releaseName"`
@@ -73,7 +76,6 @@ type helmReleaseSpec struct {
 	Install        hrInstall        `yaml:"install"`
 	Upgrade        hrUpgrade        `yaml:"upgrade"`
 	DriftDetection hrDriftDetection `yaml:"driftDetection"`
-	Values         *yaml.Node       `yaml:"values,omitempty"`
 }
 
 type hrChart struct {
@@ -260,11 +262,12 @@ func renderFluxRunner(cfg *config.Config, b *bases, eso *esoDefaults, r *config.
 	if values, tail, err = pt.apply(patchValues, values, tail); err != nil {
 		return runnerOutput{}, fmt.Errorf("%s: %w", HelmReleasePath(cfg, r), err)
 	}
-	node, err := valuesNode(values, tail)
+	inline, err := inlineValues(values, tail)
 	if err != nil {
 		return runnerOutput{}, fmt.Errorf("%s: %w", HelmReleasePath(cfg, r), err)
 	}
-	pending = append(pending, pendingFile{path: HelmReleasePath(cfg, r), comment: helmReleaseComment, kinds: []string{patchApplication}, docs: []any{buildHelmRelease(cfg, b, r, node)}})
+	pending = append(pending, pendingFile{path: HelmReleasePath(cfg, r), comment: helmReleaseComment, kinds: []string{patchApplication},
+		docs: []any{buildHelmRelease(cfg, b, r)}, tail: inline})
 
 	resources := make([]string, len(pending))
 	for i, f := range pending {
@@ -335,7 +338,7 @@ func buildOCIRepository(cfg *config.Config, b *bases, r *config.Runner) ociRepos
 
 // buildHelmRelease fills templates/flux-helmrelease.yaml for runner r,
 // with values, the runner's values already patched.
-func buildHelmRelease(cfg *config.Config, b *bases, r *config.Runner, values *yaml.Node) helmRelease {
+func buildHelmRelease(cfg *config.Config, b *bases, r *config.Runner) helmRelease {
 	h := b.HelmRelease
 	h.Metadata = metaOf(h.Metadata, releaseName(r), r.Namespace, r)
 	s := &h.Spec
@@ -359,27 +362,40 @@ func buildHelmRelease(cfg *config.Config, b *bases, r *config.Runner, values *ya
 		// correction would set them back to the chart's.
 		s.DriftDetection.Ignore = []hrIgnoreRule{{Paths: []string{"/spec/replicas"}, Target: &hrIgnoreTarget{Kind: "Deployment", Name: releaseName(r)}}}
 	}
-	s.Values = values
 	return h
 }
 
-// valuesNode encodes the runner's values (a typed object, or a patched
-// *yaml.Node) followed by tail, its profile's part, into the mapping that
-// becomes spec.values: the keys keep the order of the values file that
-// ArgoCD's output writes.
-func valuesNode(values any, tail []byte) (*yaml.Node, error) {
+// inlineValues is the HelmRelease's spec.values as text, to follow the
+// encoded HelmRelease as the profile's part follows a values file's
+// document (pendingFile.tail): the runner's values (a typed object, or a
+// patched *yaml.Node) followed by tail, encoded as the values file is,
+// with every line indented under "  values:". spec is helmRelease's last
+// field, and values goes last in it, so the text goes at the end of the
+// document; block indentation is relative, so the shifted
+// lines say what they said at the top, and empty lines (in a literal
+// block) stay empty, as the encoder writes them. It is the bytes encoding
+// the values as a node inside the HelmRelease gave (the Flux golden files
+// and TestInlineValuesIsTheNestedEncoding), without parsing them back: a
+// third of a Flux render went into that round trip. A patched
+// HelmRelease is parsed with its tail (patcher.apply), values included.
+func inlineValues(values any, tail []byte) ([]byte, error) {
+	if n, ok := values.(*yaml.Node); ok && n.Kind != yaml.MappingNode {
+		return nil, fmt.Errorf("the values are not one mapping")
+	}
 	raw, err := marshalDocsTail("", tail, values)
 	if err != nil {
 		return nil, err
 	}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(raw, &doc); err != nil {
-		return nil, err
+	const key, indent = "  values:\n", "    "
+	out := make([]byte, 0, len(key)+len(raw)+len(indent)*bytes.Count(raw, []byte("\n")))
+	out = append(out, key...)
+	for line := range bytes.Lines(raw) {
+		if line[0] != '\n' {
+			out = append(out, indent...)
+		}
+		out = append(out, line...)
 	}
-	if doc.Kind != yaml.DocumentNode || len(doc.Content) != 1 || doc.Content[0].Kind != yaml.MappingNode {
-		return nil, fmt.Errorf("the values are not one mapping")
-	}
-	return doc.Content[0], nil
+	return out, nil
 }
 
 // buildFluxKustomization fills templates/flux-kustomization.yaml for
