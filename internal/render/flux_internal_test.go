@@ -62,8 +62,8 @@ func checkInline(t testing.TB, values any, tail []byte) {
 func TestInlineValuesIsTheNestedEncoding(t *testing.T) {
 	values := map[string]any{
 		"runners": map[string]any{
-			"config": "[[runners]]\n\n  [runners.kubernetes]\n    namespace = \"ci\"\n\n",
-			"script": "  starts with spaces\nthen not\n",
+			"config":   "[[runners]]\n\n  [runners.kubernetes]\n    namespace = \"ci\"\n\n",
+			"script":   "  starts with spaces\nthen not\n",
 			"trailing": "a \nb",
 			"long":     "word " + string(bytes.Repeat([]byte("x"), 300)) + " end",
 			"colon":    "key: value # not a comment",
