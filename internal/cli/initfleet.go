@@ -121,20 +121,11 @@ func (fi *fleetInit) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if a := fi.asker; a != nil {
-		if !o.yes {
-			a.Say(fi.summary(todo, func(i int) secrets.Location { return prep[i].loc }))
-			ok, err := a.Confirm(ctx, fmt.Sprintf("Go ahead with runner %q in %d cluster(s)?", def.Name, len(todo)), "Nothing is changed anywhere before you answer yes.", false, nil)
-			if err != nil {
-				return askError(question{title: "confirmation", flag: "yes"}, err)
-			}
-			if !ok {
-				return &exitError{code: ExitFailure, msg: fmt.Sprintf("runner %q: not confirmed; nothing was changed", def.Name)}
-			}
-		}
-		if err := a.Close(); err != nil {
-			return askError(question{title: "confirmation", flag: "yes"}, err)
-		}
+	title := fmt.Sprintf("Go ahead with runner %q in %d cluster(s)?", def.Name, len(todo))
+	if err := confirmChanges(ctx, fi.asker, o.yes, def.Name, title, func() string {
+		return fi.summary(todo, func(i int) secrets.Location { return prep[i].loc })
+	}); err != nil {
+		return err
 	}
 	lock := &repoLock{path: g.configPath, command: "init", existing: fi.exists}
 	defer lock.release()

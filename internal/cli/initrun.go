@@ -181,23 +181,14 @@ func runInit(ctx context.Context, f *factory, o *initOptions) error {
 	if err != nil {
 		return err
 	}
-	if asker != nil {
-		// The last question: everything is known, nothing is changed yet.
-		// A run without prompts (no terminal, --non-interactive) has
-		// nobody to ask; --yes says yes beforehand.
-		if !o.yes {
-			ok, err := confirmInit(ctx, f, asker, cfg, runner, loc, plan, g.configPath, string(newYAML) != string(existing))
-			if err != nil {
-				return askError(question{title: "confirmation", flag: "yes"}, err)
-			}
-			if !ok {
-				// Not a success: `runnerctl init && git push` must stop here.
-				return &exitError{code: ExitFailure, msg: fmt.Sprintf("runner %q: not confirmed; nothing was changed", runner.Name)}
-			}
-		}
-		if err := asker.Close(); err != nil {
-			return askError(question{title: "confirmation", flag: "yes"}, err)
-		}
+	title := fmt.Sprintf("Create runner %q?", runner.Name)
+	if runner.RunnerID != 0 {
+		title = fmt.Sprintf("Go ahead with runner %q?", runner.Name)
+	}
+	if err := confirmChanges(ctx, asker, o.yes, runner.Name, title, func() string {
+		return initSummary(f, cfg, runner, loc, plan, g.configPath, string(newYAML) != string(existing))
+	}); err != nil {
+		return err
 	}
 	lock := &repoLock{path: g.configPath, command: "init", existing: existing}
 	defer lock.release()

@@ -316,15 +316,30 @@ func askOne(ctx context.Context, a prompt.Asker, st *initState, q question, def,
 	return a.Input(ctx, q.title, help, def, check)
 }
 
-// confirmInit shows what init is about to do and asks whether to go on.
-// Nothing has been changed yet, anywhere.
-func confirmInit(ctx context.Context, f *factory, a prompt.Asker, cfg *config.Config, r *config.Runner, loc config.RemoteRef, plan *gitops.Plan, configPath string, configChanged bool) (bool, error) {
-	a.Say(initSummary(f, cfg, r, loc, plan, configPath, configChanged))
-	title := fmt.Sprintf("Create runner %q?", r.Name)
-	if r.RunnerID != 0 {
-		title = fmt.Sprintf("Go ahead with runner %q?", r.Name)
+// confirmChanges is init's last question, for one runner or a runner's
+// clusters alike: everything is known, nothing is changed yet. It says
+// summary (what init will do), asks title, and closes the prompt, which
+// owns the terminal until then. A run without prompts (a nil asker: no
+// terminal, --non-interactive) has nobody to ask; yes (--yes) answers
+// beforehand. No is not a success: `runnerctl init && git push` must stop.
+func confirmChanges(ctx context.Context, a prompt.Asker, yes bool, runner, title string, summary func() string) error {
+	if a == nil {
+		return nil
 	}
-	return a.Confirm(ctx, title, "Nothing is changed anywhere before you answer yes.", false, nil)
+	if !yes {
+		a.Say(summary())
+		ok, err := a.Confirm(ctx, title, "Nothing is changed anywhere before you answer yes.", false, nil)
+		if err != nil {
+			return askError(question{title: "confirmation", flag: "yes"}, err)
+		}
+		if !ok {
+			return &exitError{code: ExitFailure, msg: fmt.Sprintf("runner %q: not confirmed; nothing was changed", runner)}
+		}
+	}
+	if err := a.Close(); err != nil {
+		return askError(question{title: "confirmation", flag: "yes"}, err)
+	}
+	return nil
 }
 
 // initSummary says what init will do, for the confirmation: where the
