@@ -74,8 +74,8 @@ func completeClusterNames(f *factory) cobra.CompletionFunc {
 		head, last := toComplete[:i+1], toComplete[i+1:]
 		var named []string
 		for _, item := range splitList(head) {
-			name, _, _ := strings.Cut(item, "=")
-			named = append(named, strings.TrimSpace(name))
+			name, _, _ := clusterItem(item)
+			named = append(named, name)
 		}
 		var out []cobra.Completion
 		for _, c := range cfg.Clusters {

@@ -30,15 +30,26 @@ func (e *changedError) Error() string {
 	return fmt.Sprintf("%s changed since runnerctl read it (another runnerctl, an editor or git wrote it): not overwritten with a version made from the older text", e.path)
 }
 
+// readConfigFile reads runnerctl.yaml at path for a run that will write
+// it back: bounded and confined as every read of it is (config.Load), a
+// regular file of at most config.MaxFileSize; nil when there is none yet.
+func readConfigFile(path string) ([]byte, error) {
+	data, err := repofile.ReadFile(path, config.MaxFileSize)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, &config.ReadError{Path: path, Err: err}
+	}
+	return data, nil
+}
+
 // unchangedConfig returns a *changedError when runnerctl.yaml at path no
 // longer holds old ("" for a file that did not exist).
 func unchangedConfig(path string, old []byte) error {
-	cur, err := repofile.ReadFile(path, config.MaxFileSize)
-	if errors.Is(err, os.ErrNotExist) {
-		cur, err = nil, nil
-	}
+	cur, err := readConfigFile(path)
 	if err != nil {
-		return &config.ReadError{Path: path, Err: err}
+		return err
 	}
 	if !bytes.Equal(cur, old) {
 		return &changedError{path: path}

@@ -19,7 +19,6 @@ import (
 	"github.com/runnerctl/runnerctl/internal/profile"
 	"github.com/runnerctl/runnerctl/internal/prompt"
 	"github.com/runnerctl/runnerctl/internal/render"
-	"github.com/runnerctl/runnerctl/internal/repofile"
 	"github.com/runnerctl/runnerctl/internal/secrets"
 )
 
@@ -29,11 +28,9 @@ import (
 func runInit(ctx context.Context, f *factory, o *initOptions) error {
 	g, qs := o.globals, o.qs
 	root := filepath.Dir(g.configPath)
-	// Bounded and confined as every read of runnerctl.yaml is
-	// (config.Load): a regular file of at most config.MaxFileSize.
-	existing, err := repofile.ReadFile(g.configPath, config.MaxFileSize)
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return &exitError{code: ExitUsage, msg: (&config.ReadError{Path: g.configPath, Err: err}).Error()}
+	existing, err := readConfigFile(g.configPath)
+	if err != nil {
+		return &exitError{code: ExitUsage, msg: err.Error()}
 	}
 	raw, err := config.Decode(existing)
 	if err != nil {
@@ -115,7 +112,7 @@ func runInit(ctx context.Context, f *factory, o *initOptions) error {
 		// a line of a file it never was in.
 		sources := answerSources(qs, o.answers, f.getenv, idx)
 		// So are the entries of clusters[] that --clusters added.
-		if src, ok := sources[fmt.Sprintf("runners[%d].clusters", idx)]; ok {
+		if src, ok := sources[questionFields["clusters"](idx)[0]]; ok {
 			for k := clustersBefore; k < len(raw.Clusters); k++ {
 				sources[fmt.Sprintf("clusters[%d]", k)] = src
 			}

@@ -293,16 +293,15 @@ func setClusters(s *initState, v string) error {
 	if r.RunnerID != 0 && len(r.Clusters) == 0 {
 		return fmt.Errorf("runner %q is one GitLab runner already (id %d), deployed to argocd.destination; a runner in clusters is one GitLab runner per cluster: give the clusters to a new runner (another --name)", r.Name, r.RunnerID)
 	}
+	byArgoCD := s.raw.ArgoCD.ApplicationSet.Generator == config.GeneratorClusters
 	listed := map[string]bool{}
 	for _, item := range splitList(v) {
-		name, dest, hasDest := strings.Cut(item, "=")
-		name, dest = strings.TrimSpace(name), strings.TrimSpace(dest)
+		name, dest, hasDest := clusterItem(item)
 		if listed[name] {
 			return fmt.Errorf("cluster %q is listed twice", name)
 		}
 		listed[name] = true
 		j := slices.IndexFunc(s.raw.Clusters, func(c config.Cluster) bool { return c.Name == name })
-		byArgoCD := s.raw.ArgoCD.ApplicationSet.Generator == config.GeneratorClusters
 		switch {
 		case j < 0 && !hasDest && byArgoCD:
 			// ArgoCD's cluster generator gives the destination.
@@ -324,6 +323,13 @@ func setClusters(s *initState, v string) error {
 		}
 	}
 	return nil
+}
+
+// clusterItem splits one item of a --clusters answer, NAME or
+// NAME=DESTINATION.
+func clusterItem(item string) (name, dest string, hasDest bool) {
+	name, dest, hasDest = strings.Cut(item, "=")
+	return strings.TrimSpace(name), strings.TrimSpace(dest), hasDest
 }
 
 // destinationOf reads the destination of a NAME=DESTINATION answer: an
